@@ -1,0 +1,129 @@
+//! Products: SKU (unique, never changes), name, unit price, tax rate, image, archived flag.
+
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+
+use super::{Event, Rejection, Shop, text};
+use crate::money::{self, MoneyInput};
+
+/// A product in the catalog.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Product {
+    pub sku: String,
+    pub name: String,
+    /// In the shop's currency; may have sub-cent places.
+    pub unit_price: Decimal,
+    /// A fraction: 0.2 = 20 %.
+    pub tax_rate: Decimal,
+    pub image: Option<String>,
+    pub archived: bool,
+}
+
+/// Add a product to the catalog.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AddProduct {
+    pub sku: String,
+    pub name: String,
+    pub unit_price: MoneyInput,
+    /// `None`: the shop's default rate.
+    pub tax_rate: Option<Decimal>,
+    pub image: Option<String>,
+}
+
+/// Change a product. Absent fields stay as they are; an empty image clears it.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UpdateProduct {
+    pub sku: String,
+    pub name: Option<String>,
+    pub unit_price: Option<MoneyInput>,
+    pub tax_rate: Option<Decimal>,
+    pub image: Option<String>,
+    pub archived: Option<bool>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProductAdded {
+    #[serde(flatten)]
+    pub product: Product,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProductRenamed {
+    pub sku: String,
+    pub name: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProductRepriced {
+    pub sku: String,
+    pub unit_price: Decimal,
+    pub tax_rate: Decimal,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProductImageChanged {
+    pub sku: String,
+    pub image: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProductArchived {
+    pub sku: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProductRestored {
+    pub sku: String,
+}
+
+pub(super) fn add(shop: &Shop, existing: Option<&Product>, cmd: &AddProduct) -> Result<Vec<Event>, Rejection> {
+    let sku = text::sku(&cmd.sku)?;
+    if let Some(product) = existing {
+        return Err(Rejection::SkuTaken { sku, name: product.name.clone() });
+    }
+    let name = text::required("product name", "the name shown on receipts", &cmd.name, text::NAME_MAX)?;
+    let price = cmd.unit_price.in_currency(shop.currency, "unit price")?;
+    let product = Product {
+        sku,
+        name,
+        unit_price: money::check_unit_price(price, shop.currency)?,
+        tax_rate: money::check_tax_rate(cmd.tax_rate.unwrap_or(shop.default_tax_rate))?,
+        image: text::optional("image path", cmd.image.as_deref(), text::PATH_MAX)?,
+        archived: false,
+    };
+    Ok(vec![Event::ProductAdded(ProductAdded { product })])
+}
+
+pub(super) fn update(shop: &Shop, existing: Option<&Product>, cmd: &UpdateProduct) -> Result<Vec<Event>, Rejection> {
+    let product = existing.ok_or_else(|| Rejection::UnknownProduct { sku: cmd.sku.trim().to_owned() })?;
+    let sku = product.sku.clone();
+    let mut events = Vec::new();
+    if let Some(name) = &cmd.name {
+        let name = text::required("product name", "the name shown on receipts", name, text::NAME_MAX)?;
+        if name != product.name {
+            events.push(Event::ProductRenamed(ProductRenamed { sku: sku.clone(), name }));
+        }
+    }
+    if cmd.unit_price.is_some() || cmd.tax_rate.is_some() {
+        let unit_price = match &cmd.unit_price {
+            Some(input) => money::check_unit_price(input.in_currency(shop.currency, "unit price")?, shop.currency)?,
+            None => product.unit_price,
+        };
+        let tax_rate = cmd.tax_rate.map(money::check_tax_rate).transpose()?.unwrap_or(product.tax_rate);
+        if unit_price != product.unit_price || tax_rate != product.tax_rate {
+            events.push(Event::ProductRepriced(ProductRepriced { sku: sku.clone(), unit_price, tax_rate }));
+        }
+    }
+    if let Some(image) = &cmd.image {
+        let image = text::optional("image path", Some(image), text::PATH_MAX)?;
+        if image != product.image {
+            events.push(Event::ProductImageChanged(ProductImageChanged { sku: sku.clone(), image }));
+        }
+    }
+    match cmd.archived {
+        Some(true) if !product.archived => events.push(Event::ProductArchived(ProductArchived { sku })),
+        Some(false) if product.archived => events.push(Event::ProductRestored(ProductRestored { sku })),
+        _ => {}
+    }
+    Ok(events)
+}

@@ -1,0 +1,95 @@
+//! Customers: id, name, optional email and phone, country. Walk-in sales have no customer.
+
+use serde::{Deserialize, Serialize};
+
+use super::{Event, Rejection, text};
+
+/// A customer of the shop.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Customer {
+    pub id: String,
+    pub name: String,
+    pub email: Option<String>,
+    pub phone: Option<String>,
+    pub country: Option<String>,
+}
+
+/// Register a customer. Without an id, the next free number is used.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AddCustomer {
+    pub id: Option<String>,
+    pub name: String,
+    pub email: Option<String>,
+    pub phone: Option<String>,
+    pub country: Option<String>,
+}
+
+/// Change a customer's details. Absent fields stay as they are; an empty email, phone or
+/// country clears it.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UpdateCustomer {
+    pub id: String,
+    pub name: Option<String>,
+    pub email: Option<String>,
+    pub phone: Option<String>,
+    pub country: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CustomerRegistered {
+    #[serde(flatten)]
+    pub customer: Customer,
+}
+
+/// The customer's details as they are after the change (all of them, so a reader needs no
+/// earlier event to know the current details).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CustomerDetailsChanged {
+    #[serde(flatten)]
+    pub customer: Customer,
+}
+
+pub(super) fn add(existing: Option<&Customer>, next_number: u64, cmd: &AddCustomer) -> Result<Vec<Event>, Rejection> {
+    let id = match &cmd.id {
+        Some(id) => text::id("customer id", id)?,
+        None => next_number.to_string(),
+    };
+    if let Some(customer) = existing {
+        return Err(Rejection::CustomerIdTaken { id, name: customer.name.clone() });
+    }
+    let customer = Customer {
+        id,
+        name: text::required("customer name", "the customer's name", &cmd.name, text::NAME_MAX)?,
+        email: text::email(cmd.email.as_deref())?,
+        phone: text::phone(cmd.phone.as_deref())?,
+        country: text::optional("country", cmd.country.as_deref(), text::SHORT_MAX)?,
+    };
+    Ok(vec![Event::CustomerRegistered(CustomerRegistered { customer })])
+}
+
+pub(super) fn update(existing: Option<&Customer>, cmd: &UpdateCustomer) -> Result<Vec<Event>, Rejection> {
+    let current = existing.ok_or_else(|| Rejection::UnknownCustomer { id: cmd.id.trim().to_owned() })?;
+    let customer = Customer {
+        id: current.id.clone(),
+        name: match &cmd.name {
+            Some(name) => text::required("customer name", "the customer's name", name, text::NAME_MAX)?,
+            None => current.name.clone(),
+        },
+        email: match &cmd.email {
+            Some(email) => text::email(Some(email))?,
+            None => current.email.clone(),
+        },
+        phone: match &cmd.phone {
+            Some(phone) => text::phone(Some(phone))?,
+            None => current.phone.clone(),
+        },
+        country: match &cmd.country {
+            Some(country) => text::optional("country", Some(country), text::SHORT_MAX)?,
+            None => current.country.clone(),
+        },
+    };
+    if &customer == current {
+        return Ok(Vec::new());
+    }
+    Ok(vec![Event::CustomerDetailsChanged(CustomerDetailsChanged { customer })])
+}

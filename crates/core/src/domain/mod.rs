@@ -1,0 +1,259 @@
+//! The shop's rules as pure functions: `decide(&State, &Command) -> Result<Vec<Event>, Rejection>`
+//! and `evolve(State, &Event) -> State`. No I/O, no clock, no randomness.
+//!
+//! [`State`] is the part of the world a decision needs: the shop settings, the products,
+//! customers and orders a command refers to ([`Command::references`]), the next free numbers,
+//! and the current time. Tests build it from past events; the write store loads just the slice
+//! a command names from its state tables, so deciding never scans the log.
+
+mod catalog;
+mod customers;
+mod event;
+mod orders;
+mod rejection;
+mod shop;
+mod text;
+
+#[cfg(test)]
+mod tests;
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+pub use catalog::{
+    AddProduct, Product, ProductAdded, ProductArchived, ProductImageChanged, ProductRenamed, ProductRepriced,
+    ProductRestored, UpdateProduct,
+};
+pub use customers::{AddCustomer, Customer, CustomerDetailsChanged, CustomerRegistered, UpdateCustomer};
+pub use event::{DecodeError, EVENT_TYPES, Event, StreamId};
+pub use orders::{
+    CancelOrder, Cancellation, CustomerRef, DeliverOrder, DiscountInput, LineInput, MAX_LINES, MAX_QUANTITY, Order,
+    OrderCancelled, OrderDelivered, OrderLine, OrderPlaced, OrderRefunded, OrderShipped, OrderStatus, PlaceOrder,
+    Refund, RefundOrder, Shipment, ShipOrder, Totals, totals,
+};
+pub use rejection::Rejection;
+pub use shop::{ChangeShopSettings, OpenShop, Shop, ShopOpened, ShopSettingsChanged, business_day};
+pub use text::{EMAIL_MAX, ID_MAX, NAME_MAX, NOTE_MAX, PATH_MAX, PHONE_MAX, REASON_MAX, SHORT_MAX, SKU_MAX};
+
+/// The first number given to an order placed without one.
+pub const FIRST_ORDER_NUMBER: u64 = 1001;
+/// The first number given to a customer added without an id.
+pub const FIRST_CUSTOMER_NUMBER: u64 = 1;
+
+/// What a decision can see.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct State {
+    /// The moment of deciding; commands without their own time happen now.
+    pub now: DateTime<Utc>,
+    pub shop: Option<Shop>,
+    pub products: BTreeMap<String, Product>,
+    pub customers: BTreeMap<String, Customer>,
+    pub orders: BTreeMap<String, Order>,
+    /// Next order number to hand out; always above every numeric order number in use.
+    pub next_order_number: u64,
+    /// Next customer number to hand out; always above every numeric customer id in use.
+    pub next_customer_number: u64,
+}
+
+impl State {
+    /// A world with nothing in it yet.
+    pub fn empty(now: DateTime<Utc>) -> State {
+        State {
+            now,
+            shop: None,
+            products: BTreeMap::new(),
+            customers: BTreeMap::new(),
+            orders: BTreeMap::new(),
+            next_order_number: FIRST_ORDER_NUMBER,
+            next_customer_number: FIRST_CUSTOMER_NUMBER,
+        }
+    }
+}
+
+/// Something a person (or an importer) asks the shop to do.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Command {
+    OpenShop(OpenShop),
+    ChangeShopSettings(ChangeShopSettings),
+    AddProduct(AddProduct),
+    UpdateProduct(UpdateProduct),
+    AddCustomer(AddCustomer),
+    UpdateCustomer(UpdateCustomer),
+    PlaceOrder(PlaceOrder),
+    ShipOrder(ShipOrder),
+    DeliverOrder(DeliverOrder),
+    CancelOrder(CancelOrder),
+    RefundOrder(RefundOrder),
+}
+
+/// The products, customers and orders a command refers to, by the keys it names
+/// (trimmed as the rules trim them).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct References {
+    pub products: Vec<String>,
+    pub customers: Vec<String>,
+    pub orders: Vec<String>,
+}
+
+impl Command {
+    /// What a decision on this command needs loaded into [`State`].
+    pub fn references(&self) -> References {
+        let mut refs = References::default();
+        let key = |s: &str| s.trim().to_owned();
+        match self {
+            Command::OpenShop(_) | Command::ChangeShopSettings(_) => {}
+            Command::AddProduct(c) => refs.products.push(key(&c.sku)),
+            Command::UpdateProduct(c) => refs.products.push(key(&c.sku)),
+            Command::AddCustomer(c) => refs.customers.extend(c.id.as_deref().map(key)),
+            Command::UpdateCustomer(c) => refs.customers.push(key(&c.id)),
+            Command::PlaceOrder(c) => {
+                refs.orders.extend(c.order.as_deref().map(key));
+                refs.customers.extend(c.customer.as_deref().map(key));
+                for line in &c.lines {
+                    if let LineInput::Product { sku, .. } = line {
+                        refs.products.push(key(sku));
+                    }
+                }
+            }
+            Command::ShipOrder(c) => refs.orders.push(key(&c.order)),
+            Command::DeliverOrder(c) => refs.orders.push(key(&c.order)),
+            Command::CancelOrder(c) => refs.orders.push(key(&c.order)),
+            Command::RefundOrder(c) => refs.orders.push(key(&c.order)),
+        }
+        refs
+    }
+
+    /// The stream the command acts on, when it names one (for expected-version checks).
+    /// `None` for commands that create a stream whose id is not known before deciding.
+    pub fn target(&self) -> Option<StreamId> {
+        let key = |s: &str| s.trim().to_owned();
+        match self {
+            Command::OpenShop(_) | Command::ChangeShopSettings(_) => Some(StreamId::Shop),
+            Command::AddProduct(c) => Some(StreamId::Product(key(&c.sku))),
+            Command::UpdateProduct(c) => Some(StreamId::Product(key(&c.sku))),
+            Command::AddCustomer(c) => c.id.as_deref().map(|id| StreamId::Customer(key(id))),
+            Command::UpdateCustomer(c) => Some(StreamId::Customer(key(&c.id))),
+            Command::PlaceOrder(c) => c.order.as_deref().map(|id| StreamId::Order(key(id))),
+            Command::ShipOrder(c) => Some(StreamId::Order(key(&c.order))),
+            Command::DeliverOrder(c) => Some(StreamId::Order(key(&c.order))),
+            Command::CancelOrder(c) => Some(StreamId::Order(key(&c.order))),
+            Command::RefundOrder(c) => Some(StreamId::Order(key(&c.order))),
+        }
+    }
+}
+
+/// Decides what happens when `command` meets `state`: the events to record, or why not.
+pub fn decide(state: &State, command: &Command) -> Result<Vec<Event>, Rejection> {
+    let Some(shop) = state.shop.as_ref() else {
+        return match command {
+            Command::OpenShop(c) => shop::open(None, c).map(|e| vec![Event::ShopOpened(e)]),
+            _ => Err(Rejection::ShopNotSetUp),
+        };
+    };
+    let product = |sku: &str| state.products.get(sku.trim());
+    let order = |id: &str| state.orders.get(id.trim());
+    match command {
+        Command::OpenShop(c) => shop::open(Some(shop), c).map(|e| vec![Event::ShopOpened(e)]),
+        Command::ChangeShopSettings(c) => {
+            Ok(shop::change(Some(shop), c)?.map(Event::ShopSettingsChanged).into_iter().collect())
+        }
+        Command::AddProduct(c) => catalog::add(shop, product(&c.sku), c),
+        Command::UpdateProduct(c) => catalog::update(shop, product(&c.sku), c),
+        Command::AddCustomer(c) => {
+            let existing = c.id.as_deref().and_then(|id| state.customers.get(id.trim()));
+            customers::add(existing, state.next_customer_number, c)
+        }
+        Command::UpdateCustomer(c) => customers::update(state.customers.get(c.id.trim()), c),
+        Command::PlaceOrder(c) => orders::place(
+            orders::PlaceContext {
+                shop,
+                products: &state.products,
+                customers: &state.customers,
+                existing: c.order.as_deref().and_then(order),
+                next_number: state.next_order_number,
+                now: state.now,
+            },
+            c,
+        ),
+        Command::ShipOrder(c) => orders::ship(order(&c.order), c, state.now),
+        Command::DeliverOrder(c) => orders::deliver(order(&c.order), c, state.now),
+        Command::CancelOrder(c) => orders::cancel(order(&c.order), c, state.now),
+        Command::RefundOrder(c) => orders::refund(shop, order(&c.order), c, state.now),
+    }
+}
+
+/// Applies one event to the state.
+pub fn evolve(mut state: State, event: &Event) -> State {
+    apply(&mut state, event);
+    state
+}
+
+/// [`evolve`] in place, for folding many events without moving the state each time.
+pub fn apply(state: &mut State, event: &Event) {
+    match event {
+        Event::ShopOpened(e) => state.shop = Some(e.shop.clone()),
+        Event::ShopSettingsChanged(e) => {
+            if let Some(shop) = &mut state.shop {
+                shop::apply_change(shop, e);
+            }
+        }
+        Event::ProductAdded(e) => {
+            state.products.insert(e.product.sku.clone(), e.product.clone());
+        }
+        Event::ProductRenamed(e) => {
+            if let Some(p) = state.products.get_mut(&e.sku) {
+                p.name.clone_from(&e.name);
+            }
+        }
+        Event::ProductRepriced(e) => {
+            if let Some(p) = state.products.get_mut(&e.sku) {
+                p.unit_price = e.unit_price;
+                p.tax_rate = e.tax_rate;
+            }
+        }
+        Event::ProductImageChanged(e) => {
+            if let Some(p) = state.products.get_mut(&e.sku) {
+                p.image.clone_from(&e.image);
+            }
+        }
+        Event::ProductArchived(e) => {
+            if let Some(p) = state.products.get_mut(&e.sku) {
+                p.archived = true;
+            }
+        }
+        Event::ProductRestored(e) => {
+            if let Some(p) = state.products.get_mut(&e.sku) {
+                p.archived = false;
+            }
+        }
+        Event::CustomerRegistered(e) => {
+            bump(&mut state.next_customer_number, &e.customer.id);
+            state.customers.insert(e.customer.id.clone(), e.customer.clone());
+        }
+        Event::CustomerDetailsChanged(e) => {
+            state.customers.insert(e.customer.id.clone(), e.customer.clone());
+        }
+        Event::OrderPlaced(e) => {
+            bump(&mut state.next_order_number, &e.order);
+            state.orders.insert(e.order.clone(), orders::placed(e));
+        }
+        Event::OrderShipped(_) | Event::OrderDelivered(_) | Event::OrderCancelled(_) | Event::OrderRefunded(_) => {
+            if let StreamId::Order(id) = event.stream()
+                && let Some(order) = state.orders.get_mut(&id)
+            {
+                orders::apply(order, event);
+            }
+        }
+    }
+}
+
+/// Keeps a "next number" counter above every numeric id in use, so handing out the next
+/// number never collides with an imported or hand-picked one.
+fn bump(next: &mut u64, id: &str) {
+    if let Ok(n) = id.parse::<u64>() {
+        *next = (*next).max(n.saturating_add(1));
+    }
+}

@@ -1,0 +1,471 @@
+//! Orders: lines, exact totals, and the lifecycle placed → shipped → delivered, with
+//! cancellation (before shipping) and refunds (never more than is left).
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+
+use super::{Customer, Event, Product, Rejection, Shop, text};
+use crate::money::{self, Currency, MoneyInput};
+
+/// Most lines one order may hold. A till receipt with more is a data-entry accident.
+pub const MAX_LINES: usize = 1000;
+
+/// Most units on one line.
+pub const MAX_QUANTITY: i64 = 1_000_000;
+
+/// An order as it stands after its events.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Order {
+    pub id: String,
+    /// `None` for a walk-in sale.
+    pub customer: Option<CustomerRef>,
+    pub lines: Vec<OrderLine>,
+    pub totals: Totals,
+    pub currency: Currency,
+    pub note: Option<String>,
+    pub payment_method: Option<String>,
+    pub placed_at: DateTime<Utc>,
+    pub status: OrderStatus,
+    pub shipment: Option<Shipment>,
+    pub delivered_at: Option<DateTime<Utc>>,
+    pub cancellation: Option<Cancellation>,
+    pub refunds: Vec<Refund>,
+}
+
+impl Order {
+    /// Everything refunded so far.
+    pub fn refunded(&self) -> Decimal {
+        self.refunds.iter().map(|r| r.amount).sum()
+    }
+
+    /// What can still be refunded: paid minus already refunded.
+    pub fn refundable(&self) -> Decimal {
+        self.totals.total - self.refunded()
+    }
+}
+
+/// Where an order is in its lifecycle.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OrderStatus {
+    /// Placed and paid, not yet shipped.
+    Pending,
+    Shipped,
+    Delivered,
+    Cancelled,
+}
+
+impl OrderStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OrderStatus::Pending => "pending",
+            OrderStatus::Shipped => "shipped",
+            OrderStatus::Delivered => "delivered",
+            OrderStatus::Cancelled => "cancelled",
+        }
+    }
+}
+
+/// The customer as they were when the order was placed.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CustomerRef {
+    pub id: String,
+    pub name: String,
+}
+
+/// One line as sold: the name, SKU and price at the moment of sale, whatever the catalog says later.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OrderLine {
+    /// `true` when the line sold a catalog product, `false` for an ad-hoc item.
+    pub from_catalog: bool,
+    pub sku: Option<String>,
+    pub name: String,
+    pub quantity: u32,
+    pub unit_price: Decimal,
+    pub tax_rate: Decimal,
+    /// `quantity × unit_price`, rounded to the currency's minor unit, half to even.
+    pub total: Decimal,
+}
+
+/// An order's money, all rounded to the currency's minor unit.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Totals {
+    /// Sum of the line totals.
+    pub subtotal: Decimal,
+    /// The order discount as an amount.
+    pub discount: Decimal,
+    /// Tax on the discounted goods: included in `total` when prices include tax, added otherwise.
+    pub tax: Decimal,
+    /// What the customer pays.
+    pub total: Decimal,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Shipment {
+    pub carrier: String,
+    pub tracking: String,
+    pub at: DateTime<Utc>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Cancellation {
+    pub reason: String,
+    pub at: DateTime<Utc>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Refund {
+    pub amount: Decimal,
+    pub reason: String,
+    pub at: DateTime<Utc>,
+}
+
+/// A line as entered.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum LineInput {
+    /// A catalog product, at its catalog price unless `unit_price` overrides it.
+    Product { sku: String, quantity: i64, unit_price: Option<MoneyInput> },
+    /// An ad-hoc item that is not (or not yet) in the catalog.
+    Item { sku: Option<String>, name: String, quantity: i64, unit_price: Option<MoneyInput>, tax_rate: Option<Decimal> },
+}
+
+/// An order discount as entered.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", content = "value", rename_all = "snake_case")]
+pub enum DiscountInput {
+    Amount(MoneyInput),
+    /// 0–100.
+    Percent(Decimal),
+}
+
+/// Place an order.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PlaceOrder {
+    /// `None`: the next free order number.
+    pub order: Option<String>,
+    /// `None`: a walk-in sale.
+    pub customer: Option<String>,
+    pub lines: Vec<LineInput>,
+    pub discount: Option<DiscountInput>,
+    pub note: Option<String>,
+    pub payment_method: Option<String>,
+    /// When the sale happened; `None`: now. Set it to record a past sale.
+    pub at: Option<DateTime<Utc>>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ShipOrder {
+    pub order: String,
+    pub carrier: String,
+    pub tracking: String,
+    pub at: Option<DateTime<Utc>>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeliverOrder {
+    pub order: String,
+    pub at: Option<DateTime<Utc>>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CancelOrder {
+    pub order: String,
+    pub reason: String,
+    pub at: Option<DateTime<Utc>>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RefundOrder {
+    pub order: String,
+    pub amount: MoneyInput,
+    pub reason: String,
+    pub at: Option<DateTime<Utc>>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OrderPlaced {
+    pub order: String,
+    pub customer: Option<CustomerRef>,
+    pub lines: Vec<OrderLine>,
+    pub totals: Totals,
+    /// Set when the discount was entered as a percentage (for receipts).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub discount_percent: Option<Decimal>,
+    pub currency: Currency,
+    pub note: Option<String>,
+    pub payment_method: Option<String>,
+    pub at: DateTime<Utc>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OrderShipped {
+    pub order: String,
+    pub carrier: String,
+    pub tracking: String,
+    pub at: DateTime<Utc>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OrderDelivered {
+    pub order: String,
+    pub at: DateTime<Utc>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OrderCancelled {
+    pub order: String,
+    pub reason: String,
+    pub at: DateTime<Utc>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OrderRefunded {
+    pub order: String,
+    pub amount: Decimal,
+    pub reason: String,
+    pub at: DateTime<Utc>,
+}
+
+/// What `place` needs to know besides the command.
+pub(super) struct PlaceContext<'a> {
+    pub shop: &'a Shop,
+    pub products: &'a BTreeMap<String, Product>,
+    pub customers: &'a BTreeMap<String, Customer>,
+    pub existing: Option<&'a Order>,
+    pub next_number: u64,
+    pub now: DateTime<Utc>,
+}
+
+pub(super) fn place(cx: PlaceContext<'_>, cmd: &PlaceOrder) -> Result<Vec<Event>, Rejection> {
+    let shop = cx.shop;
+    let order = match &cmd.order {
+        Some(id) => text::id("order number", id)?,
+        None => cx.next_number.to_string(),
+    };
+    if cx.existing.is_some() {
+        return Err(Rejection::OrderIdTaken { id: order });
+    }
+    let customer = match &cmd.customer {
+        None => None,
+        Some(id) => {
+            let id = id.trim();
+            let customer = cx.customers.get(id).ok_or_else(|| Rejection::UnknownCustomer { id: id.to_owned() })?;
+            Some(CustomerRef { id: customer.id.clone(), name: customer.name.clone() })
+        }
+    };
+    if cmd.lines.is_empty() {
+        return Err(Rejection::NoLines);
+    }
+    if cmd.lines.len() > MAX_LINES {
+        return Err(Rejection::TooManyLines { given: cmd.lines.len(), max: MAX_LINES });
+    }
+    let lines = cmd
+        .lines
+        .iter()
+        .enumerate()
+        .map(|(i, input)| line(shop, cx.products, input).map_err(|r| r.on_line(i)))
+        .collect::<Result<Vec<_>, _>>()?;
+    let subtotal: Decimal = lines.iter().map(|l| l.total).sum();
+    let (discount, discount_percent) = match &cmd.discount {
+        None => (Decimal::ZERO, None),
+        Some(DiscountInput::Amount(input)) => {
+            let amount = shop.currency.round(input.in_currency(shop.currency, "discount")?);
+            if amount.is_sign_negative() && !amount.is_zero() {
+                return Err(Rejection::NegativeDiscount { given: shop.currency.format(amount) });
+            }
+            (amount, None)
+        }
+        Some(DiscountInput::Percent(percent)) => {
+            if *percent < Decimal::ZERO || *percent > Decimal::ONE_HUNDRED {
+                return Err(Rejection::DiscountPercentOutOfRange { given: *percent });
+            }
+            (shop.currency.round(subtotal * *percent / Decimal::ONE_HUNDRED), Some(percent.normalize()))
+        }
+    };
+    if discount > subtotal {
+        return Err(Rejection::DiscountTooLarge {
+            discount: shop.currency.format(discount),
+            subtotal: shop.currency.format(subtotal),
+        });
+    }
+    let totals = totals(&lines, discount, shop.currency, shop.prices_include_tax);
+    Ok(vec![Event::OrderPlaced(OrderPlaced {
+        order,
+        customer,
+        lines,
+        totals,
+        discount_percent,
+        currency: shop.currency,
+        note: text::optional_multiline("note", cmd.note.as_deref(), text::NOTE_MAX)?,
+        payment_method: text::optional("payment method", cmd.payment_method.as_deref(), text::SHORT_MAX)?,
+        at: cmd.at.unwrap_or(cx.now),
+    })])
+}
+
+fn line(shop: &Shop, products: &BTreeMap<String, Product>, input: &LineInput) -> Result<OrderLine, Rejection> {
+    let (from_catalog, sku, name, quantity, price, tax_rate) = match input {
+        LineInput::Product { sku, quantity, unit_price } => {
+            let sku = sku.trim();
+            let product = products.get(sku).ok_or_else(|| Rejection::UnknownProduct { sku: sku.to_owned() })?;
+            if product.archived {
+                return Err(Rejection::ProductArchived { sku: product.sku.clone() });
+            }
+            let price = match unit_price {
+                Some(input) => input.in_currency(shop.currency, "unit price")?,
+                None => product.unit_price,
+            };
+            (true, Some(product.sku.clone()), product.name.clone(), *quantity, price, product.tax_rate)
+        }
+        LineInput::Item { sku, name, quantity, unit_price, tax_rate } => {
+            let name = text::required("item name", "what was sold", name, text::NAME_MAX)?;
+            let sku = sku.as_deref().map(text::sku).transpose()?;
+            let price = unit_price
+                .as_ref()
+                .ok_or_else(|| Rejection::ItemWithoutPrice { name: name.clone() })?
+                .in_currency(shop.currency, "unit price")?;
+            let rate = money::check_tax_rate(tax_rate.unwrap_or(shop.default_tax_rate))?;
+            (false, sku, name, *quantity, price, rate)
+        }
+    };
+    if quantity < 1 {
+        return Err(Rejection::QuantityTooSmall { given: quantity });
+    }
+    let quantity = match u32::try_from(quantity) {
+        Ok(q) if i64::from(q) <= MAX_QUANTITY => q,
+        _ => return Err(Rejection::QuantityTooLarge { given: quantity }),
+    };
+    let unit_price = money::check_unit_price(price, shop.currency)?;
+    let total = shop.currency.round(unit_price * Decimal::from(quantity));
+    Ok(OrderLine { from_catalog, sku, name, quantity, unit_price, tax_rate, total })
+}
+
+/// The order's totals. The discount is spread over the lines in proportion to their totals
+/// before tax is worked out, and tax is rounded once for the whole order, so a receipt's
+/// tax is never off by the sum of per-line roundings.
+pub fn totals(lines: &[OrderLine], discount: Decimal, currency: Currency, prices_include_tax: bool) -> Totals {
+    let subtotal: Decimal = lines.iter().map(|l| l.total).sum();
+    let goods = subtotal - discount;
+    let taxed: Decimal = lines
+        .iter()
+        .map(|l| {
+            let share = if prices_include_tax { l.tax_rate / (Decimal::ONE + l.tax_rate) } else { l.tax_rate };
+            l.total * share
+        })
+        .sum();
+    let tax = if subtotal.is_zero() { Decimal::ZERO } else { currency.round(taxed * goods / subtotal) };
+    let total = if prices_include_tax { goods } else { goods + tax };
+    Totals { subtotal, discount, tax, total }
+}
+
+pub(super) fn ship(order: Option<&Order>, cmd: &ShipOrder, now: DateTime<Utc>) -> Result<Vec<Event>, Rejection> {
+    let order = find(order, &cmd.order)?;
+    match (order.status, &order.shipment) {
+        (OrderStatus::Cancelled, _) => return Err(Rejection::OrderCancelled { id: order.id.clone(), action: "shipped" }),
+        (_, Some(s)) => {
+            return Err(Rejection::AlreadyShipped {
+                id: order.id.clone(),
+                carrier: s.carrier.clone(),
+                tracking: s.tracking.clone(),
+            });
+        }
+        _ => {}
+    }
+    let carrier = text::required("carrier", "the carrier's name, e.g. Royal Mail", &cmd.carrier, text::SHORT_MAX)?;
+    let tracking = text::required("tracking number", "the tracking number from the carrier's label", &cmd.tracking, text::SHORT_MAX)?;
+    Ok(vec![Event::OrderShipped(OrderShipped { order: order.id.clone(), carrier, tracking, at: cmd.at.unwrap_or(now) })])
+}
+
+pub(super) fn deliver(order: Option<&Order>, cmd: &DeliverOrder, now: DateTime<Utc>) -> Result<Vec<Event>, Rejection> {
+    let order = find(order, &cmd.order)?;
+    match order.status {
+        OrderStatus::Cancelled => Err(Rejection::OrderCancelled { id: order.id.clone(), action: "delivered" }),
+        OrderStatus::Pending => Err(Rejection::NotShipped { id: order.id.clone() }),
+        OrderStatus::Delivered => Err(Rejection::AlreadyDelivered { id: order.id.clone() }),
+        OrderStatus::Shipped => {
+            Ok(vec![Event::OrderDelivered(OrderDelivered { order: order.id.clone(), at: cmd.at.unwrap_or(now) })])
+        }
+    }
+}
+
+pub(super) fn cancel(order: Option<&Order>, cmd: &CancelOrder, now: DateTime<Utc>) -> Result<Vec<Event>, Rejection> {
+    let order = find(order, &cmd.order)?;
+    match order.status {
+        OrderStatus::Cancelled => Err(Rejection::OrderCancelled { id: order.id.clone(), action: "cancelled again" }),
+        OrderStatus::Shipped | OrderStatus::Delivered => Err(Rejection::CancelAfterShipping { id: order.id.clone() }),
+        OrderStatus::Pending => {
+            let reason = text::required("reason", "why the order is cancelled", &cmd.reason, text::REASON_MAX)?;
+            Ok(vec![Event::OrderCancelled(OrderCancelled { order: order.id.clone(), reason, at: cmd.at.unwrap_or(now) })])
+        }
+    }
+}
+
+pub(super) fn refund(shop: &Shop, order: Option<&Order>, cmd: &RefundOrder, now: DateTime<Utc>) -> Result<Vec<Event>, Rejection> {
+    let order = find(order, &cmd.order)?;
+    if order.status == OrderStatus::Cancelled {
+        return Err(Rejection::OrderCancelled { id: order.id.clone(), action: "refunded (cancelling voided its payment)" });
+    }
+    let currency = order.currency;
+    let requested = cmd.amount.in_currency(shop.currency, "refund amount")?;
+    let amount = currency.round(requested);
+    if amount <= Decimal::ZERO {
+        return Err(Rejection::RefundNotPositive { given: currency.format(requested) });
+    }
+    if amount > order.refundable() {
+        return Err(Rejection::OverRefund {
+            id: order.id.clone(),
+            requested: currency.format(amount),
+            refundable: currency.format(order.refundable()),
+            paid: currency.format(order.totals.total),
+            refunded: currency.format(order.refunded()),
+        });
+    }
+    let reason = text::required("reason", "why the money goes back", &cmd.reason, text::REASON_MAX)?;
+    Ok(vec![Event::OrderRefunded(OrderRefunded { order: order.id.clone(), amount, reason, at: cmd.at.unwrap_or(now) })])
+}
+
+fn find<'a>(order: Option<&'a Order>, id: &str) -> Result<&'a Order, Rejection> {
+    order.ok_or_else(|| Rejection::UnknownOrder { id: id.trim().to_owned() })
+}
+
+pub(super) fn placed(e: &OrderPlaced) -> Order {
+    Order {
+        id: e.order.clone(),
+        customer: e.customer.clone(),
+        lines: e.lines.clone(),
+        totals: e.totals,
+        currency: e.currency,
+        note: e.note.clone(),
+        payment_method: e.payment_method.clone(),
+        placed_at: e.at,
+        status: OrderStatus::Pending,
+        shipment: None,
+        delivered_at: None,
+        cancellation: None,
+        refunds: Vec::new(),
+    }
+}
+
+pub(super) fn apply(order: &mut Order, event: &Event) {
+    match event {
+        Event::OrderShipped(e) => {
+            order.status = OrderStatus::Shipped;
+            order.shipment = Some(Shipment { carrier: e.carrier.clone(), tracking: e.tracking.clone(), at: e.at });
+        }
+        Event::OrderDelivered(e) => {
+            order.status = OrderStatus::Delivered;
+            order.delivered_at = Some(e.at);
+        }
+        Event::OrderCancelled(e) => {
+            order.status = OrderStatus::Cancelled;
+            order.cancellation = Some(Cancellation { reason: e.reason.clone(), at: e.at });
+        }
+        Event::OrderRefunded(e) => {
+            order.refunds.push(Refund { amount: e.amount, reason: e.reason.clone(), at: e.at });
+        }
+        _ => {}
+    }
+}

@@ -1,0 +1,512 @@
+//! Given / when / then tests of every rule. `given` folds past events, `when` decides a
+//! command, and the test states the events or the rejection message it expects.
+
+use chrono::{DateTime, TimeZone, Utc};
+use rust_decimal::Decimal;
+
+use super::*;
+use crate::money::MoneyInput;
+
+fn now() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2024, 5, 1, 10, 0, 0).unwrap()
+}
+
+fn dec(s: &str) -> Decimal {
+    Decimal::from_str_exact(s).unwrap()
+}
+
+fn money(s: &str) -> MoneyInput {
+    s.parse().unwrap()
+}
+
+/// Folds past events into a state, deciding at [`now`].
+fn given(events: &[Event]) -> State {
+    events.iter().fold(State::empty(now()), evolve)
+}
+
+/// Past events made by running commands through the rules, for longer histories.
+fn history(commands: &[Command]) -> Vec<Event> {
+    let mut state = State::empty(now());
+    let mut events = Vec::new();
+    for command in commands {
+        let new = decide(&state, command).unwrap_or_else(|r| panic!("history command {command:?} rejected: {r}"));
+        for e in &new {
+            apply(&mut state, e);
+        }
+        events.extend(new);
+    }
+    events
+}
+
+/// The events `command` produces on top of `past`.
+fn when(past: &[Event], command: Command) -> Vec<Event> {
+    decide(&given(past), &command).unwrap_or_else(|r| panic!("unexpected rejection: {r}"))
+}
+
+/// The rejection message `command` gets on top of `past`.
+fn rejected(past: &[Event], command: Command) -> String {
+    match decide(&given(past), &command) {
+        Ok(events) => panic!("expected a rejection, got {events:?}"),
+        Err(r) => r.to_string(),
+    }
+}
+
+fn open_shop(prices_include_tax: bool) -> Command {
+    Command::OpenShop(OpenShop {
+        name: "Corner Shop".into(),
+        currency: "GBP".into(),
+        time_zone: "Europe/London".into(),
+        day_start: "04:00".into(),
+        prices_include_tax,
+        default_tax_rate: dec("0.2"),
+    })
+}
+
+fn add_product(sku: &str, name: &str, price: &str) -> Command {
+    Command::AddProduct(AddProduct {
+        sku: sku.into(),
+        name: name.into(),
+        unit_price: money(price),
+        tax_rate: None,
+        image: None,
+    })
+}
+
+fn add_customer(id: &str, name: &str) -> Command {
+    Command::AddCustomer(AddCustomer { id: Some(id.into()), name: name.into(), ..Default::default() })
+}
+
+fn product_line(sku: &str, quantity: i64) -> LineInput {
+    LineInput::Product { sku: sku.into(), quantity, unit_price: None }
+}
+
+fn item(name: &str, quantity: i64, price: &str) -> LineInput {
+    LineInput::Item { sku: None, name: name.into(), quantity, unit_price: Some(money(price)), tax_rate: None }
+}
+
+fn place(order: &str, lines: Vec<LineInput>) -> Command {
+    Command::PlaceOrder(PlaceOrder {
+        order: Some(order.into()),
+        customer: None,
+        lines,
+        discount: None,
+        note: None,
+        payment_method: None,
+        at: None,
+    })
+}
+
+fn ship(order: &str, carrier: &str, tracking: &str) -> Command {
+    Command::ShipOrder(ShipOrder { order: order.into(), carrier: carrier.into(), tracking: tracking.into(), at: None })
+}
+
+fn deliver(order: &str) -> Command {
+    Command::DeliverOrder(DeliverOrder { order: order.into(), at: None })
+}
+
+fn cancel(order: &str, reason: &str) -> Command {
+    Command::CancelOrder(CancelOrder { order: order.into(), reason: reason.into(), at: None })
+}
+
+fn refund(order: &str, amount: &str, reason: &str) -> Command {
+    Command::RefundOrder(RefundOrder { order: order.into(), amount: money(amount), reason: reason.into(), at: None })
+}
+
+/// A shop (prices include 20 % tax) with a mug at 8.00, a card at 0.001 and one customer.
+fn shop() -> Vec<Event> {
+    history(&[
+        open_shop(true),
+        add_product("MUG", "Enamel mug", "8.00"),
+        add_product("CARD", "Greeting card", "0.001"),
+        add_customer("17850", "Ada Lovelace"),
+    ])
+}
+
+fn with(mut past: Vec<Event>, commands: &[Command]) -> Vec<Event> {
+    let mut state = given(&past);
+    for command in commands {
+        let new = decide(&state, command).unwrap_or_else(|r| panic!("setup command rejected: {r}"));
+        for e in &new {
+            apply(&mut state, e);
+        }
+        past.extend(new);
+    }
+    past
+}
+
+fn placed(events: &[Event]) -> &OrderPlaced {
+    match events {
+        [Event::OrderPlaced(p)] => p,
+        other => panic!("expected one OrderPlaced, got {other:?}"),
+    }
+}
+
+// ---- shop ----
+
+#[test]
+fn nothing_happens_before_the_shop_is_set_up() {
+    assert_eq!(
+        rejected(&[], add_product("MUG", "Mug", "1")),
+        "the shop is not set up yet; set it up first (name, currency, time zone)"
+    );
+}
+
+#[test]
+fn the_shop_is_set_up_once() {
+    assert_eq!(
+        rejected(&shop(), open_shop(false)),
+        "the shop is already set up as 'Corner Shop'; change its settings instead"
+    );
+}
+
+#[test]
+fn shop_settings_are_checked() {
+    let bad = |f: fn(&mut OpenShop)| {
+        let Command::OpenShop(mut c) = open_shop(true) else { unreachable!() };
+        f(&mut c);
+        rejected(&[], Command::OpenShop(c))
+    };
+    assert_eq!(bad(|c| c.currency = "POUNDS".into()), "currency 'POUNDS' is not an ISO 4217 code; use a code such as GBP, EUR or USD");
+    assert_eq!(
+        bad(|c| c.time_zone = "Europe/Londn".into()),
+        "time zone 'Europe/Londn' is not an IANA time zone; use a name such as Europe/London or America/New_York"
+    );
+    assert_eq!(bad(|c| c.day_start = "4am".into()), "business-day start '4am' is not a time of day; enter it as HH:MM, e.g. 04:00");
+    assert_eq!(bad(|c| c.name = " ".into()), "shop name is empty; enter the shop's name");
+    assert_eq!(bad(|c| c.default_tax_rate = dec("20")), "tax rate 20 is outside 0 to 1 (0% to 100%); enter e.g. 20% or 0.2");
+}
+
+#[test]
+fn changing_settings_records_only_real_changes() {
+    let change = |tz: &str| {
+        Command::ChangeShopSettings(ChangeShopSettings { time_zone: Some(tz.into()), ..Default::default() })
+    };
+    assert_eq!(when(&shop(), change("Europe/London")), vec![]);
+    let events = when(&shop(), change("Europe/Paris"));
+    let [Event::ShopSettingsChanged(e)] = events.as_slice() else { panic!("{events:?}") };
+    assert_eq!(e.time_zone, chrono_tz::Europe::Paris);
+    assert_eq!(e.name, "Corner Shop");
+}
+
+// ---- products ----
+
+#[test]
+fn skus_are_unique() {
+    assert_eq!(
+        rejected(&shop(), add_product("MUG", "Another mug", "3")),
+        "SKU 'MUG' is already used by 'Enamel mug'; choose another SKU or update that product"
+    );
+}
+
+#[test]
+fn product_names_are_trimmed_and_limited() {
+    let events = when(&shop(), add_product(" TEA ", "  Tea towel  ", "4.5"));
+    let [Event::ProductAdded(e)] = events.as_slice() else { panic!("{events:?}") };
+    assert_eq!((e.product.sku.as_str(), e.product.name.as_str()), ("TEA", "Tea towel"));
+    assert_eq!(e.product.tax_rate, dec("0.2"), "the shop's default rate");
+    assert_eq!(rejected(&shop(), add_product("TEA", "", "4")), "product name is empty; enter the name shown on receipts");
+    assert_eq!(
+        rejected(&shop(), add_product("TEA", &"x".repeat(201), "4")),
+        "product name is 201 characters long; shorten it to at most 200"
+    );
+}
+
+#[test]
+fn product_prices_are_checked() {
+    assert_eq!(rejected(&shop(), add_product("TEA", "Tea", "-2.00")), "unit price -2.00 GBP is negative; enter 0 or more");
+    assert_eq!(
+        rejected(&shop(), add_product("TEA", "Tea", "3.00 EUR")),
+        "unit price is in EUR but this shop sells in GBP; enter the amount in GBP"
+    );
+}
+
+#[test]
+fn rename_reprice_and_archive() {
+    let update = Command::UpdateProduct(UpdateProduct {
+        sku: "MUG".into(),
+        name: Some("Blue enamel mug".into()),
+        unit_price: Some(money("9.50")),
+        archived: Some(true),
+        ..Default::default()
+    });
+    assert_eq!(
+        when(&shop(), update),
+        vec![
+            Event::ProductRenamed(ProductRenamed { sku: "MUG".into(), name: "Blue enamel mug".into() }),
+            Event::ProductRepriced(ProductRepriced { sku: "MUG".into(), unit_price: dec("9.5"), tax_rate: dec("0.2") }),
+            Event::ProductArchived(ProductArchived { sku: "MUG".into() }),
+        ]
+    );
+    let same = Command::UpdateProduct(UpdateProduct { sku: "MUG".into(), name: Some("Enamel mug".into()), ..Default::default() });
+    assert_eq!(when(&shop(), same), vec![], "an update that changes nothing records nothing");
+    let unknown = Command::UpdateProduct(UpdateProduct { sku: "NOPE".into(), ..Default::default() });
+    assert_eq!(
+        rejected(&shop(), unknown),
+        "no product has SKU 'NOPE'; add it to the catalog first, or sell it as an ad-hoc item"
+    );
+}
+
+// ---- customers ----
+
+#[test]
+fn customers_get_the_next_free_number_unless_given_an_id() {
+    let add = Command::AddCustomer(AddCustomer { name: "Grace Hopper".into(), ..Default::default() });
+    let events = when(&shop(), add);
+    let [Event::CustomerRegistered(e)] = events.as_slice() else { panic!("{events:?}") };
+    assert_eq!(e.customer.id, "17851", "above the imported 17850");
+    assert_eq!(
+        rejected(&shop(), add_customer("17850", "Someone else")),
+        "customer id '17850' is already used by 'Ada Lovelace'; choose another id or leave it out"
+    );
+}
+
+#[test]
+fn customer_details_are_checked() {
+    let add = |email: &str, phone: &str| {
+        Command::AddCustomer(AddCustomer {
+            name: "Grace".into(),
+            email: Some(email.into()),
+            phone: Some(phone.into()),
+            ..Default::default()
+        })
+    };
+    assert_eq!(
+        rejected(&shop(), add("grace@navy", "")),
+        "email 'grace@navy' is not a valid address; enter it as name@example.com or leave it out"
+    );
+    assert_eq!(
+        rejected(&shop(), add("", "ring me")),
+        "phone 'ring me' may only contain digits, spaces and + - ( ) . /; correct it or leave it out"
+    );
+    assert_eq!(rejected(&shop(), add_customer("17851", "   ")), "customer name is empty; enter the customer's name");
+}
+
+#[test]
+fn updating_a_customer_records_all_current_details() {
+    let update = Command::UpdateCustomer(UpdateCustomer {
+        id: "17850".into(),
+        email: Some("ada@example.org".into()),
+        ..Default::default()
+    });
+    let events = when(&shop(), update);
+    let [Event::CustomerDetailsChanged(e)] = events.as_slice() else { panic!("{events:?}") };
+    assert_eq!(e.customer.name, "Ada Lovelace");
+    assert_eq!(e.customer.email.as_deref(), Some("ada@example.org"));
+    let unknown = Command::UpdateCustomer(UpdateCustomer { id: "99".into(), ..Default::default() });
+    assert_eq!(rejected(&shop(), unknown), "no customer has id '99'; check the id, or add the customer first");
+}
+
+// ---- placing orders ----
+
+#[test]
+fn an_order_records_lines_as_sold_with_exact_totals() {
+    let mut cmd = place("5001", vec![product_line("MUG", 2), item("Gift wrap", 1, "1.50")]);
+    if let Command::PlaceOrder(c) = &mut cmd {
+        c.customer = Some("17850".into());
+    }
+    let events = when(&shop(), cmd);
+    let e = placed(&events);
+    assert_eq!(e.customer, Some(CustomerRef { id: "17850".into(), name: "Ada Lovelace".into() }));
+    assert_eq!(e.lines[0].name, "Enamel mug");
+    assert_eq!(e.lines[0].total, dec("16.00"));
+    assert!(!e.lines[1].from_catalog);
+    // Prices include 20 % tax: tax = 17.50 × 0.2 / 1.2 = 2.9166… → 2.92.
+    assert_eq!(e.totals, Totals { subtotal: dec("17.50"), discount: dec("0"), tax: dec("2.92"), total: dec("17.50") });
+    assert_eq!(e.at, now());
+}
+
+#[test]
+fn line_totals_round_half_to_even() {
+    // 0.001 × 5 = 0.005 → 0.00 (half to even); × 15 = 0.015 → 0.02.
+    let events = when(&shop(), place("5001", vec![product_line("CARD", 5), product_line("CARD", 15)]));
+    let e = placed(&events);
+    assert_eq!(e.lines[0].total, dec("0.00"));
+    assert_eq!(e.lines[1].total, dec("0.02"));
+    assert_eq!(e.lines[0].unit_price, dec("0.001"), "the sub-cent price is kept as sold");
+}
+
+#[test]
+fn tax_is_added_on_top_when_prices_exclude_it_and_discounts_come_off_first() {
+    let past = history(&[open_shop(false), add_product("MUG", "Mug", "10.00")]);
+    let mut cmd = place("1", vec![product_line("MUG", 3)]);
+    if let Command::PlaceOrder(c) = &mut cmd {
+        c.discount = Some(DiscountInput::Percent(dec("10")));
+    }
+    let events = when(&past, cmd);
+    // 30.00 − 3.00 = 27.00 goods, 20 % tax 5.40, total 32.40.
+    assert_eq!(placed(&events).totals, Totals { subtotal: dec("30.00"), discount: dec("3.00"), tax: dec("5.40"), total: dec("32.40") });
+    assert_eq!(placed(&events).discount_percent, Some(dec("10")));
+}
+
+#[test]
+fn a_price_override_replaces_the_catalog_price_for_that_line() {
+    let cmd = place("1", vec![LineInput::Product { sku: "MUG".into(), quantity: 1, unit_price: Some(money("6.00")) }]);
+    assert_eq!(placed(&when(&shop(), cmd)).lines[0].unit_price, dec("6"));
+}
+
+#[test]
+fn quantities_must_be_at_least_one() {
+    assert_eq!(
+        rejected(&shop(), place("1", vec![product_line("MUG", 1), product_line("MUG", 0)])),
+        "line 2: quantity 0 is less than 1; enter 1 or more (record returns as a refund)"
+    );
+    assert_eq!(
+        rejected(&shop(), place("1", vec![product_line("MUG", 2_000_000)])),
+        "line 1: quantity 2000000 is more than 1,000,000; check the amount"
+    );
+}
+
+#[test]
+fn unit_prices_must_not_be_negative() {
+    assert_eq!(
+        rejected(&shop(), place("1", vec![item("Voucher", 1, "-2.00")])),
+        "line 1: unit price -2.00 GBP is negative; enter 0 or more"
+    );
+}
+
+#[test]
+fn the_total_is_never_negative() {
+    let mut cmd = place("1", vec![product_line("MUG", 1)]);
+    if let Command::PlaceOrder(c) = &mut cmd {
+        c.discount = Some(DiscountInput::Amount(money("9.00")));
+    }
+    assert_eq!(
+        rejected(&shop(), cmd),
+        "discount 9.00 GBP is more than the order's goods (8.00 GBP); the total cannot be negative, so lower the discount"
+    );
+}
+
+#[test]
+fn unknown_and_archived_products_and_unknown_customers_are_refused() {
+    assert_eq!(
+        rejected(&shop(), place("1", vec![product_line("NOPE", 1)])),
+        "line 1: no product has SKU 'NOPE'; add it to the catalog first, or sell it as an ad-hoc item"
+    );
+    let archived = with(shop(), &[Command::UpdateProduct(UpdateProduct { sku: "MUG".into(), archived: Some(true), ..Default::default() })]);
+    assert_eq!(
+        rejected(&archived, place("1", vec![product_line("MUG", 1)])),
+        "line 1: product 'MUG' is archived; restore it before selling it, or sell it as an ad-hoc item"
+    );
+    let mut cmd = place("1", vec![product_line("MUG", 1)]);
+    if let Command::PlaceOrder(c) = &mut cmd {
+        c.customer = Some("404".into());
+    }
+    assert_eq!(rejected(&shop(), cmd), "no customer has id '404'; check the id, or add the customer first");
+}
+
+#[test]
+fn orders_need_lines_and_named_priced_items() {
+    assert_eq!(rejected(&shop(), place("1", vec![])), "the order has no lines; add at least one product or item");
+    let unpriced = LineInput::Item { sku: None, name: "Thing".into(), quantity: 1, unit_price: None, tax_rate: None };
+    assert_eq!(rejected(&shop(), place("1", vec![unpriced])), "line 1: item 'Thing' has no price; enter its unit price");
+    assert_eq!(rejected(&shop(), place("1", vec![item(" ", 1, "1")])), "line 1: item name is empty; enter what was sold");
+}
+
+#[test]
+fn order_numbers_are_handed_out_in_sequence_and_never_reused() {
+    let mut cmd = place("x", vec![product_line("MUG", 1)]);
+    if let Command::PlaceOrder(c) = &mut cmd {
+        c.order = None;
+    }
+    assert_eq!(placed(&when(&shop(), cmd.clone())).order, "1001");
+    let after_import = with(shop(), &[place("536365", vec![product_line("MUG", 1)])]);
+    assert_eq!(placed(&when(&after_import, cmd)).order, "536366");
+    assert_eq!(
+        rejected(&after_import, place("536365", vec![product_line("MUG", 1)])),
+        "order number '536365' is already used; choose another number or leave it out"
+    );
+}
+
+// ---- lifecycle ----
+
+fn one_order() -> Vec<Event> {
+    with(shop(), &[place("7", vec![product_line("MUG", 2)])])
+}
+
+#[test]
+fn placed_shipped_delivered() {
+    let shipped = when(&one_order(), ship("7", "Royal Mail", "RM123456789GB"));
+    assert_eq!(
+        shipped,
+        vec![Event::OrderShipped(OrderShipped { order: "7".into(), carrier: "Royal Mail".into(), tracking: "RM123456789GB".into(), at: now() })]
+    );
+    let past = with(one_order(), &[ship("7", "Royal Mail", "RM1")]);
+    assert_eq!(when(&past, deliver("7")), vec![Event::OrderDelivered(OrderDelivered { order: "7".into(), at: now() })]);
+    let state = given(&with(past, &[deliver("7")]));
+    assert_eq!(state.orders["7"].status, OrderStatus::Delivered);
+}
+
+#[test]
+fn shipping_needs_a_carrier_and_a_tracking_number() {
+    assert_eq!(
+        rejected(&one_order(), ship("7", "Royal Mail", "  ")),
+        "tracking number is empty; enter the tracking number from the carrier's label"
+    );
+    assert_eq!(rejected(&one_order(), ship("7", "", "RM1")), "carrier is empty; enter the carrier's name, e.g. Royal Mail");
+}
+
+#[test]
+fn an_order_ships_once_and_is_delivered_once_after_shipping() {
+    let shipped = with(one_order(), &[ship("7", "DHL", "JD1")]);
+    assert_eq!(rejected(&shipped, ship("7", "DHL", "JD2")), "order 7 has already been shipped (with DHL, tracking JD1)");
+    assert_eq!(rejected(&one_order(), deliver("7")), "order 7 has not been shipped yet; ship it before marking it delivered");
+    let delivered = with(shipped, &[deliver("7")]);
+    assert_eq!(rejected(&delivered, deliver("7")), "order 7 has already been marked delivered");
+}
+
+#[test]
+fn a_cancelled_order_cannot_be_shipped_delivered_or_refunded() {
+    let cancelled = with(one_order(), &[cancel("7", "Customer changed their mind")]);
+    assert_eq!(rejected(&cancelled, ship("7", "DHL", "JD1")), "order 7 is cancelled, so it cannot be shipped");
+    assert_eq!(rejected(&cancelled, deliver("7")), "order 7 is cancelled, so it cannot be delivered");
+    assert_eq!(
+        rejected(&cancelled, refund("7", "1.00", "x")),
+        "order 7 is cancelled, so it cannot be refunded (cancelling voided its payment)"
+    );
+}
+
+#[test]
+fn a_shipped_order_cannot_be_cancelled() {
+    let shipped = with(one_order(), &[ship("7", "DHL", "JD1")]);
+    assert_eq!(
+        rejected(&shipped, cancel("7", "too late")),
+        "order 7 has already been shipped, so it cannot be cancelled; refund it instead"
+    );
+    assert_eq!(rejected(&one_order(), cancel("7", "")), "reason is empty; enter why the order is cancelled");
+}
+
+#[test]
+fn refunds_never_exceed_what_is_left() {
+    // The order is 16.00; refund 10.00, then at most 6.00 is left.
+    let once = with(one_order(), &[refund("7", "10.00", "one mug broken")]);
+    assert_eq!(
+        rejected(&once, refund("7", "6.01", "the other one")),
+        "refund 6.01 GBP is more than the 6.00 GBP still refundable on order 7 (paid 16.00 GBP, already refunded 10.00 GBP)"
+    );
+    let events = when(&once, refund("7", "6", "the other one"));
+    assert_eq!(
+        events,
+        vec![Event::OrderRefunded(OrderRefunded { order: "7".into(), amount: dec("6.00"), reason: "the other one".into(), at: now() })]
+    );
+    assert_eq!(rejected(&one_order(), refund("7", "0", "x")), "refund amount 0.00 GBP must be more than zero");
+    assert_eq!(rejected(&one_order(), refund("7", "1", " ")), "reason is empty; enter why the money goes back");
+    assert_eq!(
+        rejected(&one_order(), refund("7", "1.00 USD", "x")),
+        "refund amount is in USD but this shop sells in GBP; enter the amount in GBP"
+    );
+}
+
+#[test]
+fn commands_on_unknown_orders_name_the_order() {
+    assert_eq!(rejected(&shop(), ship(" 99 ", "DHL", "1")), "no order has number '99'; check the order number");
+}
+
+#[test]
+fn past_sales_keep_their_own_time() {
+    let at = Utc.with_ymd_and_hms(2011, 12, 9, 12, 50, 0).unwrap();
+    let mut cmd = place("1", vec![product_line("MUG", 1)]);
+    if let Command::PlaceOrder(c) = &mut cmd {
+        c.at = Some(at);
+    }
+    assert_eq!(placed(&when(&shop(), cmd)).at, at);
+}
