@@ -1,0 +1,419 @@
+//! The write store: one redb file (`write.redb` in the data dir) holding the append-only event
+//! log, its per-stream index, the command-id table and the current-state tables used to
+//! validate commands — all updated in the same durable transaction.
+//!
+//! [`WriteStore`] is a cheap clone around an `Arc`. Writes go through the single writer
+//! thread ([`writer`]); reads open their own MVCC read transaction and never wait for it.
+
+mod commands;
+mod log;
+mod state;
+mod writer;
+
+#[cfg(test)]
+mod tests;
+
+use std::path::{Path, PathBuf};
+use std::sync::mpsc::{self, SyncSender};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::thread::JoinHandle;
+
+use chrono::{DateTime, Utc};
+use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
+use serde::Serialize;
+
+pub use log::{Envelope, Verification};
+pub use writer::HeadWatch;
+
+use crate::domain::{self, Command, Customer, Order, Product, Rejection, Shop, StreamId};
+
+/// The write store's file name inside the data dir.
+pub const WRITE_STORE_FILE: &str = "write.redb";
+
+/// Identifies this file format; a file with another value was written by an incompatible
+/// Countertop.
+const FORMAT: &str = "countertop-write-store/1";
+const FORMAT_TABLE: TableDefinition<'_, &str, &str> = TableDefinition::new("format");
+
+/// Channel capacity: how many jobs may wait for the writer before senders block.
+const QUEUE: usize = 1024;
+
+/// A command with its id and, optionally, the stream version the caller expects.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Request {
+    /// Chosen by the caller (a ULID from [`Request::new`], or an id derived from an import
+    /// line). The same id again returns the first result and appends nothing.
+    pub command_id: String,
+    /// Optimistic concurrency: the version the caller saw of the stream the command acts on
+    /// (0: the stream must not exist yet). A mismatch is an [`Error::Conflict`].
+    pub expected_version: Option<u64>,
+    pub command: Command,
+}
+
+impl Request {
+    /// A request with a fresh ULID command id and no expected version.
+    pub fn new(command: Command) -> Request {
+        Request { command_id: ulid::Ulid::generate().to_string(), expected_version: None, command }
+    }
+
+    pub fn with_id(command_id: impl Into<String>, command: Command) -> Request {
+        Request { command_id: command_id.into(), expected_version: None, command }
+    }
+
+    pub fn expecting(mut self, version: u64) -> Request {
+        self.expected_version = Some(version);
+        self
+    }
+}
+
+/// What an accepted command returns: everything the UI needs to show its result at once.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Outcome {
+    pub command_id: String,
+    /// The log positions it appended (first, last); `None` when it changed nothing.
+    pub positions: Option<(u64, u64)>,
+    /// The stream its result belongs to, e.g. `order/1001`.
+    pub stream: String,
+    /// That stream's version right after the command.
+    pub stream_version: u64,
+    /// The product, customer, order or shop as the command left it.
+    pub entity: Entity,
+    /// `true` when this command id had been accepted before and this is its first result again.
+    pub replayed: bool,
+}
+
+impl Outcome {
+    /// The last position the command appended, if any: pass it to queries that must reflect it.
+    pub fn position(&self) -> Option<u64> {
+        self.positions.map(|(_, last)| last)
+    }
+}
+
+/// The thing a command created or changed, as it stands after the command.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Entity {
+    Shop(Shop),
+    Product(Product),
+    Customer(Customer),
+    Order(Order),
+}
+
+/// An order folded from its own events, with those events: the audit trail.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct OrderHistory {
+    pub order: Order,
+    /// `Some` when folded only up to a past moment.
+    pub as_of: Option<DateTime<Utc>>,
+    /// The events folded, oldest first.
+    #[serde(skip)]
+    pub timeline: Vec<Envelope>,
+}
+
+/// What can go wrong with the write store, by what the caller can do about it.
+#[derive(Clone, Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The rules refused the command; the message says what to fix. Nothing was written.
+    #[error("{0}")]
+    Rejected(#[from] Rejection),
+    /// The stream moved on since the caller looked at it. Reload and try again.
+    #[error("{stream} is at version {actual}, not {expected} as expected: someone changed it meanwhile; reload it and try again")]
+    Conflict { stream: String, expected: u64, actual: u64 },
+    /// The command id was used before for a different command.
+    #[error("command id {command_id} was already used for a different command; use a new id for a new command")]
+    CommandIdReused { command_id: String },
+    /// Another process has the write store open.
+    #[error("{path} is already open by another Countertop (the app or another countertop command); close it and try again")]
+    AlreadyOpen { path: PathBuf },
+    /// The file is damaged or not a Countertop write store. Nothing was changed; the fix is a
+    /// backup, never deleting the file.
+    #[error("the write store {path} is damaged: {detail}. Nothing was changed. Restore it from a backup; do not delete it, it holds every recorded sale", path = .path.display())]
+    Corrupt { path: PathBuf, detail: String },
+    /// The disk or the file system failed (disk full, permissions, I/O error).
+    #[error("the write store {path} could not be used: {detail}", path = .path.display())]
+    Storage { path: PathBuf, detail: String },
+    /// The writer thread is gone (the store is shutting down).
+    #[error("the write store is closed")]
+    Closed,
+    /// A bug in Countertop: an invariant did not hold.
+    #[error("internal error: {0}; please report it")]
+    Internal(String),
+}
+
+impl Error {
+    pub(crate) fn corrupt(detail: impl Into<String>) -> Error {
+        Error::Corrupt { path: PathBuf::new(), detail: detail.into() }
+    }
+
+    pub(crate) fn corrupt_event(position: u64, detail: impl std::fmt::Display) -> Error {
+        Error::corrupt(format!("event {position}: {detail}"))
+    }
+
+    /// Faults of the store itself, as opposed to answers about one command.
+    fn is_storage_fault(&self) -> bool {
+        matches!(self, Error::Corrupt { .. } | Error::Storage { .. } | Error::Internal(_) | Error::Closed | Error::AlreadyOpen { .. })
+    }
+
+    /// Fills in the file path on errors raised deep down without it.
+    fn at(self, file: &Path) -> Error {
+        match self {
+            Error::Corrupt { path, detail } if path.as_os_str().is_empty() => Error::Corrupt { path: file.to_owned(), detail },
+            Error::Storage { path, detail } if path.as_os_str().is_empty() => Error::Storage { path: file.to_owned(), detail },
+            other => other,
+        }
+    }
+
+    /// A stable code for the UI.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Error::Rejected(r) => r.code(),
+            Error::Conflict { .. } => "conflict",
+            Error::CommandIdReused { .. } => "command_id_reused",
+            Error::AlreadyOpen { .. } => "already_open",
+            Error::Corrupt { .. } => "corrupt",
+            Error::Storage { .. } => "storage",
+            Error::Closed => "closed",
+            Error::Internal(_) => "internal",
+        }
+    }
+}
+
+impl From<redb::Error> for Error {
+    fn from(e: redb::Error) -> Error {
+        match e {
+            redb::Error::DatabaseAlreadyOpen => Error::AlreadyOpen { path: PathBuf::new() },
+            redb::Error::Corrupted(detail) => Error::corrupt(detail),
+            redb::Error::UpgradeRequired(v) => {
+                Error::corrupt(format!("it uses redb file format {v}, which this Countertop cannot read"))
+            }
+            other => Error::Storage { path: PathBuf::new(), detail: other.to_string() },
+        }
+    }
+}
+
+macro_rules! from_redb {
+    ($($t:ty),*) => {$(
+        impl From<$t> for Error {
+            fn from(e: $t) -> Error {
+                Error::from(redb::Error::from(e))
+            }
+        }
+    )*};
+}
+from_redb!(redb::DatabaseError, redb::TransactionError, redb::TableError, redb::StorageError, redb::CommitError, redb::SetDurabilityError);
+
+/// The write side of a shop. Cheap to clone; all clones share one writer thread.
+#[derive(Clone, Debug)]
+pub struct WriteStore {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    path: PathBuf,
+    db: Arc<Database>,
+    jobs: Mutex<Option<SyncSender<writer::Job>>>,
+    thread: Mutex<Option<JoinHandle<()>>>,
+    head: HeadWatch,
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        // Closing the channel ends the writer loop once queued jobs are done.
+        self.jobs.lock().unwrap_or_else(PoisonError::into_inner).take();
+        if let Some(thread) = self.thread.lock().unwrap_or_else(PoisonError::into_inner).take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+impl WriteStore {
+    /// Opens (or creates) the write store in `data_dir`, which is created if missing.
+    pub fn open(data_dir: &Path) -> Result<WriteStore, Error> {
+        let path = data_dir.join(WRITE_STORE_FILE);
+        Self::open_file(&path).map_err(|e| e.at(&path))
+    }
+
+    fn open_file(path: &Path) -> Result<WriteStore, Error> {
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir).map_err(|e| Error::Storage {
+                path: dir.to_owned(),
+                detail: format!("cannot create the data directory: {e}"),
+            })?;
+        }
+        let db = match Database::builder().create(path) {
+            Ok(db) => db,
+            Err(redb::DatabaseError::DatabaseAlreadyOpen) => return Err(Error::AlreadyOpen { path: path.to_owned() }),
+            Err(redb::DatabaseError::Storage(redb::StorageError::Io(e))) if e.kind() != std::io::ErrorKind::InvalidData => {
+                return Err(Error::Storage { path: path.to_owned(), detail: e.to_string() });
+            }
+            Err(e) => return Err(Error::corrupt(format!("it cannot be opened as a database ({e})"))),
+        };
+        prepare(&db)?;
+        let head = {
+            let txn = db.begin_read()?;
+            log::LogReader::open(&txn)?.head()?
+        };
+        let db = Arc::new(db);
+        let head = HeadWatch::new(head);
+        let (tx, rx) = mpsc::sync_channel(QUEUE);
+        let thread = std::thread::Builder::new()
+            .name("countertop-writer".into())
+            .spawn({
+                let db = Arc::clone(&db);
+                let head = head.clone();
+                move || writer::run(db, rx, head)
+            })
+            .map_err(|e| Error::Internal(format!("cannot start the writer thread: {e}")))?;
+        Ok(WriteStore {
+            inner: Arc::new(Inner {
+                path: path.to_owned(),
+                db,
+                jobs: Mutex::new(Some(tx)),
+                thread: Mutex::new(Some(thread)),
+                head,
+            }),
+        })
+    }
+
+    /// The write store's file.
+    pub fn path(&self) -> &Path {
+        &self.inner.path
+    }
+
+    /// Runs one command; returns once its events are durably committed (or it was refused).
+    pub fn execute(&self, request: Request) -> Result<Outcome, Error> {
+        let (tx, rx) = mpsc::sync_channel(1);
+        self.send(writer::Job::One(request, tx))?;
+        rx.recv().map_err(|_| Error::Closed)?.map_err(|e| e.at(self.path()))
+    }
+
+    /// Runs many commands in one transaction (one fsync), each decided on its own and seeing
+    /// the ones before it. Returns each command's result in order; the outer error means the
+    /// transaction failed and none of them was written.
+    pub fn execute_batch(&self, requests: Vec<Request>) -> Result<Vec<Result<Outcome, Error>>, Error> {
+        if requests.is_empty() {
+            return Ok(Vec::new());
+        }
+        let (tx, rx) = mpsc::sync_channel(1);
+        self.send(writer::Job::Batch(requests, tx))?;
+        rx.recv().map_err(|_| Error::Closed)?.map_err(|e| e.at(self.path()))
+    }
+
+    fn send(&self, job: writer::Job) -> Result<(), Error> {
+        let sender = self.inner.jobs.lock().unwrap_or_else(PoisonError::into_inner).clone().ok_or(Error::Closed)?;
+        sender.send(job).map_err(|_| Error::Closed)
+    }
+
+    /// The head position, published after every commit.
+    pub fn head(&self) -> HeadWatch {
+        self.inner.head.clone()
+    }
+
+    fn read<T>(&self, f: impl FnOnce(&redb::ReadTransaction) -> Result<T, Error>) -> Result<T, Error> {
+        let run = || {
+            let txn = self.inner.db.begin_read()?;
+            f(&txn)
+        };
+        run().map_err(|e| e.at(self.path()))
+    }
+
+    /// The shop's settings, `None` before it is set up.
+    pub fn shop(&self) -> Result<Option<Shop>, Error> {
+        self.read(|txn| state::StateReader::open(txn)?.shop())
+    }
+
+    /// Every product, by SKU.
+    ///
+    /// The catalog and the customer list are read from the write side's own state tables:
+    /// they are small, and their write model already is the shape a list needs.
+    pub fn products(&self) -> Result<Vec<Product>, Error> {
+        self.read(|txn| state::StateReader::open(txn)?.products())
+    }
+
+    pub fn product(&self, sku: &str) -> Result<Option<Product>, Error> {
+        self.read(|txn| state::StateReader::open(txn)?.product(sku.trim()))
+    }
+
+    /// Every customer, by id.
+    pub fn customers(&self) -> Result<Vec<Customer>, Error> {
+        self.read(|txn| state::StateReader::open(txn)?.customers())
+    }
+
+    pub fn customer(&self, id: &str) -> Result<Option<Customer>, Error> {
+        self.read(|txn| state::StateReader::open(txn)?.customer(id.trim()))
+    }
+
+    /// Up to `limit` events from position `from` on.
+    pub fn events(&self, from: u64, limit: usize) -> Result<Vec<Envelope>, Error> {
+        self.read(|txn| log::LogReader::open(txn)?.read(from.max(1), limit))
+    }
+
+    /// One stream's events, oldest first.
+    pub fn stream(&self, stream: &StreamId) -> Result<Vec<Envelope>, Error> {
+        self.read(|txn| log::LogReader::open(txn)?.stream(stream))
+    }
+
+    /// An order folded from its events, optionally only those recorded up to `as_of`
+    /// (time travel), with the events as its audit trail. `None` when no such order
+    /// existed (yet) at that moment.
+    pub fn order_history(&self, id: &str, as_of: Option<DateTime<Utc>>) -> Result<Option<OrderHistory>, Error> {
+        let envelopes = self.stream(&StreamId::Order(id.trim().to_owned()))?;
+        let timeline: Vec<Envelope> =
+            envelopes.into_iter().take_while(|e| as_of.is_none_or(|t| e.recorded_at <= t)).collect();
+        let mut state = domain::State::empty(Utc::now());
+        for envelope in &timeline {
+            domain::apply(&mut state, &envelope.event);
+        }
+        Ok(state.orders.remove(id.trim()).map(|order| OrderHistory { order, as_of, timeline }))
+    }
+
+    /// Walks the whole log and checks the hash chain, positions, payloads and stream index.
+    pub fn verify(&self) -> Result<Verification, Error> {
+        self.read(|txn| log::LogReader::open(txn)?.verify())
+    }
+}
+
+/// Creates the tables of a new file, checks the format of an existing one, and rebuilds the
+/// current-state tables from the log when their shape changed.
+fn prepare(db: &Database) -> Result<(), Error> {
+    let txn = db.begin_write()?;
+    {
+        let mut format = txn.open_table(FORMAT_TABLE)?;
+        let found = format.get("format")?.map(|v| v.value().to_owned());
+        match found.as_deref() {
+            None => {
+                format.insert("format", FORMAT)?;
+            }
+            Some(FORMAT) => {}
+            Some(other) => {
+                return Err(Error::corrupt(format!(
+                    "it is in format '{other}', which this Countertop ({FORMAT}) cannot read; use the Countertop that wrote it"
+                )));
+            }
+        }
+    }
+    log::create_tables(&txn)?;
+    commands::create_tables(&txn)?;
+    state::create_tables(&txn)?;
+    let stale = state::StateTables::open(&txn)?.version()? != Some(state::STATE_VERSION);
+    if stale {
+        rebuild_state(&txn)?;
+    }
+    txn.commit()?;
+    Ok(())
+}
+
+/// Refolds the current-state tables from the whole log, one event at a time.
+fn rebuild_state(txn: &redb::WriteTransaction) -> Result<(), Error> {
+    let mut tables = writer::Tables::open(txn)?;
+    tables.state.clear()?;
+    for position in 1..tables.log.next_position() {
+        let envelope = tables.log.get(position)?;
+        let mut slice = tables.state.load_for(&envelope.event, envelope.recorded_at)?;
+        domain::apply(&mut slice, &envelope.event);
+        tables.state.save(&slice, std::slice::from_ref(&envelope.event))?;
+    }
+    tables.state.set_version()
+}

@@ -1,0 +1,208 @@
+//! The write side's current-state tables: each product, customer and order as its events
+//! left it, the shop settings and the next free numbers. Decisions load just the rows a
+//! command names from here instead of replaying streams.
+//!
+//! These tables are a cache of the log, updated in the same transaction as the events. When
+//! [`STATE_VERSION`] changes they are rebuilt from the log at open.
+
+use std::collections::BTreeSet;
+
+use chrono::{DateTime, Utc};
+use redb::{ReadableTable, Table, TableDefinition, WriteTransaction};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use super::Error;
+use crate::domain::{Customer, Event, Order, Product, References, Shop, State, StreamId};
+
+const PRODUCTS: TableDefinition<'_, &str, &[u8]> = TableDefinition::new("state_products");
+const CUSTOMERS: TableDefinition<'_, &str, &[u8]> = TableDefinition::new("state_customers");
+const ORDERS: TableDefinition<'_, &str, &[u8]> = TableDefinition::new("state_orders");
+const META: TableDefinition<'_, &str, &[u8]> = TableDefinition::new("state_meta");
+
+/// The shape of the rows in these tables. Bump it when a stored state struct changes shape;
+/// the tables are then rebuilt from the log.
+pub(super) const STATE_VERSION: u64 = 1;
+
+const KEY_SHOP: &str = "shop";
+const KEY_NEXT_ORDER: &str = "next_order_number";
+const KEY_NEXT_CUSTOMER: &str = "next_customer_number";
+const KEY_VERSION: &str = "state_version";
+
+pub(super) fn create_tables(txn: &WriteTransaction) -> Result<(), redb::Error> {
+    txn.open_table(PRODUCTS)?;
+    txn.open_table(CUSTOMERS)?;
+    txn.open_table(ORDERS)?;
+    txn.open_table(META)?;
+    Ok(())
+}
+
+pub(super) struct StateTables<'txn> {
+    products: Table<'txn, &'static str, &'static [u8]>,
+    customers: Table<'txn, &'static str, &'static [u8]>,
+    orders: Table<'txn, &'static str, &'static [u8]>,
+    meta: Table<'txn, &'static str, &'static [u8]>,
+}
+
+impl<'txn> StateTables<'txn> {
+    pub(super) fn open(txn: &'txn WriteTransaction) -> Result<StateTables<'txn>, Error> {
+        Ok(StateTables {
+            products: txn.open_table(PRODUCTS)?,
+            customers: txn.open_table(CUSTOMERS)?,
+            orders: txn.open_table(ORDERS)?,
+            meta: txn.open_table(META)?,
+        })
+    }
+
+    /// The slice of the world a command refers to.
+    pub(super) fn load(&self, refs: &References, now: DateTime<Utc>) -> Result<State, Error> {
+        let mut state = State::empty(now);
+        state.shop = get(&self.meta, KEY_SHOP)?;
+        if let Some(n) = get(&self.meta, KEY_NEXT_ORDER)? {
+            state.next_order_number = n;
+        }
+        if let Some(n) = get(&self.meta, KEY_NEXT_CUSTOMER)? {
+            state.next_customer_number = n;
+        }
+        for sku in &refs.products {
+            if let Some(p) = get::<Product>(&self.products, sku)? {
+                state.products.insert(sku.clone(), p);
+            }
+        }
+        for id in &refs.customers {
+            if let Some(c) = get::<Customer>(&self.customers, id)? {
+                state.customers.insert(id.clone(), c);
+            }
+        }
+        for id in &refs.orders {
+            if let Some(o) = get::<Order>(&self.orders, id)? {
+                state.orders.insert(id.clone(), o);
+            }
+        }
+        Ok(state)
+    }
+
+    /// Writes back what `events` changed in `state` (after they were applied to it).
+    pub(super) fn save(&mut self, state: &State, events: &[Event]) -> Result<(), Error> {
+        let touched: BTreeSet<StreamId> = events.iter().map(Event::stream).collect();
+        for stream in touched {
+            match stream {
+                StreamId::Shop => {
+                    if let Some(shop) = &state.shop {
+                        put(&mut self.meta, KEY_SHOP, shop)?;
+                    }
+                }
+                StreamId::Product(sku) => {
+                    if let Some(p) = state.products.get(&sku) {
+                        put(&mut self.products, &sku, p)?;
+                    }
+                }
+                StreamId::Customer(id) => {
+                    if let Some(c) = state.customers.get(&id) {
+                        put(&mut self.customers, &id, c)?;
+                    }
+                    put(&mut self.meta, KEY_NEXT_CUSTOMER, &state.next_customer_number)?;
+                }
+                StreamId::Order(id) => {
+                    if let Some(o) = state.orders.get(&id) {
+                        put(&mut self.orders, &id, o)?;
+                    }
+                    put(&mut self.meta, KEY_NEXT_ORDER, &state.next_order_number)?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The rows an event needs loaded before it is applied.
+    pub(super) fn load_for(&self, event: &Event, now: DateTime<Utc>) -> Result<State, Error> {
+        let mut refs = References::default();
+        match event.stream() {
+            StreamId::Shop => {}
+            StreamId::Product(sku) => refs.products.push(sku),
+            StreamId::Customer(id) => refs.customers.push(id),
+            StreamId::Order(id) => refs.orders.push(id),
+        }
+        self.load(&refs, now)
+    }
+
+    pub(super) fn version(&self) -> Result<Option<u64>, Error> {
+        get(&self.meta, KEY_VERSION)
+    }
+
+    pub(super) fn set_version(&mut self) -> Result<(), Error> {
+        put(&mut self.meta, KEY_VERSION, &STATE_VERSION)
+    }
+
+    /// Empties every state table (before a rebuild from the log).
+    pub(super) fn clear(&mut self) -> Result<(), Error> {
+        self.products.retain(|_, _| false)?;
+        self.customers.retain(|_, _| false)?;
+        self.orders.retain(|_, _| false)?;
+        self.meta.retain(|_, _| false)?;
+        Ok(())
+    }
+}
+
+fn get<T: DeserializeOwned>(table: &impl ReadableTable<&'static str, &'static [u8]>, key: &str) -> Result<Option<T>, Error> {
+    let Some(value) = table.get(key)? else {
+        return Ok(None);
+    };
+    serde_json::from_slice(value.value())
+        .map(Some)
+        .map_err(|e| Error::corrupt(format!("the current state of '{key}' is not readable: {e}")))
+}
+
+fn put<T: Serialize>(table: &mut Table<'_, &'static str, &'static [u8]>, key: &str, value: &T) -> Result<(), Error> {
+    let json = serde_json::to_vec(value).map_err(|e| Error::Internal(format!("encoding the state of '{key}': {e}")))?;
+    table.insert(key, json.as_slice())?;
+    Ok(())
+}
+
+/// Read access to the current-state tables from a read transaction.
+pub(super) struct StateReader {
+    products: redb::ReadOnlyTable<&'static str, &'static [u8]>,
+    customers: redb::ReadOnlyTable<&'static str, &'static [u8]>,
+    meta: redb::ReadOnlyTable<&'static str, &'static [u8]>,
+}
+
+impl StateReader {
+    pub(super) fn open(txn: &redb::ReadTransaction) -> Result<StateReader, Error> {
+        Ok(StateReader {
+            products: txn.open_table(PRODUCTS)?,
+            customers: txn.open_table(CUSTOMERS)?,
+            meta: txn.open_table(META)?,
+        })
+    }
+
+    pub(super) fn shop(&self) -> Result<Option<Shop>, Error> {
+        get(&self.meta, KEY_SHOP)
+    }
+
+    pub(super) fn products(&self) -> Result<Vec<Product>, Error> {
+        all(&self.products)
+    }
+
+    pub(super) fn product(&self, sku: &str) -> Result<Option<Product>, Error> {
+        get(&self.products, sku)
+    }
+
+    pub(super) fn customers(&self) -> Result<Vec<Customer>, Error> {
+        all(&self.customers)
+    }
+
+    pub(super) fn customer(&self, id: &str) -> Result<Option<Customer>, Error> {
+        get(&self.customers, id)
+    }
+}
+
+fn all<T: DeserializeOwned>(table: &impl ReadableTable<&'static str, &'static [u8]>) -> Result<Vec<T>, Error> {
+    let mut out = Vec::new();
+    for entry in table.iter()? {
+        let (key, value) = entry?;
+        let row = serde_json::from_slice(value.value())
+            .map_err(|e| Error::corrupt(format!("the current state of '{}' is not readable: {e}", key.value())))?;
+        out.push(row);
+    }
+    Ok(out)
+}

@@ -1,0 +1,267 @@
+//! The writer thread: the only code that opens write transactions on the write store.
+//!
+//! Callers send jobs over a channel and block on a reply. The thread takes every job waiting
+//! in the channel (up to [`MAX_GROUP`] commands), decides and appends them in **one** write
+//! transaction, commits it with immediate durability (fsync), and only then replies to each
+//! caller and publishes the new head. So concurrent callers share one fsync (group commit)
+//! and no caller is acknowledged before its events are on disk.
+
+use std::sync::mpsc::{Receiver, SyncSender, TryRecvError};
+use std::sync::{Arc, Condvar, Mutex, PoisonError};
+use std::time::{Duration, Instant};
+
+use chrono::Utc;
+use redb::{Database, Durability, WriteTransaction};
+
+use super::commands::{Accepted, CommandTable};
+use super::log::LogWriter;
+use super::state::StateTables;
+use super::{Entity, Error, Outcome, Request};
+use crate::domain::{self, Command, Event, Rejection, StreamId};
+
+/// Most commands folded into one transaction by group commit.
+const MAX_GROUP: usize = 4096;
+
+/// Most characters in a command id.
+const COMMAND_ID_MAX: usize = 128;
+
+pub(super) enum Job {
+    One(Request, SyncSender<Result<Outcome, Error>>),
+    Batch(Vec<Request>, SyncSender<Result<Vec<Result<Outcome, Error>>, Error>>),
+}
+
+impl Job {
+    fn len(&self) -> usize {
+        match self {
+            Job::One(..) => 1,
+            Job::Batch(requests, _) => requests.len(),
+        }
+    }
+}
+
+/// The log's head position, published by the writer after each commit. Readers wait on it
+/// instead of polling.
+#[derive(Clone, Debug)]
+pub struct HeadWatch {
+    inner: Arc<(Mutex<u64>, Condvar)>,
+}
+
+impl HeadWatch {
+    pub(super) fn new(head: u64) -> HeadWatch {
+        HeadWatch { inner: Arc::new((Mutex::new(head), Condvar::new())) }
+    }
+
+    /// The last committed position (0 for an empty log).
+    pub fn current(&self) -> u64 {
+        *self.inner.0.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Waits until the head is past `position` or `timeout` passes; returns the head then.
+    pub fn wait_past(&self, position: u64, timeout: Duration) -> u64 {
+        let (lock, changed) = &*self.inner;
+        let deadline = Instant::now() + timeout;
+        let mut head = lock.lock().unwrap_or_else(PoisonError::into_inner);
+        while *head <= position {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                break;
+            }
+            head = changed.wait_timeout(head, left).unwrap_or_else(PoisonError::into_inner).0;
+        }
+        *head
+    }
+
+    fn publish(&self, head: u64) {
+        let (lock, changed) = &*self.inner;
+        *lock.lock().unwrap_or_else(PoisonError::into_inner) = head;
+        changed.notify_all();
+    }
+}
+
+pub(super) fn run(db: Arc<Database>, jobs: Receiver<Job>, head: HeadWatch) {
+    while let Ok(first) = jobs.recv() {
+        let mut group = vec![first];
+        let mut size = group[0].len();
+        while size < MAX_GROUP {
+            match jobs.try_recv() {
+                Ok(job) => {
+                    size += job.len();
+                    group.push(job);
+                }
+                Err(TryRecvError::Empty | TryRecvError::Disconnected) => break,
+            }
+        }
+        match commit_group(&db, &group) {
+            Ok((results, new_head)) => {
+                head.publish(new_head);
+                reply(group, results);
+            }
+            Err(e) => fail(group, &e),
+        }
+    }
+}
+
+/// Decides and appends every request of the group in one transaction and commits it.
+/// Returns each request's result (in order) and the new head. Any storage error aborts the
+/// whole transaction: then nothing of the group was written.
+fn commit_group(db: &Database, group: &[Job]) -> Result<(Vec<Result<Outcome, Error>>, u64), Error> {
+    let mut txn = db.begin_write()?;
+    txn.set_durability(Durability::Immediate)?;
+    let mut results = Vec::with_capacity(group.len());
+    let head;
+    {
+        let mut tables = Tables::open(&txn)?;
+        for job in group {
+            let requests = match job {
+                Job::One(request, _) => std::slice::from_ref(request),
+                Job::Batch(requests, _) => requests.as_slice(),
+            };
+            for request in requests {
+                match tables.execute(request) {
+                    Err(e) if e.is_storage_fault() => return Err(e),
+                    result => results.push(result),
+                }
+            }
+        }
+        head = tables.log.next_position() - 1;
+    }
+    txn.commit()?;
+    Ok((results, head))
+}
+
+fn reply(group: Vec<Job>, results: Vec<Result<Outcome, Error>>) {
+    let mut results = results.into_iter();
+    for job in group {
+        // A caller that gave up waiting has dropped its receiver; its command is committed
+        // all the same and a retry with the same command id returns this result.
+        match job {
+            Job::One(_, tx) => {
+                let result = results.next().unwrap_or_else(|| Err(Error::Internal("a result went missing".into())));
+                let _ = tx.send(result);
+            }
+            Job::Batch(requests, tx) => {
+                let _ = tx.send(Ok(results.by_ref().take(requests.len()).collect()));
+            }
+        }
+    }
+}
+
+fn fail(group: Vec<Job>, e: &Error) {
+    for job in group {
+        match job {
+            Job::One(_, tx) => {
+                let _ = tx.send(Err(e.clone()));
+            }
+            Job::Batch(_, tx) => {
+                let _ = tx.send(Err(e.clone()));
+            }
+        }
+    }
+}
+
+/// Every table a command touches, opened once per transaction.
+pub(super) struct Tables<'txn> {
+    pub(super) log: LogWriter<'txn>,
+    pub(super) commands: CommandTable<'txn>,
+    pub(super) state: StateTables<'txn>,
+}
+
+impl<'txn> Tables<'txn> {
+    pub(super) fn open(txn: &'txn WriteTransaction) -> Result<Tables<'txn>, Error> {
+        Ok(Tables { log: LogWriter::open(txn)?, commands: CommandTable::open(txn)?, state: StateTables::open(txn)? })
+    }
+
+    fn execute(&mut self, request: &Request) -> Result<Outcome, Error> {
+        let command_id = check_command_id(&request.command_id)?;
+        let fingerprint = fingerprint(request)?;
+        if let Some(accepted) = self.commands.get(command_id)? {
+            if accepted.fingerprint != fingerprint {
+                return Err(Error::CommandIdReused { command_id: command_id.to_owned() });
+            }
+            return self.replay(command_id, &accepted);
+        }
+
+        let now = Utc::now();
+        let mut state = self.state.load(&request.command.references(), now)?;
+        if let Some(expected) = request.expected_version {
+            let actual = match request.command.target() {
+                Some(stream) => self.log.stream_version(&stream)?,
+                None => 0,
+            };
+            if actual != expected {
+                let stream = request.command.target().map_or_else(|| "a new stream".to_owned(), |s| s.to_key());
+                return Err(Error::Conflict { stream, expected, actual });
+            }
+        }
+
+        let events = domain::decide(&state, &request.command).map_err(Error::Rejected)?;
+        let mut positions = None;
+        let mut stream_version = 0;
+        for event in &events {
+            let (position, version) = self.log.append(event, command_id, now)?;
+            positions = Some(positions.map_or((position, position), |(first, _)| (first, position)));
+            stream_version = version;
+            domain::apply(&mut state, event);
+        }
+        self.state.save(&state, &events)?;
+
+        let stream = result_stream(&request.command, &events)?;
+        if events.is_empty() {
+            stream_version = self.log.stream_version(&stream)?;
+        }
+        let accepted = Accepted { fingerprint, stream: stream.to_key(), version: stream_version, positions };
+        self.commands.record(command_id, &accepted)?;
+        let entity = entity(&state, &stream)?;
+        Ok(Outcome { command_id: command_id.to_owned(), positions, stream: stream.to_key(), stream_version, entity, replayed: false })
+    }
+
+    /// The first result of a command seen before: its stream folded up to the version it
+    /// left it at.
+    fn replay(&self, command_id: &str, accepted: &Accepted) -> Result<Outcome, Error> {
+        let stream = StreamId::from_key(&accepted.stream)
+            .ok_or_else(|| Error::corrupt(format!("command {command_id} names an unknown stream '{}'", accepted.stream)))?;
+        let mut state = domain::State::empty(Utc::now());
+        for envelope in self.log.stream(&stream, accepted.version)? {
+            domain::apply(&mut state, &envelope.event);
+        }
+        Ok(Outcome {
+            command_id: command_id.to_owned(),
+            positions: accepted.positions,
+            stream: accepted.stream.clone(),
+            stream_version: accepted.version,
+            entity: entity(&state, &stream)?,
+            replayed: true,
+        })
+    }
+}
+
+/// The stream whose state is the command's answer.
+fn result_stream(command: &Command, events: &[Event]) -> Result<StreamId, Error> {
+    if let Some(first) = events.first() {
+        return Ok(first.stream());
+    }
+    command.target().ok_or_else(|| Error::Internal("a command without a target recorded nothing".into()))
+}
+
+fn entity(state: &domain::State, stream: &StreamId) -> Result<Entity, Error> {
+    let missing = || Error::Internal(format!("{stream} has no state after its command"));
+    Ok(match stream {
+        StreamId::Shop => Entity::Shop(state.shop.clone().ok_or_else(missing)?),
+        StreamId::Product(sku) => Entity::Product(state.products.get(sku).cloned().ok_or_else(missing)?),
+        StreamId::Customer(id) => Entity::Customer(state.customers.get(id).cloned().ok_or_else(missing)?),
+        StreamId::Order(id) => Entity::Order(state.orders.get(id).cloned().ok_or_else(missing)?),
+    })
+}
+
+fn check_command_id(id: &str) -> Result<&str, Error> {
+    let ok = !id.is_empty() && id.chars().count() <= COMMAND_ID_MAX && id.chars().all(|c| c.is_ascii_graphic());
+    if ok { Ok(id) } else { Err(Error::Rejected(Rejection::BadCommandId { given: id.to_owned() })) }
+}
+
+/// BLAKE3 over the command as the caller submitted it (before the store filled in times or
+/// numbers), so a retry of the same request matches and a different one does not.
+fn fingerprint(request: &Request) -> Result<String, Error> {
+    let json = serde_json::to_vec(&(&request.command, request.expected_version))
+        .map_err(|e| Error::Internal(format!("encoding a command: {e}")))?;
+    Ok(blake3::hash(&json).to_hex().to_string())
+}

@@ -1,0 +1,1 @@
+//! Events written by an earlier version must keep loading.

@@ -1,0 +1,200 @@
+//! The write store: durability across reopen, idempotency, optimistic concurrency, group
+//! commit, batches, time travel and the single-process lock.
+
+use std::time::Duration;
+
+use countertop_core::{
+    CancelOrder, Command, Entity, Error, OrderStatus, Rejection, Request, ShipOrder, StreamId, UpdateProduct,
+    WriteStore,
+};
+
+use super::{add_customer, add_product, dec, order_of, place, shop};
+
+#[test]
+fn everything_acknowledged_is_there_after_reopening() {
+    let (dir, store) = shop();
+    let customer = store.execute(Request::new(add_customer("Ada Lovelace"))).unwrap();
+    let Entity::Customer(ada) = customer.entity else { panic!() };
+    let placed = store.execute(Request::new(place(Some(&ada.id), &[("MUG", 2), ("TEA", 1)]))).unwrap();
+    let order = order_of(&placed).clone();
+    assert_eq!(order.id, "1001");
+    assert_eq!(order.totals.total, dec("20.50"));
+    let head = store.head().current();
+    drop(store);
+
+    let store = WriteStore::open(dir.path()).unwrap();
+    assert_eq!(store.head().current(), head);
+    assert_eq!(store.events(1, 100).unwrap().len() as u64, head);
+    let history = store.order_history("1001", None).unwrap().unwrap();
+    assert_eq!(history.order, order);
+    assert_eq!(store.products().unwrap().len(), 2);
+    assert_eq!(store.customer(&ada.id).unwrap().unwrap().name, "Ada Lovelace");
+    assert_eq!(store.shop().unwrap().unwrap().name, "Corner Shop");
+    // The state tables carried on where they were: the next order gets the next number.
+    let next = store.execute(Request::new(place(None, &[("MUG", 1)]))).unwrap();
+    assert_eq!(order_of(&next).id, "1002");
+    assert!(store.verify().unwrap().first_bad.is_none());
+}
+
+#[test]
+fn the_same_command_id_returns_the_first_result_and_appends_nothing() {
+    let (_dir, store) = shop();
+    let request = Request::with_id("01HZXCLICKCLICK", place(None, &[("MUG", 1)]));
+    let first = store.execute(request.clone()).unwrap();
+    let head = store.head().current();
+    let again = store.execute(request).unwrap();
+    assert!(again.replayed);
+    assert_eq!(store.head().current(), head, "nothing appended");
+    assert_eq!(again.entity, first.entity);
+    assert_eq!(again.positions, first.positions);
+
+    // The replay is the result as it was, even after the order moved on.
+    let ship = ShipOrder { order: "1001".into(), carrier: "DHL".into(), tracking: "JD1".into(), at: None };
+    store.execute(Request::new(Command::ShipOrder(ship))).unwrap();
+    let later = store.execute(Request::with_id("01HZXCLICKCLICK", place(None, &[("MUG", 1)]))).unwrap();
+    assert_eq!(order_of(&later).status, OrderStatus::Pending);
+    assert_eq!(store.order_history("1002", None).unwrap(), None, "no second order");
+}
+
+#[test]
+fn reusing_a_command_id_for_another_command_is_an_error() {
+    let (_dir, store) = shop();
+    store.execute(Request::with_id("cmd-1", place(None, &[("MUG", 1)]))).unwrap();
+    let err = store.execute(Request::with_id("cmd-1", place(None, &[("MUG", 2)]))).unwrap_err();
+    assert!(matches!(err, Error::CommandIdReused { .. }), "{err:?}");
+    assert_eq!(err.to_string(), "command id cmd-1 was already used for a different command; use a new id for a new command");
+}
+
+#[test]
+fn a_rejected_command_id_can_be_used_again_once_the_input_is_fixed() {
+    let (_dir, store) = shop();
+    let err = store.execute(Request::with_id("cmd-2", place(None, &[("MUG", 0)]))).unwrap_err();
+    assert!(matches!(err, Error::Rejected(Rejection::Line { .. })));
+    assert!(store.execute(Request::with_id("cmd-2", place(None, &[("MUG", 1)]))).is_ok());
+}
+
+#[test]
+fn a_stale_expected_version_is_a_conflict() {
+    let (_dir, store) = shop();
+    let rename = |name: &str| {
+        Command::UpdateProduct(UpdateProduct { sku: "MUG".into(), name: Some(name.into()), ..Default::default() })
+    };
+    let first = store.execute(Request::new(rename("Blue mug")).expecting(1)).unwrap();
+    assert_eq!(first.stream_version, 2);
+    let err = store.execute(Request::new(rename("Red mug")).expecting(1)).unwrap_err();
+    assert!(matches!(&err, Error::Conflict { expected: 1, actual: 2, .. }), "{err:?}");
+    assert_eq!(
+        err.to_string(),
+        "product/MUG is at version 2, not 1 as expected: someone changed it meanwhile; reload it and try again"
+    );
+    assert_eq!(store.product("MUG").unwrap().unwrap().name, "Blue mug", "the stale write changed nothing");
+    // Expecting 0 means "must not exist yet".
+    let dup = store.execute(Request::new(add_product("MUG", "Mug", "1")).expecting(0)).unwrap_err();
+    assert!(matches!(dup, Error::Conflict { expected: 0, actual: 2, .. }));
+}
+
+#[test]
+fn a_batch_commits_the_valid_commands_and_reports_each_rejection() {
+    let (dir, store) = shop();
+    let results = store
+        .execute_batch(vec![
+            Request::new(place(None, &[("MUG", 1)])),
+            Request::new(place(None, &[("NOPE", 1)])),
+            Request::new(place(None, &[("TEA", 3)])),
+        ])
+        .unwrap();
+    assert_eq!(results.len(), 3);
+    assert_eq!(order_of(results[0].as_ref().unwrap()).id, "1001");
+    assert_eq!(
+        results[1].as_ref().unwrap_err().to_string(),
+        "line 1: no product has SKU 'NOPE'; add it to the catalog first, or sell it as an ad-hoc item"
+    );
+    assert_eq!(order_of(results[2].as_ref().unwrap()).id, "1002", "later commands see the earlier ones");
+    drop(store);
+    let store = WriteStore::open(dir.path()).unwrap();
+    assert!(store.order_history("1002", None).unwrap().is_some());
+}
+
+#[test]
+fn concurrent_callers_share_commits_and_lose_nothing() {
+    let (_dir, store) = shop();
+    let before = store.head().current();
+    let threads: Vec<_> = (0..4)
+        .map(|_| {
+            let store = store.clone();
+            std::thread::spawn(move || {
+                (0..25).map(|_| store.execute(Request::new(place(None, &[("MUG", 1)]))).unwrap()).collect::<Vec<_>>()
+            })
+        })
+        .collect();
+    let mut ids: Vec<String> =
+        threads.into_iter().flat_map(|t| t.join().unwrap()).map(|o| order_of(&o).id.clone()).collect();
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len(), 100, "every order got its own number");
+    assert_eq!(store.head().current(), before + 100);
+    let verification = store.verify().unwrap();
+    assert_eq!((verification.events, verification.first_bad), (before + 100, None));
+}
+
+#[test]
+fn the_head_is_published_after_each_commit() {
+    let (_dir, store) = shop();
+    let head = store.head();
+    let start = head.current();
+    let waiter = std::thread::spawn(move || head.wait_past(start, Duration::from_secs(10)));
+    std::thread::sleep(Duration::from_millis(20));
+    store.execute(Request::new(place(None, &[("MUG", 1)]))).unwrap();
+    assert_eq!(waiter.join().unwrap(), start + 1);
+    assert_eq!(store.head().wait_past(start + 1, Duration::from_millis(10)), start + 1, "times out without a commit");
+}
+
+#[test]
+fn an_order_can_be_seen_as_it_was_at_a_past_moment() {
+    let (_dir, store) = shop();
+    store.execute(Request::new(place(None, &[("MUG", 1)]))).unwrap();
+    std::thread::sleep(Duration::from_millis(5));
+    let cancel = CancelOrder { order: "1001".into(), reason: "changed mind".into(), at: None };
+    store.execute(Request::new(Command::CancelOrder(cancel))).unwrap();
+    let now = store.order_history("1001", None).unwrap().unwrap();
+    assert_eq!(now.order.status, OrderStatus::Cancelled);
+    assert_eq!(now.timeline.iter().map(|e| e.event_type.as_str()).collect::<Vec<_>>(), ["order.placed", "order.cancelled"]);
+    let placed_at = now.timeline[0].recorded_at;
+    let then = store.order_history("1001", Some(placed_at)).unwrap().unwrap();
+    assert_eq!(then.order.status, OrderStatus::Pending);
+    assert_eq!(then.timeline.len(), 1);
+    let before = placed_at - chrono::TimeDelta::seconds(1);
+    assert_eq!(store.order_history("1001", Some(before)).unwrap(), None, "it did not exist yet");
+}
+
+#[test]
+fn the_events_carry_their_envelope() {
+    let (_dir, store) = shop();
+    let outcome = store.execute(Request::with_id("cmd-env", place(None, &[("MUG", 1)]))).unwrap();
+    let position = outcome.position().unwrap();
+    let envelope = store.events(position, 1).unwrap().remove(0);
+    assert_eq!(envelope.position, position);
+    assert_eq!(envelope.stream, StreamId::Order("1001".into()));
+    assert_eq!((envelope.version, envelope.event_type.as_str(), envelope.schema_version), (1, "order.placed", 1));
+    assert_eq!(envelope.command_id, "cmd-env");
+    assert_eq!(envelope.hash.len(), 64);
+}
+
+#[test]
+fn a_second_open_of_the_same_store_is_refused_clearly() {
+    let (dir, _store) = shop();
+    let err = WriteStore::open(dir.path()).unwrap_err();
+    assert!(matches!(err, Error::AlreadyOpen { .. }), "{err:?}");
+    assert!(err.to_string().ends_with("write.redb is already open by another Countertop (the app or another countertop command); close it and try again"), "{err}");
+}
+
+#[test]
+fn a_file_that_is_not_a_store_is_reported_as_damaged_and_left_alone() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("write.redb");
+    std::fs::write(&path, b"this is not a database at all, just some bytes").unwrap();
+    let err = WriteStore::open(dir.path()).unwrap_err();
+    assert!(matches!(err, Error::Corrupt { .. }), "{err:?}");
+    assert!(err.to_string().contains("Restore it from a backup; do not delete it"), "{err}");
+    assert_eq!(std::fs::read(&path).unwrap(), b"this is not a database at all, just some bytes", "untouched");
+}
