@@ -1,1 +1,514 @@
-fn main(){}
+//! `countertop`: the shop from the command line. Thin: parses arguments, calls
+//! `countertop-core`, prints the answer (or `--json`), and maps errors to exit codes.
+
+mod input;
+mod show;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{ArgMatches, Args, CommandFactory, FromArgMatches, Parser, Subcommand};
+use countertop_core::{
+    AddCustomer, AddProduct, CancelOrder, ChangeShopSettings, Command, DeliverOrder, LineInput, OpenShop,
+    PlaceOrder, RefundOrder, Request, ShipOrder, UpdateCustomer, UpdateProduct, WriteStore,
+};
+
+use crate::input::InputError;
+
+const AFTER_HELP: &str = "\
+Exit status: 0 done; 1 refused (the message says what to fix); 2 bad arguments;
+3 the data could not be used (already open elsewhere, damaged, disk problem).
+
+Data lives in --data DIR, or $COUNTERTOP_DATA, or the OS data dir (e.g. ~/.local/share/countertop).";
+
+/// Countertop: a local-first shop — orders, catalog, customers, shipping and refunds.
+#[derive(Debug, Parser)]
+#[command(name = "countertop", version, after_help = AFTER_HELP)]
+struct Cli {
+    /// Where the shop's data lives.
+    #[arg(long, global = true, env = "COUNTERTOP_DATA", value_name = "DIR")]
+    data: Option<PathBuf>,
+    /// Print machine-readable JSON instead of text (errors too, on stderr).
+    #[arg(long, global = true)]
+    json: bool,
+    #[command(subcommand)]
+    command: Top,
+}
+
+#[derive(Debug, Subcommand)]
+enum Top {
+    /// Set up the shop (once): name, currency, time zone, business-day start, tax mode.
+    Init(Init),
+    /// Show or change the shop's settings.
+    #[command(subcommand)]
+    Shop(ShopCmd),
+    /// Manage the catalog.
+    #[command(subcommand)]
+    Product(ProductCmd),
+    /// Manage customers.
+    #[command(subcommand)]
+    Customer(CustomerCmd),
+    /// Place, ship, deliver, cancel, refund and show orders.
+    #[command(subcommand)]
+    Order(OrderCmd),
+    /// Print the raw event log (for debugging and audits).
+    Events {
+        /// First position to print.
+        #[arg(long, default_value_t = 1)]
+        from: u64,
+        /// Most events to print.
+        #[arg(long, default_value_t = 100)]
+        limit: usize,
+    },
+    /// Check the event log: hash chain, positions, payloads, stream index.
+    Verify,
+}
+
+#[derive(Debug, Args)]
+struct Init {
+    #[arg(long, default_value = "My Shop")]
+    name: String,
+    /// ISO 4217 code.
+    #[arg(long, default_value = "GBP")]
+    currency: String,
+    /// IANA time zone.
+    #[arg(long, default_value = "Europe/London")]
+    timezone: String,
+    /// When the business day starts, shop-local HH:MM (sales before it count for the day before).
+    #[arg(long, default_value = "04:00")]
+    day_start: String,
+    /// Catalog prices include tax (otherwise tax is added on top).
+    #[arg(long)]
+    prices_include_tax: bool,
+    /// Default tax rate for products and items without one: 20% or 0.2.
+    #[arg(long, default_value = "0")]
+    tax_rate: String,
+}
+
+#[derive(Debug, Subcommand)]
+enum ShopCmd {
+    /// Show the settings.
+    Show,
+    /// Change settings (the currency is fixed once set).
+    Set {
+        #[arg(long)]
+        name: Option<String>,
+        #[arg(long)]
+        timezone: Option<String>,
+        #[arg(long)]
+        day_start: Option<String>,
+        #[arg(long)]
+        prices_include_tax: Option<bool>,
+        #[arg(long)]
+        tax_rate: Option<String>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum ProductCmd {
+    /// Add a product.
+    Add {
+        #[arg(long)]
+        sku: String,
+        #[arg(long)]
+        name: String,
+        /// Unit price, e.g. 7.50 (sub-cent prices such as 0.001 are kept).
+        #[arg(long)]
+        price: String,
+        /// 20% or 0.2; default: the shop's rate.
+        #[arg(long)]
+        tax_rate: Option<String>,
+        #[arg(long)]
+        image: Option<String>,
+        #[command(flatten)]
+        write: WriteOpts,
+    },
+    /// List the catalog.
+    List {
+        /// Include archived products.
+        #[arg(long)]
+        all: bool,
+    },
+    /// Rename, re-price, archive or restore a product.
+    Update {
+        sku: String,
+        #[arg(long)]
+        name: Option<String>,
+        #[arg(long)]
+        price: Option<String>,
+        #[arg(long)]
+        tax_rate: Option<String>,
+        /// Image path; an empty value clears it.
+        #[arg(long)]
+        image: Option<String>,
+        #[arg(long, conflicts_with = "restore")]
+        archive: bool,
+        #[arg(long)]
+        restore: bool,
+        #[command(flatten)]
+        write: WriteOpts,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum CustomerCmd {
+    /// Add a customer (the next free number is its id unless --id is given).
+    Add {
+        #[arg(long)]
+        name: String,
+        #[arg(long)]
+        email: Option<String>,
+        #[arg(long)]
+        phone: Option<String>,
+        #[arg(long)]
+        country: Option<String>,
+        /// Choose the id instead of the next free number.
+        #[arg(long = "customer-id")]
+        customer_id: Option<String>,
+        #[command(flatten)]
+        write: WriteOpts,
+    },
+    /// List customers.
+    List,
+    /// Change a customer's details (an empty value clears email, phone or country).
+    Update {
+        id: String,
+        #[arg(long)]
+        name: Option<String>,
+        #[arg(long)]
+        email: Option<String>,
+        #[arg(long)]
+        phone: Option<String>,
+        #[arg(long)]
+        country: Option<String>,
+        #[command(flatten)]
+        write: WriteOpts,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum OrderCmd {
+    /// Place an order and print it as placed.
+    Place(Place),
+    /// Record a shipment.
+    Ship {
+        order: String,
+        #[arg(long)]
+        carrier: String,
+        #[arg(long)]
+        tracking: String,
+        #[command(flatten)]
+        write: WriteOpts,
+    },
+    /// Record a delivery.
+    Deliver {
+        order: String,
+        #[command(flatten)]
+        write: WriteOpts,
+    },
+    /// Cancel an order that has not shipped.
+    Cancel {
+        order: String,
+        #[arg(long)]
+        reason: String,
+        #[command(flatten)]
+        write: WriteOpts,
+    },
+    /// Refund part or all of an order.
+    Refund {
+        order: String,
+        #[arg(long)]
+        amount: String,
+        #[arg(long)]
+        reason: String,
+        #[command(flatten)]
+        write: WriteOpts,
+    },
+    /// Show an order folded from its events, with its audit trail.
+    Show {
+        order: String,
+        /// Show it as it was at this moment (shop time, or RFC 3339).
+        #[arg(long, value_name = "TIMESTAMP")]
+        as_of: Option<String>,
+    },
+}
+
+#[derive(Debug, Args)]
+struct Place {
+    /// The customer's id.
+    #[arg(long, conflicts_with = "walk_in")]
+    customer: Option<String>,
+    /// A walk-in sale, no customer (the default).
+    #[arg(long)]
+    walk_in: bool,
+    /// A catalog product: SKU:QTY or SKU:QTY@PRICE. Repeat for more lines.
+    #[arg(long = "line", value_name = "SKU:QTY[@PRICE]")]
+    lines: Vec<String>,
+    /// An ad-hoc item: "NAME:QTY@PRICE". Repeat for more.
+    #[arg(long = "item", value_name = "NAME:QTY@PRICE")]
+    items: Vec<String>,
+    /// An order discount: an amount (5.00) or a percentage (10%).
+    #[arg(long)]
+    discount: Option<String>,
+    #[arg(long)]
+    note: Option<String>,
+    /// How it was paid: cash, card, …
+    #[arg(long)]
+    payment: Option<String>,
+    /// The order number; default: the next free one.
+    #[arg(long)]
+    number: Option<String>,
+    /// When the sale happened; default: now.
+    #[arg(long, value_name = "TIMESTAMP")]
+    at: Option<String>,
+    #[command(flatten)]
+    write: WriteOpts,
+}
+
+/// Options every writing command takes.
+#[derive(Debug, Args)]
+struct WriteOpts {
+    /// Command id: running the same command with the same id again changes nothing and
+    /// prints the first result. Default: a fresh ULID.
+    #[arg(long = "id", value_name = "COMMAND_ID")]
+    command_id: Option<String>,
+    /// Refuse unless the order/product/customer is at this version (optimistic concurrency).
+    #[arg(long, value_name = "VERSION")]
+    expect_version: Option<u64>,
+}
+
+/// What went wrong, by exit code.
+enum Failure {
+    /// Bad arguments (exit 2).
+    Usage(String),
+    /// Nothing matches what was asked for (exit 1).
+    NotFound(String),
+    /// A core error (exit 1 for refusals and conflicts, 3 for the store).
+    Core(countertop_core::Error),
+}
+
+impl From<InputError> for Failure {
+    fn from(e: InputError) -> Failure {
+        Failure::Usage(e.0)
+    }
+}
+
+impl From<countertop_core::Error> for Failure {
+    fn from(e: countertop_core::Error) -> Failure {
+        Failure::Core(e)
+    }
+}
+
+fn main() -> ExitCode {
+    let matches = Cli::command().get_matches();
+    let cli = match Cli::from_arg_matches(&matches) {
+        Ok(cli) => cli,
+        Err(e) => e.exit(),
+    };
+    let json = cli.json;
+    match run(cli, &matches) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(failure) => {
+            let (code, message, status) = match failure {
+                Failure::Usage(message) => ("usage", message, 2),
+                Failure::NotFound(message) => ("not_found", message, 1),
+                Failure::Core(e) => {
+                    let status = match e {
+                        countertop_core::Error::Rejected(_)
+                        | countertop_core::Error::Conflict { .. }
+                        | countertop_core::Error::CommandIdReused { .. } => 1,
+                        _ => 3,
+                    };
+                    (e.code(), e.to_string(), status)
+                }
+            };
+            if json {
+                eprintln!("{}", serde_json::json!({ "code": code, "message": message }));
+            } else {
+                eprintln!("error: {message}");
+            }
+            ExitCode::from(status)
+        }
+    }
+}
+
+fn data_dir(cli: &Cli) -> Result<PathBuf, Failure> {
+    if let Some(dir) = &cli.data {
+        return Ok(dir.clone());
+    }
+    dirs::data_dir()
+        .map(|d| d.join("countertop"))
+        .ok_or_else(|| Failure::Usage("no data directory is known for this system; pass --data DIR".into()))
+}
+
+fn run(cli: Cli, matches: &ArgMatches) -> Result<(), Failure> {
+    let store = WriteStore::open(&data_dir(&cli)?)?;
+    let out = show::Printer::new(cli.json, store.shop()?);
+    match cli.command {
+        Top::Init(init) => {
+            let command = Command::OpenShop(OpenShop {
+                name: init.name,
+                currency: init.currency,
+                time_zone: init.timezone,
+                day_start: init.day_start,
+                prices_include_tax: init.prices_include_tax,
+                default_tax_rate: input::tax_rate("--tax-rate", &init.tax_rate)?,
+            });
+            let outcome = store.execute(Request::new(command))?;
+            out.outcome(&outcome);
+        }
+        Top::Shop(ShopCmd::Show) => out.shop(),
+        Top::Shop(ShopCmd::Set { name, timezone, day_start, prices_include_tax, tax_rate }) => {
+            let command = Command::ChangeShopSettings(ChangeShopSettings {
+                name,
+                time_zone: timezone,
+                day_start,
+                prices_include_tax,
+                default_tax_rate: tax_rate.map(|r| input::tax_rate("--tax-rate", &r)).transpose()?,
+            });
+            out.outcome(&store.execute(Request::new(command))?);
+        }
+        Top::Product(cmd) => product(&store, &out, cmd)?,
+        Top::Customer(cmd) => customer(&store, &out, cmd)?,
+        Top::Order(cmd) => order(&store, &out, cmd, matches)?,
+        Top::Events { from, limit } => out.events(&store.events(from, limit)?),
+        Top::Verify => {
+            let report = store.verify()?;
+            out.verification(&report);
+            if let Some((position, problem)) = report.first_bad {
+                return Err(Failure::Core(countertop_core::Error::Corrupt {
+                    path: store.path().to_owned(),
+                    detail: format!("event {position} does not check out: {problem}"),
+                }));
+            }
+        }
+    }
+    Ok(())
+}
+
+fn request(write: WriteOpts, command: Command) -> Request {
+    let mut request = match write.command_id {
+        Some(id) => Request::with_id(id, command),
+        None => Request::new(command),
+    };
+    request.expected_version = write.expect_version;
+    request
+}
+
+fn product(store: &WriteStore, out: &show::Printer, cmd: ProductCmd) -> Result<(), Failure> {
+    match cmd {
+        ProductCmd::Add { sku, name, price, tax_rate, image, write } => {
+            let command = Command::AddProduct(AddProduct {
+                sku,
+                name,
+                unit_price: input::money("--price", &price)?,
+                tax_rate: tax_rate.map(|r| input::tax_rate("--tax-rate", &r)).transpose()?,
+                image,
+            });
+            out.outcome(&store.execute(request(write, command))?);
+        }
+        ProductCmd::List { all } => {
+            let products = store.products()?.into_iter().filter(|p| all || !p.archived).collect::<Vec<_>>();
+            out.products(&products);
+        }
+        ProductCmd::Update { sku, name, price, tax_rate, image, archive, restore, write } => {
+            let command = Command::UpdateProduct(UpdateProduct {
+                sku,
+                name,
+                unit_price: price.map(|p| input::money("--price", &p)).transpose()?,
+                tax_rate: tax_rate.map(|r| input::tax_rate("--tax-rate", &r)).transpose()?,
+                image,
+                archived: match (archive, restore) {
+                    (true, _) => Some(true),
+                    (_, true) => Some(false),
+                    _ => None,
+                },
+            });
+            out.outcome(&store.execute(request(write, command))?);
+        }
+    }
+    Ok(())
+}
+
+fn customer(store: &WriteStore, out: &show::Printer, cmd: CustomerCmd) -> Result<(), Failure> {
+    match cmd {
+        CustomerCmd::Add { name, email, phone, country, customer_id, write } => {
+            let command = Command::AddCustomer(AddCustomer { id: customer_id, name, email, phone, country });
+            out.outcome(&store.execute(request(write, command))?);
+        }
+        CustomerCmd::List => out.customers(&store.customers()?),
+        CustomerCmd::Update { id, name, email, phone, country, write } => {
+            let command = Command::UpdateCustomer(UpdateCustomer { id, name, email, phone, country });
+            out.outcome(&store.execute(request(write, command))?);
+        }
+    }
+    Ok(())
+}
+
+fn order(store: &WriteStore, out: &show::Printer, cmd: OrderCmd, matches: &ArgMatches) -> Result<(), Failure> {
+    let zone = out.zone();
+    let at = |flag: &str, text: Option<String>| text.map(|t| input::moment(flag, &t, zone)).transpose();
+    let command = match cmd {
+        OrderCmd::Place(place) => {
+            let lines = lines_in_typed_order(&place, matches)?;
+            let command = Command::PlaceOrder(PlaceOrder {
+                order: place.number,
+                customer: if place.walk_in { None } else { place.customer },
+                lines,
+                discount: place.discount.as_deref().map(input::discount).transpose()?,
+                note: place.note,
+                payment_method: place.payment,
+                at: at("--at", place.at)?,
+            });
+            request(place.write, command)
+        }
+        OrderCmd::Ship { order, carrier, tracking, write } => {
+            request(write, Command::ShipOrder(ShipOrder { order, carrier, tracking, at: None }))
+        }
+        OrderCmd::Deliver { order, write } => request(write, Command::DeliverOrder(DeliverOrder { order, at: None })),
+        OrderCmd::Cancel { order, reason, write } => {
+            request(write, Command::CancelOrder(CancelOrder { order, reason, at: None }))
+        }
+        OrderCmd::Refund { order, amount, reason, write } => {
+            let amount = input::money("--amount", &amount)?;
+            request(write, Command::RefundOrder(RefundOrder { order, amount, reason, at: None }))
+        }
+        OrderCmd::Show { order, as_of } => {
+            let as_of = at("--as-of", as_of)?;
+            let Some(history) = store.order_history(&order, as_of)? else {
+                let id = order.trim();
+                return Err(match as_of {
+                    Some(t) => Failure::NotFound(format!("order {id} did not exist yet at {t}; pick a later moment")),
+                    None => Failure::NotFound(format!("no order has number '{id}'; check the order number")),
+                });
+            };
+            out.history(&history);
+            return Ok(());
+        }
+    };
+    out.outcome(&store.execute(command)?);
+    Ok(())
+}
+
+/// `--line` and `--item` lines in the order they were typed.
+fn lines_in_typed_order(place: &Place, matches: &ArgMatches) -> Result<Vec<LineInput>, Failure> {
+    let place_matches = matches
+        .subcommand_matches("order")
+        .and_then(|m| m.subcommand_matches("place"))
+        .ok_or_else(|| Failure::Usage("internal: order place arguments missing".into()))?;
+    let indices = |id: &str| place_matches.indices_of(id).map(Iterator::collect::<Vec<_>>).unwrap_or_default();
+    let mut lines: Vec<(usize, LineInput)> = Vec::new();
+    for (index, text) in indices("lines").into_iter().zip(&place.lines) {
+        lines.push((index, input::product_line(text)?));
+    }
+    for (index, text) in indices("items").into_iter().zip(&place.items) {
+        lines.push((index, input::item_line(text)?));
+    }
+    lines.sort_by_key(|(index, _)| *index);
+    if lines.is_empty() {
+        return Err(Failure::Usage(
+            "an order needs at least one --line SKU:QTY or --item \"NAME:QTY@PRICE\"".into(),
+        ));
+    }
+    Ok(lines.into_iter().map(|(_, line)| line).collect())
+}

@@ -4,6 +4,7 @@ mod domain;
 mod money;
 
 pub use domain::*;
+pub use rust_decimal::Decimal;
 pub use money::{Currency, MAX_PRICE_PLACES, MAX_UNIT_PRICE, MoneyInput, format_rate, parse_decimal, parse_tax_rate};
 mod store;
 

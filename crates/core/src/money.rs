@@ -50,8 +50,11 @@ impl Currency {
 
     /// Rounds an exact amount to this currency's minor unit, half to even (banker's rounding),
     /// so that rounding errors do not drift in one direction over many orders.
+    /// The result always has exactly the minor unit's places (`16` becomes `16.00`).
     pub fn round(self, amount: Decimal) -> Decimal {
-        amount.round_dp_with_strategy(self.minor_units(), RoundingStrategy::MidpointNearestEven)
+        let mut rounded = amount.round_dp_with_strategy(self.minor_units(), RoundingStrategy::MidpointNearestEven);
+        rounded.rescale(self.minor_units());
+        rounded
     }
 
     /// Formats an amount with exactly the minor unit's places: `12.50 GBP`.
@@ -61,9 +64,7 @@ impl Currency {
 
     /// The amount with exactly the minor unit's places and no code: `12.50`.
     pub fn fixed(self, amount: Decimal) -> String {
-        let mut shown = self.round(amount);
-        shown.rescale(self.minor_units());
-        shown.to_string()
+        self.round(amount).to_string()
     }
 }
 

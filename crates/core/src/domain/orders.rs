@@ -271,7 +271,7 @@ pub(super) fn place(cx: PlaceContext<'_>, cmd: &PlaceOrder) -> Result<Vec<Event>
         .collect::<Result<Vec<_>, _>>()?;
     let subtotal: Decimal = lines.iter().map(|l| l.total).sum();
     let (discount, discount_percent) = match &cmd.discount {
-        None => (Decimal::ZERO, None),
+        None => (shop.currency.round(Decimal::ZERO), None),
         Some(DiscountInput::Amount(input)) => {
             let amount = shop.currency.round(input.in_currency(shop.currency, "discount")?);
             if amount.is_sign_negative() && !amount.is_zero() {
@@ -356,7 +356,7 @@ pub fn totals(lines: &[OrderLine], discount: Decimal, currency: Currency, prices
             l.total * share
         })
         .sum();
-    let tax = if subtotal.is_zero() { Decimal::ZERO } else { currency.round(taxed * goods / subtotal) };
+    let tax = currency.round(if subtotal.is_zero() { Decimal::ZERO } else { taxed * goods / subtotal });
     let total = if prices_include_tax { goods } else { goods + tax };
     Totals { subtotal, discount, tax, total }
 }
