@@ -21,7 +21,8 @@ fn err<T>(message: String) -> Result<T, InputError> {
 
 /// `SKU:QTY` or `SKU:QTY@PRICE`.
 pub fn product_line(text: &str) -> Result<LineInput, InputError> {
-    let usage = || format!("--line '{text}' is not SKU:QUANTITY or SKU:QUANTITY@PRICE; write it like MUG:2 or MUG:2@7.50");
+    let usage =
+        || format!("--line '{text}' is not SKU:QUANTITY or SKU:QUANTITY@PRICE; write it like MUG:2 or MUG:2@7.50");
     let (head, price) = split_price(text);
     let Some((sku, quantity)) = head.rsplit_once(':') else {
         return err(usage());
@@ -60,7 +61,9 @@ fn split_price(text: &str) -> (&str, Option<&str>) {
 }
 
 fn quantity_of(flag: &str, whole: &str, text: &str) -> Result<i64, InputError> {
-    text.trim().parse().or_else(|_| err(format!("{flag} '{whole}': quantity '{}' is not a whole number; enter e.g. 2", text.trim())))
+    text.trim()
+        .parse()
+        .or_else(|_| err(format!("{flag} '{whole}': quantity '{}' is not a whole number; enter e.g. 2", text.trim())))
 }
 
 /// A money amount: `12.50`, `12.50 GBP`.
@@ -71,7 +74,9 @@ pub fn money(flag: &str, text: &str) -> Result<MoneyInput, InputError> {
 /// A discount: `10%` or an amount.
 pub fn discount(text: &str) -> Result<DiscountInput, InputError> {
     match text.trim().strip_suffix('%') {
-        Some(percent) => parse_decimal(percent).map(DiscountInput::Percent).or_else(|e| err(format!("--discount: {e}"))),
+        Some(percent) => {
+            parse_decimal(percent).map(DiscountInput::Percent).or_else(|e| err(format!("--discount: {e}")))
+        }
         None => money("--discount", text).map(DiscountInput::Amount),
     }
 }
@@ -99,7 +104,9 @@ pub fn moment(flag: &str, text: &str, zone: Tz) -> Result<DateTime<Utc>, InputEr
     };
     match zone.from_local_datetime(&local) {
         LocalResult::Single(at) | LocalResult::Ambiguous(at, _) => Ok(at.with_timezone(&Utc)),
-        LocalResult::None => err(format!("{flag} '{text}' does not exist in {zone} (the clocks skipped it); pick another time")),
+        LocalResult::None => {
+            err(format!("{flag} '{text}' does not exist in {zone} (the clocks skipped it); pick another time"))
+        }
     }
 }
 
@@ -136,7 +143,10 @@ mod tests {
         let london: Tz = "Europe/London".parse().unwrap();
         assert_eq!(moment("--at", "2024-07-01 14:30", london).unwrap().to_rfc3339(), "2024-07-01T13:30:00+00:00");
         assert_eq!(moment("--at", "2024-01-01", london).unwrap().to_rfc3339(), "2024-01-01T00:00:00+00:00");
-        assert_eq!(moment("--at", "2024-07-01T14:30:00+02:00", london).unwrap().to_rfc3339(), "2024-07-01T12:30:00+00:00");
+        assert_eq!(
+            moment("--at", "2024-07-01T14:30:00+02:00", london).unwrap().to_rfc3339(),
+            "2024-07-01T12:30:00+00:00"
+        );
         assert!(moment("--at", "2024-03-31 01:30", london).is_err(), "skipped by DST");
         assert!(moment("--at", "yesterday", london).is_err());
     }

@@ -9,8 +9,8 @@ use std::process::ExitCode;
 
 use clap::{ArgMatches, Args, CommandFactory, FromArgMatches, Parser, Subcommand};
 use countertop_core::{
-    AddCustomer, AddProduct, CancelOrder, ChangeShopSettings, Command, DeliverOrder, LineInput, OpenShop,
-    PlaceOrder, RefundOrder, Request, ShipOrder, UpdateCustomer, UpdateProduct, WriteStore,
+    AddCustomer, AddProduct, CancelOrder, ChangeShopSettings, Command, DeliverOrder, LineInput, OpenShop, PlaceOrder,
+    RefundOrder, Request, ShipOrder, UpdateCustomer, UpdateProduct, WriteStore,
 };
 
 use crate::input::InputError;
@@ -506,9 +506,7 @@ fn lines_in_typed_order(place: &Place, matches: &ArgMatches) -> Result<Vec<LineI
     }
     lines.sort_by_key(|(index, _)| *index);
     if lines.is_empty() {
-        return Err(Failure::Usage(
-            "an order needs at least one --line SKU:QTY or --item \"NAME:QTY@PRICE\"".into(),
-        ));
+        return Err(Failure::Usage("an order needs at least one --line SKU:QTY or --item \"NAME:QTY@PRICE\"".into()));
     }
     Ok(lines.into_iter().map(|(_, line)| line).collect())
 }

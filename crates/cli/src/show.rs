@@ -56,7 +56,9 @@ impl Printer {
         match (&self.shop, self.json) {
             (shop, true) => Self::print_json(shop),
             (Some(shop), false) => print_shop(shop),
-            (None, false) => println!("The shop is not set up yet: run `countertop init --name NAME --currency GBP --timezone Europe/London`."),
+            (None, false) => println!(
+                "The shop is not set up yet: run `countertop init --name NAME --currency GBP --timezone Europe/London`."
+            ),
         }
     }
 
@@ -69,7 +71,9 @@ impl Printer {
             return Self::print_json(&products);
         }
         if products.is_empty() {
-            return println!("No products yet: add one with `countertop product add --sku SKU --name NAME --price PRICE`.");
+            return println!(
+                "No products yet: add one with `countertop product add --sku SKU --name NAME --price PRICE`."
+            );
         }
         let currency = self.currency();
         let sku_width = products.iter().map(|p| p.sku.chars().count()).max().unwrap_or(3).max(3);
@@ -106,7 +110,13 @@ impl Printer {
         }
         for line in &o.lines {
             let sku = line.sku.as_deref().map(|s| format!(" [{s}]")).unwrap_or_default();
-            println!("  {:>5} × {}{sku} @ {}  = {}", line.quantity, line.name, c.format_price(line.unit_price), c.fixed(line.total));
+            println!(
+                "  {:>5} × {}{sku} @ {}  = {}",
+                line.quantity,
+                line.name,
+                c.format_price(line.unit_price),
+                c.fixed(line.total)
+            );
         }
         let tax_label = if self.shop.as_ref().is_some_and(|s| s.prices_include_tax) { "Tax (included)" } else { "Tax" };
         println!("  Subtotal        {:>12}", c.fixed(o.totals.subtotal));
@@ -149,7 +159,14 @@ impl Printer {
         self.order(&history.order);
         println!("\nTimeline (audit trail):");
         for e in &history.timeline {
-            println!("  #{:<6} v{}  {}  {:<18}  by command {}", e.position, e.version, self.time(e.recorded_at), e.event_type, e.command_id);
+            println!(
+                "  #{:<6} v{}  {}  {:<18}  by command {}",
+                e.position,
+                e.version,
+                self.time(e.recorded_at),
+                e.event_type,
+                e.command_id
+            );
         }
     }
 
@@ -199,7 +216,10 @@ fn print_shop(shop: &Shop) {
     println!("  currency        {}", shop.currency);
     println!("  time zone       {}", shop.time_zone);
     println!("  day starts at   {}", shop.day_start.format("%H:%M"));
-    println!("  prices          {}", if shop.prices_include_tax { "include tax" } else { "exclude tax (added on top)" });
+    println!(
+        "  prices          {}",
+        if shop.prices_include_tax { "include tax" } else { "exclude tax (added on top)" }
+    );
     println!("  default tax     {}", format_rate(shop.default_tax_rate));
 }
 

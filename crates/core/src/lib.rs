@@ -1,11 +1,64 @@
-//! Countertop's core: the shop's rules, the event-sourced write store, and (soon) the read side.
+//! Countertop's core: the shop's rules, the event-sourced write store, and (to come) the read
+//! side. No UI and no Tauri here; the CLI and the desktop shell are thin layers over this crate.
+//!
+//! ```
+//! use countertop_core::{AddProduct, Command, Entity, LineInput, OpenShop, PlaceOrder, Request, WriteStore};
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let dir = tempfile::tempdir()?;
+//! let store = WriteStore::open(dir.path())?;
+//!
+//! store.execute(Request::new(Command::OpenShop(OpenShop {
+//!     name: "Corner Shop".into(),
+//!     currency: "GBP".into(),
+//!     time_zone: "Europe/London".into(),
+//!     day_start: "04:00".into(),
+//!     prices_include_tax: true,
+//!     default_tax_rate: "0.2".parse()?,
+//! })))?;
+//! store.execute(Request::new(Command::AddProduct(AddProduct {
+//!     sku: "MUG".into(),
+//!     name: "Enamel mug".into(),
+//!     unit_price: "8.00".parse()?,
+//!     tax_rate: None,
+//!     image: None,
+//! })))?;
+//!
+//! // Returns once the order is durably on disk, with everything needed to show it.
+//! let placed = store.execute(Request::new(Command::PlaceOrder(PlaceOrder {
+//!     order: None,
+//!     customer: None,
+//!     lines: vec![LineInput::Product { sku: "MUG".into(), quantity: 2, unit_price: None }],
+//!     discount: None,
+//!     note: None,
+//!     payment_method: Some("cash".into()),
+//!     at: None,
+//! })))?;
+//! let Entity::Order(order) = placed.entity else { unreachable!() };
+//! assert_eq!((order.id.as_str(), order.totals.total.to_string().as_str()), ("1001", "16.00"));
+//!
+//! // The order's history is its events: the audit trail.
+//! let history = store.order_history("1001", None)?.expect("just placed");
+//! assert_eq!(history.timeline[0].event_type, "order.placed");
+//! # Ok(())
+//! # }
+//! ```
 
 mod domain;
 mod money;
-
-pub use domain::*;
-pub use rust_decimal::Decimal;
-pub use money::{Currency, MAX_PRICE_PLACES, MAX_UNIT_PRICE, MoneyInput, format_rate, parse_decimal, parse_tax_rate};
 mod store;
 
-pub use store::{Entity, Envelope, Error, HeadWatch, OrderHistory, Outcome, Request, Verification, WRITE_STORE_FILE, WriteStore};
+pub use domain::{
+    AddCustomer, AddProduct, CancelOrder, Cancellation, ChangeShopSettings, Command, Customer, CustomerDetailsChanged,
+    CustomerRef, CustomerRegistered, DecodeError, DeliverOrder, DiscountInput, EMAIL_MAX, EVENT_TYPES, Event,
+    FIRST_CUSTOMER_NUMBER, FIRST_ORDER_NUMBER, ID_MAX, LineInput, MAX_LINES, MAX_QUANTITY, NAME_MAX, NOTE_MAX,
+    OpenShop, Order, OrderCancelled, OrderDelivered, OrderLine, OrderPlaced, OrderRefunded, OrderShipped, OrderStatus,
+    PATH_MAX, PHONE_MAX, PlaceOrder, Product, ProductAdded, ProductArchived, ProductImageChanged, ProductRenamed,
+    ProductRepriced, ProductRestored, REASON_MAX, References, Refund, RefundOrder, Rejection, SHORT_MAX, SKU_MAX,
+    ShipOrder, Shipment, Shop, ShopOpened, ShopSettingsChanged, State, StreamId, Totals, UpdateCustomer, UpdateProduct,
+    apply, business_day, decide, evolve, totals,
+};
+pub use money::{Currency, MAX_PRICE_PLACES, MAX_UNIT_PRICE, MoneyInput, format_rate, parse_decimal, parse_tax_rate};
+pub use rust_decimal::Decimal;
+pub use store::{
+    Entity, Envelope, Error, HeadWatch, OrderHistory, Outcome, Request, Verification, WRITE_STORE_FILE, WriteStore,
+};

@@ -134,8 +134,8 @@ impl FromStr for MoneyInput {
 /// separators and anything else a till should not guess about.
 pub fn parse_decimal(text: &str) -> Result<Decimal, Rejection> {
     let trimmed = text.trim();
-    let plain = !trimmed.is_empty()
-        && trimmed.trim_start_matches(['-', '+']).chars().all(|c| c.is_ascii_digit() || c == '.');
+    let plain =
+        !trimmed.is_empty() && trimmed.trim_start_matches(['-', '+']).chars().all(|c| c.is_ascii_digit() || c == '.');
     if !plain {
         return Err(Rejection::NotANumber { given: trimmed.to_owned() });
     }

@@ -1,6 +1,8 @@
 //! Black-box tests of the `countertop` binary: exit codes, output and error messages, as a
 //! shop owner (or a script) sees them.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests fail loudly on purpose")]
+
 use std::path::Path;
 use std::process::{Command, Output};
 
@@ -52,7 +54,21 @@ fn fails(data: &Path, args: &[&str], status: i32, message: &str) {
 fn shop() -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    ok(d, &["init", "--name", "Corner Shop", "--currency", "GBP", "--timezone", "Europe/London", "--prices-include-tax", "--tax-rate", "20%"]);
+    ok(
+        d,
+        &[
+            "init",
+            "--name",
+            "Corner Shop",
+            "--currency",
+            "GBP",
+            "--timezone",
+            "Europe/London",
+            "--prices-include-tax",
+            "--tax-rate",
+            "20%",
+        ],
+    );
     ok(d, &["product", "add", "--sku", "MUG", "--name", "Enamel mug", "--price", "8.00"]);
     ok(d, &["product", "add", "--sku", "TEA", "--name", "Tea towel", "--price", "4.50"]);
     ok(d, &["customer", "add", "--name", "Ada Lovelace", "--email", "ada@example.org"]);
@@ -63,7 +79,10 @@ fn shop() -> tempfile::TempDir {
 fn place_ship_deliver() {
     let dir = shop();
     let d = dir.path();
-    let placed = json(d, &["order", "place", "--customer", "1", "--line", "MUG:2", "--item", "Gift wrap:1@1.50", "--line", "TEA:1"]);
+    let placed = json(
+        d,
+        &["order", "place", "--customer", "1", "--line", "MUG:2", "--item", "Gift wrap:1@1.50", "--line", "TEA:1"],
+    );
     let order = &placed["entity"];
     assert_eq!(order["id"], "1001");
     assert_eq!(order["status"], "pending");
@@ -98,7 +117,12 @@ fn cancel_and_refund() {
     ok(d, &["order", "place", "--line", "MUG:1"]);
     let cancelled = json(d, &["order", "cancel", "1001", "--reason", "changed their mind"]);
     assert_eq!(cancelled["entity"]["status"], "cancelled");
-    fails(d, &["order", "ship", "1001", "--carrier", "DHL", "--tracking", "JD1"], 1, "order 1001 is cancelled, so it cannot be shipped");
+    fails(
+        d,
+        &["order", "ship", "1001", "--carrier", "DHL", "--tracking", "JD1"],
+        1,
+        "order 1001 is cancelled, so it cannot be shipped",
+    );
 
     ok(d, &["order", "place", "--line", "MUG:2"]);
     let refunded = json(d, &["order", "refund", "1002", "--amount", "10", "--reason", "one mug chipped"]);
@@ -125,26 +149,78 @@ fn bad_input_gets_a_clear_message_and_writes_nothing() {
     let d = dir.path();
     let head = json(d, &["events", "--limit", "1000"]).as_array().unwrap().len();
     let check = |args: &[&str], status: i32, message: &str| fails(d, args, status, message);
-    check(&["order", "place", "--line", "MUG:0"], 1, "line 1: quantity 0 is less than 1; enter 1 or more (record returns as a refund)");
-    check(&["order", "place", "--line", "MUG:two"], 2, "--line 'MUG:two': quantity 'two' is not a whole number; enter e.g. 2");
-    check(&["order", "place", "--line", "MUG"], 2, "--line 'MUG' is not SKU:QUANTITY or SKU:QUANTITY@PRICE; write it like MUG:2 or MUG:2@7.50");
+    check(
+        &["order", "place", "--line", "MUG:0"],
+        1,
+        "line 1: quantity 0 is less than 1; enter 1 or more (record returns as a refund)",
+    );
+    check(
+        &["order", "place", "--line", "MUG:two"],
+        2,
+        "--line 'MUG:two': quantity 'two' is not a whole number; enter e.g. 2",
+    );
+    check(
+        &["order", "place", "--line", "MUG"],
+        2,
+        "--line 'MUG' is not SKU:QUANTITY or SKU:QUANTITY@PRICE; write it like MUG:2 or MUG:2@7.50",
+    );
     check(&["order", "place"], 2, "an order needs at least one --line SKU:QTY or --item \"NAME:QTY@PRICE\"");
-    check(&["order", "place", "--line", "NOPE:1"], 1, "line 1: no product has SKU 'NOPE'; add it to the catalog first, or sell it as an ad-hoc item");
-    check(&["order", "place", "--item", "Voucher:1@-2.00"], 1, "line 1: unit price -2.00 GBP is negative; enter 0 or more");
-    check(&["order", "place", "--line", "MUG:1", "--customer", "99"], 1, "no customer has id '99'; check the id, or add the customer first");
+    check(
+        &["order", "place", "--line", "NOPE:1"],
+        1,
+        "line 1: no product has SKU 'NOPE'; add it to the catalog first, or sell it as an ad-hoc item",
+    );
+    check(
+        &["order", "place", "--item", "Voucher:1@-2.00"],
+        1,
+        "line 1: unit price -2.00 GBP is negative; enter 0 or more",
+    );
+    check(
+        &["order", "place", "--line", "MUG:1", "--customer", "99"],
+        1,
+        "no customer has id '99'; check the id, or add the customer first",
+    );
     check(
         &["order", "place", "--line", "MUG:1", "--discount", "9"],
         1,
         "discount 9.00 GBP is more than the order's goods (8.00 GBP); the total cannot be negative, so lower the discount",
     );
-    check(&["product", "add", "--sku", "X", "--name", "X", "--price", "3 EUR"], 1, "unit price is in EUR but this shop sells in GBP; enter the amount in GBP");
-    check(&["product", "add", "--sku", "X", "--name", "  ", "--price", "3"], 1, "product name is empty; enter the name shown on receipts");
-    check(&["product", "add", "--sku", "MUG", "--name", "Mug", "--price", "3"], 1, "SKU 'MUG' is already used by 'Enamel mug'; choose another SKU or update that product");
-    check(&["product", "add", "--sku", "X", "--name", "X", "--price", "1,50"], 2, "--price: '1,50' is not a number; enter digits with an optional decimal point, e.g. 12.50");
-    check(&["customer", "add", "--name", "Bo", "--email", "bo@mail"], 1, "email 'bo@mail' is not a valid address; enter it as name@example.com or leave it out");
+    check(
+        &["product", "add", "--sku", "X", "--name", "X", "--price", "3 EUR"],
+        1,
+        "unit price is in EUR but this shop sells in GBP; enter the amount in GBP",
+    );
+    check(
+        &["product", "add", "--sku", "X", "--name", "  ", "--price", "3"],
+        1,
+        "product name is empty; enter the name shown on receipts",
+    );
+    check(
+        &["product", "add", "--sku", "MUG", "--name", "Mug", "--price", "3"],
+        1,
+        "SKU 'MUG' is already used by 'Enamel mug'; choose another SKU or update that product",
+    );
+    check(
+        &["product", "add", "--sku", "X", "--name", "X", "--price", "1,50"],
+        2,
+        "--price: '1,50' is not a number; enter digits with an optional decimal point, e.g. 12.50",
+    );
+    check(
+        &["customer", "add", "--name", "Bo", "--email", "bo@mail"],
+        1,
+        "email 'bo@mail' is not a valid address; enter it as name@example.com or leave it out",
+    );
     ok(d, &["order", "place", "--line", "MUG:1"]);
-    check(&["order", "ship", "1001", "--carrier", "DHL", "--tracking", " "], 1, "tracking number is empty; enter the tracking number from the carrier's label");
-    check(&["order", "ship", "4040", "--carrier", "DHL", "--tracking", "1"], 1, "no order has number '4040'; check the order number");
+    check(
+        &["order", "ship", "1001", "--carrier", "DHL", "--tracking", " "],
+        1,
+        "tracking number is empty; enter the tracking number from the carrier's label",
+    );
+    check(
+        &["order", "ship", "4040", "--carrier", "DHL", "--tracking", "1"],
+        1,
+        "no order has number '4040'; check the order number",
+    );
     let after = json(d, &["events", "--limit", "1000"]).as_array().unwrap().len();
     assert_eq!(after, head + 1, "only the one valid order was recorded");
 }
@@ -153,9 +229,24 @@ fn bad_input_gets_a_clear_message_and_writes_nothing() {
 fn nothing_works_before_init_and_init_runs_once() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    fails(d, &["product", "add", "--sku", "A", "--name", "A", "--price", "1"], 1, "the shop is not set up yet; set it up first (name, currency, time zone)");
-    fails(d, &["init", "--currency", "POUNDS"], 1, "currency 'POUNDS' is not an ISO 4217 code; use a code such as GBP, EUR or USD");
-    fails(d, &["init", "--timezone", "Mars/Olympus"], 1, "time zone 'Mars/Olympus' is not an IANA time zone; use a name such as Europe/London or America/New_York");
+    fails(
+        d,
+        &["product", "add", "--sku", "A", "--name", "A", "--price", "1"],
+        1,
+        "the shop is not set up yet; set it up first (name, currency, time zone)",
+    );
+    fails(
+        d,
+        &["init", "--currency", "POUNDS"],
+        1,
+        "currency 'POUNDS' is not an ISO 4217 code; use a code such as GBP, EUR or USD",
+    );
+    fails(
+        d,
+        &["init", "--timezone", "Mars/Olympus"],
+        1,
+        "time zone 'Mars/Olympus' is not an IANA time zone; use a name such as Europe/London or America/New_York",
+    );
     ok(d, &["init", "--name", "Shop"]);
     fails(d, &["init", "--name", "Shop"], 1, "the shop is already set up as 'Shop'; change its settings instead");
 }
@@ -169,7 +260,10 @@ fn the_same_command_id_places_one_order() {
     assert_eq!(first["entity"], second["entity"]);
     assert_eq!(second["replayed"], true);
     let text = ok(d, &["order", "place", "--line", "MUG:1", "--id", "till-1-0001"]);
-    assert!(text.starts_with("(this command id was already done; showing its first result, nothing changed)"), "{text}");
+    assert!(
+        text.starts_with("(this command id was already done; showing its first result, nothing changed)"),
+        "{text}"
+    );
     fails(d, &["order", "show", "1002"], 1, "no order has number '1002'; check the order number");
     fails(
         d,
@@ -229,8 +323,17 @@ fn an_order_can_be_shown_as_it_was() {
     assert_eq!(then["timeline"].as_array().unwrap().len(), 1);
     let run = countertop(d, &["order", "show", "1001", "--as-of", "2001-01-01"]);
     assert_eq!(run.status, 1);
-    assert!(run.stderr.contains("order 1001 did not exist yet at 2001-01-01 00:00:00 UTC; pick a later moment"), "{}", run.stderr);
-    fails(d, &["order", "show", "1001", "--as-of", "last week"], 2, "--as-of 'last week' is not a date and time; write it like 2024-05-01 14:30 (shop time) or 2024-05-01T13:30:00Z");
+    assert!(
+        run.stderr.contains("order 1001 did not exist yet at 2001-01-01 00:00:00 UTC; pick a later moment"),
+        "{}",
+        run.stderr
+    );
+    fails(
+        d,
+        &["order", "show", "1001", "--as-of", "last week"],
+        2,
+        "--as-of 'last week' is not a date and time; write it like 2024-05-01 14:30 (shop time) or 2024-05-01T13:30:00Z",
+    );
 }
 
 #[test]
@@ -250,7 +353,12 @@ fn catalog_and_customer_updates() {
     let all = json(d, &["product", "list", "--all"]);
     assert_eq!(all[0]["name"], "Blue mug");
     assert_eq!(all[0]["archived"], true);
-    fails(d, &["order", "place", "--line", "MUG:1"], 1, "line 1: product 'MUG' is archived; restore it before selling it, or sell it as an ad-hoc item");
+    fails(
+        d,
+        &["order", "place", "--line", "MUG:1"],
+        1,
+        "line 1: product 'MUG' is archived; restore it before selling it, or sell it as an ad-hoc item",
+    );
     let updated = json(d, &["customer", "update", "1", "--phone", "+44 20 7946 0958", "--email", ""]);
     assert_eq!(updated["entity"]["phone"], "+44 20 7946 0958");
     assert_eq!(updated["entity"]["email"], Value::Null);

@@ -8,7 +8,9 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
-use super::catalog::{ProductAdded, ProductArchived, ProductImageChanged, ProductRenamed, ProductRepriced, ProductRestored};
+use super::catalog::{
+    ProductAdded, ProductArchived, ProductImageChanged, ProductRenamed, ProductRepriced, ProductRestored,
+};
 use super::customers::{CustomerDetailsChanged, CustomerRegistered};
 use super::orders::{OrderCancelled, OrderDelivered, OrderPlaced, OrderRefunded, OrderShipped};
 use super::shop::{ShopOpened, ShopSettingsChanged};
@@ -81,7 +83,9 @@ pub enum DecodeError {
     #[error("unknown event type '{0}'")]
     UnknownType(String),
     /// A schema version newer than this program: written by a newer Countertop.
-    #[error("event type '{event_type}' has schema version {version}, but this Countertop reads up to version {known}; update Countertop")]
+    #[error(
+        "event type '{event_type}' has schema version {version}, but this Countertop reads up to version {known}; update Countertop"
+    )]
     NewerVersion { event_type: String, version: u16, known: u16 },
     /// A payload that does not have the shape its type and version promise.
     #[error("event type '{event_type}' v{version} has a malformed payload: {source}")]
@@ -164,7 +168,11 @@ fn to_value<T: Serialize>(event: &T) -> Value {
 }
 
 fn from_value<T: DeserializeOwned>(event_type: &str, version: u16, payload: Value) -> Result<T, DecodeError> {
-    serde_json::from_value(payload).map_err(|source| DecodeError::Malformed { event_type: event_type.to_owned(), version, source })
+    serde_json::from_value(payload).map_err(|source| DecodeError::Malformed {
+        event_type: event_type.to_owned(),
+        version,
+        source,
+    })
 }
 
 impl Event {

@@ -31,7 +31,7 @@ pub use event::{DecodeError, EVENT_TYPES, Event, StreamId};
 pub use orders::{
     CancelOrder, Cancellation, CustomerRef, DeliverOrder, DiscountInput, LineInput, MAX_LINES, MAX_QUANTITY, Order,
     OrderCancelled, OrderDelivered, OrderLine, OrderPlaced, OrderRefunded, OrderShipped, OrderStatus, PlaceOrder,
-    Refund, RefundOrder, Shipment, ShipOrder, Totals, totals,
+    Refund, RefundOrder, ShipOrder, Shipment, Totals, totals,
 };
 pub use rejection::Rejection;
 pub use shop::{ChangeShopSettings, OpenShop, Shop, ShopOpened, ShopSettingsChanged, business_day};

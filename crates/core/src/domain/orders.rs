@@ -364,7 +364,9 @@ pub fn totals(lines: &[OrderLine], discount: Decimal, currency: Currency, prices
 pub(super) fn ship(order: Option<&Order>, cmd: &ShipOrder, now: DateTime<Utc>) -> Result<Vec<Event>, Rejection> {
     let order = find(order, &cmd.order)?;
     match (order.status, &order.shipment) {
-        (OrderStatus::Cancelled, _) => return Err(Rejection::OrderCancelled { id: order.id.clone(), action: "shipped" }),
+        (OrderStatus::Cancelled, _) => {
+            return Err(Rejection::OrderCancelled { id: order.id.clone(), action: "shipped" });
+        }
         (_, Some(s)) => {
             return Err(Rejection::AlreadyShipped {
                 id: order.id.clone(),
@@ -375,8 +377,18 @@ pub(super) fn ship(order: Option<&Order>, cmd: &ShipOrder, now: DateTime<Utc>) -
         _ => {}
     }
     let carrier = text::required("carrier", "the carrier's name, e.g. Royal Mail", &cmd.carrier, text::SHORT_MAX)?;
-    let tracking = text::required("tracking number", "the tracking number from the carrier's label", &cmd.tracking, text::SHORT_MAX)?;
-    Ok(vec![Event::OrderShipped(OrderShipped { order: order.id.clone(), carrier, tracking, at: cmd.at.unwrap_or(now) })])
+    let tracking = text::required(
+        "tracking number",
+        "the tracking number from the carrier's label",
+        &cmd.tracking,
+        text::SHORT_MAX,
+    )?;
+    Ok(vec![Event::OrderShipped(OrderShipped {
+        order: order.id.clone(),
+        carrier,
+        tracking,
+        at: cmd.at.unwrap_or(now),
+    })])
 }
 
 pub(super) fn deliver(order: Option<&Order>, cmd: &DeliverOrder, now: DateTime<Utc>) -> Result<Vec<Event>, Rejection> {
@@ -398,15 +410,27 @@ pub(super) fn cancel(order: Option<&Order>, cmd: &CancelOrder, now: DateTime<Utc
         OrderStatus::Shipped | OrderStatus::Delivered => Err(Rejection::CancelAfterShipping { id: order.id.clone() }),
         OrderStatus::Pending => {
             let reason = text::required("reason", "why the order is cancelled", &cmd.reason, text::REASON_MAX)?;
-            Ok(vec![Event::OrderCancelled(OrderCancelled { order: order.id.clone(), reason, at: cmd.at.unwrap_or(now) })])
+            Ok(vec![Event::OrderCancelled(OrderCancelled {
+                order: order.id.clone(),
+                reason,
+                at: cmd.at.unwrap_or(now),
+            })])
         }
     }
 }
 
-pub(super) fn refund(shop: &Shop, order: Option<&Order>, cmd: &RefundOrder, now: DateTime<Utc>) -> Result<Vec<Event>, Rejection> {
+pub(super) fn refund(
+    shop: &Shop,
+    order: Option<&Order>,
+    cmd: &RefundOrder,
+    now: DateTime<Utc>,
+) -> Result<Vec<Event>, Rejection> {
     let order = find(order, &cmd.order)?;
     if order.status == OrderStatus::Cancelled {
-        return Err(Rejection::OrderCancelled { id: order.id.clone(), action: "refunded (cancelling voided its payment)" });
+        return Err(Rejection::OrderCancelled {
+            id: order.id.clone(),
+            action: "refunded (cancelling voided its payment)",
+        });
     }
     let currency = order.currency;
     let requested = cmd.amount.in_currency(shop.currency, "refund amount")?;

@@ -82,7 +82,9 @@ pub enum Rejection {
     #[error("item '{name}' has no price; enter its unit price")]
     ItemWithoutPrice { name: String },
     /// A discount larger than the goods it applies to; the total would be negative.
-    #[error("discount {discount} is more than the order's goods ({subtotal}); the total cannot be negative, so lower the discount")]
+    #[error(
+        "discount {discount} is more than the order's goods ({subtotal}); the total cannot be negative, so lower the discount"
+    )]
     DiscountTooLarge { discount: String, subtotal: String },
     /// A negative discount (that would be a surcharge).
     #[error("discount {given} is negative; enter 0 or more")]
@@ -130,7 +132,9 @@ pub enum Rejection {
     #[error("refund amount {given} must be more than zero")]
     RefundNotPositive { given: String },
     /// A refund larger than what is left to refund.
-    #[error("refund {requested} is more than the {refundable} still refundable on order {id} (paid {paid}, already refunded {refunded})")]
+    #[error(
+        "refund {requested} is more than the {refundable} still refundable on order {id} (paid {paid}, already refunded {refunded})"
+    )]
     OverRefund { id: String, requested: String, refundable: String, paid: String, refunded: String },
     /// A command id that is not acceptable (empty or too long).
     #[error("command id '{given}' must be 1 to 128 printable characters without spaces")]

@@ -94,7 +94,10 @@ pub(super) fn open(current: Option<&Shop>, cmd: &OpenShop) -> Result<ShopOpened,
     Ok(ShopOpened { shop })
 }
 
-pub(super) fn change(current: Option<&Shop>, cmd: &ChangeShopSettings) -> Result<Option<ShopSettingsChanged>, Rejection> {
+pub(super) fn change(
+    current: Option<&Shop>,
+    cmd: &ChangeShopSettings,
+) -> Result<Option<ShopSettingsChanged>, Rejection> {
     let shop = current.ok_or(Rejection::ShopNotSetUp)?;
     let changed = ShopSettingsChanged {
         name: match &cmd.name {
@@ -129,8 +132,7 @@ fn parse_time_zone(name: &str) -> Result<Tz, Rejection> {
 
 fn parse_day_start(text: &str) -> Result<NaiveTime, Rejection> {
     let trimmed = text.trim();
-    NaiveTime::parse_from_str(trimmed, "%H:%M")
-        .map_err(|_| Rejection::BadDayStart { given: trimmed.to_owned() })
+    NaiveTime::parse_from_str(trimmed, "%H:%M").map_err(|_| Rejection::BadDayStart { given: trimmed.to_owned() })
 }
 
 #[cfg(test)]

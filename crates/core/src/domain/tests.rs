@@ -166,21 +166,29 @@ fn shop_settings_are_checked() {
         f(&mut c);
         rejected(&[], Command::OpenShop(c))
     };
-    assert_eq!(bad(|c| c.currency = "POUNDS".into()), "currency 'POUNDS' is not an ISO 4217 code; use a code such as GBP, EUR or USD");
+    assert_eq!(
+        bad(|c| c.currency = "POUNDS".into()),
+        "currency 'POUNDS' is not an ISO 4217 code; use a code such as GBP, EUR or USD"
+    );
     assert_eq!(
         bad(|c| c.time_zone = "Europe/Londn".into()),
         "time zone 'Europe/Londn' is not an IANA time zone; use a name such as Europe/London or America/New_York"
     );
-    assert_eq!(bad(|c| c.day_start = "4am".into()), "business-day start '4am' is not a time of day; enter it as HH:MM, e.g. 04:00");
+    assert_eq!(
+        bad(|c| c.day_start = "4am".into()),
+        "business-day start '4am' is not a time of day; enter it as HH:MM, e.g. 04:00"
+    );
     assert_eq!(bad(|c| c.name = " ".into()), "shop name is empty; enter the shop's name");
-    assert_eq!(bad(|c| c.default_tax_rate = dec("20")), "tax rate 20 is outside 0 to 1 (0% to 100%); enter e.g. 20% or 0.2");
+    assert_eq!(
+        bad(|c| c.default_tax_rate = dec("20")),
+        "tax rate 20 is outside 0 to 1 (0% to 100%); enter e.g. 20% or 0.2"
+    );
 }
 
 #[test]
 fn changing_settings_records_only_real_changes() {
-    let change = |tz: &str| {
-        Command::ChangeShopSettings(ChangeShopSettings { time_zone: Some(tz.into()), ..Default::default() })
-    };
+    let change =
+        |tz: &str| Command::ChangeShopSettings(ChangeShopSettings { time_zone: Some(tz.into()), ..Default::default() });
     assert_eq!(when(&shop(), change("Europe/London")), vec![]);
     let events = when(&shop(), change("Europe/Paris"));
     let [Event::ShopSettingsChanged(e)] = events.as_slice() else { panic!("{events:?}") };
@@ -204,7 +212,10 @@ fn product_names_are_trimmed_and_limited() {
     let [Event::ProductAdded(e)] = events.as_slice() else { panic!("{events:?}") };
     assert_eq!((e.product.sku.as_str(), e.product.name.as_str()), ("TEA", "Tea towel"));
     assert_eq!(e.product.tax_rate, dec("0.2"), "the shop's default rate");
-    assert_eq!(rejected(&shop(), add_product("TEA", "", "4")), "product name is empty; enter the name shown on receipts");
+    assert_eq!(
+        rejected(&shop(), add_product("TEA", "", "4")),
+        "product name is empty; enter the name shown on receipts"
+    );
     assert_eq!(
         rejected(&shop(), add_product("TEA", &"x".repeat(201), "4")),
         "product name is 201 characters long; shorten it to at most 200"
@@ -213,7 +224,10 @@ fn product_names_are_trimmed_and_limited() {
 
 #[test]
 fn product_prices_are_checked() {
-    assert_eq!(rejected(&shop(), add_product("TEA", "Tea", "-2.00")), "unit price -2.00 GBP is negative; enter 0 or more");
+    assert_eq!(
+        rejected(&shop(), add_product("TEA", "Tea", "-2.00")),
+        "unit price -2.00 GBP is negative; enter 0 or more"
+    );
     assert_eq!(
         rejected(&shop(), add_product("TEA", "Tea", "3.00 EUR")),
         "unit price is in EUR but this shop sells in GBP; enter the amount in GBP"
@@ -237,7 +251,11 @@ fn rename_reprice_and_archive() {
             Event::ProductArchived(ProductArchived { sku: "MUG".into() }),
         ]
     );
-    let same = Command::UpdateProduct(UpdateProduct { sku: "MUG".into(), name: Some("Enamel mug".into()), ..Default::default() });
+    let same = Command::UpdateProduct(UpdateProduct {
+        sku: "MUG".into(),
+        name: Some("Enamel mug".into()),
+        ..Default::default()
+    });
     assert_eq!(when(&shop(), same), vec![], "an update that changes nothing records nothing");
     let unknown = Command::UpdateProduct(UpdateProduct { sku: "NOPE".into(), ..Default::default() });
     assert_eq!(
@@ -334,7 +352,10 @@ fn tax_is_added_on_top_when_prices_exclude_it_and_discounts_come_off_first() {
     }
     let events = when(&past, cmd);
     // 30.00 − 3.00 = 27.00 goods, 20 % tax 5.40, total 32.40.
-    assert_eq!(placed(&events).totals, Totals { subtotal: dec("30.00"), discount: dec("3.00"), tax: dec("5.40"), total: dec("32.40") });
+    assert_eq!(
+        placed(&events).totals,
+        Totals { subtotal: dec("30.00"), discount: dec("3.00"), tax: dec("5.40"), total: dec("32.40") }
+    );
     assert_eq!(placed(&events).discount_percent, Some(dec("10")));
 }
 
@@ -382,7 +403,10 @@ fn unknown_and_archived_products_and_unknown_customers_are_refused() {
         rejected(&shop(), place("1", vec![product_line("NOPE", 1)])),
         "line 1: no product has SKU 'NOPE'; add it to the catalog first, or sell it as an ad-hoc item"
     );
-    let archived = with(shop(), &[Command::UpdateProduct(UpdateProduct { sku: "MUG".into(), archived: Some(true), ..Default::default() })]);
+    let archived = with(
+        shop(),
+        &[Command::UpdateProduct(UpdateProduct { sku: "MUG".into(), archived: Some(true), ..Default::default() })],
+    );
     assert_eq!(
         rejected(&archived, place("1", vec![product_line("MUG", 1)])),
         "line 1: product 'MUG' is archived; restore it before selling it, or sell it as an ad-hoc item"
@@ -398,8 +422,14 @@ fn unknown_and_archived_products_and_unknown_customers_are_refused() {
 fn orders_need_lines_and_named_priced_items() {
     assert_eq!(rejected(&shop(), place("1", vec![])), "the order has no lines; add at least one product or item");
     let unpriced = LineInput::Item { sku: None, name: "Thing".into(), quantity: 1, unit_price: None, tax_rate: None };
-    assert_eq!(rejected(&shop(), place("1", vec![unpriced])), "line 1: item 'Thing' has no price; enter its unit price");
-    assert_eq!(rejected(&shop(), place("1", vec![item(" ", 1, "1")])), "line 1: item name is empty; enter what was sold");
+    assert_eq!(
+        rejected(&shop(), place("1", vec![unpriced])),
+        "line 1: item 'Thing' has no price; enter its unit price"
+    );
+    assert_eq!(
+        rejected(&shop(), place("1", vec![item(" ", 1, "1")])),
+        "line 1: item name is empty; enter what was sold"
+    );
 }
 
 #[test]
@@ -428,7 +458,12 @@ fn placed_shipped_delivered() {
     let shipped = when(&one_order(), ship("7", "Royal Mail", "RM123456789GB"));
     assert_eq!(
         shipped,
-        vec![Event::OrderShipped(OrderShipped { order: "7".into(), carrier: "Royal Mail".into(), tracking: "RM123456789GB".into(), at: now() })]
+        vec![Event::OrderShipped(OrderShipped {
+            order: "7".into(),
+            carrier: "Royal Mail".into(),
+            tracking: "RM123456789GB".into(),
+            at: now()
+        })]
     );
     let past = with(one_order(), &[ship("7", "Royal Mail", "RM1")]);
     assert_eq!(when(&past, deliver("7")), vec![Event::OrderDelivered(OrderDelivered { order: "7".into(), at: now() })]);
@@ -442,14 +477,23 @@ fn shipping_needs_a_carrier_and_a_tracking_number() {
         rejected(&one_order(), ship("7", "Royal Mail", "  ")),
         "tracking number is empty; enter the tracking number from the carrier's label"
     );
-    assert_eq!(rejected(&one_order(), ship("7", "", "RM1")), "carrier is empty; enter the carrier's name, e.g. Royal Mail");
+    assert_eq!(
+        rejected(&one_order(), ship("7", "", "RM1")),
+        "carrier is empty; enter the carrier's name, e.g. Royal Mail"
+    );
 }
 
 #[test]
 fn an_order_ships_once_and_is_delivered_once_after_shipping() {
     let shipped = with(one_order(), &[ship("7", "DHL", "JD1")]);
-    assert_eq!(rejected(&shipped, ship("7", "DHL", "JD2")), "order 7 has already been shipped (with DHL, tracking JD1)");
-    assert_eq!(rejected(&one_order(), deliver("7")), "order 7 has not been shipped yet; ship it before marking it delivered");
+    assert_eq!(
+        rejected(&shipped, ship("7", "DHL", "JD2")),
+        "order 7 has already been shipped (with DHL, tracking JD1)"
+    );
+    assert_eq!(
+        rejected(&one_order(), deliver("7")),
+        "order 7 has not been shipped yet; ship it before marking it delivered"
+    );
     let delivered = with(shipped, &[deliver("7")]);
     assert_eq!(rejected(&delivered, deliver("7")), "order 7 has already been marked delivered");
 }
@@ -486,7 +530,12 @@ fn refunds_never_exceed_what_is_left() {
     let events = when(&once, refund("7", "6", "the other one"));
     assert_eq!(
         events,
-        vec![Event::OrderRefunded(OrderRefunded { order: "7".into(), amount: dec("6.00"), reason: "the other one".into(), at: now() })]
+        vec![Event::OrderRefunded(OrderRefunded {
+            order: "7".into(),
+            amount: dec("6.00"),
+            reason: "the other one".into(),
+            at: now()
+        })]
     );
     assert_eq!(rejected(&one_order(), refund("7", "0", "x")), "refund amount 0.00 GBP must be more than zero");
     assert_eq!(rejected(&one_order(), refund("7", "1", " ")), "reason is empty; enter why the money goes back");

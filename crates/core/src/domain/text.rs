@@ -47,7 +47,11 @@ pub(crate) fn optional(field: &'static str, text: Option<&str>, max: usize) -> R
 }
 
 /// An optional text that may span lines (notes).
-pub(crate) fn optional_multiline(field: &'static str, text: Option<&str>, max: usize) -> Result<Option<String>, Rejection> {
+pub(crate) fn optional_multiline(
+    field: &'static str,
+    text: Option<&str>,
+    max: usize,
+) -> Result<Option<String>, Rejection> {
     match text.map(str::trim) {
         None | Some("") => Ok(None),
         Some(trimmed) => checked(field, trimmed, max, true).map(Some),

@@ -49,7 +49,8 @@ impl<'txn> CommandTable<'txn> {
     }
 
     pub(super) fn record(&mut self, command_id: &str, accepted: &Accepted) -> Result<(), Error> {
-        let json = serde_json::to_vec(accepted).map_err(|e| Error::Internal(format!("encoding a command record: {e}")))?;
+        let json =
+            serde_json::to_vec(accepted).map_err(|e| Error::Internal(format!("encoding a command record: {e}")))?;
         self.table.insert(command_id, json.as_slice())?;
         Ok(())
     }

@@ -96,7 +96,12 @@ impl<'txn> LogWriter<'txn> {
 
     /// Appends one event at the end of the log and of its stream. Returns its position and
     /// stream version.
-    pub(super) fn append(&mut self, event: &Event, command_id: &str, recorded_at: DateTime<Utc>) -> Result<(u64, u64), Error> {
+    pub(super) fn append(
+        &mut self,
+        event: &Event,
+        command_id: &str,
+        recorded_at: DateTime<Utc>,
+    ) -> Result<(u64, u64), Error> {
         let stream = event.stream().to_key();
         let version = stream_version(&self.streams, &stream)? + 1;
         let record = Record {
@@ -149,8 +154,8 @@ fn split(position: u64, value: &[u8]) -> Result<([u8; HASH_LEN], &[u8]), Error> 
 
 fn decode(position: u64, value: &[u8]) -> Result<Envelope, Error> {
     let (hash, json) = split(position, value)?;
-    let record: Record =
-        serde_json::from_slice(json).map_err(|e| Error::corrupt_event(position, format!("the envelope is not readable: {e}")))?;
+    let record: Record = serde_json::from_slice(json)
+        .map_err(|e| Error::corrupt_event(position, format!("the envelope is not readable: {e}")))?;
     let stream = StreamId::from_key(&record.stream)
         .ok_or_else(|| Error::corrupt_event(position, format!("unknown stream '{}'", record.stream)))?;
     let event = Event::from_payload(&record.event_type, record.schema, record.payload)
@@ -227,12 +232,13 @@ impl LogReader {
     /// event readable, every event findable through its stream.
     pub(super) fn verify(&self) -> Result<Verification, Error> {
         let mut prev = GENESIS;
-        let mut expected = 1;
         let mut checked = 0;
-        for entry in self.events.iter()? {
+        for (expected, entry) in (1..).zip(self.events.iter()?) {
             let (position, value) = entry?;
             let position = position.value();
-            let fail = |problem: String| Ok(Verification { events: checked, head_hash: None, first_bad: Some((position, problem)) });
+            let fail = |problem: String| {
+                Ok(Verification { events: checked, head_hash: None, first_bad: Some((position, problem)) })
+            };
             if position != expected {
                 return fail(format!("expected position {expected} next; events are missing"));
             }
@@ -250,10 +256,12 @@ impl LogReader {
             };
             let indexed = self.streams.get((envelope.stream.to_key().as_str(), envelope.version))?.map(|p| p.value());
             if indexed != Some(position) {
-                return fail(format!("the stream index does not point at it ({} v{})", envelope.stream, envelope.version));
+                return fail(format!(
+                    "the stream index does not point at it ({} v{})",
+                    envelope.stream, envelope.version
+                ));
             }
             prev = computed;
-            expected += 1;
             checked += 1;
         }
         let head_hash = (checked > 0).then(|| blake3::Hash::from_bytes(prev).to_hex().to_string());
@@ -278,7 +286,12 @@ pub(super) mod testing {
     use super::*;
 
     /// Overwrites one byte of the stored record at `position` (after the hash).
-    pub(in crate::store) fn flip_byte(txn: &WriteTransaction, position: u64, offset: usize, byte: u8) -> Result<(), Error> {
+    pub(in crate::store) fn flip_byte(
+        txn: &WriteTransaction,
+        position: u64,
+        offset: usize,
+        byte: u8,
+    ) -> Result<(), Error> {
         let mut events = txn.open_table(EVENTS)?;
         let mut value = events.get(position)?.map(|v| v.value().to_vec()).unwrap_or_default();
         value[HASH_LEN + offset] = byte;

@@ -92,6 +92,7 @@ impl Outcome {
 /// The thing a command created or changed, as it stands after the command.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
+#[expect(clippy::large_enum_variant, reason = "one is returned per command; boxing would only add noise")]
 pub enum Entity {
     Shop(Shop),
     Product(Product),
@@ -118,13 +119,17 @@ pub enum Error {
     #[error("{0}")]
     Rejected(#[from] Rejection),
     /// The stream moved on since the caller looked at it. Reload and try again.
-    #[error("{stream} is at version {actual}, not {expected} as expected: someone changed it meanwhile; reload it and try again")]
+    #[error(
+        "{stream} is at version {actual}, not {expected} as expected: someone changed it meanwhile; reload it and try again"
+    )]
     Conflict { stream: String, expected: u64, actual: u64 },
     /// The command id was used before for a different command.
     #[error("command id {command_id} was already used for a different command; use a new id for a new command")]
     CommandIdReused { command_id: String },
     /// Another process has the write store open.
-    #[error("{path} is already open by another Countertop (the app or another countertop command); close it and try again")]
+    #[error(
+        "{path} is already open by another Countertop (the app or another countertop command); close it and try again"
+    )]
     AlreadyOpen { path: PathBuf },
     /// The file is damaged or not a Countertop write store. Nothing was changed; the fix is a
     /// backup, never deleting the file.
@@ -152,14 +157,25 @@ impl Error {
 
     /// Faults of the store itself, as opposed to answers about one command.
     fn is_storage_fault(&self) -> bool {
-        matches!(self, Error::Corrupt { .. } | Error::Storage { .. } | Error::Internal(_) | Error::Closed | Error::AlreadyOpen { .. })
+        matches!(
+            self,
+            Error::Corrupt { .. }
+                | Error::Storage { .. }
+                | Error::Internal(_)
+                | Error::Closed
+                | Error::AlreadyOpen { .. }
+        )
     }
 
     /// Fills in the file path on errors raised deep down without it.
     fn at(self, file: &Path) -> Error {
         match self {
-            Error::Corrupt { path, detail } if path.as_os_str().is_empty() => Error::Corrupt { path: file.to_owned(), detail },
-            Error::Storage { path, detail } if path.as_os_str().is_empty() => Error::Storage { path: file.to_owned(), detail },
+            Error::Corrupt { path, detail } if path.as_os_str().is_empty() => {
+                Error::Corrupt { path: file.to_owned(), detail }
+            }
+            Error::Storage { path, detail } if path.as_os_str().is_empty() => {
+                Error::Storage { path: file.to_owned(), detail }
+            }
             other => other,
         }
     }
@@ -201,7 +217,14 @@ macro_rules! from_redb {
         }
     )*};
 }
-from_redb!(redb::DatabaseError, redb::TransactionError, redb::TableError, redb::StorageError, redb::CommitError, redb::SetDurabilityError);
+from_redb!(
+    redb::DatabaseError,
+    redb::TransactionError,
+    redb::TableError,
+    redb::StorageError,
+    redb::CommitError,
+    redb::SetDurabilityError
+);
 
 /// The write side of a shop. Cheap to clone; all clones share one writer thread.
 #[derive(Clone, Debug)]
@@ -245,7 +268,9 @@ impl WriteStore {
         let db = match Database::builder().create(path) {
             Ok(db) => db,
             Err(redb::DatabaseError::DatabaseAlreadyOpen) => return Err(Error::AlreadyOpen { path: path.to_owned() }),
-            Err(redb::DatabaseError::Storage(redb::StorageError::Io(e))) if e.kind() != std::io::ErrorKind::InvalidData => {
+            Err(redb::DatabaseError::Storage(redb::StorageError::Io(e)))
+                if e.kind() != std::io::ErrorKind::InvalidData =>
+            {
                 return Err(Error::Storage { path: path.to_owned(), detail: e.to_string() });
             }
             Err(e) => return Err(Error::corrupt(format!("it cannot be opened as a database ({e})"))),

@@ -144,7 +144,10 @@ impl<'txn> StateTables<'txn> {
     }
 }
 
-fn get<T: DeserializeOwned>(table: &impl ReadableTable<&'static str, &'static [u8]>, key: &str) -> Result<Option<T>, Error> {
+fn get<T: DeserializeOwned>(
+    table: &impl ReadableTable<&'static str, &'static [u8]>,
+    key: &str,
+) -> Result<Option<T>, Error> {
     let Some(value) = table.get(key)? else {
         return Ok(None);
     };

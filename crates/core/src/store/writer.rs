@@ -212,14 +212,22 @@ impl<'txn> Tables<'txn> {
         let accepted = Accepted { fingerprint, stream: stream.to_key(), version: stream_version, positions };
         self.commands.record(command_id, &accepted)?;
         let entity = entity(&state, &stream)?;
-        Ok(Outcome { command_id: command_id.to_owned(), positions, stream: stream.to_key(), stream_version, entity, replayed: false })
+        Ok(Outcome {
+            command_id: command_id.to_owned(),
+            positions,
+            stream: stream.to_key(),
+            stream_version,
+            entity,
+            replayed: false,
+        })
     }
 
     /// The first result of a command seen before: its stream folded up to the version it
     /// left it at.
     fn replay(&self, command_id: &str, accepted: &Accepted) -> Result<Outcome, Error> {
-        let stream = StreamId::from_key(&accepted.stream)
-            .ok_or_else(|| Error::corrupt(format!("command {command_id} names an unknown stream '{}'", accepted.stream)))?;
+        let stream = StreamId::from_key(&accepted.stream).ok_or_else(|| {
+            Error::corrupt(format!("command {command_id} names an unknown stream '{}'", accepted.stream))
+        })?;
         let mut state = domain::State::empty(Utc::now());
         for envelope in self.log.stream(&stream, accepted.version)? {
             domain::apply(&mut state, &envelope.event);

@@ -95,7 +95,10 @@ fn write_golden(dir: &Path) {
     };
     let commands = vec![
         open,
-        Command::ChangeShopSettings(ChangeShopSettings { time_zone: Some("Europe/Dublin".into()), ..Default::default() }),
+        Command::ChangeShopSettings(ChangeShopSettings {
+            time_zone: Some("Europe/Dublin".into()),
+            ..Default::default()
+        }),
         add_product("MUG", "Enamel mug", "8.00"),
         Command::UpdateProduct(UpdateProduct {
             sku: "MUG".into(),
@@ -107,7 +110,11 @@ fn write_golden(dir: &Path) {
         }),
         Command::UpdateProduct(UpdateProduct { sku: "MUG".into(), archived: Some(false), ..Default::default() }),
         Command::AddCustomer(AddCustomer { name: "Ada Lovelace".into(), ..Default::default() }),
-        Command::UpdateCustomer(UpdateCustomer { id: "1".into(), email: Some("ada@example.org".into()), ..Default::default() }),
+        Command::UpdateCustomer(UpdateCustomer {
+            id: "1".into(),
+            email: Some("ada@example.org".into()),
+            ..Default::default()
+        }),
         order(
             vec![
                 mug(2),
@@ -122,7 +129,12 @@ fn write_golden(dir: &Path) {
             Some("1"),
             Some(DiscountInput::Percent(dec("10"))),
         ),
-        Command::ShipOrder(ShipOrder { order: "1001".into(), carrier: "An Post".into(), tracking: "CP1".into(), at: Some(at) }),
+        Command::ShipOrder(ShipOrder {
+            order: "1001".into(),
+            carrier: "An Post".into(),
+            tracking: "CP1".into(),
+            at: Some(at),
+        }),
         Command::DeliverOrder(DeliverOrder { order: "1001".into(), at: Some(at) }),
         order(vec![mug(1)], None, None),
         Command::CancelOrder(CancelOrder { order: "1002".into(), reason: "mistake".into(), at: Some(at) }),

@@ -1,5 +1,7 @@
 //! Integration tests of `countertop-core` through its public API only.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests fail loudly on purpose")]
+
 mod golden;
 mod store;
 

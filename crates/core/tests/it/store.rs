@@ -62,7 +62,10 @@ fn reusing_a_command_id_for_another_command_is_an_error() {
     store.execute(Request::with_id("cmd-1", place(None, &[("MUG", 1)]))).unwrap();
     let err = store.execute(Request::with_id("cmd-1", place(None, &[("MUG", 2)]))).unwrap_err();
     assert!(matches!(err, Error::CommandIdReused { .. }), "{err:?}");
-    assert_eq!(err.to_string(), "command id cmd-1 was already used for a different command; use a new id for a new command");
+    assert_eq!(
+        err.to_string(),
+        "command id cmd-1 was already used for a different command; use a new id for a new command"
+    );
 }
 
 #[test]
@@ -158,7 +161,10 @@ fn an_order_can_be_seen_as_it_was_at_a_past_moment() {
     store.execute(Request::new(Command::CancelOrder(cancel))).unwrap();
     let now = store.order_history("1001", None).unwrap().unwrap();
     assert_eq!(now.order.status, OrderStatus::Cancelled);
-    assert_eq!(now.timeline.iter().map(|e| e.event_type.as_str()).collect::<Vec<_>>(), ["order.placed", "order.cancelled"]);
+    assert_eq!(
+        now.timeline.iter().map(|e| e.event_type.as_str()).collect::<Vec<_>>(),
+        ["order.placed", "order.cancelled"]
+    );
     let placed_at = now.timeline[0].recorded_at;
     let then = store.order_history("1001", Some(placed_at)).unwrap().unwrap();
     assert_eq!(then.order.status, OrderStatus::Pending);
