@@ -43,10 +43,15 @@
 //! # }
 //! ```
 
+mod app;
+pub mod chart;
 mod domain;
 mod money;
+mod read;
 mod store;
+mod watch;
 
+pub use app::{Countertop, Freshness};
 pub use domain::{
     AddCustomer, AddProduct, CancelOrder, Cancellation, ChangeShopSettings, Command, Customer, CustomerDetailsChanged,
     CustomerRef, CustomerRegistered, DecodeError, DeliverOrder, DiscountInput, EMAIL_MAX, EVENT_TYPES, Event,
@@ -58,7 +63,11 @@ pub use domain::{
     apply, business_day, decide, evolve, totals,
 };
 pub use money::{Currency, MAX_PRICE_PLACES, MAX_UNIT_PRICE, MoneyInput, format_rate, parse_decimal, parse_tax_rate};
-pub use rust_decimal::Decimal;
-pub use store::{
-    Entity, Envelope, Error, HeadWatch, OrderHistory, Outcome, Request, Verification, WRITE_STORE_FILE, WriteStore,
+pub use read::{
+    Bucket, Bucketing, CustomerInfo, CustomerStats, DailyStats, Dashboard, DeadLetter, Kpis, LineView, OrderFilter,
+    OrderSource, OrderView, OrderWithSource, Page, Period, ProductInfo, Progress, ProjectionStatus, READ_STORE_FILE,
+    RevenueRow, SearchHit, SearchKind, SeriesPoint, Stamped, Status, TopProduct,
 };
+pub use rust_decimal::Decimal;
+pub use store::{Entity, Envelope, Error, OrderHistory, Outcome, Request, Verification, WRITE_STORE_FILE, WriteStore};
+pub use watch::Watch;

@@ -136,6 +136,9 @@ pub enum Rejection {
         "refund {requested} is more than the {refundable} still refundable on order {id} (paid {paid}, already refunded {refunded})"
     )]
     OverRefund { id: String, requested: String, refundable: String, paid: String, refunded: String },
+    /// A search that cannot be run; the message says what to change.
+    #[error("{message}")]
+    BadSearch { message: String },
     /// A command id that is not acceptable (empty or too long).
     #[error("command id '{given}' must be 1 to 128 printable characters without spaces")]
     BadCommandId { given: String },
@@ -150,6 +153,7 @@ impl Rejection {
             Rejection::UnknownCustomer { .. } => "unknown_customer",
             Rejection::UnknownOrder { .. } => "unknown_order",
             Rejection::Line { problem, .. } => problem.code(),
+            Rejection::BadSearch { .. } => "bad_search",
             _ => "invalid",
         }
     }

@@ -223,6 +223,18 @@ impl LogReader {
         Ok(out)
     }
 
+    /// Up to `limit` envelopes from `from` on, each decoded on its own: one unreadable event
+    /// does not hide the others (the projector parks it and carries on).
+    pub(super) fn read_each(&self, from: u64, limit: usize) -> Result<Vec<super::LoggedEvent>, Error> {
+        let mut out = Vec::new();
+        for entry in self.events.range(from..)?.take(limit) {
+            let (position, value) = entry?;
+            let position = position.value();
+            out.push((position, decode(position, value.value())));
+        }
+        Ok(out)
+    }
+
     /// A stream's envelopes, oldest first.
     pub(super) fn stream(&self, stream: &StreamId) -> Result<Vec<Envelope>, Error> {
         read_stream(&self.events, &self.streams, stream, u64::MAX)
@@ -281,9 +293,33 @@ pub struct Verification {
 }
 
 #[cfg(test)]
-pub(super) mod testing {
+pub(crate) mod testing {
     //! Test-only access for tampering with stored events.
     use super::*;
+
+    /// Appends a record whose payload no version of Countertop can read (a "poison" event),
+    /// with a correct hash chain.
+    pub(crate) fn append_poison(txn: &WriteTransaction) -> Result<u64, Error> {
+        let mut log = LogWriter::open(txn)?;
+        let record = Record {
+            stream: "order/poison".into(),
+            version: 1,
+            event_type: "order.teleported".into(),
+            schema: 1,
+            recorded_at: Utc::now(),
+            command: "poison".into(),
+            payload: Value::Null,
+        };
+        let json = serde_json::to_vec(&record).map_err(|e| Error::Internal(e.to_string()))?;
+        let hash = chain(&log.prev_hash, &json);
+        let mut value = hash.to_vec();
+        value.extend_from_slice(&json);
+        let position = log.next_position;
+        log.events.insert(position, value.as_slice())?;
+        log.streams.insert(("order/poison", 1), position)?;
+        log.next_position += 1;
+        Ok(position)
+    }
 
     /// Overwrites one byte of the stored record at `position` (after the hash).
     pub(in crate::store) fn flip_byte(

@@ -23,9 +23,9 @@ use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
 use serde::Serialize;
 
 pub use log::{Envelope, Verification};
-pub use writer::HeadWatch;
 
 use crate::domain::{self, Command, Customer, Order, Product, Rejection, Shop, StreamId};
+use crate::watch::Watch;
 
 /// The write store's file name inside the data dir.
 pub const WRITE_STORE_FILE: &str = "write.redb";
@@ -37,6 +37,9 @@ const FORMAT_TABLE: TableDefinition<'_, &str, &str> = TableDefinition::new("form
 
 /// Channel capacity: how many jobs may wait for the writer before senders block.
 const QUEUE: usize = 1024;
+
+/// One event read back on its own: its position, and the envelope or why it is unreadable.
+pub(crate) type LoggedEvent = (u64, Result<Envelope, Error>);
 
 /// A command with its id and, optionally, the stream version the caller expects.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -197,6 +200,12 @@ impl Error {
 
 impl From<redb::Error> for Error {
     fn from(e: redb::Error) -> Error {
+        from_redb(e)
+    }
+}
+
+pub(crate) fn from_redb(e: redb::Error) -> Error {
+    {
         match e {
             redb::Error::DatabaseAlreadyOpen => Error::AlreadyOpen { path: PathBuf::new() },
             redb::Error::Corrupted(detail) => Error::corrupt(detail),
@@ -238,7 +247,7 @@ struct Inner {
     db: Arc<Database>,
     jobs: Mutex<Option<SyncSender<writer::Job>>>,
     thread: Mutex<Option<JoinHandle<()>>>,
-    head: HeadWatch,
+    head: Watch,
 }
 
 impl Drop for Inner {
@@ -281,7 +290,7 @@ impl WriteStore {
             log::LogReader::open(&txn)?.head()?
         };
         let db = Arc::new(db);
-        let head = HeadWatch::new(head);
+        let head = Watch::new(head);
         let (tx, rx) = mpsc::sync_channel(QUEUE);
         let thread = std::thread::Builder::new()
             .name("countertop-writer".into())
@@ -332,7 +341,7 @@ impl WriteStore {
     }
 
     /// The head position, published after every commit.
-    pub fn head(&self) -> HeadWatch {
+    pub fn head(&self) -> Watch {
         self.inner.head.clone()
     }
 
@@ -373,6 +382,21 @@ impl WriteStore {
     /// Up to `limit` events from position `from` on.
     pub fn events(&self, from: u64, limit: usize) -> Result<Vec<Envelope>, Error> {
         self.read(|txn| log::LogReader::open(txn)?.read(from.max(1), limit))
+    }
+
+    /// Up to `limit` events from `from` on, each decoded on its own (for the projector).
+    pub(crate) fn events_each(&self, from: u64, limit: usize) -> Result<Vec<LoggedEvent>, Error> {
+        self.read(|txn| log::LogReader::open(txn)?.read_each(from.max(1), limit))
+    }
+
+    /// Test hook: appends an unreadable event and publishes it.
+    #[cfg(test)]
+    pub(crate) fn append_poison(&self) -> Result<u64, Error> {
+        let txn = self.inner.db.begin_write()?;
+        let position = log::testing::append_poison(&txn)?;
+        txn.commit()?;
+        self.inner.head.publish(position);
+        Ok(position)
     }
 
     /// One stream's events, oldest first.

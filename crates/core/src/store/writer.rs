@@ -6,9 +6,8 @@
 //! caller and publishes the new head. So concurrent callers share one fsync (group commit)
 //! and no caller is acknowledged before its events are on disk.
 
+use std::sync::Arc;
 use std::sync::mpsc::{Receiver, SyncSender, TryRecvError};
-use std::sync::{Arc, Condvar, Mutex, PoisonError};
-use std::time::{Duration, Instant};
 
 use chrono::Utc;
 use redb::{Database, Durability, WriteTransaction};
@@ -18,6 +17,7 @@ use super::log::LogWriter;
 use super::state::StateTables;
 use super::{Entity, Error, Outcome, Request};
 use crate::domain::{self, Command, Event, Rejection, StreamId};
+use crate::watch::Watch;
 
 /// Most commands folded into one transaction by group commit.
 const MAX_GROUP: usize = 4096;
@@ -39,46 +39,7 @@ impl Job {
     }
 }
 
-/// The log's head position, published by the writer after each commit. Readers wait on it
-/// instead of polling.
-#[derive(Clone, Debug)]
-pub struct HeadWatch {
-    inner: Arc<(Mutex<u64>, Condvar)>,
-}
-
-impl HeadWatch {
-    pub(super) fn new(head: u64) -> HeadWatch {
-        HeadWatch { inner: Arc::new((Mutex::new(head), Condvar::new())) }
-    }
-
-    /// The last committed position (0 for an empty log).
-    pub fn current(&self) -> u64 {
-        *self.inner.0.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-
-    /// Waits until the head is past `position` or `timeout` passes; returns the head then.
-    pub fn wait_past(&self, position: u64, timeout: Duration) -> u64 {
-        let (lock, changed) = &*self.inner;
-        let deadline = Instant::now() + timeout;
-        let mut head = lock.lock().unwrap_or_else(PoisonError::into_inner);
-        while *head <= position {
-            let left = deadline.saturating_duration_since(Instant::now());
-            if left.is_zero() {
-                break;
-            }
-            head = changed.wait_timeout(head, left).unwrap_or_else(PoisonError::into_inner).0;
-        }
-        *head
-    }
-
-    fn publish(&self, head: u64) {
-        let (lock, changed) = &*self.inner;
-        *lock.lock().unwrap_or_else(PoisonError::into_inner) = head;
-        changed.notify_all();
-    }
-}
-
-pub(super) fn run(db: Arc<Database>, jobs: Receiver<Job>, head: HeadWatch) {
+pub(super) fn run(db: Arc<Database>, jobs: Receiver<Job>, head: Watch) {
     while let Ok(first) = jobs.recv() {
         let mut group = vec![first];
         let mut size = group[0].len();

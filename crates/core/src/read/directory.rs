@@ -1,0 +1,138 @@
+//! Read model: the current shop, products and customers, as other read models and queries
+//! need them (a customer's email for an order view, a product's image for its lines).
+//! Owns `dir_shop`, `dir_products`, `dir_customers`.
+
+use redb::{ReadableTable, Table, TableDefinition, WriteTransaction};
+use serde::{Deserialize, Serialize};
+
+use super::{Apply, from_json, to_json};
+use crate::domain::{CustomerDetailsChanged, CustomerRegistered, Event, Shop};
+use crate::store::Envelope;
+
+const SHOP: TableDefinition<'_, &str, &[u8]> = TableDefinition::new("dir_shop");
+const PRODUCTS: TableDefinition<'_, &str, &[u8]> = TableDefinition::new("dir_products");
+const CUSTOMERS: TableDefinition<'_, &str, &[u8]> = TableDefinition::new("dir_customers");
+
+/// A customer as the read side knows them now.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CustomerInfo {
+    pub id: String,
+    pub name: String,
+    pub email: Option<String>,
+    pub phone: Option<String>,
+    pub country: Option<String>,
+}
+
+/// A product as the read side knows it now.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProductInfo {
+    pub sku: String,
+    pub name: String,
+    pub image: Option<String>,
+    pub archived: bool,
+}
+
+pub(crate) struct Tables<'txn> {
+    shop: Table<'txn, &'static str, &'static [u8]>,
+    products: Table<'txn, &'static str, &'static [u8]>,
+    customers: Table<'txn, &'static str, &'static [u8]>,
+}
+
+impl<'txn> Tables<'txn> {
+    pub(crate) fn open(txn: &'txn WriteTransaction) -> Result<Tables<'txn>, crate::Error> {
+        Ok(Tables {
+            shop: txn.open_table(SHOP)?,
+            products: txn.open_table(PRODUCTS)?,
+            customers: txn.open_table(CUSTOMERS)?,
+        })
+    }
+
+    pub(crate) fn customer(&self, id: &str) -> Result<Option<CustomerInfo>, crate::Error> {
+        self.customers.get(id)?.map(|v| from_json(v.value())).transpose()
+    }
+
+    pub(crate) fn product(&self, sku: &str) -> Result<Option<ProductInfo>, crate::Error> {
+        self.products.get(sku)?.map(|v| from_json(v.value())).transpose()
+    }
+
+    pub(crate) fn apply(&mut self, envelope: &Envelope) -> Result<Apply, crate::Error> {
+        match &envelope.event {
+            Event::ShopOpened(e) => self.put_shop(&e.shop)?,
+            Event::ShopSettingsChanged(e) => {
+                let Some(mut shop) = self.shop()? else {
+                    return Ok(Err("shop settings changed before the shop was opened".into()));
+                };
+                shop.name.clone_from(&e.name);
+                shop.time_zone = e.time_zone;
+                shop.day_start = e.day_start;
+                shop.prices_include_tax = e.prices_include_tax;
+                shop.default_tax_rate = e.default_tax_rate;
+                self.put_shop(&shop)?;
+            }
+            Event::ProductAdded(e) => {
+                let p = &e.product;
+                let info =
+                    ProductInfo { sku: p.sku.clone(), name: p.name.clone(), image: p.image.clone(), archived: false };
+                self.products.insert(p.sku.as_str(), to_json(&info)?.as_slice())?;
+            }
+            Event::ProductRenamed(e) => return self.update_product(&e.sku, |p| p.name.clone_from(&e.name)),
+            Event::ProductImageChanged(e) => return self.update_product(&e.sku, |p| p.image.clone_from(&e.image)),
+            Event::ProductArchived(e) => return self.update_product(&e.sku, |p| p.archived = true),
+            Event::ProductRestored(e) => return self.update_product(&e.sku, |p| p.archived = false),
+            Event::CustomerRegistered(CustomerRegistered { customer })
+            | Event::CustomerDetailsChanged(CustomerDetailsChanged { customer }) => {
+                let info = CustomerInfo {
+                    id: customer.id.clone(),
+                    name: customer.name.clone(),
+                    email: customer.email.clone(),
+                    phone: customer.phone.clone(),
+                    country: customer.country.clone(),
+                };
+                self.customers.insert(customer.id.as_str(), to_json(&info)?.as_slice())?;
+            }
+            _ => {}
+        }
+        Ok(Ok(()))
+    }
+
+    fn shop(&self) -> Result<Option<Shop>, crate::Error> {
+        self.shop.get("shop")?.map(|v| from_json(v.value())).transpose()
+    }
+
+    fn put_shop(&mut self, shop: &Shop) -> Result<(), crate::Error> {
+        self.shop.insert("shop", to_json(shop)?.as_slice())?;
+        Ok(())
+    }
+
+    fn update_product(&mut self, sku: &str, change: impl FnOnce(&mut ProductInfo)) -> Result<Apply, crate::Error> {
+        let Some(mut info) = self.product(sku)? else {
+            return Ok(Err(format!("product {sku} is not in the directory")));
+        };
+        change(&mut info);
+        self.products.insert(sku, to_json(&info)?.as_slice())?;
+        Ok(Ok(()))
+    }
+}
+
+/// Read access for queries.
+pub(crate) fn shop(txn: &redb::ReadTransaction) -> Result<Option<Shop>, crate::Error> {
+    let table = txn.open_table(SHOP)?;
+    table.get("shop")?.map(|v| from_json(v.value())).transpose()
+}
+
+pub(crate) fn customer(txn: &redb::ReadTransaction, id: &str) -> Result<Option<CustomerInfo>, crate::Error> {
+    let table = txn.open_table(CUSTOMERS)?;
+    table.get(id)?.map(|v| from_json(v.value())).transpose()
+}
+
+pub(crate) fn product(txn: &redb::ReadTransaction, sku: &str) -> Result<Option<ProductInfo>, crate::Error> {
+    let table = txn.open_table(PRODUCTS)?;
+    table.get(sku)?.map(|v| from_json(v.value())).transpose()
+}
+
+pub(crate) fn digest(txn: &redb::ReadTransaction, hasher: &mut blake3::Hasher) -> Result<(), crate::Error> {
+    for def in [SHOP, PRODUCTS, CUSTOMERS] {
+        super::tables::digest_table(&txn.open_table(def)?, hasher)?;
+    }
+    Ok(())
+}

@@ -1,0 +1,344 @@
+//! Read model: one denormalised document per order (customer details, lines with product
+//! images, totals, status, shipping, refunds), and the indexes the order screens read:
+//! a customer's orders newest first, orders by status and time, by business day, by time.
+//! Owns `order_views`, `orders_by_customer`, `orders_by_status`, `orders_by_day`, `orders_by_time`.
+
+use chrono::{DateTime, NaiveDate, Utc};
+use redb::{ReadableTable, Table, TableDefinition, WriteTransaction};
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+
+use super::directory::{self, CustomerInfo};
+use super::{Apply, Bucketing, day_key, from_json, to_json};
+use crate::domain::{Cancellation, Event, OrderStatus, Refund, Shipment, Totals};
+use crate::money::Currency;
+use crate::store::Envelope;
+
+const VIEWS: TableDefinition<'_, &str, &[u8]> = TableDefinition::new("order_views");
+/// (customer id, placed at µs, order id)
+const BY_CUSTOMER: TableDefinition<'_, (&str, i64, &str), ()> = TableDefinition::new("orders_by_customer");
+/// (status, placed at µs, order id)
+const BY_STATUS: TableDefinition<'_, (u8, i64, &str), ()> = TableDefinition::new("orders_by_status");
+/// (business day, placed at µs, order id)
+const BY_DAY: TableDefinition<'_, (i32, i64, &str), ()> = TableDefinition::new("orders_by_day");
+/// (placed at µs, order id)
+const BY_TIME: TableDefinition<'_, (i64, &str), ()> = TableDefinition::new("orders_by_time");
+
+/// An order as the screens show it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OrderView {
+    pub id: String,
+    pub customer: Option<CustomerInfo>,
+    pub lines: Vec<LineView>,
+    pub totals: Totals,
+    pub currency: Currency,
+    pub note: Option<String>,
+    pub payment_method: Option<String>,
+    pub status: OrderStatus,
+    pub placed_at: DateTime<Utc>,
+    pub business_day: NaiveDate,
+    pub shipment: Option<Shipment>,
+    pub delivered_at: Option<DateTime<Utc>>,
+    pub cancellation: Option<Cancellation>,
+    pub refunds: Vec<Refund>,
+    pub refunded: Decimal,
+    /// The order stream's version this view reflects.
+    pub version: u64,
+    /// The log position of the last event folded in.
+    pub position: u64,
+}
+
+/// One line of an order view.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LineView {
+    pub sku: Option<String>,
+    pub name: String,
+    pub quantity: u32,
+    pub unit_price: Decimal,
+    pub tax_rate: Decimal,
+    pub total: Decimal,
+    /// The catalog image at the time of sale, for catalog products.
+    pub image: Option<String>,
+}
+
+impl OrderView {
+    /// Net of refunds.
+    pub fn net(&self) -> Decimal {
+        self.totals.total - self.refunded
+    }
+
+    pub fn units(&self) -> u64 {
+        self.lines.iter().map(|l| u64::from(l.quantity)).sum()
+    }
+}
+
+fn status_key(status: OrderStatus) -> u8 {
+    match status {
+        OrderStatus::Pending => 0,
+        OrderStatus::Shipped => 1,
+        OrderStatus::Delivered => 2,
+        OrderStatus::Cancelled => 3,
+    }
+}
+
+pub(crate) struct Tables<'txn> {
+    views: Table<'txn, &'static str, &'static [u8]>,
+    by_customer: Table<'txn, (&'static str, i64, &'static str), ()>,
+    by_status: Table<'txn, (u8, i64, &'static str), ()>,
+    by_day: Table<'txn, (i32, i64, &'static str), ()>,
+    by_time: Table<'txn, (i64, &'static str), ()>,
+}
+
+impl<'txn> Tables<'txn> {
+    pub(crate) fn open(txn: &'txn WriteTransaction) -> Result<Tables<'txn>, crate::Error> {
+        Ok(Tables {
+            views: txn.open_table(VIEWS)?,
+            by_customer: txn.open_table(BY_CUSTOMER)?,
+            by_status: txn.open_table(BY_STATUS)?,
+            by_day: txn.open_table(BY_DAY)?,
+            by_time: txn.open_table(BY_TIME)?,
+        })
+    }
+
+    pub(crate) fn view(&self, id: &str) -> Result<Option<OrderView>, crate::Error> {
+        self.views.get(id)?.map(|v| from_json(v.value())).transpose()
+    }
+
+    /// A customer's order ids, oldest first.
+    pub(crate) fn customer_orders(&self, customer: &str) -> Result<Vec<String>, crate::Error> {
+        let mut ids = Vec::new();
+        for entry in self.by_customer.range((customer, i64::MIN, "")..=(customer, i64::MAX, "\u{10FFFF}"))? {
+            ids.push(entry?.0.value().2.to_owned());
+        }
+        Ok(ids)
+    }
+
+    pub(crate) fn apply(
+        &mut self,
+        envelope: &Envelope,
+        bucketing: &Bucketing,
+        directory: &directory::Tables<'_>,
+    ) -> Result<Apply, crate::Error> {
+        let event = &envelope.event;
+        match event {
+            Event::OrderPlaced(e) => {
+                if self.view(&e.order)?.is_some() {
+                    return Ok(Err(format!("order {} is already in the order view", e.order)));
+                }
+                let customer = match &e.customer {
+                    None => None,
+                    Some(c) => Some(directory.customer(&c.id)?.unwrap_or_else(|| CustomerInfo {
+                        id: c.id.clone(),
+                        name: c.name.clone(),
+                        email: None,
+                        phone: None,
+                        country: None,
+                    })),
+                };
+                let mut lines = Vec::with_capacity(e.lines.len());
+                for l in &e.lines {
+                    let image = match (&l.sku, l.from_catalog) {
+                        (Some(sku), true) => directory.product(sku)?.and_then(|p| p.image),
+                        _ => None,
+                    };
+                    lines.push(LineView {
+                        sku: l.sku.clone(),
+                        name: l.name.clone(),
+                        quantity: l.quantity,
+                        unit_price: l.unit_price,
+                        tax_rate: l.tax_rate,
+                        total: l.total,
+                        image,
+                    });
+                }
+                let view = OrderView {
+                    id: e.order.clone(),
+                    customer,
+                    lines,
+                    totals: e.totals,
+                    currency: e.currency,
+                    note: e.note.clone(),
+                    payment_method: e.payment_method.clone(),
+                    status: OrderStatus::Pending,
+                    placed_at: e.at,
+                    business_day: bucketing.day(e.at),
+                    shipment: None,
+                    delivered_at: None,
+                    cancellation: None,
+                    refunds: Vec::new(),
+                    refunded: Decimal::ZERO,
+                    version: envelope.version,
+                    position: envelope.position,
+                };
+                self.insert_indexes(&view)?;
+                self.put(&view)?;
+            }
+            Event::OrderShipped(_) | Event::OrderDelivered(_) | Event::OrderCancelled(_) | Event::OrderRefunded(_) => {
+                let crate::domain::StreamId::Order(id) = event.stream() else { return Ok(Ok(())) };
+                let Some(mut view) = self.view(&id)? else {
+                    return Ok(Err(format!(
+                        "{} for order {id}, which the order view does not have",
+                        envelope.event_type
+                    )));
+                };
+                let before = view.status;
+                match event {
+                    Event::OrderShipped(e) => {
+                        view.status = OrderStatus::Shipped;
+                        view.shipment =
+                            Some(Shipment { carrier: e.carrier.clone(), tracking: e.tracking.clone(), at: e.at });
+                    }
+                    Event::OrderDelivered(e) => {
+                        view.status = OrderStatus::Delivered;
+                        view.delivered_at = Some(e.at);
+                    }
+                    Event::OrderCancelled(e) => {
+                        view.status = OrderStatus::Cancelled;
+                        view.cancellation = Some(Cancellation { reason: e.reason.clone(), at: e.at });
+                    }
+                    Event::OrderRefunded(e) => {
+                        view.refunds.push(Refund { amount: e.amount, reason: e.reason.clone(), at: e.at });
+                        view.refunded += e.amount;
+                    }
+                    _ => {}
+                }
+                view.version = envelope.version;
+                view.position = envelope.position;
+                if before != view.status {
+                    let at = view.placed_at.timestamp_micros();
+                    self.by_status.remove((status_key(before), at, view.id.as_str()))?;
+                    self.by_status.insert((status_key(view.status), at, view.id.as_str()), ())?;
+                }
+                self.put(&view)?;
+            }
+            Event::CustomerDetailsChanged(e) => {
+                let customer = &e.customer;
+                for id in self.customer_orders(&customer.id)? {
+                    let Some(mut view) = self.view(&id)? else { continue };
+                    view.customer = Some(CustomerInfo {
+                        id: customer.id.clone(),
+                        name: customer.name.clone(),
+                        email: customer.email.clone(),
+                        phone: customer.phone.clone(),
+                        country: customer.country.clone(),
+                    });
+                    self.put(&view)?;
+                }
+            }
+            _ => {}
+        }
+        Ok(Ok(()))
+    }
+
+    fn put(&mut self, view: &OrderView) -> Result<(), crate::Error> {
+        self.views.insert(view.id.as_str(), to_json(view)?.as_slice())?;
+        Ok(())
+    }
+
+    fn insert_indexes(&mut self, view: &OrderView) -> Result<(), crate::Error> {
+        let at = view.placed_at.timestamp_micros();
+        let id = view.id.as_str();
+        if let Some(c) = &view.customer {
+            self.by_customer.insert((c.id.as_str(), at, id), ())?;
+        }
+        self.by_status.insert((status_key(view.status), at, id), ())?;
+        self.by_day.insert((day_key(view.business_day), at, id), ())?;
+        self.by_time.insert((at, id), ())?;
+        Ok(())
+    }
+}
+
+/// Read access for queries: one read transaction's view of the order tables.
+pub(crate) struct Reader {
+    views: redb::ReadOnlyTable<&'static str, &'static [u8]>,
+    by_customer: redb::ReadOnlyTable<(&'static str, i64, &'static str), ()>,
+    by_status: redb::ReadOnlyTable<(u8, i64, &'static str), ()>,
+    by_time: redb::ReadOnlyTable<(i64, &'static str), ()>,
+}
+
+impl Reader {
+    pub(crate) fn open(txn: &redb::ReadTransaction) -> Result<Reader, crate::Error> {
+        Ok(Reader {
+            views: txn.open_table(VIEWS)?,
+            by_customer: txn.open_table(BY_CUSTOMER)?,
+            by_status: txn.open_table(BY_STATUS)?,
+            by_time: txn.open_table(BY_TIME)?,
+        })
+    }
+
+    pub(crate) fn view(&self, id: &str) -> Result<Option<OrderView>, crate::Error> {
+        self.views.get(id)?.map(|v| from_json(v.value())).transpose()
+    }
+
+    fn views(&self, ids: Vec<String>) -> Result<Vec<OrderView>, crate::Error> {
+        let mut out = Vec::with_capacity(ids.len());
+        for id in ids {
+            if let Some(view) = self.view(&id)? {
+                out.push(view);
+            }
+        }
+        Ok(out)
+    }
+
+    /// A customer's orders, newest first; `offset`/`limit` page through them. Also returns the total.
+    pub(crate) fn customer_orders(
+        &self,
+        customer: &str,
+        offset: usize,
+        limit: usize,
+    ) -> Result<(Vec<OrderView>, usize), crate::Error> {
+        let range = self.by_customer.range((customer, i64::MIN, "")..=(customer, i64::MAX, "\u{10FFFF}"))?;
+        let mut ids = Vec::new();
+        let mut total = 0;
+        for entry in range.rev() {
+            let key = entry?.0;
+            if total >= offset && ids.len() < limit {
+                ids.push(key.value().2.to_owned());
+            }
+            total += 1;
+        }
+        Ok((self.views(ids)?, total))
+    }
+
+    /// Orders placed in `[from, to)` (µs), optionally of one status, newest first, paged.
+    pub(crate) fn list(
+        &self,
+        status: Option<OrderStatus>,
+        from: i64,
+        to: i64,
+        offset: usize,
+        limit: usize,
+    ) -> Result<(Vec<OrderView>, usize), crate::Error> {
+        let mut ids = Vec::new();
+        let mut total = 0;
+        let mut take = |id: &str| {
+            if total >= offset && ids.len() < limit {
+                ids.push(id.to_owned());
+            }
+            total += 1;
+        };
+        match status {
+            Some(status) => {
+                let s = status_key(status);
+                for entry in self.by_status.range((s, from, "")..(s, to, ""))?.rev() {
+                    take(entry?.0.value().2);
+                }
+            }
+            None => {
+                for entry in self.by_time.range((from, "")..(to, ""))?.rev() {
+                    take(entry?.0.value().1);
+                }
+            }
+        }
+        Ok((self.views(ids)?, total))
+    }
+}
+
+pub(crate) fn digest(txn: &redb::ReadTransaction, hasher: &mut blake3::Hasher) -> Result<(), crate::Error> {
+    use super::tables::digest_table;
+    digest_table(&txn.open_table(VIEWS)?, hasher)?;
+    digest_table(&txn.open_table(BY_CUSTOMER)?, hasher)?;
+    digest_table(&txn.open_table(BY_STATUS)?, hasher)?;
+    digest_table(&txn.open_table(BY_DAY)?, hasher)?;
+    digest_table(&txn.open_table(BY_TIME)?, hasher)
+}

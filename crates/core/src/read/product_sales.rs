@@ -1,0 +1,153 @@
+//! Read model: units and revenue per product per business day, for top-product lists.
+//! Owns `product_sales`.
+//!
+//! Keyed by (day, product key): the SKU for lines with one, `item:NAME` for ad-hoc items
+//! without. Revenue is the line totals (before the order discount). Cancelling an order takes
+//! its lines off its placement day. Refunds are not attributed to products: a refund names an
+//! amount, not lines.
+
+use std::collections::HashMap;
+
+use chrono::NaiveDate;
+use redb::{ReadableTable, Table, TableDefinition, WriteTransaction};
+use rust_decimal::Decimal;
+use serde::Serialize;
+
+use super::orders;
+use super::{Apply, Bucketing, day_key, decimal_from};
+use crate::domain::Event;
+use crate::store::Envelope;
+
+const SALES: TableDefinition<'_, (i32, &str), &[u8]> = TableDefinition::new("product_sales");
+
+/// A product's sales over a range.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct TopProduct {
+    /// The SKU, or `None` for an ad-hoc item.
+    pub sku: Option<String>,
+    /// The name it was last sold under.
+    pub name: String,
+    pub units: i64,
+    pub revenue: Decimal,
+}
+
+fn product_key(sku: Option<&str>, name: &str) -> String {
+    match sku {
+        Some(sku) => sku.to_owned(),
+        None => format!("item:{name}"),
+    }
+}
+
+/// units (8) ‖ revenue (16) ‖ name (UTF-8)
+fn encode(units: i64, revenue: Decimal, name: &str) -> Vec<u8> {
+    let mut out = Vec::with_capacity(24 + name.len());
+    out.extend_from_slice(&units.to_le_bytes());
+    out.extend_from_slice(&revenue.serialize());
+    out.extend_from_slice(name.as_bytes());
+    out
+}
+
+fn decode(bytes: &[u8]) -> (i64, Decimal, &str) {
+    let units = bytes.get(..8).and_then(|b| <[u8; 8]>::try_from(b).ok()).map_or(0, i64::from_le_bytes);
+    let revenue = bytes.get(8..24).map_or(Decimal::ZERO, decimal_from);
+    let name = bytes.get(24..).and_then(|b| std::str::from_utf8(b).ok()).unwrap_or("");
+    (units, revenue, name)
+}
+
+pub(crate) struct Tables<'txn> {
+    sales: Table<'txn, (i32, &'static str), &'static [u8]>,
+}
+
+impl<'txn> Tables<'txn> {
+    pub(crate) fn open(txn: &'txn WriteTransaction) -> Result<Tables<'txn>, crate::Error> {
+        Ok(Tables { sales: txn.open_table(SALES)? })
+    }
+
+    fn add(
+        &mut self,
+        day: NaiveDate,
+        sku: Option<&str>,
+        name: &str,
+        units: i64,
+        revenue: Decimal,
+    ) -> Result<(), crate::Error> {
+        let key = product_key(sku, name);
+        let k = (day_key(day), key.as_str());
+        let (old_units, old_revenue) = match self.sales.get(k)? {
+            Some(v) => {
+                let (u, r, _) = decode(v.value());
+                (u, r)
+            }
+            None => (0, Decimal::ZERO),
+        };
+        self.sales.insert(k, encode(old_units + units, old_revenue + revenue, name).as_slice())?;
+        Ok(())
+    }
+
+    pub(crate) fn apply(
+        &mut self,
+        envelope: &Envelope,
+        bucketing: &Bucketing,
+        orders: &orders::Tables<'_>,
+    ) -> Result<Apply, crate::Error> {
+        match &envelope.event {
+            Event::OrderPlaced(e) => {
+                let day = bucketing.day(e.at);
+                for line in &e.lines {
+                    self.add(day, line.sku.as_deref(), &line.name, i64::from(line.quantity), line.total)?;
+                }
+            }
+            Event::OrderCancelled(e) => {
+                let Some(view) = orders.view(&e.order)? else {
+                    return Ok(Err(format!("cancelled order {} is not in the order view", e.order)));
+                };
+                for line in &view.lines {
+                    self.add(
+                        view.business_day,
+                        line.sku.as_deref(),
+                        &line.name,
+                        -i64::from(line.quantity),
+                        -line.total,
+                    )?;
+                }
+            }
+            _ => {}
+        }
+        Ok(Ok(()))
+    }
+}
+
+/// The best-selling products over `[from, to]` by revenue (then units, then name).
+pub(crate) fn top(
+    txn: &redb::ReadTransaction,
+    from: NaiveDate,
+    to: NaiveDate,
+    limit: usize,
+) -> Result<Vec<TopProduct>, crate::Error> {
+    let table = txn.open_table(SALES)?;
+    let mut sums: HashMap<String, TopProduct> = HashMap::new();
+    for entry in table.range((day_key(from), "")..(day_key(to) + 1, ""))? {
+        let (key, value) = entry?;
+        let product = key.value().1;
+        let (units, revenue, name) = decode(value.value());
+        let row = sums.entry(product.to_owned()).or_insert_with(|| TopProduct {
+            sku: (!product.starts_with("item:")).then(|| product.to_owned()),
+            name: name.to_owned(),
+            units: 0,
+            revenue: Decimal::ZERO,
+        });
+        row.units += units;
+        row.revenue += revenue;
+        if !name.is_empty() {
+            name.clone_into(&mut row.name);
+        }
+    }
+    let mut rows: Vec<TopProduct> = sums.into_values().filter(|r| r.units != 0 || !r.revenue.is_zero()).collect();
+    rows.sort_by(|a, b| b.revenue.cmp(&a.revenue).then(b.units.cmp(&a.units)).then(a.name.cmp(&b.name)));
+    rows.truncate(limit);
+    Ok(rows)
+}
+
+pub(crate) fn digest(txn: &redb::ReadTransaction, hasher: &mut blake3::Hasher) -> Result<(), crate::Error> {
+    super::tables::digest_table(&txn.open_table(SALES)?, hasher)
+}

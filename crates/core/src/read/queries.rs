@@ -1,0 +1,532 @@
+//! Queries. They read only the read store and the search index (one read transaction each),
+//! and every answer is stamped with the log position it reflects and how far behind that is.
+//! The one exception is [`Countertop::order`], which falls back to the write side to honour
+//! read-your-writes.
+
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, Datelike, Days, LocalResult, NaiveDate, TimeZone, Utc};
+use redb::{ReadTransaction, ReadableDatabase};
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+
+use super::customer_stats::{self, CustomerStats};
+use super::daily::{self, DailyStats};
+use super::dead_letters::{self, DeadLetter};
+use super::orders::{self, LineView, OrderView};
+use super::product_sales;
+pub use super::product_sales::TopProduct;
+use super::projector::{Progress, apply_batch};
+use super::search::SearchHit;
+use super::{Bucketing, CustomerInfo, directory, hll, store};
+use crate::Countertop;
+use crate::domain::{OrderStatus, Shop};
+use crate::money::Currency;
+
+/// An answer and the log position it reflects.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Stamped<T> {
+    pub value: T,
+    /// Everything up to this log position is reflected.
+    pub position: u64,
+    /// The write store's head when the answer was read.
+    pub head: u64,
+    /// Events committed but not reflected yet.
+    pub lag_events: u64,
+}
+
+/// An inclusive range of business days.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Period {
+    pub from: NaiveDate,
+    pub to: NaiveDate,
+}
+
+impl Period {
+    /// The `days` business days ending with `today`.
+    pub fn last_days(today: NaiveDate, days: u32) -> Period {
+        let from = today.checked_sub_days(Days::new(u64::from(days.max(1)) - 1)).unwrap_or(NaiveDate::MIN);
+        Period { from, to: today }
+    }
+
+    /// Number of days in the period.
+    pub fn days(&self) -> i64 {
+        (self.to - self.from).num_days() + 1
+    }
+
+    /// The period of equal length just before this one.
+    pub fn previous(&self) -> Period {
+        let to = self.from.pred_opt().unwrap_or(NaiveDate::MIN);
+        let from =
+            to.checked_sub_days(Days::new(u64::try_from(self.days() - 1).unwrap_or(0))).unwrap_or(NaiveDate::MIN);
+        Period { from, to }
+    }
+}
+
+/// Headline numbers for a period.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct Kpis {
+    /// Gross minus refunds: what the shop kept.
+    pub net: Decimal,
+    pub gross: Decimal,
+    pub refunds: Decimal,
+    pub orders: i64,
+    pub items: i64,
+    /// Average order value: net ÷ orders, rounded to the minor unit.
+    pub average_order_value: Option<Decimal>,
+    /// Distinct customers (HyperLogLog estimate; see `unique_customers_error`).
+    pub unique_customers: u64,
+    pub cancelled: i64,
+}
+
+/// One day of a series (every day of the period, zero when nothing happened).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct SeriesPoint {
+    pub day: NaiveDate,
+    pub net: Decimal,
+    pub gross: Decimal,
+    pub refunds: Decimal,
+    pub orders: i64,
+    pub items: i64,
+}
+
+/// Everything the dashboard shows for a period.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Dashboard {
+    pub currency: Option<Currency>,
+    pub period: Period,
+    pub previous_period: Period,
+    pub kpis: Kpis,
+    pub previous_kpis: Kpis,
+    pub series: Vec<SeriesPoint>,
+    pub previous_series: Vec<SeriesPoint>,
+    pub top_products: Vec<TopProduct>,
+    /// Relative standard error of `unique_customers`.
+    pub unique_customers_error: f64,
+}
+
+/// Report bucket size.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Bucket {
+    Day,
+    Week,
+    Month,
+}
+
+/// One row of a revenue report.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct RevenueRow {
+    /// First day of the bucket (Monday for weeks, the 1st for months), clipped to the range.
+    pub date: NaiveDate,
+    pub net: Decimal,
+    pub gross: Decimal,
+    pub refunds: Decimal,
+    pub orders: i64,
+    pub items: i64,
+    pub average_order_value: Option<Decimal>,
+    pub unique_customers: u64,
+    pub cancelled: i64,
+}
+
+/// Which orders to list.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OrderFilter {
+    pub status: Option<OrderStatus>,
+    /// First business day (inclusive).
+    pub from: Option<NaiveDate>,
+    /// Last business day (inclusive).
+    pub to: Option<NaiveDate>,
+    /// Only this customer's orders.
+    pub customer: Option<String>,
+    pub offset: usize,
+    pub limit: usize,
+}
+
+/// A page of results and how many there are in all.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    pub total: usize,
+    pub offset: usize,
+    pub limit: usize,
+}
+
+/// Where an order answer came from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OrderSource {
+    /// The read model, caught up to the position asked for.
+    ReadModel,
+    /// The read model was behind, so the order was folded from its events in the write store.
+    WriteSide,
+}
+
+/// An order with where it came from.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct OrderWithSource {
+    pub order: OrderView,
+    pub source: OrderSource,
+}
+
+impl Bucketing {
+    /// The first instant of a business day.
+    pub fn start_of(&self, day: NaiveDate) -> DateTime<Utc> {
+        let local = day.and_time(self.day_start);
+        match self.time_zone.from_local_datetime(&local) {
+            LocalResult::Single(t) | LocalResult::Ambiguous(t, _) => t.with_timezone(&Utc),
+            // The start fell in a DST gap: the day starts when the clocks resume.
+            LocalResult::None => self
+                .time_zone
+                .from_local_datetime(&(local + chrono::TimeDelta::hours(1)))
+                .earliest()
+                .map_or_else(|| Utc.from_utc_datetime(&local), |t| t.with_timezone(&Utc)),
+        }
+    }
+}
+
+fn kpis(days: &[DailyStats], unique_customers: u64, currency: Option<Currency>) -> Kpis {
+    let mut k = Kpis { unique_customers, ..Kpis::default() };
+    for d in days {
+        k.gross += d.gross;
+        k.refunds += d.refunds;
+        k.orders += d.orders;
+        k.items += d.items;
+        k.cancelled += d.cancelled;
+    }
+    k.net = k.gross - k.refunds;
+    k.average_order_value = (k.orders > 0).then(|| {
+        let aov = k.net / Decimal::from(k.orders);
+        currency.map_or(aov.round_dp(2), |c| c.round(aov))
+    });
+    k
+}
+
+fn series(period: Period, days: &[DailyStats]) -> Vec<SeriesPoint> {
+    let mut out = Vec::with_capacity(usize::try_from(period.days()).unwrap_or(0));
+    let mut rows = days.iter().peekable();
+    let mut day = period.from;
+    while day <= period.to {
+        let point = match rows.next_if(|d| d.day == day) {
+            Some(d) => {
+                SeriesPoint { day, net: d.net(), gross: d.gross, refunds: d.refunds, orders: d.orders, items: d.items }
+            }
+            None => SeriesPoint {
+                day,
+                net: Decimal::ZERO,
+                gross: Decimal::ZERO,
+                refunds: Decimal::ZERO,
+                orders: 0,
+                items: 0,
+            },
+        };
+        out.push(point);
+        let Some(next) = day.succ_opt() else { break };
+        day = next;
+    }
+    out
+}
+
+/// The dashboard from one read transaction.
+pub(crate) fn dashboard_in(txn: &ReadTransaction, period: Period, top: usize) -> Result<Dashboard, crate::Error> {
+    let currency = directory::shop(txn)?.map(|s| s.currency);
+    let reader = daily::Reader::open(txn)?;
+    let previous_period = period.previous();
+    let days = reader.days(period.from, period.to)?;
+    let previous_days = reader.days(previous_period.from, previous_period.to)?;
+    Ok(Dashboard {
+        currency,
+        period,
+        previous_period,
+        kpis: kpis(&days, reader.unique_customers(period.from, period.to)?, currency),
+        previous_kpis: kpis(
+            &previous_days,
+            reader.unique_customers(previous_period.from, previous_period.to)?,
+            currency,
+        ),
+        series: series(period, &days),
+        previous_series: series(previous_period, &previous_days),
+        top_products: product_sales::top(txn, period.from, period.to, top)?,
+        unique_customers_error: hll::UNIQUE_CUSTOMERS_ERROR,
+    })
+}
+
+fn bucket_start(day: NaiveDate, bucket: Bucket) -> NaiveDate {
+    match bucket {
+        Bucket::Day => day,
+        Bucket::Week => day - chrono::TimeDelta::days(i64::from(day.weekday().num_days_from_monday())),
+        Bucket::Month => day.with_day(1).unwrap_or(day),
+    }
+}
+
+impl Countertop {
+    fn read_stamped<T>(
+        &self,
+        f: impl FnOnce(&ReadTransaction) -> Result<T, crate::Error>,
+    ) -> Result<Stamped<T>, crate::Error> {
+        let head = self.write().head().current();
+        let db = self.read.db();
+        let txn = db.begin_read()?;
+        let position = store::checkpoint(&txn)?;
+        let value = f(&txn)?;
+        Ok(Stamped { value, position, head, lag_events: head.saturating_sub(position) })
+    }
+
+    /// The shop's business-day bucketing (UTC midnight before the shop is set up).
+    pub fn bucketing(&self) -> Result<Bucketing, crate::Error> {
+        Ok(self
+            .write()
+            .shop()?
+            .map_or_else(Bucketing::default, |s: Shop| Bucketing { time_zone: s.time_zone, day_start: s.day_start }))
+    }
+
+    /// Today's business day.
+    pub fn today(&self) -> Result<NaiveDate, crate::Error> {
+        Ok(self.bucketing()?.day(Utc::now()))
+    }
+
+    /// KPIs, series and top products for `period`, with the previous period of equal length.
+    pub fn dashboard(&self, period: Period) -> Result<Stamped<Dashboard>, crate::Error> {
+        self.read_stamped(|txn| dashboard_in(txn, period, 10))
+    }
+
+    /// Revenue per day, week or month over `period`.
+    pub fn revenue(&self, period: Period, bucket: Bucket) -> Result<Stamped<Vec<RevenueRow>>, crate::Error> {
+        self.read_stamped(|txn| {
+            let currency = directory::shop(txn)?.map(|s| s.currency);
+            let reader = daily::Reader::open(txn)?;
+            let days = reader.days(period.from, period.to)?;
+            let mut rows: Vec<RevenueRow> = Vec::new();
+            let mut group: Vec<DailyStats> = Vec::new();
+            let mut flush =
+                |group: &mut Vec<DailyStats>, start: NaiveDate, end: NaiveDate| -> Result<(), crate::Error> {
+                    let k = kpis(group, reader.unique_customers(start, end)?, currency);
+                    rows.push(RevenueRow {
+                        date: start,
+                        net: k.net,
+                        gross: k.gross,
+                        refunds: k.refunds,
+                        orders: k.orders,
+                        items: k.items,
+                        average_order_value: k.average_order_value,
+                        unique_customers: k.unique_customers,
+                        cancelled: k.cancelled,
+                    });
+                    group.clear();
+                    Ok(())
+                };
+            // Every bucket in the range gets a row, empty ones too.
+            let mut start = period.from;
+            let mut days = days.into_iter().peekable();
+            while start <= period.to {
+                let next = match bucket {
+                    Bucket::Day => start.succ_opt(),
+                    Bucket::Week => bucket_start(start, Bucket::Week).checked_add_days(Days::new(7)),
+                    Bucket::Month => bucket_start(start, Bucket::Month).checked_add_months(chrono::Months::new(1)),
+                }
+                .unwrap_or(NaiveDate::MAX);
+                let end = next.pred_opt().unwrap_or(next).min(period.to);
+                while let Some(d) = days.next_if(|d| d.day <= end) {
+                    group.push(d);
+                }
+                flush(&mut group, start, end)?;
+                start = next;
+            }
+            Ok(rows)
+        })
+    }
+
+    /// One order from the read model. With `min_position` (the position a command returned),
+    /// waits up to `wait` for the projector to reach it, and if it has not, folds the order
+    /// from its events in the write store instead (marked [`OrderSource::WriteSide`]).
+    pub fn order(
+        &self,
+        id: &str,
+        min_position: Option<u64>,
+        wait: Duration,
+    ) -> Result<Option<Stamped<OrderWithSource>>, crate::Error> {
+        let id = id.trim();
+        if let Some(min) = min_position
+            && self.read.tables_watch().current() < min
+        {
+            self.read.tables_watch().wait_past(min.saturating_sub(1), wait);
+        }
+        let stamped = self.read_stamped(|txn| orders::Reader::open(txn)?.view(id))?;
+        if min_position.is_none_or(|min| stamped.position >= min) {
+            let Stamped { value, position, head, lag_events } = stamped;
+            return Ok(value.map(|order| Stamped {
+                value: OrderWithSource { order, source: OrderSource::ReadModel },
+                position,
+                head,
+                lag_events,
+            }));
+        }
+        let head = self.write().head().current();
+        let Some(history) = self.write().order_history(id, None)? else { return Ok(None) };
+        let bucketing = self.bucketing()?;
+        let last = history.timeline.last();
+        let o = history.order;
+        let customer = match &o.customer {
+            Some(c) => Some(self.write().customer(&c.id)?.map_or_else(
+                || CustomerInfo { id: c.id.clone(), name: c.name.clone(), email: None, phone: None, country: None },
+                |c| CustomerInfo { id: c.id, name: c.name, email: c.email, phone: c.phone, country: c.country },
+            )),
+            None => None,
+        };
+        let mut lines = Vec::with_capacity(o.lines.len());
+        for l in o.lines {
+            let image = match (&l.sku, l.from_catalog) {
+                (Some(sku), true) => self.write().product(sku)?.and_then(|p| p.image),
+                _ => None,
+            };
+            lines.push(LineView {
+                sku: l.sku,
+                name: l.name,
+                quantity: l.quantity,
+                unit_price: l.unit_price,
+                tax_rate: l.tax_rate,
+                total: l.total,
+                image,
+            });
+        }
+        let refunded = o.refunds.iter().map(|r| r.amount).sum();
+        let order = OrderView {
+            id: o.id,
+            customer,
+            lines,
+            totals: o.totals,
+            currency: o.currency,
+            note: o.note,
+            payment_method: o.payment_method,
+            status: o.status,
+            placed_at: o.placed_at,
+            business_day: bucketing.day(o.placed_at),
+            shipment: o.shipment,
+            delivered_at: o.delivered_at,
+            cancellation: o.cancellation,
+            refunds: o.refunds,
+            refunded,
+            version: last.map_or(0, |e| e.version),
+            position: last.map_or(0, |e| e.position),
+        };
+        let position = order.position;
+        Ok(Some(Stamped {
+            value: OrderWithSource { order, source: OrderSource::WriteSide },
+            position,
+            head,
+            lag_events: 0,
+        }))
+    }
+
+    /// Orders, newest first: a customer's history, or by status and business days.
+    pub fn orders(&self, filter: &OrderFilter) -> Result<Stamped<Page<OrderView>>, crate::Error> {
+        let bucketing = self.bucketing()?;
+        let limit = if filter.limit == 0 { 50 } else { filter.limit };
+        self.read_stamped(|txn| {
+            let reader = orders::Reader::open(txn)?;
+            let (items, total) = match &filter.customer {
+                Some(customer) => {
+                    let (all, _) = reader.customer_orders(customer.trim(), 0, usize::MAX)?;
+                    let kept: Vec<OrderView> = all
+                        .into_iter()
+                        .filter(|o| filter.status.is_none_or(|s| o.status == s))
+                        .filter(|o| filter.from.is_none_or(|d| o.business_day >= d))
+                        .filter(|o| filter.to.is_none_or(|d| o.business_day <= d))
+                        .collect();
+                    let total = kept.len();
+                    (kept.into_iter().skip(filter.offset).take(limit).collect(), total)
+                }
+                None => {
+                    let from = filter.from.map_or(i64::MIN, |d| bucketing.start_of(d).timestamp_micros());
+                    let to = filter
+                        .to
+                        .and_then(|d| d.succ_opt())
+                        .map_or(i64::MAX, |d| bucketing.start_of(d).timestamp_micros());
+                    reader.list(filter.status, from, to, filter.offset, limit)?
+                }
+            };
+            Ok(Page { items, total, offset: filter.offset, limit })
+        })
+    }
+
+    /// A customer's details and numbers.
+    pub fn customer_stats(&self, id: &str) -> Result<Stamped<Option<(CustomerInfo, CustomerStats)>>, crate::Error> {
+        self.read_stamped(|txn| {
+            let Some(info) = directory::customer(txn, id.trim())? else { return Ok(None) };
+            let stats = customer_stats::get(txn, id.trim())?.unwrap_or_default();
+            Ok(Some((info, stats)))
+        })
+    }
+
+    /// Full-text search over orders, customers and products (see `read::search` for the syntax).
+    pub fn search(&self, query: &str, offset: usize, limit: usize) -> Result<Stamped<Page<SearchHit>>, crate::Error> {
+        let head = self.write().head().current();
+        let position = self.read.search_watch().current();
+        let (items, total) = self.read.search_index().search(query, offset, limit)?;
+        Ok(Stamped {
+            value: Page { items, total, offset, limit },
+            position,
+            head,
+            lag_events: head.saturating_sub(position),
+        })
+    }
+
+    /// Parked events.
+    pub fn dead_letters(&self) -> Result<Vec<DeadLetter>, crate::Error> {
+        let db = self.read.db();
+        let txn = db.begin_read()?;
+        dead_letters::list(&txn)
+    }
+
+    /// Re-applies parked events (one position or all); returns those still parked.
+    pub fn retry_dead_letters(&self, position: Option<u64>) -> Result<Vec<DeadLetter>, crate::Error> {
+        self.read.retry_dead_letters(position)
+    }
+
+    /// A digest of every read-model table: equal digests, equal read models.
+    pub fn read_digest(&self) -> Result<Stamped<String>, crate::Error> {
+        self.read_stamped(super::tables::digest)
+    }
+
+    /// The dashboard as it would have looked at `as_of`: the log up to that moment replayed
+    /// into a scratch in-memory read store. `progress` is called every batch.
+    pub fn dashboard_as_of(
+        &self,
+        as_of: DateTime<Utc>,
+        period: Period,
+        mut progress: impl FnMut(&Progress),
+    ) -> Result<Stamped<Dashboard>, crate::Error> {
+        let db = store::in_memory()?;
+        let bucketing = self.bucketing()?;
+        {
+            let txn = db.begin_write()?;
+            super::store::Meta::open(&txn)?.set_bucketing(&bucketing)?;
+            txn.commit()?;
+        }
+        let head = self.write().head().current();
+        let started = Instant::now();
+        let mut next = 1;
+        let mut position = 0;
+        'replay: while next <= head {
+            let mut events = self.write().events_each(next, 5000)?;
+            let Some((last, _)) = events.last() else { break };
+            next = last + 1;
+            // Events are in commit order, so the first one recorded after `as_of` ends the replay.
+            let cut = events.iter().position(|(_, e)| matches!(e, Ok(env) if env.recorded_at > as_of));
+            if let Some(cut) = cut {
+                events.truncate(cut);
+            }
+            if let Some((last, _)) = events.last() {
+                position = *last;
+                apply_batch(&db, &events, false)?;
+            }
+            progress(&Progress::new("replay", position, head, started));
+            if cut.is_some() {
+                break 'replay;
+            }
+        }
+        let txn = db.begin_read()?;
+        let value = dashboard_in(&txn, period, 10)?;
+        Ok(Stamped { value, position, head, lag_events: 0 })
+    }
+}

@@ -1,0 +1,513 @@
+//! The search projection: a tantivy index of orders, customers and products in
+//! `search/gen-N/`, with `search/CURRENT` naming the live generation (a rebuild writes a new
+//! generation and switches the pointer atomically).
+//!
+//! Its checkpoint is the commit payload, so an index always resumes exactly after the last
+//! event it committed. It trails the tables: documents are built from the read store's views,
+//! which are always at least as new as the events being indexed, so re-indexing is idempotent.
+//!
+//! Query syntax: words (all must match; words of 5+ letters also match with one typo; the last
+//! word also matches as a prefix, for results as you type), `"a phrase"`, and filters
+//! `kind:order|customer|product`, `status:pending|shipped|delivered|cancelled`.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::sync::{PoisonError, RwLock};
+
+use serde::{Deserialize, Serialize};
+use tantivy::collector::{Count, TopDocs};
+use tantivy::query::{BooleanQuery, BoostQuery, FuzzyTermQuery, Occur, PhraseQuery, Query, TermQuery};
+use tantivy::schema::{Field, IndexRecordOption, STORED, STRING, Schema, TEXT, Value};
+use tantivy::{Index, IndexReader, IndexWriter, ReloadPolicy, TantivyDocument, Term, doc};
+
+use super::orders::OrderView;
+use super::{CustomerInfo, ProductInfo};
+
+const POINTER: &str = "CURRENT";
+/// Changes when the schema or what goes into documents changes; a mismatch rebuilds the index.
+const SEARCH_FINGERPRINT: &str = "search@1";
+const WRITER_MEMORY: usize = 30_000_000;
+
+/// What a hit is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SearchKind {
+    Order,
+    Customer,
+    Product,
+}
+
+impl SearchKind {
+    fn as_str(self) -> &'static str {
+        match self {
+            SearchKind::Order => "order",
+            SearchKind::Customer => "customer",
+            SearchKind::Product => "product",
+        }
+    }
+
+    fn parse(s: &str) -> Option<SearchKind> {
+        match s {
+            "order" => Some(SearchKind::Order),
+            "customer" => Some(SearchKind::Customer),
+            "product" => Some(SearchKind::Product),
+            _ => None,
+        }
+    }
+}
+
+/// One search result.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct SearchHit {
+    pub kind: SearchKind,
+    /// Order number, customer id or SKU.
+    pub id: String,
+    pub title: String,
+    pub subtitle: String,
+    pub score: f32,
+}
+
+#[derive(Clone, Copy, Debug)]
+struct Fields {
+    key: Field,
+    kind: Field,
+    id: Field,
+    status: Field,
+    title: Field,
+    subtitle: Field,
+    text: Field,
+}
+
+fn schema() -> (Schema, Fields) {
+    let mut b = Schema::builder();
+    let fields = Fields {
+        key: b.add_text_field("key", STRING | STORED),
+        kind: b.add_text_field("kind", STRING | STORED),
+        id: b.add_text_field("id", STRING | STORED),
+        status: b.add_text_field("status", STRING),
+        title: b.add_text_field("title", STORED),
+        subtitle: b.add_text_field("subtitle", STORED),
+        text: b.add_text_field("text", TEXT),
+    };
+    (b.build(), fields)
+}
+
+#[derive(Serialize, Deserialize)]
+struct Payload {
+    checkpoint: u64,
+    fingerprint: String,
+}
+
+fn search_err(e: impl std::fmt::Display) -> crate::Error {
+    super::storage(format!("search index: {e}"))
+}
+
+/// One generation of the index, open for reading and writing.
+pub(crate) struct Generation {
+    number: u64,
+    index: Index,
+    fields: Fields,
+    reader: IndexReader,
+}
+
+impl Generation {
+    fn create(dir: &Path, number: u64) -> Result<Generation, crate::Error> {
+        let path = dir.join(format!("gen-{number}"));
+        if path.exists() {
+            std::fs::remove_dir_all(&path).map_err(search_err)?;
+        }
+        std::fs::create_dir_all(&path).map_err(search_err)?;
+        let (schema, fields) = schema();
+        let index = Index::create_in_dir(&path, schema).map_err(search_err)?;
+        Generation::with_index(number, index, fields)
+    }
+
+    fn open(dir: &Path, number: u64) -> Result<Generation, crate::Error> {
+        let index = Index::open_in_dir(dir.join(format!("gen-{number}"))).map_err(search_err)?;
+        let (expected, fields) = schema();
+        if index.schema() != expected {
+            return Err(search_err("the index has another schema"));
+        }
+        Generation::with_index(number, index, fields)
+    }
+
+    fn with_index(number: u64, index: Index, fields: Fields) -> Result<Generation, crate::Error> {
+        let reader = index.reader_builder().reload_policy(ReloadPolicy::Manual).try_into().map_err(search_err)?;
+        Ok(Generation { number, index, fields, reader })
+    }
+
+    /// The checkpoint of the last commit (0 for a new index or one of another fingerprint).
+    fn checkpoint(&self) -> Result<Option<u64>, crate::Error> {
+        let metas = self.index.load_metas().map_err(search_err)?;
+        let Some(payload) = metas.payload else { return Ok(Some(0)) };
+        match serde_json::from_str::<Payload>(&payload) {
+            Ok(p) if p.fingerprint == SEARCH_FINGERPRINT => Ok(Some(p.checkpoint)),
+            _ => Ok(None),
+        }
+    }
+
+    pub(crate) fn writer(&self) -> Result<SearchWriter, crate::Error> {
+        let writer = self.index.writer_with_num_threads(1, WRITER_MEMORY).map_err(search_err)?;
+        Ok(SearchWriter { writer, fields: self.fields, pending: false })
+    }
+}
+
+/// The index files of a data dir: which generation is live, and its reader.
+pub(crate) struct SearchIndex {
+    dir: PathBuf,
+    live: RwLock<Generation>,
+}
+
+impl std::fmt::Debug for SearchIndex {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SearchIndex").field("dir", &self.dir).finish_non_exhaustive()
+    }
+}
+
+impl SearchIndex {
+    /// Opens the live generation; a missing, damaged or outdated index is replaced by an
+    /// empty one (the projector refills it). Returns the index, its checkpoint, and what was
+    /// wrong if it was replaced.
+    pub(crate) fn open(dir: &Path) -> Result<(SearchIndex, u64, Option<String>), crate::Error> {
+        std::fs::create_dir_all(dir).map_err(search_err)?;
+        let pointer = std::fs::read_to_string(dir.join(POINTER)).ok();
+        let number = pointer.as_deref().and_then(|p| p.trim().strip_prefix("gen-")?.parse::<u64>().ok());
+        let (generation, checkpoint, problem) = match number.map(|n| Generation::open(dir, n)) {
+            Some(Ok(generation)) => match generation.checkpoint()? {
+                Some(cp) => (generation, cp, None),
+                None => {
+                    let next = generation.number + 1;
+                    (
+                        Generation::create(dir, next)?,
+                        0,
+                        Some("the search index was built by another version".to_owned()),
+                    )
+                }
+            },
+            Some(Err(e)) => {
+                let next = number.unwrap_or(0) + 1;
+                (Generation::create(dir, next)?, 0, Some(format!("the search index could not be opened ({e})")))
+            }
+            None => {
+                let problem = pointer.map(|_| "the search index pointer is unreadable".to_owned());
+                (Generation::create(dir, 1)?, 0, problem)
+            }
+        };
+        let index = SearchIndex { dir: dir.to_owned(), live: RwLock::new(generation) };
+        index.point_to(index.generation_number())?;
+        index.remove_other_generations();
+        Ok((index, checkpoint, problem))
+    }
+
+    fn generation_number(&self) -> u64 {
+        self.live.read().unwrap_or_else(PoisonError::into_inner).number
+    }
+
+    /// Writes `CURRENT` atomically (write a temporary file, then rename over).
+    fn point_to(&self, number: u64) -> Result<(), crate::Error> {
+        let tmp = self.dir.join(format!("{POINTER}.tmp"));
+        std::fs::write(&tmp, format!("gen-{number}\n")).map_err(search_err)?;
+        std::fs::rename(&tmp, self.dir.join(POINTER)).map_err(search_err)
+    }
+
+    fn remove_other_generations(&self) {
+        let live = format!("gen-{}", self.generation_number());
+        if let Ok(entries) = std::fs::read_dir(&self.dir) {
+            for entry in entries.flatten() {
+                let name = entry.file_name().to_string_lossy().into_owned();
+                if name.starts_with("gen-") && name != live {
+                    let _ = std::fs::remove_dir_all(entry.path());
+                }
+            }
+        }
+    }
+
+    /// A writer on the live generation (only the projector thread holds one).
+    pub(crate) fn writer(&self) -> Result<SearchWriter, crate::Error> {
+        self.live.read().unwrap_or_else(PoisonError::into_inner).writer()
+    }
+
+    /// An empty next generation for a rebuild.
+    pub(crate) fn next_generation(&self) -> Result<Generation, crate::Error> {
+        Generation::create(&self.dir, self.generation_number() + 1)
+    }
+
+    /// Makes a rebuilt generation the live one.
+    pub(crate) fn swap_in(&self, generation: Generation) -> Result<(), crate::Error> {
+        let number = generation.number;
+        self.point_to(number)?;
+        *self.live.write().unwrap_or_else(PoisonError::into_inner) = generation;
+        self.remove_other_generations();
+        Ok(())
+    }
+
+    pub(crate) fn reload(&self) -> Result<(), crate::Error> {
+        self.live.read().unwrap_or_else(PoisonError::into_inner).reader.reload().map_err(search_err)
+    }
+
+    /// Runs a query against the last committed state.
+    pub(crate) fn search(
+        &self,
+        text: &str,
+        offset: usize,
+        limit: usize,
+    ) -> Result<(Vec<SearchHit>, usize), crate::Error> {
+        let live = self.live.read().unwrap_or_else(PoisonError::into_inner);
+        let query = parse(&live.index, live.fields, text)?;
+        let searcher = live.reader.searcher();
+        let collector = (TopDocs::with_limit(limit.max(1)).and_offset(offset).order_by_score(), Count);
+        let (top, total) = searcher.search(&query, &collector).map_err(search_err)?;
+        let mut hits = Vec::with_capacity(top.len());
+        for (score, address) in top {
+            let doc: TantivyDocument = searcher.doc(address).map_err(search_err)?;
+            let text = |field| doc.get_first(field).and_then(|v| v.as_str()).unwrap_or("").to_owned();
+            let Some(kind) = SearchKind::parse(&text(live.fields.kind)) else { continue };
+            hits.push(SearchHit {
+                kind,
+                id: text(live.fields.id),
+                title: text(live.fields.title),
+                subtitle: text(live.fields.subtitle),
+                score,
+            });
+        }
+        Ok((hits, total))
+    }
+}
+
+/// Writes documents; the projector commits with the checkpoint they reach.
+pub(crate) struct SearchWriter {
+    writer: IndexWriter,
+    fields: Fields,
+    pending: bool,
+}
+
+impl SearchWriter {
+    pub(crate) fn has_pending(&self) -> bool {
+        self.pending
+    }
+
+    fn replace(&mut self, key: &str, document: TantivyDocument) -> Result<(), crate::Error> {
+        self.writer.delete_term(Term::from_field_text(self.fields.key, key));
+        self.writer.add_document(document).map_err(search_err)?;
+        self.pending = true;
+        Ok(())
+    }
+
+    pub(crate) fn order(&mut self, view: &OrderView) -> Result<(), crate::Error> {
+        let f = self.fields;
+        let key = format!("order/{}", view.id);
+        let mut words = vec![view.id.clone()];
+        if let Some(c) = &view.customer {
+            words.extend([c.id.clone(), c.name.clone()]);
+            words.extend(c.email.clone());
+            words.extend(c.country.clone());
+        }
+        for line in &view.lines {
+            words.push(line.name.clone());
+            words.extend(line.sku.clone());
+        }
+        if let Some(s) = &view.shipment {
+            words.extend([s.carrier.clone(), s.tracking.clone()]);
+        }
+        words.extend(view.note.clone());
+        let who = view.customer.as_ref().map_or("walk-in", |c| c.name.as_str());
+        let title = format!("Order {} — {who}", view.id);
+        let subtitle = format!(
+            "{} · {} · {} {}",
+            view.business_day,
+            view.status.as_str(),
+            view.currency.fixed(view.totals.total),
+            view.currency.code()
+        );
+        self.replace(
+            &key,
+            doc!(
+                f.key => key.as_str(),
+                f.kind => SearchKind::Order.as_str(),
+                f.id => view.id.as_str(),
+                f.status => view.status.as_str(),
+                f.title => title,
+                f.subtitle => subtitle,
+                f.text => words.join(" "),
+            ),
+        )
+    }
+
+    pub(crate) fn customer(&mut self, info: &CustomerInfo) -> Result<(), crate::Error> {
+        let f = self.fields;
+        let key = format!("customer/{}", info.id);
+        let mut words = vec![info.id.clone(), info.name.clone()];
+        words.extend(info.email.clone());
+        words.extend(info.phone.clone());
+        words.extend(info.country.clone());
+        let subtitle =
+            [info.email.as_deref(), info.country.as_deref()].into_iter().flatten().collect::<Vec<_>>().join(" · ");
+        self.replace(
+            &key,
+            doc!(
+                f.key => key.as_str(),
+                f.kind => SearchKind::Customer.as_str(),
+                f.id => info.id.as_str(),
+                f.title => info.name.as_str(),
+                f.subtitle => subtitle,
+                f.text => words.join(" "),
+            ),
+        )
+    }
+
+    pub(crate) fn product(&mut self, info: &ProductInfo) -> Result<(), crate::Error> {
+        let f = self.fields;
+        let key = format!("product/{}", info.sku);
+        let subtitle = if info.archived { format!("{} · archived", info.sku) } else { info.sku.clone() };
+        self.replace(
+            &key,
+            doc!(
+                f.key => key.as_str(),
+                f.kind => SearchKind::Product.as_str(),
+                f.id => info.sku.as_str(),
+                f.title => info.name.as_str(),
+                f.subtitle => subtitle,
+                f.text => format!("{} {}", info.sku, info.name),
+            ),
+        )
+    }
+
+    /// Makes everything written so far durable and visible, recording `checkpoint`.
+    pub(crate) fn commit(&mut self, checkpoint: u64) -> Result<(), crate::Error> {
+        let payload = serde_json::to_string(&Payload { checkpoint, fingerprint: SEARCH_FINGERPRINT.to_owned() })
+            .map_err(search_err)?;
+        let mut prepared = self.writer.prepare_commit().map_err(search_err)?;
+        prepared.set_payload(&payload);
+        prepared.commit().map_err(search_err)?;
+        self.pending = false;
+        Ok(())
+    }
+
+    /// Drops every document (the index then refills from position 1).
+    pub(crate) fn clear(&mut self) -> Result<(), crate::Error> {
+        self.writer.delete_all_documents().map_err(search_err)?;
+        self.commit(0)
+    }
+}
+
+/// Turns what a person typed into a query, or says what is wrong with it.
+fn parse(index: &Index, f: Fields, text: &str) -> Result<Box<dyn Query>, crate::Error> {
+    let bad = |message: String| crate::Error::Rejected(crate::Rejection::BadSearch { message });
+    let mut clauses: Vec<(Occur, Box<dyn Query>)> = Vec::new();
+    let mut words: Vec<String> = Vec::new();
+    let mut analyzer = index.tokenizer_for_field(f.text).map_err(search_err)?;
+    let mut tokens = |s: &str| {
+        let mut out = Vec::new();
+        let mut stream = analyzer.token_stream(s);
+        while stream.advance() {
+            out.push(stream.token().text.clone());
+        }
+        out
+    };
+
+    let mut rest = text.trim();
+    if rest.is_empty() {
+        return Err(bad("the search is empty; type an order number, a name, a SKU or a tracking number".into()));
+    }
+    while !rest.is_empty() {
+        if let Some(after) = rest.strip_prefix('"') {
+            let Some(end) = after.find('"') else {
+                return Err(bad(format!("the quote before '{after}' is not closed; add a closing \"")));
+            };
+            let phrase = tokens(&after[..end]);
+            match phrase.len() {
+                0 => {}
+                1 => words.extend(phrase),
+                _ => {
+                    let terms = phrase.iter().map(|t| Term::from_field_text(f.text, t)).collect();
+                    clauses.push((Occur::Must, Box::new(PhraseQuery::new(terms))));
+                }
+            }
+            rest = after[end + 1..].trim_start();
+            continue;
+        }
+        let end = rest.find(char::is_whitespace).unwrap_or(rest.len());
+        let (word, tail) = rest.split_at(end);
+        rest = tail.trim_start();
+        if let Some((field, value)) = word.split_once(':')
+            && field.chars().all(|c| c.is_ascii_alphabetic())
+            && !field.is_empty()
+        {
+            let value = value.to_ascii_lowercase();
+            let (field, allowed): (Field, &[&str]) = match field.to_ascii_lowercase().as_str() {
+                "kind" => (f.kind, &["order", "customer", "product"]),
+                "status" => (f.status, &["pending", "shipped", "delivered", "cancelled"]),
+                other => {
+                    return Err(bad(format!(
+                        "'{other}:' is not a search filter; use kind: or status:, or leave the colon out"
+                    )));
+                }
+            };
+            if !allowed.contains(&value.as_str()) {
+                return Err(bad(format!("'{word}' is not a known value; use one of: {}", allowed.join(", "))));
+            }
+            if field == f.status {
+                clauses.push((
+                    Occur::Must,
+                    Box::new(TermQuery::new(Term::from_field_text(f.kind, "order"), IndexRecordOption::Basic)),
+                ));
+            }
+            clauses.push((
+                Occur::Must,
+                Box::new(TermQuery::new(Term::from_field_text(field, &value), IndexRecordOption::Basic)),
+            ));
+            continue;
+        }
+        words.extend(tokens(word));
+    }
+
+    let last = words.len().saturating_sub(1);
+    for (i, word) in words.iter().enumerate() {
+        let term = Term::from_field_text(f.text, word);
+        let mut options: Vec<(Occur, Box<dyn Query>)> = vec![(
+            Occur::Should,
+            Box::new(BoostQuery::new(Box::new(TermQuery::new(term.clone(), IndexRecordOption::WithFreqs)), 3.0)),
+        )];
+        if word.chars().count() >= 5 {
+            options.push((Occur::Should, Box::new(FuzzyTermQuery::new(term.clone(), 1, true))));
+        }
+        if i == last {
+            options.push((Occur::Should, Box::new(FuzzyTermQuery::new_prefix(term, 0, true))));
+        }
+        clauses.push((Occur::Must, Box::new(BooleanQuery::new(options))));
+    }
+    if clauses.is_empty() {
+        return Err(bad("the search has no words to look for; type letters or digits".into()));
+    }
+    Ok(Box::new(BooleanQuery::new(clauses)))
+}
+
+/// The ids a batch of events touches in the index.
+#[derive(Default)]
+pub(crate) struct Touched {
+    pub orders: BTreeSet<String>,
+    pub customers: BTreeSet<String>,
+    pub products: BTreeSet<String>,
+}
+
+impl Touched {
+    pub(crate) fn note(&mut self, event: &crate::domain::Event) {
+        use crate::domain::StreamId;
+        match event.stream() {
+            StreamId::Order(id) => {
+                self.orders.insert(id);
+            }
+            StreamId::Customer(id) => {
+                self.customers.insert(id);
+            }
+            StreamId::Product(sku) => {
+                self.products.insert(sku);
+            }
+            StreamId::Shop => {}
+        }
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.orders.is_empty() && self.customers.is_empty() && self.products.is_empty()
+    }
+}

@@ -1,0 +1,488 @@
+//! Read-side tests: read models against an independent fold of the log, incremental against
+//! from-scratch builds, crashes inside and between batches, dead letters, rebuilds, search.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::time::Duration;
+
+use chrono::{DateTime, NaiveDate, TimeDelta, TimeZone, Utc};
+use redb::ReadableDatabase;
+use rust_decimal::Decimal;
+
+use super::projector::apply_batch;
+use super::*;
+use crate::domain::*;
+use crate::money::MoneyInput;
+use crate::{Countertop, Freshness, Request};
+
+const WAIT: Duration = Duration::from_secs(30);
+
+fn dec(s: &str) -> Decimal {
+    Decimal::from_str_exact(s).unwrap()
+}
+
+/// A small deterministic random source (xorshift), so failures reproduce from the seed.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n.max(1)
+    }
+}
+
+fn shop(dir: &Path) -> Countertop {
+    let ct = Countertop::open(dir).unwrap();
+    let run = |c: Command| ct.execute(Request::new(c)).unwrap();
+    run(Command::OpenShop(OpenShop {
+        name: "Corner Shop".into(),
+        currency: "GBP".into(),
+        time_zone: "Europe/London".into(),
+        day_start: "04:00".into(),
+        prices_include_tax: true,
+        default_tax_rate: dec("0.2"),
+    }));
+    for (sku, name, price) in
+        [("MUG", "Enamel mug", "8.00"), ("TEA", "Linen tea towel", "4.50"), ("CARD", "Greeting card", "0.001")]
+    {
+        run(Command::AddProduct(AddProduct {
+            sku: sku.into(),
+            name: name.into(),
+            unit_price: MoneyInput::new(dec(price)),
+            tax_rate: None,
+            image: Some(format!("images/{sku}.png")),
+        }));
+    }
+    for name in ["Ada Lovelace", "Grace Hopper", "Katherine Johnson"] {
+        run(Command::AddCustomer(AddCustomer {
+            name: name.into(),
+            email: Some(format!("{}@example.org", name.split(' ').next().unwrap().to_lowercase())),
+            ..Default::default()
+        }));
+    }
+    ct
+}
+
+fn place(customer: Option<&str>, lines: &[(&str, i64)], at: Option<DateTime<Utc>>) -> Command {
+    Command::PlaceOrder(PlaceOrder {
+        order: None,
+        customer: customer.map(str::to_owned),
+        lines: lines
+            .iter()
+            .map(|(s, q)| LineInput::Product { sku: (*s).into(), quantity: *q, unit_price: None })
+            .collect(),
+        discount: None,
+        note: None,
+        payment_method: None,
+        at,
+    })
+}
+
+fn london(y: i32, m: u32, d: u32, h: u32, min: u32) -> DateTime<Utc> {
+    chrono_tz::Europe::London.with_ymd_and_hms(y, m, d, h, min, 0).single().unwrap().with_timezone(&Utc)
+}
+
+fn caught_up(ct: &Countertop) {
+    assert!(ct.wait_caught_up(Freshness::Search, WAIT, |_| {}), "the projector did not catch up: {:?}", ct.status());
+}
+
+fn tables_caught_up(ct: &Countertop) {
+    assert!(ct.wait_caught_up(Freshness::Tables, WAIT, |_| {}), "the projector did not catch up: {:?}", ct.status());
+}
+
+/// The read models built from scratch (in memory) from the whole log, as a digest.
+fn scratch_digest(ct: &Countertop) -> String {
+    let db = store::in_memory().unwrap();
+    {
+        let txn = db.begin_write().unwrap();
+        store::Meta::open(&txn).unwrap().set_bucketing(&ct.bucketing().unwrap()).unwrap();
+        txn.commit().unwrap();
+    }
+    let head = ct.write().head().current();
+    let mut next = 1;
+    while next <= head {
+        let events = ct.write().events_each(next, 7).unwrap(); // small, odd batches on purpose
+        next = events.last().unwrap().0 + 1;
+        apply_batch(&db, &events, false).unwrap();
+    }
+    tables::digest(&db.begin_read().unwrap()).unwrap()
+}
+
+/// Per business day (gross, refunds, live orders), folded independently of the read side:
+/// straight from the orders the write side holds.
+fn expected_days(ct: &Countertop) -> BTreeMap<NaiveDate, (Decimal, Decimal, i64)> {
+    let bucketing = ct.bucketing().unwrap();
+    let mut state = State::empty(Utc::now());
+    for envelope in ct.write().events(1, usize::MAX).unwrap() {
+        apply(&mut state, &envelope.event);
+    }
+    let mut days: BTreeMap<NaiveDate, (Decimal, Decimal, i64)> = BTreeMap::new();
+    for order in state.orders.values() {
+        let placed = days.entry(bucketing.day(order.placed_at)).or_default();
+        if order.status != OrderStatus::Cancelled {
+            placed.0 += order.totals.total;
+            placed.2 += 1;
+        } else {
+            placed.0 += order.refunded(); // refunded before cancelling: kept as refunds
+        }
+        for refund in &order.refunds {
+            days.entry(bucketing.day(refund.at)).or_default().1 += refund.amount;
+        }
+    }
+    days.retain(|_, (g, r, o)| !g.is_zero() || !r.is_zero() || *o != 0);
+    days
+}
+
+fn actual_days(ct: &Countertop) -> BTreeMap<NaiveDate, (Decimal, Decimal, i64)> {
+    // Every test's sales fall in this range.
+    let all = Period {
+        from: NaiveDate::from_ymd_opt(2023, 12, 1).unwrap(),
+        to: NaiveDate::from_ymd_opt(2024, 5, 31).unwrap(),
+    };
+    let rows = ct.revenue(all, Bucket::Day).unwrap().value;
+    rows.into_iter()
+        .filter(|r| !r.gross.is_zero() || !r.refunds.is_zero() || r.orders != 0)
+        .map(|r| (r.date, (r.gross, r.refunds, r.orders)))
+        .collect()
+}
+
+#[test]
+fn dashboards_orders_and_search_follow_the_log() {
+    let dir = tempfile::tempdir().unwrap();
+    let ct = shop(dir.path());
+    let run = |c: Command| ct.execute(Request::new(c)).unwrap();
+    // 1001: Ada, 2 mugs, on 3 March at 10:00. 1002: walk-in at 01:30 on 4 March, which is still
+    // business day 3 March. 1003: Grace, back-dated to 1 March, shipped, partly refunded on 4 March.
+    run(place(Some("1"), &[("MUG", 2)], Some(london(2024, 3, 3, 10, 0))));
+    run(place(None, &[("TEA", 1)], Some(london(2024, 3, 4, 1, 30))));
+    run(place(Some("2"), &[("MUG", 1), ("TEA", 2)], Some(london(2024, 3, 1, 12, 0))));
+    run(Command::ShipOrder(ShipOrder {
+        order: "1003".into(),
+        carrier: "Royal Mail".into(),
+        tracking: "RM123456789GB".into(),
+        at: None,
+    }));
+    run(Command::RefundOrder(RefundOrder {
+        order: "1003".into(),
+        amount: MoneyInput::new(dec("4.50")),
+        reason: "towel torn".into(),
+        at: Some(london(2024, 3, 4, 9, 0)),
+    }));
+    // 1004: Ada, cancelled.
+    run(place(Some("1"), &[("CARD", 3)], Some(london(2024, 3, 3, 11, 0))));
+    run(Command::CancelOrder(CancelOrder { order: "1004".into(), reason: "mistake".into(), at: None }));
+    run(Command::UpdateCustomer(UpdateCustomer {
+        id: "1".into(),
+        name: Some("Ada King".into()),
+        ..Default::default()
+    }));
+    caught_up(&ct);
+
+    let dashboard = ct
+        .dashboard(Period {
+            from: NaiveDate::from_ymd_opt(2024, 3, 1).unwrap(),
+            to: NaiveDate::from_ymd_opt(2024, 3, 4).unwrap(),
+        })
+        .unwrap();
+    assert_eq!(dashboard.lag_events, 0);
+    let k = &dashboard.value.kpis;
+    assert_eq!((k.gross, k.refunds, k.net), (dec("37.50"), dec("4.50"), dec("33.00")));
+    assert_eq!((k.orders, k.items, k.cancelled, k.unique_customers), (3, 6, 1, 2));
+    assert_eq!(k.average_order_value, Some(dec("11.00")));
+    let day = |d: u32| {
+        dashboard.value.series.iter().find(|p| p.day == NaiveDate::from_ymd_opt(2024, 3, d).unwrap()).unwrap().clone()
+    };
+    assert_eq!((day(3).gross, day(3).orders), (dec("20.50"), 2), "the 01:30 sale counts for the 3rd");
+    assert_eq!((day(4).refunds, day(4).net), (dec("4.50"), dec("-4.50")), "the refund lands on its own day");
+    assert_eq!(day(1).gross, dec("17.00"), "the back-dated order lands on its own day");
+    assert_eq!(dashboard.value.series.len(), 4);
+    assert_eq!(dashboard.value.previous_period.to, NaiveDate::from_ymd_opt(2024, 2, 29).unwrap());
+    let top = &dashboard.value.top_products;
+    assert_eq!((top[0].sku.as_deref(), top[0].units, top[0].revenue), (Some("MUG"), 3, dec("24.00")));
+
+    let order = ct.order("1001", None, Duration::ZERO).unwrap().unwrap().value;
+    assert_eq!(order.source, OrderSource::ReadModel);
+    assert_eq!(order.order.customer.as_ref().unwrap().name, "Ada King", "renames reach old orders");
+    assert_eq!(order.order.lines[0].image.as_deref(), Some("images/MUG.png"));
+    let history = ct.orders(&OrderFilter { customer: Some("1".into()), ..Default::default() }).unwrap().value;
+    assert_eq!(history.items.iter().map(|o| o.id.as_str()).collect::<Vec<_>>(), ["1004", "1001"], "newest first");
+    let shipped = ct.orders(&OrderFilter { status: Some(OrderStatus::Shipped), ..Default::default() }).unwrap().value;
+    assert_eq!(shipped.total, 1);
+    let on_the_3rd = ct
+        .orders(&OrderFilter {
+            from: NaiveDate::from_ymd_opt(2024, 3, 3),
+            to: NaiveDate::from_ymd_opt(2024, 3, 3),
+            ..Default::default()
+        })
+        .unwrap()
+        .value;
+    assert_eq!(on_the_3rd.items.iter().map(|o| o.id.as_str()).collect::<Vec<_>>(), ["1002", "1004", "1001"]);
+    let (info, stats) = ct.customer_stats("1").unwrap().value.unwrap();
+    assert_eq!((info.name.as_str(), stats.orders, stats.lifetime_value), ("Ada King", 1, dec("16.00")));
+
+    let ids = |q: &str| {
+        ct.search(q, 0, 10)
+            .unwrap()
+            .value
+            .items
+            .into_iter()
+            .map(|h| format!("{:?}:{}", h.kind, h.id))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(ids("1003"), ["Order:1003"]);
+    assert_eq!(ids("RM123456789GB"), ["Order:1003"]);
+    assert!(ids("king").contains(&"Customer:1".to_owned()), "{:?}", ids("king"));
+    assert!(ids("king").contains(&"Order:1001".to_owned()), "the renamed customer's orders: {:?}", ids("king"));
+    assert!(ids("lovelace").is_empty(), "the old name is gone");
+    assert!(ids("enamle").contains(&"Product:MUG".to_owned()), "one typo in a long word: {:?}", ids("enamle"));
+    assert!(ids("towe").contains(&"Product:TEA".to_owned()), "prefix of the last word: {:?}", ids("towe"));
+    assert_eq!(ids("kind:order status:shipped"), ["Order:1003"]);
+    let err = ct.search("status:lost", 0, 10).unwrap_err().to_string();
+    assert_eq!(err, "'status:lost' is not a known value; use one of: pending, shipped, delivered, cancelled");
+    assert_eq!(
+        ct.search("\"enamel mug", 0, 10).unwrap_err().to_string(),
+        "the quote before 'enamel mug' is not closed; add a closing \""
+    );
+    assert!(ct.search("   ", 0, 10).is_err());
+
+    assert_eq!(actual_days(&ct), expected_days(&ct));
+    assert_eq!(ct.read_digest().unwrap().value, scratch_digest(&ct));
+}
+
+#[test]
+fn random_histories_match_an_independent_fold_and_a_from_scratch_build() {
+    let seed = std::env::var("COUNTERTOP_SEED").ok().and_then(|s| s.parse().ok()).unwrap_or(0x5eed_c0de_u64);
+    let steps = if std::env::var("COUNTERTOP_HEAVY").is_ok() { 400 } else { 60 };
+    eprintln!("seed {seed}, {steps} steps (COUNTERTOP_SEED reproduces)");
+    let mut rng = Rng(seed);
+    let dir = tempfile::tempdir().unwrap();
+    let ct = shop(dir.path());
+    let base = london(2024, 1, 1, 0, 0);
+    let mut orders = 0u64;
+    for step in 0..steps {
+        let command = match rng.below(10) {
+            0..=3 => {
+                let customer = match rng.below(4) {
+                    0 => None,
+                    n => Some(n.to_string()),
+                };
+                let skus = ["MUG", "TEA", "CARD"];
+                let lines: Vec<(&str, i64)> =
+                    (0..=rng.below(3)).map(|_| (skus[rng.below(3) as usize], 1 + rng.below(5) as i64)).collect();
+                // Any hour in 60 days, so orders are back-dated and land around day starts.
+                let at = base + TimeDelta::minutes(rng.below(60 * 24 * 60) as i64);
+                orders += 1;
+                place(customer.as_deref(), &lines, Some(at))
+            }
+            4 if orders > 0 => Command::ShipOrder(ShipOrder {
+                order: (1001 + rng.below(orders)).to_string(),
+                carrier: "DHL".into(),
+                tracking: format!("JD{step}"),
+                at: None,
+            }),
+            5 if orders > 0 => Command::CancelOrder(CancelOrder {
+                order: (1001 + rng.below(orders)).to_string(),
+                reason: "changed mind".into(),
+                at: None,
+            }),
+            6 | 7 if orders > 0 => Command::RefundOrder(RefundOrder {
+                order: (1001 + rng.below(orders)).to_string(),
+                amount: MoneyInput::new(Decimal::new(50 + rng.below(1500) as i64, 2)),
+                reason: "partial".into(),
+                at: Some(base + TimeDelta::minutes(rng.below(60 * 24 * 60) as i64)),
+            }),
+            8 => Command::UpdateCustomer(UpdateCustomer {
+                id: (1 + rng.below(3)).to_string(),
+                name: Some(format!("Customer {step}")),
+                ..Default::default()
+            }),
+            _ => Command::UpdateProduct(UpdateProduct {
+                sku: "MUG".into(),
+                name: Some(format!("Mug {step}")),
+                ..Default::default()
+            }),
+        };
+        // Rejections (over-refunds, shipping a cancelled order, …) are part of the game.
+        let _ = ct.execute(Request::new(command));
+        tables_caught_up(&ct);
+        assert_eq!(actual_days(&ct), expected_days(&ct), "step {step}, seed {seed}");
+        if step % 10 == 9 {
+            assert_eq!(ct.read_digest().unwrap().value, scratch_digest(&ct), "step {step}, seed {seed}");
+        }
+    }
+    assert_eq!(ct.read_digest().unwrap().value, scratch_digest(&ct));
+    // A blue-green rebuild produces the same read store.
+    let before = ct.read_digest().unwrap().value;
+    ct.rebuild(WAIT, |_| {}).unwrap();
+    assert_eq!(ct.read_digest().unwrap().value, before);
+    // And after a reopen the same again.
+    drop(ct);
+    let ct = Countertop::open(dir.path()).unwrap();
+    caught_up(&ct);
+    assert_eq!(ct.read_digest().unwrap().value, before);
+}
+
+#[test]
+fn a_crash_inside_or_between_batches_never_double_counts() {
+    let dir = tempfile::tempdir().unwrap();
+    let ct = shop(dir.path());
+    for i in 0..40 {
+        ct.execute(Request::new(place(
+            Some("1"),
+            &[("MUG", 1 + i % 3)],
+            Some(london(2024, 2, 1 + (i % 20) as u32, 12, 0)),
+        )))
+        .unwrap();
+        if i % 4 == 0 {
+            ct.execute(Request::new(Command::RefundOrder(RefundOrder {
+                order: (1001 + i).to_string(),
+                amount: MoneyInput::new(dec("1.00")),
+                reason: "r".into(),
+                at: None,
+            })))
+            .unwrap();
+        }
+    }
+    let expected = scratch_digest(&ct);
+    let head = ct.write().head().current();
+    let path = dir.path().join("crash.redb");
+    let mut rng = Rng(42);
+    let mut crashes = 0;
+    loop {
+        // Open (as after a restart), then project in batches of random size until a crash.
+        let db = match redb::Database::builder().open(&path) {
+            Ok(db) => db,
+            Err(_) => {
+                let db = store::create(&path).unwrap();
+                let txn = db.begin_write().unwrap();
+                store::Meta::open(&txn).unwrap().set_bucketing(&ct.bucketing().unwrap()).unwrap();
+                txn.commit().unwrap();
+                db
+            }
+        };
+        let checkpoint = store::checkpoint(&db.begin_read().unwrap()).unwrap();
+        if checkpoint == head {
+            assert_eq!(tables::digest(&db.begin_read().unwrap()).unwrap(), expected);
+            break;
+        }
+        let events = ct.write().events_each(checkpoint + 1, 1 + rng.below(15) as usize).unwrap();
+        if rng.below(2) == 0 {
+            // Killed inside the batch: the transaction never commits.
+            let txn = db.begin_write().unwrap();
+            {
+                let mut tables = tables::ReadTables::open(&txn).unwrap();
+                for (_, event) in events.iter().take(events.len() / 2 + 1) {
+                    tables.apply(event.as_ref().unwrap(), &ct.bucketing().unwrap(), None).unwrap();
+                }
+            }
+            drop(txn);
+        } else {
+            // Killed between batches: the last batch committed without durability, then the
+            // process went away without flushing.
+            apply_batch(&db, &events, rng.below(2) == 0).unwrap();
+        }
+        crashes += 1;
+        drop(db);
+    }
+    assert!(crashes > 10, "{crashes} crashes");
+}
+
+#[test]
+fn a_poison_event_is_parked_and_later_events_still_project() {
+    let dir = tempfile::tempdir().unwrap();
+    let ct = shop(dir.path());
+    let poison = ct.write().append_poison().unwrap();
+    ct.execute(Request::new(place(Some("1"), &[("MUG", 1)], None))).unwrap();
+    caught_up(&ct);
+    let letters = ct.dead_letters().unwrap();
+    assert_eq!(letters.len(), 1);
+    assert_eq!((letters[0].position, letters[0].projection.as_str()), (poison, "decode"));
+    assert!(letters[0].error.contains("unknown event type 'order.teleported'"), "{}", letters[0].error);
+    assert!(ct.order("1001", None, Duration::ZERO).unwrap().is_some(), "the next event was projected");
+    assert_eq!(ct.status().unwrap().dead_letters, 1);
+    // Retrying cannot cure an unreadable event: it stays parked.
+    assert_eq!(ct.retry_dead_letters(Some(poison)).unwrap().len(), 1);
+}
+
+#[test]
+fn read_your_writes_falls_back_to_the_write_side() {
+    let dir = tempfile::tempdir().unwrap();
+    let ct = shop(dir.path());
+    let placed = ct.execute(Request::new(place(Some("1"), &[("MUG", 2)], None))).unwrap();
+    let position = placed.position().unwrap();
+    let answer = ct.order("1001", Some(position), WAIT).unwrap().unwrap();
+    assert_eq!(answer.value.source, OrderSource::ReadModel, "waited for the projector");
+    assert!(answer.position >= position);
+    // A position the projector cannot have reached: answered from the write side.
+    let ahead = ct.order("1001", Some(position + 1000), Duration::ZERO).unwrap().unwrap();
+    assert_eq!(ahead.value.source, OrderSource::WriteSide);
+    assert_eq!(ahead.value.order.totals.total, dec("16.00"));
+    assert_eq!(ahead.value.order.customer.unwrap().email.as_deref(), Some("ada@example.org"));
+}
+
+#[test]
+fn the_dashboard_as_known_at_a_past_moment() {
+    let dir = tempfile::tempdir().unwrap();
+    let ct = shop(dir.path());
+    ct.execute(Request::new(place(None, &[("MUG", 1)], Some(london(2024, 3, 3, 12, 0))))).unwrap();
+    std::thread::sleep(Duration::from_millis(5));
+    let between = Utc::now();
+    std::thread::sleep(Duration::from_millis(5));
+    ct.execute(Request::new(place(None, &[("MUG", 2)], Some(london(2024, 3, 3, 13, 0))))).unwrap();
+    let period =
+        Period { from: NaiveDate::from_ymd_opt(2024, 3, 1).unwrap(), to: NaiveDate::from_ymd_opt(2024, 3, 5).unwrap() };
+    let then = ct.dashboard_as_of(between, period, |_| {}).unwrap();
+    assert_eq!((then.value.kpis.orders, then.value.kpis.gross), (1, dec("8.00")));
+    let now = ct.dashboard_as_of(Utc::now(), period, |_| {}).unwrap();
+    assert_eq!((now.value.kpis.orders, now.value.kpis.gross), (2, dec("24.00")));
+}
+
+#[test]
+fn changing_the_time_zone_rebuilds_the_read_models() {
+    let dir = tempfile::tempdir().unwrap();
+    let ct = shop(dir.path());
+    // 23:30 in London on the 3rd is 00:30 on the 4th in Paris (day start 04:00 → the 3rd in both)
+    // but 08:30 on the 4th in Tokyo.
+    ct.execute(Request::new(place(None, &[("MUG", 1)], Some(london(2024, 3, 3, 23, 30))))).unwrap();
+    caught_up(&ct);
+    let day_of_sale = |ct: &Countertop| actual_days(ct).keys().copied().collect::<Vec<_>>();
+    assert_eq!(day_of_sale(&ct), [NaiveDate::from_ymd_opt(2024, 3, 3).unwrap()]);
+    ct.execute(Request::new(Command::ChangeShopSettings(ChangeShopSettings {
+        time_zone: Some("Asia/Tokyo".into()),
+        ..Default::default()
+    })))
+    .unwrap();
+    caught_up(&ct);
+    assert_eq!(day_of_sale(&ct), [NaiveDate::from_ymd_opt(2024, 3, 4).unwrap()]);
+    assert!(ct.status().unwrap().notes.iter().any(|n| n.contains("time zone")));
+}
+
+#[test]
+fn a_damaged_or_missing_read_store_is_rebuilt_at_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let ct = shop(dir.path());
+    ct.execute(Request::new(place(Some("2"), &[("TEA", 2)], Some(london(2024, 3, 3, 12, 0))))).unwrap();
+    caught_up(&ct);
+    let digest = ct.read_digest().unwrap().value;
+    drop(ct);
+    std::fs::write(dir.path().join(READ_STORE_FILE), b"garbage garbage garbage").unwrap();
+    std::fs::write(dir.path().join("search").join("CURRENT"), b"nonsense").unwrap();
+    let ct = Countertop::open(dir.path()).unwrap();
+    caught_up(&ct);
+    assert_eq!(ct.read_digest().unwrap().value, digest);
+    let notes = ct.status().unwrap().notes;
+    assert!(notes.iter().any(|n| n.contains("is damaged") && n.contains("rebuilt")), "{notes:?}");
+    assert_eq!(ct.search("1001", 0, 5).unwrap().value.total, 1);
+    drop(ct);
+    std::fs::remove_file(dir.path().join(READ_STORE_FILE)).unwrap();
+    std::fs::remove_dir_all(dir.path().join("search")).unwrap();
+    let ct = Countertop::open(dir.path()).unwrap();
+    caught_up(&ct);
+    assert_eq!(ct.read_digest().unwrap().value, digest);
+}

@@ -1,0 +1,60 @@
+//! A position that one thread publishes and others wait on: the write store's head, the
+//! projector's checkpoints. Waiting blocks on a condition variable; nobody polls.
+
+use std::sync::{Arc, Condvar, Mutex, PoisonError};
+use std::time::{Duration, Instant};
+
+/// A published log position. Cheap to clone; all clones see the same position.
+#[derive(Clone, Debug)]
+pub struct Watch {
+    inner: Arc<(Mutex<State>, Condvar)>,
+}
+
+#[derive(Debug)]
+struct State {
+    position: u64,
+    /// Bumped by [`Watch::interrupt`] so waiters wake without the position moving.
+    interrupts: u64,
+}
+
+impl Watch {
+    pub(crate) fn new(position: u64) -> Watch {
+        Watch { inner: Arc::new((Mutex::new(State { position, interrupts: 0 }), Condvar::new())) }
+    }
+
+    /// The last published position.
+    pub fn current(&self) -> u64 {
+        self.inner.0.lock().unwrap_or_else(PoisonError::into_inner).position
+    }
+
+    /// Waits until the position is past `position`, `timeout` passes, or someone calls
+    /// [`Watch::interrupt`]; returns the position then.
+    pub fn wait_past(&self, position: u64, timeout: Duration) -> u64 {
+        let (lock, changed) = &*self.inner;
+        let deadline = Instant::now() + timeout;
+        let mut state = lock.lock().unwrap_or_else(PoisonError::into_inner);
+        let interrupts = state.interrupts;
+        while state.position <= position && state.interrupts == interrupts {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                break;
+            }
+            state = changed.wait_timeout(state, left).unwrap_or_else(PoisonError::into_inner).0;
+        }
+        state.position
+    }
+
+    /// Publishes a new position and wakes every waiter.
+    pub(crate) fn publish(&self, position: u64) {
+        let (lock, changed) = &*self.inner;
+        lock.lock().unwrap_or_else(PoisonError::into_inner).position = position;
+        changed.notify_all();
+    }
+
+    /// Wakes every waiter without moving the position (shutdown, new work of another kind).
+    pub(crate) fn interrupt(&self) {
+        let (lock, changed) = &*self.inner;
+        lock.lock().unwrap_or_else(PoisonError::into_inner).interrupts += 1;
+        changed.notify_all();
+    }
+}
