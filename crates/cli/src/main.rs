@@ -2,6 +2,7 @@
 //! `countertop-core`, prints the answer (or `--json`), and maps errors to exit codes.
 
 mod input;
+mod reads;
 mod show;
 
 use std::path::PathBuf;
@@ -36,7 +37,7 @@ struct Cli {
 }
 
 #[derive(Debug, Subcommand)]
-enum Top {
+pub(crate) enum Top {
     /// Set up the shop (once): name, currency, time zone, business-day start, tax mode.
     Init(Init),
     /// Show or change the shop's settings.
@@ -51,6 +52,25 @@ enum Top {
     /// Place, ship, deliver, cancel, refund and show orders.
     #[command(subcommand)]
     Order(OrderCmd),
+    /// Revenue reports.
+    #[command(subcommand)]
+    Report(reads::ReportCmd),
+    /// KPIs against the previous period, daily series and top products.
+    Dashboard(reads::DashboardArgs),
+    /// List orders (from the read models).
+    #[command(subcommand)]
+    Orders(reads::OrdersCmd),
+    /// Search orders, customers and products.
+    Search(reads::SearchArgs),
+    /// Draw a chart of a period to an SVG or PNG file.
+    Chart(reads::ChartArgs),
+    /// How fresh the read models are: head, checkpoints, lag, dead letters, rebuilds.
+    Status,
+    /// Rebuild every read model and the search index from the event log.
+    Rebuild,
+    /// Events a read model could not apply.
+    #[command(subcommand)]
+    Dlq(reads::DlqCmd),
     /// Print the raw event log (for debugging and audits).
     Events {
         /// First position to print.
@@ -60,7 +80,8 @@ enum Top {
         #[arg(long, default_value_t = 100)]
         limit: usize,
     },
-    /// Check the event log: hash chain, positions, payloads, stream index.
+    /// Check the event log (hash chain, positions, payloads, stream index) and that the read
+    /// models equal a rebuild from it.
     Verify,
 }
 
@@ -278,11 +299,11 @@ struct WriteOpts {
 }
 
 /// What went wrong, by exit code.
-enum Failure {
+pub(crate) enum Failure {
     /// Bad arguments (exit 2).
     Usage(String),
-    /// Nothing matches what was asked for (exit 1).
-    NotFound(String),
+    /// A refusal that is not the core's: nothing found, a check that failed (exit 1).
+    Refused(&'static str, String),
     /// A core error (exit 1 for refusals and conflicts, 3 for the store).
     Core(countertop_core::Error),
 }
@@ -311,7 +332,7 @@ fn main() -> ExitCode {
         Err(failure) => {
             let (code, message, status) = match failure {
                 Failure::Usage(message) => ("usage", message, 2),
-                Failure::NotFound(message) => ("not_found", message, 1),
+                Failure::Refused(code, message) => (code, message, 1),
                 Failure::Core(e) => {
                     let status = match e {
                         countertop_core::Error::Rejected(_)
@@ -342,7 +363,11 @@ fn data_dir(cli: &Cli) -> Result<PathBuf, Failure> {
 }
 
 fn run(cli: Cli, matches: &ArgMatches) -> Result<(), Failure> {
-    let store = WriteStore::open(&data_dir(&cli)?)?;
+    let dir = data_dir(&cli)?;
+    if reads::uses_read_side(&cli.command) {
+        return reads::run(&dir, cli.json, cli.command);
+    }
+    let store = WriteStore::open(&dir)?;
     let out = show::Printer::new(cli.json, store.shop()?);
     match cli.command {
         Top::Init(init) => {
@@ -372,16 +397,8 @@ fn run(cli: Cli, matches: &ArgMatches) -> Result<(), Failure> {
         Top::Customer(cmd) => customer(&store, &out, cmd)?,
         Top::Order(cmd) => order(&store, &out, cmd, matches)?,
         Top::Events { from, limit } => out.events(&store.events(from, limit)?),
-        Top::Verify => {
-            let report = store.verify()?;
-            out.verification(&report);
-            if let Some((position, problem)) = report.first_bad {
-                return Err(Failure::Core(countertop_core::Error::Corrupt {
-                    path: store.path().to_owned(),
-                    detail: format!("event {position} does not check out: {problem}"),
-                }));
-            }
-        }
+        // Routed to `reads::run` above.
+        read_side => return Err(Failure::Usage(format!("internal: {read_side:?} reached the write side"))),
     }
     Ok(())
 }
@@ -478,8 +495,13 @@ fn order(store: &WriteStore, out: &show::Printer, cmd: OrderCmd, matches: &ArgMa
             let Some(history) = store.order_history(&order, as_of)? else {
                 let id = order.trim();
                 return Err(match as_of {
-                    Some(t) => Failure::NotFound(format!("order {id} did not exist yet at {t}; pick a later moment")),
-                    None => Failure::NotFound(format!("no order has number '{id}'; check the order number")),
+                    Some(t) => Failure::Refused(
+                        "not_found",
+                        format!("order {id} did not exist yet at {t}; pick a later moment"),
+                    ),
+                    None => {
+                        Failure::Refused("not_found", format!("no order has number '{id}'; check the order number"))
+                    }
                 });
             };
             out.history(&history);

@@ -4,7 +4,8 @@
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 use countertop_core::{
-    Currency, Customer, Entity, Envelope, Order, OrderHistory, Outcome, Product, Shop, Verification, format_rate,
+    Currency, Customer, Dashboard, DeadLetter, Decimal, Entity, Envelope, Kpis, Order, OrderHistory, OrderView,
+    Outcome, Page, Product, ReadCheck, RevenueRow, SearchHit, Shop, Stamped, Status, Verification, format_rate,
 };
 use serde::Serialize;
 use serde_json::json;
@@ -194,19 +195,238 @@ impl Printer {
         }
     }
 
-    pub fn verification(&self, report: &Verification) {
+    pub fn verification(&self, report: &Verification, read: Option<&ReadCheck>) {
         if self.json {
-            return Self::print_json(report);
+            return Self::print_json(&json!({ "log": report, "read_models": read }));
         }
         match &report.first_bad {
             None => println!(
-                "OK: {} events, hash chain intact{}",
+                "Event log OK: {} events, hash chain intact{}",
                 report.events,
                 report.head_hash.as_deref().map(|h| format!(" (head {})", &h[..16])).unwrap_or_default()
             ),
             Some((position, problem)) => {
-                println!("FAILED at event {position}: {problem}\n{} events before it check out.", report.events);
+                println!(
+                    "Event log FAILED at event {position}: {problem}\n{} events before it check out.",
+                    report.events
+                );
             }
+        }
+        if let Some(check) = read {
+            if check.matches {
+                println!("Read models OK: identical to a rebuild from the log (through event {}).", check.position);
+            } else {
+                println!(
+                    "Read models DIFFER from a rebuild: live {} at event {}, rebuilt {} at event {}.",
+                    &check.live[..16],
+                    check.live_position,
+                    &check.rebuilt[..16],
+                    check.position
+                );
+            }
+        }
+    }
+
+    fn money(&self, amount: Decimal) -> String {
+        match self.currency() {
+            Some(c) => c.fixed(amount),
+            None => amount.to_string(),
+        }
+    }
+
+    fn freshness<T>(stamped: &Stamped<T>) -> String {
+        if stamped.lag_events == 0 {
+            format!("up to date (event {})", stamped.position)
+        } else {
+            format!(
+                "updating — {} events behind (shows event {} of {})",
+                stamped.lag_events, stamped.position, stamped.head
+            )
+        }
+    }
+
+    pub fn revenue(&self, report: &Stamped<Vec<RevenueRow>>) {
+        if self.json {
+            return Self::print_json(report);
+        }
+        let code = self.currency().map(|c| c.code()).unwrap_or("");
+        println!(
+            "{:<10}  {:>12}  {:>12}  {:>10}  {:>7}  {:>7}  {:>10}  {:>9}",
+            "DATE",
+            format!("NET {code}"),
+            "GROSS",
+            "REFUNDS",
+            "ORDERS",
+            "ITEMS",
+            "AOV",
+            "CUSTOMERS"
+        );
+        for r in &report.value {
+            println!(
+                "{:<10}  {:>12}  {:>12}  {:>10}  {:>7}  {:>7}  {:>10}  {:>9}",
+                r.date,
+                self.money(r.net),
+                self.money(r.gross),
+                self.money(r.refunds),
+                r.orders,
+                r.items,
+                r.average_order_value.map(|a| self.money(a)).unwrap_or_else(|| "-".into()),
+                r.unique_customers
+            );
+        }
+        println!("({})", Self::freshness(report));
+    }
+
+    pub fn dashboard(&self, d: &Stamped<Dashboard>) {
+        if self.json {
+            return Self::print_json(d);
+        }
+        let v = &d.value;
+        let code = v.currency.map(|c| c.code()).unwrap_or("");
+        println!(
+            "Dashboard {} to {} ({} days) against {} to {}",
+            v.period.from,
+            v.period.to,
+            v.period.days(),
+            v.previous_period.from,
+            v.previous_period.to
+        );
+        let delta = |now: Decimal, before: Decimal| -> String {
+            if before.is_zero() {
+                return if now.is_zero() { "±0%".into() } else { "new".into() };
+            }
+            let pct = ((now - before) / before.abs() * Decimal::ONE_HUNDRED).round_dp(1);
+            if pct.is_sign_negative() { format!("{pct}%") } else { format!("+{pct}%") }
+        };
+        let k: &Kpis = &v.kpis;
+        let p: &Kpis = &v.previous_kpis;
+        let row = |label: &str, now: String, before: String, change: String| {
+            println!("  {label:<18} {now:>14}  (was {before}, {change})")
+        };
+        row(&format!("Net revenue {code}"), self.money(k.net), self.money(p.net), delta(k.net, p.net));
+        row("Orders", k.orders.to_string(), p.orders.to_string(), delta(k.orders.into(), p.orders.into()));
+        let aov = |a: Option<Decimal>| a.map(|a| self.money(a)).unwrap_or_else(|| "-".into());
+        row(
+            "Avg order value",
+            aov(k.average_order_value),
+            aov(p.average_order_value),
+            delta(k.average_order_value.unwrap_or_default(), p.average_order_value.unwrap_or_default()),
+        );
+        row(
+            "Unique customers",
+            format!("≈{}", k.unique_customers),
+            p.unique_customers.to_string(),
+            delta(k.unique_customers.into(), p.unique_customers.into()),
+        );
+        row("Refunds", self.money(k.refunds), self.money(p.refunds), delta(k.refunds, p.refunds));
+        println!("  (unique customers are estimated, ±{:.1}%)", v.unique_customers_error * 100.0);
+        if !v.top_products.is_empty() {
+            println!("Top products:");
+            for t in &v.top_products {
+                let sku = t.sku.as_deref().map(|s| format!(" [{s}]")).unwrap_or_default();
+                println!("  {:>12}  {:>6} ×  {}{sku}", self.money(t.revenue), t.units, t.name);
+            }
+        }
+        println!("({})", Self::freshness(d));
+    }
+
+    pub fn order_page(&self, page: &Stamped<Page<OrderView>>) {
+        if self.json {
+            return Self::print_json(page);
+        }
+        let p = &page.value;
+        if p.items.is_empty() {
+            println!("No orders match.");
+        }
+        for o in &p.items {
+            let who = o.customer.as_ref().map_or("walk-in", |c| c.name.as_str());
+            println!(
+                "{:<10} {}  {:<9}  {:>12} {}  {}",
+                o.id,
+                o.business_day,
+                o.status.as_str(),
+                o.currency.fixed(o.totals.total),
+                o.currency.code(),
+                who
+            );
+        }
+        let last = (p.offset + p.items.len()).min(p.total);
+        println!(
+            "({}–{} of {}; {})",
+            if p.items.is_empty() { 0 } else { p.offset + 1 },
+            last,
+            p.total,
+            Self::freshness(page)
+        );
+    }
+
+    pub fn search(&self, page: &Stamped<Page<SearchHit>>) {
+        if self.json {
+            return Self::print_json(page);
+        }
+        let p = &page.value;
+        if p.items.is_empty() {
+            println!("Nothing found.");
+        }
+        for hit in &p.items {
+            println!(
+                "{:<8}  {:<12}  {}  —  {}",
+                format!("{:?}", hit.kind).to_lowercase(),
+                hit.id,
+                hit.title,
+                hit.subtitle
+            );
+        }
+        println!("({} found; {})", p.total, Self::freshness(page));
+    }
+
+    pub fn wrote(&self, path: &std::path::Path) {
+        if self.json {
+            return Self::print_json(&json!({ "wrote": path }));
+        }
+        println!("Wrote {}", path.display());
+    }
+
+    pub fn status(&self, status: &Status) {
+        if self.json {
+            return Self::print_json(status);
+        }
+        println!("Event log head: {}", status.head);
+        for p in &status.projections {
+            let lag = if p.lag_events == 0 {
+                "up to date".to_owned()
+            } else {
+                format!("{} events behind, {} ms", p.lag_events, p.lag_ms)
+            };
+            println!("  {:<7} at {:<8} {lag}", p.name, p.checkpoint);
+        }
+        println!("Dead letters: {}", status.dead_letters);
+        if let Some(r) = &status.rebuild {
+            println!("Rebuild: {} of {} events", r.done, r.total);
+        }
+        for note in &status.notes {
+            println!("Note: {note}");
+        }
+        if let Some(failing) = &status.failing {
+            println!("Failing: {failing}");
+        }
+    }
+
+    pub fn dead_letters(&self, letters: &[DeadLetter]) {
+        if self.json {
+            return Self::print_json(&letters);
+        }
+        if letters.is_empty() {
+            return println!("No dead letters: every event was applied.");
+        }
+        for l in letters {
+            println!(
+                "#{:<8} {:<15} {:<22} {}",
+                l.position,
+                l.projection,
+                l.event_type.as_deref().unwrap_or("?"),
+                l.error
+            );
         }
     }
 }

@@ -43,6 +43,7 @@ fn chart_err(e: impl std::fmt::Display) -> crate::Error {
 
 /// The chart as an SVG document.
 pub fn svg(dashboard: &Dashboard, kind: ChartKind, size: (u32, u32)) -> Result<String, crate::Error> {
+    register_font(); // plotters measures text with it, even for SVG
     let mut out = String::new();
     {
         let root = SVGBackend::with_string(&mut out, size).into_drawing_area();
@@ -149,9 +150,10 @@ fn orders<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, d: &Dashboard) -> R
     chart
         .configure_mesh()
         .x_labels(8)
-        .y_labels(5)
+        .y_labels(6)
         .x_label_formatter(&|x| label_day(d, *x))
-        .y_label_formatter(&|y| format!("{y:.0}"))
+        // Orders are whole: label only whole ticks.
+        .y_label_formatter(&|y| if y.fract() == 0.0 { format!("{y:.0}") } else { String::new() })
         .label_style((FONT, 12))
         .light_line_style(RGBColor(240, 240, 240))
         .draw()

@@ -66,7 +66,7 @@ pub use money::{Currency, MAX_PRICE_PLACES, MAX_UNIT_PRICE, MoneyInput, format_r
 pub use read::{
     Bucket, Bucketing, CustomerInfo, CustomerStats, DailyStats, Dashboard, DeadLetter, Kpis, LineView, OrderFilter,
     OrderSource, OrderView, OrderWithSource, Page, Period, ProductInfo, Progress, ProjectionStatus, READ_STORE_FILE,
-    RevenueRow, SearchHit, SearchKind, SeriesPoint, Stamped, Status, TopProduct,
+    ReadCheck, RevenueRow, SearchHit, SearchKind, SeriesPoint, Stamped, Status, TopProduct,
 };
 pub use rust_decimal::Decimal;
 pub use store::{Entity, Envelope, Error, OrderHistory, Outcome, Request, Verification, WRITE_STORE_FILE, WriteStore};

@@ -36,8 +36,8 @@ pub use orders::{LineView, OrderView};
 pub(crate) use projector::ReadSide;
 pub use projector::{Progress, ProjectionStatus, Status};
 pub use queries::{
-    Bucket, Dashboard, Kpis, OrderFilter, OrderSource, OrderWithSource, Page, Period, RevenueRow, SeriesPoint, Stamped,
-    TopProduct,
+    Bucket, Dashboard, Kpis, OrderFilter, OrderSource, OrderWithSource, Page, Period, ReadCheck, RevenueRow,
+    SeriesPoint, Stamped, TopProduct,
 };
 pub use search::{SearchHit, SearchKind};
 pub use store::READ_STORE_FILE;

@@ -315,11 +315,7 @@ fn set_bucketing(db: &Database, bucketing: &Bucketing) -> Result<(), crate::Erro
 
 /// Applies a batch of events to a read store in one transaction, with its new checkpoint.
 /// Events no projection can apply are parked as dead letters. Returns the new checkpoint.
-pub(crate) fn apply_batch(
-    db: &Database,
-    events: &[LoggedEvent],
-    durable: bool,
-) -> Result<u64, crate::Error> {
+pub(crate) fn apply_batch(db: &Database, events: &[LoggedEvent], durable: bool) -> Result<u64, crate::Error> {
     let mut txn = db.begin_write()?;
     txn.set_durability(if durable { Durability::Immediate } else { Durability::None })?;
     let mut checkpoint;
@@ -377,11 +373,7 @@ fn flush(db: &Database) -> Result<(), crate::Error> {
 }
 
 /// Writes the search documents for what `events` touched, from the views in `db`.
-fn index(
-    db: &Database,
-    writer: &mut SearchWriter,
-    events: &[LoggedEvent],
-) -> Result<(), crate::Error> {
+fn index(db: &Database, writer: &mut SearchWriter, events: &[LoggedEvent]) -> Result<(), crate::Error> {
     let mut touched = Touched::default();
     for (_, event) in events {
         if let Ok(envelope) = event {

@@ -494,25 +494,52 @@ impl Countertop {
         &self,
         as_of: DateTime<Utc>,
         period: Period,
-        mut progress: impl FnMut(&Progress),
+        progress: impl FnMut(&Progress),
     ) -> Result<Stamped<Dashboard>, crate::Error> {
+        let head = self.write().head().current();
+        let (db, position) = self.replay(Some(as_of), progress)?;
+        let txn = db.begin_read()?;
+        let value = dashboard_in(&txn, period, 10)?;
+        Ok(Stamped { value, position, head, lag_events: 0 })
+    }
+
+    /// Checks the live read models against a from-scratch replay of the whole log.
+    pub fn verify_read_models(&self, progress: impl FnMut(&Progress)) -> Result<ReadCheck, crate::Error> {
+        let live = self.read_digest()?;
+        let (db, position) = self.replay(None, progress)?;
+        let rebuilt = super::tables::digest(&db.begin_read()?)?;
+        Ok(ReadCheck {
+            position,
+            live_position: live.position,
+            matches: live.value == rebuilt && live.position == position,
+            live: live.value,
+            rebuilt,
+        })
+    }
+
+    /// Replays the log (up to events recorded at `until`) into a scratch in-memory read store
+    /// with the shop's current bucketing. Returns it and the last position replayed.
+    pub(crate) fn replay(
+        &self,
+        until: Option<DateTime<Utc>>,
+        mut progress: impl FnMut(&Progress),
+    ) -> Result<(redb::Database, u64), crate::Error> {
         let db = store::in_memory()?;
-        let bucketing = self.bucketing()?;
         {
             let txn = db.begin_write()?;
-            super::store::Meta::open(&txn)?.set_bucketing(&bucketing)?;
+            super::store::Meta::open(&txn)?.set_bucketing(&self.bucketing()?)?;
             txn.commit()?;
         }
         let head = self.write().head().current();
         let started = Instant::now();
         let mut next = 1;
         let mut position = 0;
-        'replay: while next <= head {
+        while next <= head {
             let mut events = self.write().events_each(next, 5000)?;
             let Some((last, _)) = events.last() else { break };
             next = last + 1;
-            // Events are in commit order, so the first one recorded after `as_of` ends the replay.
-            let cut = events.iter().position(|(_, e)| matches!(e, Ok(env) if env.recorded_at > as_of));
+            // Events are in commit order, so the first one recorded after `until` ends the replay.
+            let cut = until.and_then(|t| events.iter().position(|(_, e)| matches!(e, Ok(env) if env.recorded_at > t)));
             if let Some(cut) = cut {
                 events.truncate(cut);
             }
@@ -522,11 +549,21 @@ impl Countertop {
             }
             progress(&Progress::new("replay", position, head, started));
             if cut.is_some() {
-                break 'replay;
+                break;
             }
         }
-        let txn = db.begin_read()?;
-        let value = dashboard_in(&txn, period, 10)?;
-        Ok(Stamped { value, position, head, lag_events: 0 })
+        Ok((db, position))
     }
+}
+
+/// The live read models compared with a from-scratch replay of the log.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct ReadCheck {
+    /// The position replayed to.
+    pub position: u64,
+    /// The position the live read models reflect.
+    pub live_position: u64,
+    pub live: String,
+    pub rebuilt: String,
+    pub matches: bool,
 }

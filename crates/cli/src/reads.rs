@@ -1,0 +1,351 @@
+//! Commands that read the read side (reports, dashboards, order lists, search, charts) or
+//! manage it (status, rebuild, dead letters, verify). Each lets the projector catch up first,
+//! with progress on stderr when that takes a while, so it never prints stale numbers silently.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use chrono::NaiveDate;
+use clap::{Args, Subcommand, ValueEnum};
+use countertop_core::chart::{self, ChartKind};
+use countertop_core::{Bucket, Countertop, Freshness, OrderFilter, OrderStatus, Period, Progress};
+
+use crate::input;
+use crate::show::Printer;
+use crate::{Failure, Top};
+
+/// How long a one-shot command waits for the projector before answering with what it has.
+const CATCH_UP: Duration = Duration::from_secs(600);
+
+#[derive(Debug, Subcommand)]
+pub enum ReportCmd {
+    /// Net revenue, orders and the other KPIs per day, week or month.
+    Revenue {
+        /// First business day, YYYY-MM-DD.
+        #[arg(long)]
+        from: String,
+        /// Last business day, YYYY-MM-DD (inclusive).
+        #[arg(long)]
+        to: String,
+        #[arg(long, value_enum, default_value_t = By::Day)]
+        by: By,
+    },
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum By {
+    Day,
+    Week,
+    Month,
+}
+
+#[derive(Debug, Args)]
+pub struct DashboardArgs {
+    /// The last N days up to today: 7d, 30d, 90d, 365d (or any Nd).
+    #[arg(long, default_value = "30d", conflicts_with_all = ["from", "to"])]
+    range: String,
+    /// A custom range: first business day.
+    #[arg(long, requires = "to")]
+    from: Option<String>,
+    /// A custom range: last business day (inclusive).
+    #[arg(long, requires = "from")]
+    to: Option<String>,
+    /// Show the dashboard as it was known at this moment (replays the log).
+    #[arg(long, value_name = "TIMESTAMP")]
+    as_of: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum OrdersCmd {
+    /// Orders newest first, by status, business days or customer.
+    List {
+        #[arg(long, value_enum)]
+        status: Option<StatusArg>,
+        #[arg(long)]
+        from: Option<String>,
+        #[arg(long)]
+        to: Option<String>,
+        #[arg(long)]
+        customer: Option<String>,
+        /// Page number, from 1.
+        #[arg(long, default_value_t = 1)]
+        page: usize,
+        #[arg(long, default_value_t = 20)]
+        limit: usize,
+    },
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum StatusArg {
+    Pending,
+    Shipped,
+    Delivered,
+    Cancelled,
+}
+
+#[derive(Debug, Args)]
+pub struct SearchArgs {
+    /// Words, "a phrase", kind:order|customer|product, status:shipped …
+    query: String,
+    #[arg(long, default_value_t = 10)]
+    limit: usize,
+    /// Page number, from 1.
+    #[arg(long, default_value_t = 1)]
+    page: usize,
+}
+
+#[derive(Debug, Args)]
+pub struct ChartArgs {
+    #[arg(value_enum)]
+    kind: ChartArg,
+    #[arg(long)]
+    from: String,
+    #[arg(long)]
+    to: String,
+    /// FILE.svg or FILE.png.
+    #[arg(long)]
+    out: PathBuf,
+    #[arg(long, default_value_t = 1000)]
+    width: u32,
+    #[arg(long, default_value_t = 600)]
+    height: u32,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum ChartArg {
+    /// Net revenue per day, with the previous period faint.
+    Revenue,
+    /// Orders per day.
+    Orders,
+    /// Both, one above the other.
+    Overview,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DlqCmd {
+    /// List parked events.
+    List,
+    /// Apply parked events again (after a fix); those that still fail stay parked.
+    Retry {
+        /// One position; omit with --all.
+        #[arg(required_unless_present = "all")]
+        position: Option<u64>,
+        #[arg(long, conflicts_with = "position")]
+        all: bool,
+    },
+}
+
+pub fn uses_read_side(command: &Top) -> bool {
+    matches!(
+        command,
+        Top::Report(_)
+            | Top::Dashboard(_)
+            | Top::Orders(_)
+            | Top::Search(_)
+            | Top::Chart(_)
+            | Top::Status
+            | Top::Rebuild
+            | Top::Dlq(_)
+            | Top::Verify
+    )
+}
+
+fn day(flag: &str, text: &str) -> Result<NaiveDate, Failure> {
+    NaiveDate::parse_from_str(text.trim(), "%Y-%m-%d")
+        .map_err(|_| Failure::Usage(format!("{flag} '{text}' is not a date; write it as YYYY-MM-DD, e.g. 2024-05-01")))
+}
+
+fn period(from: &str, to: &str) -> Result<Period, Failure> {
+    let period = Period { from: day("--from", from)?, to: day("--to", to)? };
+    if period.from > period.to {
+        return Err(Failure::Usage(format!("--from {} is after --to {}; swap them", period.from, period.to)));
+    }
+    Ok(period)
+}
+
+/// Prints progress on stderr, at most a few times a second, once a job has run for a second.
+struct ProgressLine {
+    started: Instant,
+    last: Option<Instant>,
+    shown: bool,
+}
+
+impl ProgressLine {
+    fn new() -> ProgressLine {
+        ProgressLine { started: Instant::now(), last: None, shown: false }
+    }
+
+    fn show(&mut self, p: &Progress) {
+        if self.started.elapsed() < Duration::from_secs(1)
+            || self.last.is_some_and(|t| t.elapsed() < Duration::from_millis(250))
+        {
+            return;
+        }
+        self.last = Some(Instant::now());
+        self.shown = true;
+        let percent = if p.total > 0 { 100.0 * p.done as f64 / p.total as f64 } else { 0.0 };
+        let eta = p.eta_seconds.map(|s| format!(", about {s:.0} s left")).unwrap_or_default();
+        eprint!("\r{}: {} of {} events ({percent:.0}%), {:.0} events/s{eta}   ", p.what, p.done, p.total, p.rate);
+        let _ = std::io::stderr().flush();
+    }
+
+    fn done(&self) {
+        if self.shown {
+            eprintln!();
+        }
+    }
+}
+
+fn catch_up(ct: &Countertop, what: Freshness) {
+    let mut line = ProgressLine::new();
+    let caught_up = ct.wait_caught_up(what, CATCH_UP, |p| line.show(p));
+    line.done();
+    if !caught_up {
+        eprintln!(
+            "warning: the read models are still catching up; these numbers may be behind (see `countertop status`)"
+        );
+    }
+}
+
+pub fn run(dir: &Path, json: bool, command: Top) -> Result<(), Failure> {
+    let ct = Countertop::open(dir)?;
+    let out = Printer::new(json, ct.write().shop()?);
+    match command {
+        Top::Report(ReportCmd::Revenue { from, to, by }) => {
+            let period = period(&from, &to)?;
+            catch_up(&ct, Freshness::Tables);
+            let bucket = match by {
+                By::Day => Bucket::Day,
+                By::Week => Bucket::Week,
+                By::Month => Bucket::Month,
+            };
+            out.revenue(&ct.revenue(period, bucket)?);
+        }
+        Top::Dashboard(args) => {
+            let period = match (&args.from, &args.to) {
+                (Some(from), Some(to)) => period(from, to)?,
+                _ => {
+                    let days = args
+                        .range
+                        .trim()
+                        .strip_suffix('d')
+                        .and_then(|n| n.parse::<u32>().ok())
+                        .filter(|n| (1..=3660).contains(n))
+                        .ok_or_else(|| {
+                            Failure::Usage(format!(
+                                "--range '{}' is not a number of days; use 7d, 30d, 90d or 365d",
+                                args.range
+                            ))
+                        })?;
+                    Period::last_days(ct.today()?, days)
+                }
+            };
+            let dashboard = match &args.as_of {
+                Some(at) => {
+                    let at = input::moment("--as-of", at, out.zone())?;
+                    let mut line = ProgressLine::new();
+                    let d = ct.dashboard_as_of(at, period, |p| line.show(p))?;
+                    line.done();
+                    d
+                }
+                None => {
+                    catch_up(&ct, Freshness::Tables);
+                    ct.dashboard(period)?
+                }
+            };
+            out.dashboard(&dashboard);
+        }
+        Top::Orders(OrdersCmd::List { status, from, to, customer, page, limit }) => {
+            let filter = OrderFilter {
+                status: status.map(|s| match s {
+                    StatusArg::Pending => OrderStatus::Pending,
+                    StatusArg::Shipped => OrderStatus::Shipped,
+                    StatusArg::Delivered => OrderStatus::Delivered,
+                    StatusArg::Cancelled => OrderStatus::Cancelled,
+                }),
+                from: from.as_deref().map(|d| day("--from", d)).transpose()?,
+                to: to.as_deref().map(|d| day("--to", d)).transpose()?,
+                customer,
+                offset: page.saturating_sub(1) * limit,
+                limit: limit.clamp(1, 1000),
+            };
+            catch_up(&ct, Freshness::Tables);
+            out.order_page(&ct.orders(&filter)?);
+        }
+        Top::Search(args) => {
+            catch_up(&ct, Freshness::Search);
+            let limit = args.limit.clamp(1, 1000);
+            out.search(&ct.search(&args.query, args.page.saturating_sub(1) * limit, limit)?);
+        }
+        Top::Chart(args) => {
+            let period = period(&args.from, &args.to)?;
+            catch_up(&ct, Freshness::Tables);
+            let dashboard = ct.dashboard(period)?.value;
+            let kind = match args.kind {
+                ChartArg::Revenue => ChartKind::Revenue,
+                ChartArg::Orders => ChartKind::Orders,
+                ChartArg::Overview => ChartKind::Overview,
+            };
+            let size = (args.width.clamp(200, 8000), args.height.clamp(150, 8000));
+            let extension = args.out.extension().and_then(|e| e.to_str()).map(str::to_ascii_lowercase);
+            match extension.as_deref() {
+                Some("svg") => {
+                    let svg = chart::svg(&dashboard, kind, size)?;
+                    std::fs::write(&args.out, svg).map_err(|e| {
+                        Failure::Usage(format!(
+                            "cannot write {}: {e}; check the folder exists and is writable",
+                            args.out.display()
+                        ))
+                    })?;
+                }
+                Some("png") => chart::png(&dashboard, kind, size, &args.out)?,
+                _ => {
+                    return Err(Failure::Usage(format!(
+                        "--out {} must end in .svg or .png (that picks the format)",
+                        args.out.display()
+                    )));
+                }
+            }
+            out.wrote(&args.out);
+        }
+        Top::Status => out.status(&ct.status()?),
+        Top::Rebuild => {
+            let mut line = ProgressLine::new();
+            ct.rebuild(Duration::from_secs(24 * 3600), |p| line.show(p))?;
+            line.done();
+            out.status(&ct.status()?);
+        }
+        Top::Dlq(DlqCmd::List) => {
+            catch_up(&ct, Freshness::Tables);
+            out.dead_letters(&ct.dead_letters()?);
+        }
+        Top::Dlq(DlqCmd::Retry { position, all: _ }) => {
+            catch_up(&ct, Freshness::Tables);
+            out.dead_letters(&ct.retry_dead_letters(position)?);
+        }
+        Top::Verify => {
+            let report = ct.write().verify()?;
+            if let Some((position, problem)) = &report.first_bad {
+                out.verification(&report, None);
+                return Err(Failure::Core(countertop_core::Error::Corrupt {
+                    path: ct.write().path().to_owned(),
+                    detail: format!("event {position} does not check out: {problem}"),
+                }));
+            }
+            catch_up(&ct, Freshness::Tables);
+            let mut line = ProgressLine::new();
+            let check = ct.verify_read_models(|p| line.show(p))?;
+            line.done();
+            out.verification(&report, Some(&check));
+            if !check.matches {
+                return Err(Failure::Refused(
+                    "read_models_differ",
+                    "the read models differ from a rebuild of the log; run `countertop rebuild` to replace them".into(),
+                ));
+            }
+        }
+        other => return Err(Failure::Usage(format!("internal: {other:?} is not a read-side command"))),
+    }
+    Ok(())
+}
