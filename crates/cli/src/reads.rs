@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use chrono::NaiveDate;
 use clap::{Args, Subcommand, ValueEnum};
 use countertop_core::chart::{self, ChartKind};
-use countertop_core::{Bucket, Countertop, Freshness, OrderFilter, OrderStatus, Period, Progress};
+use countertop_core::{Bucket, Countertop, Freshness, OrderFilter, OrderStatus, Period, Progress, ProjectorOptions};
 
 use crate::input;
 use crate::show::Printer;
@@ -208,8 +208,21 @@ fn catch_up(ct: &Countertop, what: Freshness) {
     }
 }
 
+/// Projector batching, overridable for crash tests: `COUNTERTOP_PROJECTOR_BATCH` (events per
+/// batch) and `COUNTERTOP_READ_DURABLE_MS` (0: every batch durable).
+fn projector_options() -> ProjectorOptions {
+    let mut options = ProjectorOptions::default();
+    if let Some(batch) = std::env::var("COUNTERTOP_PROJECTOR_BATCH").ok().and_then(|v| v.parse().ok()) {
+        options.batch = batch;
+    }
+    if let Some(ms) = std::env::var("COUNTERTOP_READ_DURABLE_MS").ok().and_then(|v| v.parse().ok()) {
+        options.durable_every = Duration::from_millis(ms);
+    }
+    options
+}
+
 pub fn run(dir: &Path, json: bool, command: Top) -> Result<(), Failure> {
-    let ct = Countertop::open(dir)?;
+    let ct = Countertop::open_with(dir, projector_options())?;
     let out = Printer::new(json, ct.write().shop()?);
     match command {
         Top::Report(ReportCmd::Revenue { from, to, by }) => {

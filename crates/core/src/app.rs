@@ -4,7 +4,7 @@
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use crate::read::{Progress, ReadSide, Status};
+use crate::read::{Progress, ProjectorOptions, ReadSide, Status};
 use crate::store::{Outcome, Request, WriteStore};
 
 /// An open shop. Cheap to clone; the projector stops when the last clone is dropped.
@@ -27,8 +27,13 @@ impl Countertop {
     /// store or index that is missing, damaged or outdated is rebuilt from the log in the
     /// background; [`Countertop::status`] says so.
     pub fn open(data_dir: &Path) -> Result<Countertop, crate::Error> {
+        Countertop::open_with(data_dir, ProjectorOptions::default())
+    }
+
+    /// [`Countertop::open`] with other projector batching (for tests and tuning).
+    pub fn open_with(data_dir: &Path, options: ProjectorOptions) -> Result<Countertop, crate::Error> {
         let write = WriteStore::open(data_dir)?;
-        let read = ReadSide::open(data_dir, write).map_err(|e| at_read(e, data_dir))?;
+        let read = ReadSide::open(data_dir, write, options).map_err(|e| at_read(e, data_dir))?;
         Ok(Countertop { read })
     }
 

@@ -65,8 +65,8 @@ pub use domain::{
 pub use money::{Currency, MAX_PRICE_PLACES, MAX_UNIT_PRICE, MoneyInput, format_rate, parse_decimal, parse_tax_rate};
 pub use read::{
     Bucket, Bucketing, CustomerInfo, CustomerStats, DailyStats, Dashboard, DeadLetter, Kpis, LineView, OrderFilter,
-    OrderSource, OrderView, OrderWithSource, Page, Period, ProductInfo, Progress, ProjectionStatus, READ_STORE_FILE,
-    ReadCheck, RevenueRow, SearchHit, SearchKind, SeriesPoint, Stamped, Status, TopProduct,
+    OrderSource, OrderView, OrderWithSource, Page, Period, ProductInfo, Progress, ProjectionStatus, ProjectorOptions,
+    READ_STORE_FILE, ReadCheck, RevenueRow, SearchHit, SearchKind, SeriesPoint, Stamped, Status, TopProduct,
 };
 pub use rust_decimal::Decimal;
 pub use store::{Entity, Envelope, Error, OrderHistory, Outcome, Request, Verification, WRITE_STORE_FILE, WriteStore};

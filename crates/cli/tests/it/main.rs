@@ -8,6 +8,8 @@ use std::process::{Command, Output};
 
 use serde_json::Value;
 
+mod reads;
+
 struct Run {
     status: i32,
     stdout: String,
@@ -337,10 +339,11 @@ fn an_order_can_be_shown_as_it_was() {
 }
 
 #[test]
-fn verify_reports_an_intact_chain() {
+fn verify_checks_the_chain_and_the_read_models() {
     let dir = shop();
     let out = ok(dir.path(), &["verify"]);
-    assert!(out.starts_with("OK: 4 events, hash chain intact"), "{out}");
+    assert!(out.starts_with("Event log OK: 4 events, hash chain intact"), "{out}");
+    assert!(out.contains("Read models OK: identical to a rebuild from the log (through event 4)."), "{out}");
 }
 
 #[test]

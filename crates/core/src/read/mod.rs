@@ -34,7 +34,7 @@ pub use dead_letters::DeadLetter;
 pub use directory::{CustomerInfo, ProductInfo};
 pub use orders::{LineView, OrderView};
 pub(crate) use projector::ReadSide;
-pub use projector::{Progress, ProjectionStatus, Status};
+pub use projector::{Progress, ProjectionStatus, ProjectorOptions, Status};
 pub use queries::{
     Bucket, Dashboard, Kpis, OrderFilter, OrderSource, OrderWithSource, Page, Period, ReadCheck, RevenueRow,
     SeriesPoint, Stamped, TopProduct,

@@ -33,14 +33,26 @@ use crate::domain::Event;
 use crate::store::{LoggedEvent, WriteStore};
 use crate::watch::Watch;
 
-/// Events per live batch.
-const BATCH: usize = 1000;
 /// Events per rebuild batch.
 const REBUILD_BATCH: usize = 5000;
 /// Longest time between search commits while there is something to commit.
 pub(crate) const SEARCH_COMMIT: Duration = Duration::from_millis(300);
-/// Longest time a non-durable read-store commit waits for a durable one.
-const DURABLE_EVERY: Duration = Duration::from_secs(1);
+
+/// How the projector batches its work.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ProjectorOptions {
+    /// Events per live batch (one read-store transaction).
+    pub batch: usize,
+    /// Longest time a non-durable read-store commit waits for a durable one. A crash loses
+    /// at most this much projection work (never events), which is then redone.
+    pub durable_every: Duration,
+}
+
+impl Default for ProjectorOptions {
+    fn default() -> ProjectorOptions {
+        ProjectorOptions { batch: 1000, durable_every: Duration::from_secs(1) }
+    }
+}
 const SEARCH_DIR: &str = "search";
 const REBUILD_FILE: &str = "read.rebuild.redb";
 
@@ -108,6 +120,7 @@ struct Inner {
     notes: Mutex<Vec<String>>,
     failing: Mutex<Option<String>>,
     search_start: u64,
+    options: ProjectorOptions,
 }
 
 /// Stops and joins the projector when the last handle goes.
@@ -147,7 +160,7 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 impl ReadSide {
     /// Opens (or creates, or replaces when it cannot be trusted) the read store and search
     /// index in `dir`, and starts the projector.
-    pub(crate) fn open(dir: &Path, write: WriteStore) -> Result<ReadSide, crate::Error> {
+    pub(crate) fn open(dir: &Path, write: WriteStore, options: ProjectorOptions) -> Result<ReadSide, crate::Error> {
         let mut notes = Vec::new();
         let _ = std::fs::remove_file(dir.join(REBUILD_FILE));
         let path = dir.join(READ_STORE_FILE);
@@ -196,6 +209,7 @@ impl ReadSide {
             notes: Mutex::new(notes),
             failing: Mutex::new(None),
             search_start: search_cp,
+            options,
         });
         let thread = std::thread::Builder::new()
             .name("countertop-projector".into())
@@ -492,8 +506,10 @@ fn step(inner: &Inner, live: &mut Live, head: u64) -> Result<bool, crate::Error>
     // 1. The tables follow the log.
     let tables = inner.tables.current();
     if tables < head {
-        let events = inner.write.events_each(tables + 1, BATCH)?;
-        let durable = live.dirty_since.is_some_and(|t| t.elapsed() >= DURABLE_EVERY);
+        let batch = inner.options.batch.max(1);
+        let events = inner.write.events_each(tables + 1, batch)?;
+        let durable = inner.options.durable_every.is_zero()
+            || live.dirty_since.is_some_and(|t| t.elapsed() >= inner.options.durable_every);
         let checkpoint = apply_batch(&db, &events, durable)?;
         live.dirty_since = if durable { None } else { live.dirty_since.or(Some(Instant::now())) };
         let shop_changed =
@@ -520,7 +536,7 @@ fn step(inner: &Inner, live: &mut Live, head: u64) -> Result<bool, crate::Error>
     if live.indexed < tables {
         let events = inner
             .write
-            .events_each(live.indexed + 1, BATCH.min(usize::try_from(tables - live.indexed).unwrap_or(BATCH)))?;
+            .events_each(live.indexed + 1, usize::try_from(tables - live.indexed).unwrap_or(usize::MAX).min(1000))?;
         index(&db, &mut live.writer, &events)?;
         live.indexed = events.last().map_or(tables, |(p, _)| *p);
         commit_search_if_due(inner, live)?;

@@ -194,31 +194,33 @@ fn kpis(days: &[DailyStats], unique_customers: u64, currency: Option<Currency>) 
         k.items += d.items;
         k.cancelled += d.cancelled;
     }
+    let round = |amount: Decimal| currency.map_or(amount, |c| c.round(amount));
+    k.gross = round(k.gross);
+    k.refunds = round(k.refunds);
     k.net = k.gross - k.refunds;
-    k.average_order_value = (k.orders > 0).then(|| {
-        let aov = k.net / Decimal::from(k.orders);
-        currency.map_or(aov.round_dp(2), |c| c.round(aov))
-    });
+    k.average_order_value = (k.orders > 0).then(|| round(k.net / Decimal::from(k.orders)));
     k
 }
 
-fn series(period: Period, days: &[DailyStats]) -> Vec<SeriesPoint> {
+fn series(period: Period, days: &[DailyStats], currency: Option<Currency>) -> Vec<SeriesPoint> {
+    let round = |amount: Decimal| currency.map_or(amount, |c| c.round(amount));
     let mut out = Vec::with_capacity(usize::try_from(period.days()).unwrap_or(0));
     let mut rows = days.iter().peekable();
     let mut day = period.from;
     while day <= period.to {
         let point = match rows.next_if(|d| d.day == day) {
-            Some(d) => {
-                SeriesPoint { day, net: d.net(), gross: d.gross, refunds: d.refunds, orders: d.orders, items: d.items }
-            }
-            None => SeriesPoint {
+            Some(d) => SeriesPoint {
                 day,
-                net: Decimal::ZERO,
-                gross: Decimal::ZERO,
-                refunds: Decimal::ZERO,
-                orders: 0,
-                items: 0,
+                net: round(d.net()),
+                gross: round(d.gross),
+                refunds: round(d.refunds),
+                orders: d.orders,
+                items: d.items,
             },
+            None => {
+                let zero = round(Decimal::ZERO);
+                SeriesPoint { day, net: zero, gross: zero, refunds: zero, orders: 0, items: 0 }
+            }
         };
         out.push(point);
         let Some(next) = day.succ_opt() else { break };
@@ -244,8 +246,8 @@ pub(crate) fn dashboard_in(txn: &ReadTransaction, period: Period, top: usize) ->
             reader.unique_customers(previous_period.from, previous_period.to)?,
             currency,
         ),
-        series: series(period, &days),
-        previous_series: series(previous_period, &previous_days),
+        series: series(period, &days, currency),
+        previous_series: series(previous_period, &previous_days, currency),
         top_products: product_sales::top(txn, period.from, period.to, top)?,
         unique_customers_error: hll::UNIQUE_CUSTOMERS_ERROR,
     })
