@@ -30,10 +30,21 @@ impl Watch {
     /// Waits until the position is past `position`, `timeout` passes, or someone calls
     /// [`Watch::interrupt`]; returns the position then.
     pub fn wait_past(&self, position: u64, timeout: Duration) -> u64 {
+        self.wait_past_since(position, self.interrupts(), timeout)
+    }
+
+    /// How many times [`Watch::interrupt`] was called: read it *before* looking for work, and
+    /// pass it to [`Watch::wait_past_since`], so an interrupt that arrives in between is not lost.
+    pub(crate) fn interrupts(&self) -> u64 {
+        self.inner.0.lock().unwrap_or_else(PoisonError::into_inner).interrupts
+    }
+
+    /// Like [`Watch::wait_past`], but also returns at once if an interrupt came after
+    /// `interrupts` was read.
+    pub(crate) fn wait_past_since(&self, position: u64, interrupts: u64, timeout: Duration) -> u64 {
         let (lock, changed) = &*self.inner;
         let deadline = Instant::now() + timeout;
         let mut state = lock.lock().unwrap_or_else(PoisonError::into_inner);
-        let interrupts = state.interrupts;
         while state.position <= position && state.interrupts == interrupts {
             let left = deadline.saturating_duration_since(Instant::now());
             if left.is_zero() {

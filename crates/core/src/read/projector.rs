@@ -460,7 +460,13 @@ fn run(inner: &Inner) {
         }
     };
     let mut backoff = Duration::from_millis(100);
-    while !inner.stop.load(Ordering::SeqCst) {
+    loop {
+        // Read before checking for work (and for stop, which is set before its interrupt): a
+        // request or stop that comes while working still wakes the wait below.
+        let interrupts = inner.write.head().interrupts();
+        if inner.stop.load(Ordering::SeqCst) {
+            break;
+        }
         let head = inner.write.head().current();
         match step(inner, &mut live, head) {
             Ok(true) => {
@@ -474,11 +480,11 @@ fn run(inner: &Inner) {
                 } else {
                     Duration::from_secs(3600)
                 };
-                inner.write.head().wait_past(head, timeout);
+                inner.write.head().wait_past_since(head, interrupts, timeout);
             }
             Err(e) => {
                 *lock(&inner.failing) = Some(e.to_string());
-                inner.write.head().wait_past(u64::MAX, backoff);
+                inner.write.head().wait_past_since(u64::MAX, interrupts, backoff);
                 backoff = (backoff * 2).min(Duration::from_secs(10));
             }
         }
