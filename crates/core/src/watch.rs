@@ -69,3 +69,30 @@ impl Watch {
         changed.notify_all();
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Regression: the projector hung when an interrupt came between its check for work and
+    /// its wait; the wait now starts from the interrupt count read before the check.
+    #[test]
+    fn an_interrupt_between_the_check_and_the_wait_is_not_lost() {
+        let watch = Watch::new(5);
+        let seen = watch.interrupts();
+        watch.interrupt();
+        let started = Instant::now();
+        assert_eq!(watch.wait_past_since(5, seen, Duration::from_secs(60)), 5);
+        assert!(started.elapsed() < Duration::from_secs(30), "woke at once, not at the timeout");
+    }
+
+    #[test]
+    fn a_publish_wakes_a_waiter() {
+        let watch = Watch::new(1);
+        let other = watch.clone();
+        let waiter = std::thread::spawn(move || other.wait_past(1, Duration::from_secs(60)));
+        std::thread::sleep(Duration::from_millis(10));
+        watch.publish(2);
+        assert_eq!(waiter.join().unwrap(), 2);
+    }
+}
