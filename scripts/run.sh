@@ -27,6 +27,11 @@ say order cancel 1002 --reason "customer changed their mind"
 printf '\n$ countertop order place --line MUG:0   (a mistake, on purpose)\n'
 "$countertop" order place --line MUG:0 || true
 say order show 1001
+say dashboard --range 7d
+say search "ada mug"
+say orders list --status shipped
+say chart overview --from "$(date -d '-29 days' +%F)" --to "$(date +%F)" --out "$demo/overview.png"
+say status
 say verify
 echo
 echo "Demo data was in $demo (removed on exit). Use --data DIR or COUNTERTOP_DATA to keep a shop."
