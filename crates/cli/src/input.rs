@@ -50,6 +50,7 @@ pub fn item_line(text: &str) -> Result<LineInput, InputError> {
         quantity: quantity_of("--item", text, quantity)?,
         unit_price: Some(money("--item", price)?),
         tax_rate: None,
+        total: None,
     })
 }
 

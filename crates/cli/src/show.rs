@@ -50,6 +50,18 @@ impl Printer {
             Entity::Product(p) => self.products(std::slice::from_ref(p)),
             Entity::Customer(c) => self.customers(std::slice::from_ref(c)),
             Entity::Order(o) => self.order(o),
+            Entity::Return(r) => {
+                let c = r.currency;
+                let who = r.customer.as_ref().map_or("walk-in", |c| c.name.as_str());
+                println!(
+                    "Return {}  {}  {}  given back {}: {}",
+                    r.id,
+                    self.time(r.at),
+                    who,
+                    c.format(r.amount),
+                    r.reason
+                );
+            }
         }
     }
 

@@ -58,9 +58,9 @@ pub use domain::{
     FIRST_CUSTOMER_NUMBER, FIRST_ORDER_NUMBER, ID_MAX, LineInput, MAX_LINES, MAX_QUANTITY, NAME_MAX, NOTE_MAX,
     OpenShop, Order, OrderCancelled, OrderDelivered, OrderLine, OrderPlaced, OrderRefunded, OrderShipped, OrderStatus,
     PATH_MAX, PHONE_MAX, PlaceOrder, Product, ProductAdded, ProductArchived, ProductImageChanged, ProductRenamed,
-    ProductRepriced, ProductRestored, REASON_MAX, References, Refund, RefundOrder, Rejection, SHORT_MAX, SKU_MAX,
-    ShipOrder, Shipment, Shop, ShopOpened, ShopSettingsChanged, State, StreamId, Totals, UpdateCustomer, UpdateProduct,
-    apply, business_day, decide, evolve, totals,
+    ProductRepriced, ProductRestored, REASON_MAX, RecordReturn, References, Refund, RefundOrder, Rejection, Return,
+    ReturnRecorded, SHORT_MAX, SKU_MAX, ShipOrder, Shipment, Shop, ShopOpened, ShopSettingsChanged, State, StreamId,
+    Totals, UpdateCustomer, UpdateProduct, apply, business_day, check_line, decide, evolve, totals,
 };
 pub use money::{Currency, MAX_PRICE_PLACES, MAX_UNIT_PRICE, MoneyInput, format_rate, parse_decimal, parse_tax_rate};
 pub use read::{

@@ -13,6 +13,7 @@ use super::catalog::{
 };
 use super::customers::{CustomerDetailsChanged, CustomerRegistered};
 use super::orders::{OrderCancelled, OrderDelivered, OrderPlaced, OrderRefunded, OrderShipped};
+use super::returns::ReturnRecorded;
 use super::shop::{ShopOpened, ShopSettingsChanged};
 
 /// Something that happened in the shop.
@@ -33,6 +34,7 @@ pub enum Event {
     OrderDelivered(OrderDelivered),
     OrderCancelled(OrderCancelled),
     OrderRefunded(OrderRefunded),
+    ReturnRecorded(ReturnRecorded),
 }
 
 /// The stream an event belongs to: one per aggregate instance.
@@ -42,6 +44,7 @@ pub enum StreamId {
     Product(String),
     Customer(String),
     Order(String),
+    Return(String),
 }
 
 impl StreamId {
@@ -52,6 +55,7 @@ impl StreamId {
             StreamId::Product(sku) => format!("product/{sku}"),
             StreamId::Customer(id) => format!("customer/{id}"),
             StreamId::Order(id) => format!("order/{id}"),
+            StreamId::Return(id) => format!("return/{id}"),
         }
     }
 
@@ -65,6 +69,7 @@ impl StreamId {
             "product" => Some(StreamId::Product(id.to_owned())),
             "customer" => Some(StreamId::Customer(id.to_owned())),
             "order" => Some(StreamId::Order(id.to_owned())),
+            "return" => Some(StreamId::Return(id.to_owned())),
             _ => None,
         }
     }
@@ -146,6 +151,7 @@ events! {
     OrderDelivered => "order.delivered", v 1,
     OrderCancelled => "order.cancelled", v 1,
     OrderRefunded => "order.refunded", v 1,
+    ReturnRecorded => "return.recorded", v 1,
 }
 
 /// Turns a payload of an older schema version into the current shape, one version step at a
@@ -193,6 +199,7 @@ impl Event {
             Event::OrderDelivered(e) => StreamId::Order(e.order.clone()),
             Event::OrderCancelled(e) => StreamId::Order(e.order.clone()),
             Event::OrderRefunded(e) => StreamId::Order(e.order.clone()),
+            Event::ReturnRecorded(e) => StreamId::Return(e.record.id.clone()),
         }
     }
 }

@@ -11,6 +11,7 @@ mod customers;
 mod event;
 mod orders;
 mod rejection;
+mod returns;
 mod shop;
 mod text;
 
@@ -31,9 +32,10 @@ pub use event::{DecodeError, EVENT_TYPES, Event, StreamId};
 pub use orders::{
     CancelOrder, Cancellation, CustomerRef, DeliverOrder, DiscountInput, LineInput, MAX_LINES, MAX_QUANTITY, Order,
     OrderCancelled, OrderDelivered, OrderLine, OrderPlaced, OrderRefunded, OrderShipped, OrderStatus, PlaceOrder,
-    Refund, RefundOrder, ShipOrder, Shipment, Totals, totals,
+    Refund, RefundOrder, ShipOrder, Shipment, Totals, check_line, totals,
 };
 pub use rejection::Rejection;
+pub use returns::{RecordReturn, Return, ReturnRecorded};
 pub use shop::{ChangeShopSettings, OpenShop, Shop, ShopOpened, ShopSettingsChanged, business_day};
 pub use text::{EMAIL_MAX, ID_MAX, NAME_MAX, NOTE_MAX, PATH_MAX, PHONE_MAX, REASON_MAX, SHORT_MAX, SKU_MAX};
 
@@ -51,6 +53,7 @@ pub struct State {
     pub products: BTreeMap<String, Product>,
     pub customers: BTreeMap<String, Customer>,
     pub orders: BTreeMap<String, Order>,
+    pub returns: BTreeMap<String, Return>,
     /// Next order number to hand out; always above every numeric order number in use.
     pub next_order_number: u64,
     /// Next customer number to hand out; always above every numeric customer id in use.
@@ -66,6 +69,7 @@ impl State {
             products: BTreeMap::new(),
             customers: BTreeMap::new(),
             orders: BTreeMap::new(),
+            returns: BTreeMap::new(),
             next_order_number: FIRST_ORDER_NUMBER,
             next_customer_number: FIRST_CUSTOMER_NUMBER,
         }
@@ -87,6 +91,7 @@ pub enum Command {
     DeliverOrder(DeliverOrder),
     CancelOrder(CancelOrder),
     RefundOrder(RefundOrder),
+    RecordReturn(RecordReturn),
 }
 
 /// The products, customers and orders a command refers to, by the keys it names
@@ -96,6 +101,7 @@ pub struct References {
     pub products: Vec<String>,
     pub customers: Vec<String>,
     pub orders: Vec<String>,
+    pub returns: Vec<String>,
 }
 
 impl Command {
@@ -122,6 +128,15 @@ impl Command {
             Command::DeliverOrder(c) => refs.orders.push(key(&c.order)),
             Command::CancelOrder(c) => refs.orders.push(key(&c.order)),
             Command::RefundOrder(c) => refs.orders.push(key(&c.order)),
+            Command::RecordReturn(c) => {
+                refs.returns.push(key(&c.id));
+                refs.customers.extend(c.customer.as_deref().map(key));
+                for line in &c.lines {
+                    if let LineInput::Product { sku, .. } = line {
+                        refs.products.push(key(sku));
+                    }
+                }
+            }
         }
         refs
     }
@@ -141,6 +156,7 @@ impl Command {
             Command::DeliverOrder(c) => Some(StreamId::Order(key(&c.order))),
             Command::CancelOrder(c) => Some(StreamId::Order(key(&c.order))),
             Command::RefundOrder(c) => Some(StreamId::Order(key(&c.order))),
+            Command::RecordReturn(c) => Some(StreamId::Return(key(&c.id))),
         }
     }
 }
@@ -182,6 +198,16 @@ pub fn decide(state: &State, command: &Command) -> Result<Vec<Event>, Rejection>
         Command::DeliverOrder(c) => orders::deliver(order(&c.order), c, state.now),
         Command::CancelOrder(c) => orders::cancel(order(&c.order), c, state.now),
         Command::RefundOrder(c) => orders::refund(shop, order(&c.order), c, state.now),
+        Command::RecordReturn(c) => returns::record(
+            returns::ReturnContext {
+                shop,
+                products: &state.products,
+                customers: &state.customers,
+                existing: state.returns.get(c.id.trim()),
+                now: state.now,
+            },
+            c,
+        ),
     }
 }
 
@@ -239,6 +265,9 @@ pub fn apply(state: &mut State, event: &Event) {
         Event::OrderPlaced(e) => {
             bump(&mut state.next_order_number, &e.order);
             state.orders.insert(e.order.clone(), orders::placed(e));
+        }
+        Event::ReturnRecorded(e) => {
+            state.returns.insert(e.record.id.clone(), e.record.clone());
         }
         Event::OrderShipped(_) | Event::OrderDelivered(_) | Event::OrderCancelled(_) | Event::OrderRefunded(_) => {
             if let StreamId::Order(id) = event.stream()

@@ -129,8 +129,17 @@ pub struct Refund {
 pub enum LineInput {
     /// A catalog product, at its catalog price unless `unit_price` overrides it.
     Product { sku: String, quantity: i64, unit_price: Option<MoneyInput> },
-    /// An ad-hoc item that is not (or not yet) in the catalog.
-    Item { sku: Option<String>, name: String, quantity: i64, unit_price: Option<MoneyInput>, tax_rate: Option<Decimal> },
+    /// An ad-hoc item that is not (or not yet) in the catalog. It needs a unit price, a line
+    /// total (as imports give), or both.
+    Item {
+        sku: Option<String>,
+        name: String,
+        quantity: i64,
+        unit_price: Option<MoneyInput>,
+        tax_rate: Option<Decimal>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        total: Option<MoneyInput>,
+    },
 }
 
 /// An order discount as entered.
@@ -267,7 +276,7 @@ pub(super) fn place(cx: PlaceContext<'_>, cmd: &PlaceOrder) -> Result<Vec<Event>
         .lines
         .iter()
         .enumerate()
-        .map(|(i, input)| line(shop, cx.products, input).map_err(|r| r.on_line(i)))
+        .map(|(i, input)| check_line(shop, cx.products, input).map_err(|r| r.on_line(i)))
         .collect::<Result<Vec<_>, _>>()?;
     let subtotal: Decimal = lines.iter().map(|l| l.total).sum();
     let (discount, discount_percent) = match &cmd.discount {
@@ -306,8 +315,14 @@ pub(super) fn place(cx: PlaceContext<'_>, cmd: &PlaceOrder) -> Result<Vec<Event>
     })])
 }
 
-fn line(shop: &Shop, products: &BTreeMap<String, Product>, input: &LineInput) -> Result<OrderLine, Rejection> {
-    let (from_catalog, sku, name, quantity, price, tax_rate) = match input {
+/// Checks one line as entered against the shop and catalog and works out its total: the
+/// same rules `decide` applies, for importers that account for each line on its own.
+pub fn check_line(
+    shop: &Shop,
+    products: &BTreeMap<String, Product>,
+    input: &LineInput,
+) -> Result<OrderLine, Rejection> {
+    let (from_catalog, sku, name, quantity, price, tax_rate, given_total) = match input {
         LineInput::Product { sku, quantity, unit_price } => {
             let sku = sku.trim();
             let product = products.get(sku).ok_or_else(|| Rejection::UnknownProduct { sku: sku.to_owned() })?;
@@ -315,20 +330,21 @@ fn line(shop: &Shop, products: &BTreeMap<String, Product>, input: &LineInput) ->
                 return Err(Rejection::ProductArchived { sku: product.sku.clone() });
             }
             let price = match unit_price {
-                Some(input) => input.in_currency(shop.currency, "unit price")?,
-                None => product.unit_price,
+                Some(input) => Some(input.in_currency(shop.currency, "unit price")?),
+                None => Some(product.unit_price),
             };
-            (true, Some(product.sku.clone()), product.name.clone(), *quantity, price, product.tax_rate)
+            (true, Some(product.sku.clone()), product.name.clone(), *quantity, price, product.tax_rate, None)
         }
-        LineInput::Item { sku, name, quantity, unit_price, tax_rate } => {
+        LineInput::Item { sku, name, quantity, unit_price, tax_rate, total } => {
             let name = text::required("item name", "what was sold", name, text::NAME_MAX)?;
             let sku = sku.as_deref().map(text::sku).transpose()?;
-            let price = unit_price
-                .as_ref()
-                .ok_or_else(|| Rejection::ItemWithoutPrice { name: name.clone() })?
-                .in_currency(shop.currency, "unit price")?;
+            let price = unit_price.as_ref().map(|p| p.in_currency(shop.currency, "unit price")).transpose()?;
+            let total = total.as_ref().map(|t| t.in_currency(shop.currency, "line total")).transpose()?;
+            if price.is_none() && total.is_none() {
+                return Err(Rejection::ItemWithoutPrice { name });
+            }
             let rate = money::check_tax_rate(tax_rate.unwrap_or(shop.default_tax_rate))?;
-            (false, sku, name, *quantity, price, rate)
+            (false, sku, name, *quantity, price, rate, total)
         }
     };
     if quantity < 1 {
@@ -338,8 +354,22 @@ fn line(shop: &Shop, products: &BTreeMap<String, Product>, input: &LineInput) ->
         Ok(q) if i64::from(q) <= MAX_QUANTITY => q,
         _ => return Err(Rejection::QuantityTooLarge { given: quantity }),
     };
-    let unit_price = money::check_unit_price(price, shop.currency)?;
-    let total = shop.currency.round(unit_price * Decimal::from(quantity));
+    let (unit_price, total) = match (price, given_total) {
+        // A given line total (an export's "Sales" column) is what was charged: it is kept, to
+        // the minor unit, and the unit price is derived from it when not given.
+        (price, Some(total)) => {
+            if total.is_sign_negative() && !total.is_zero() {
+                return Err(Rejection::NegativePrice { given: shop.currency.format(total) });
+            }
+            let derived = (total / Decimal::from(quantity)).round_dp(crate::money::MAX_PRICE_PLACES);
+            (money::check_unit_price(price.unwrap_or(derived), shop.currency)?, shop.currency.round(total))
+        }
+        (Some(price), None) => {
+            let unit_price = money::check_unit_price(price, shop.currency)?;
+            (unit_price, shop.currency.round(unit_price * Decimal::from(quantity)))
+        }
+        (None, None) => return Err(Rejection::ItemWithoutPrice { name }),
+    };
     Ok(OrderLine { from_catalog, sku, name, quantity, unit_price, tax_rate, total })
 }
 

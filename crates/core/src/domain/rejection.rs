@@ -113,6 +113,9 @@ pub enum Rejection {
     /// An order with that number already exists.
     #[error("order number '{id}' is already used; choose another number or leave it out")]
     OrderIdTaken { id: String },
+    /// A return with that number already exists.
+    #[error("return number '{id}' is already used; choose another number")]
+    ReturnIdTaken { id: String },
     /// A cancelled order cannot be shipped, delivered or refunded.
     #[error("order {id} is cancelled, so it cannot be {action}")]
     OrderCancelled { id: String, action: &'static str },

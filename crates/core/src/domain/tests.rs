@@ -81,7 +81,14 @@ fn product_line(sku: &str, quantity: i64) -> LineInput {
 }
 
 fn item(name: &str, quantity: i64, price: &str) -> LineInput {
-    LineInput::Item { sku: None, name: name.into(), quantity, unit_price: Some(money(price)), tax_rate: None }
+    LineInput::Item {
+        sku: None,
+        name: name.into(),
+        quantity,
+        unit_price: Some(money(price)),
+        tax_rate: None,
+        total: None,
+    }
 }
 
 fn place(order: &str, lines: Vec<LineInput>) -> Command {
@@ -421,7 +428,8 @@ fn unknown_and_archived_products_and_unknown_customers_are_refused() {
 #[test]
 fn orders_need_lines_and_named_priced_items() {
     assert_eq!(rejected(&shop(), place("1", vec![])), "the order has no lines; add at least one product or item");
-    let unpriced = LineInput::Item { sku: None, name: "Thing".into(), quantity: 1, unit_price: None, tax_rate: None };
+    let unpriced =
+        LineInput::Item { sku: None, name: "Thing".into(), quantity: 1, unit_price: None, tax_rate: None, total: None };
     assert_eq!(
         rejected(&shop(), place("1", vec![unpriced])),
         "line 1: item 'Thing' has no price; enter its unit price"

@@ -64,6 +64,13 @@ impl<'txn> Tables<'txn> {
                 stats.refunds += e.amount;
                 self.put(&c.id, &stats)?;
             }
+            Event::ReturnRecorded(e) => {
+                let Some(c) = &e.record.customer else { return Ok(Ok(())) };
+                let mut stats = self.get(&c.id)?;
+                stats.lifetime_value -= e.record.amount;
+                stats.refunds += e.record.amount;
+                self.put(&c.id, &stats)?;
+            }
             Event::OrderCancelled(e) => {
                 let Some(view) = orders.view(&e.order)? else {
                     return Ok(Err(format!("cancelled order {} is not in the order view", e.order)));

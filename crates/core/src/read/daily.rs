@@ -3,7 +3,7 @@
 //!
 //! - An order counts on the business day it was placed (back-dated orders on their own day):
 //!   `gross` += total, `orders` += 1, `items` += units.
-//! - A refund counts on the business day of the refund: `refunds` += amount.
+//! - A refund, or a return (credit note), counts on its own business day: `refunds` += amount.
 //! - A cancellation voids the order on its placement day: `gross` −= what was still paid
 //!   (total − refunds before cancelling), `orders` −= 1, `items` −= units, `cancelled` += 1.
 //!   So `net = gross − refunds` is what the shop kept.
@@ -126,6 +126,11 @@ impl<'txn> Tables<'txn> {
             Event::OrderRefunded(e) => {
                 let mut stats = self.get(bucketing.day(e.at))?;
                 stats.refunds += e.amount;
+                self.put(&stats)?;
+            }
+            Event::ReturnRecorded(e) => {
+                let mut stats = self.get(bucketing.day(e.record.at))?;
+                stats.refunds += e.record.amount;
                 self.put(&stats)?;
             }
             Event::OrderCancelled(e) => {

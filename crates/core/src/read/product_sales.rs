@@ -3,8 +3,8 @@
 //!
 //! Keyed by (day, product key): the SKU for lines with one, `item:NAME` for ad-hoc items
 //! without. Revenue is the line totals (before the order discount). Cancelling an order takes
-//! its lines off its placement day. Refunds are not attributed to products: a refund names an
-//! amount, not lines.
+//! its lines off its placement day; a return (credit note) takes its lines off its own day.
+//! Refunds of an order are not attributed to products: a refund names an amount, not lines.
 
 use std::collections::HashMap;
 
@@ -95,6 +95,12 @@ impl<'txn> Tables<'txn> {
                 let day = bucketing.day(e.at);
                 for line in &e.lines {
                     self.add(day, line.sku.as_deref(), &line.name, i64::from(line.quantity), line.total)?;
+                }
+            }
+            Event::ReturnRecorded(e) => {
+                let day = bucketing.day(e.record.at);
+                for line in &e.record.lines {
+                    self.add(day, line.sku.as_deref(), &line.name, -i64::from(line.quantity), -line.total)?;
                 }
             }
             Event::OrderCancelled(e) => {

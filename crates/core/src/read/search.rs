@@ -503,7 +503,8 @@ impl Touched {
             StreamId::Product(sku) => {
                 self.products.insert(sku);
             }
-            StreamId::Shop => {}
+            // Returns are found through the dashboards, not search.
+            StreamId::Shop | StreamId::Return(_) => {}
         }
     }
 

@@ -101,6 +101,7 @@ pub enum Entity {
     Product(Product),
     Customer(Customer),
     Order(Order),
+    Return(crate::domain::Return),
 }
 
 /// An order folded from its own events, with those events: the audit trail.

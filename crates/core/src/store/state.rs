@@ -13,11 +13,12 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use super::Error;
-use crate::domain::{Customer, Event, Order, Product, References, Shop, State, StreamId};
+use crate::domain::{Customer, Event, Order, Product, References, Return, Shop, State, StreamId};
 
 const PRODUCTS: TableDefinition<'_, &str, &[u8]> = TableDefinition::new("state_products");
 const CUSTOMERS: TableDefinition<'_, &str, &[u8]> = TableDefinition::new("state_customers");
 const ORDERS: TableDefinition<'_, &str, &[u8]> = TableDefinition::new("state_orders");
+const RETURNS: TableDefinition<'_, &str, &[u8]> = TableDefinition::new("state_returns");
 const META: TableDefinition<'_, &str, &[u8]> = TableDefinition::new("state_meta");
 
 /// The shape of the rows in these tables. Bump it when a stored state struct changes shape;
@@ -33,6 +34,7 @@ pub(super) fn create_tables(txn: &WriteTransaction) -> Result<(), redb::Error> {
     txn.open_table(PRODUCTS)?;
     txn.open_table(CUSTOMERS)?;
     txn.open_table(ORDERS)?;
+    txn.open_table(RETURNS)?;
     txn.open_table(META)?;
     Ok(())
 }
@@ -41,6 +43,7 @@ pub(super) struct StateTables<'txn> {
     products: Table<'txn, &'static str, &'static [u8]>,
     customers: Table<'txn, &'static str, &'static [u8]>,
     orders: Table<'txn, &'static str, &'static [u8]>,
+    returns: Table<'txn, &'static str, &'static [u8]>,
     meta: Table<'txn, &'static str, &'static [u8]>,
 }
 
@@ -50,6 +53,7 @@ impl<'txn> StateTables<'txn> {
             products: txn.open_table(PRODUCTS)?,
             customers: txn.open_table(CUSTOMERS)?,
             orders: txn.open_table(ORDERS)?,
+            returns: txn.open_table(RETURNS)?,
             meta: txn.open_table(META)?,
         })
     }
@@ -77,6 +81,11 @@ impl<'txn> StateTables<'txn> {
         for id in &refs.orders {
             if let Some(o) = get::<Order>(&self.orders, id)? {
                 state.orders.insert(id.clone(), o);
+            }
+        }
+        for id in &refs.returns {
+            if let Some(r) = get::<Return>(&self.returns, id)? {
+                state.returns.insert(id.clone(), r);
             }
         }
         Ok(state)
@@ -109,6 +118,11 @@ impl<'txn> StateTables<'txn> {
                     }
                     put(&mut self.meta, KEY_NEXT_ORDER, &state.next_order_number)?;
                 }
+                StreamId::Return(id) => {
+                    if let Some(r) = state.returns.get(&id) {
+                        put(&mut self.returns, &id, r)?;
+                    }
+                }
             }
         }
         Ok(())
@@ -122,6 +136,7 @@ impl<'txn> StateTables<'txn> {
             StreamId::Product(sku) => refs.products.push(sku),
             StreamId::Customer(id) => refs.customers.push(id),
             StreamId::Order(id) => refs.orders.push(id),
+            StreamId::Return(id) => refs.returns.push(id),
         }
         self.load(&refs, now)
     }
@@ -139,6 +154,7 @@ impl<'txn> StateTables<'txn> {
         self.products.retain(|_, _| false)?;
         self.customers.retain(|_, _| false)?;
         self.orders.retain(|_, _| false)?;
+        self.returns.retain(|_, _| false)?;
         self.meta.retain(|_, _| false)?;
         Ok(())
     }

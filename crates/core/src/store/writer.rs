@@ -219,6 +219,7 @@ fn entity(state: &domain::State, stream: &StreamId) -> Result<Entity, Error> {
         StreamId::Product(sku) => Entity::Product(state.products.get(sku).cloned().ok_or_else(missing)?),
         StreamId::Customer(id) => Entity::Customer(state.customers.get(id).cloned().ok_or_else(missing)?),
         StreamId::Order(id) => Entity::Order(state.orders.get(id).cloned().ok_or_else(missing)?),
+        StreamId::Return(id) => Entity::Return(state.returns.get(id).cloned().ok_or_else(missing)?),
     })
 }
 

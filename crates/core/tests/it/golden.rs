@@ -124,6 +124,7 @@ fn write_golden(dir: &Path) {
                     quantity: 1,
                     unit_price: Some(MoneyInput::new(dec("3.00"))),
                     tax_rate: None,
+                    total: None,
                 },
             ],
             Some("1"),

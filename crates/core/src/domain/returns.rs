@@ -1,0 +1,94 @@
+//! Returns: money given back for goods, recorded on their own rather than against one
+//! order — what another system's credit notes are (they name the goods, not the invoice).
+//! A return counts as a refund on its own day.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+
+use super::orders::{CustomerRef, LineInput, OrderLine, check_line};
+use super::{Customer, Event, Product, Rejection, Shop, text};
+use crate::money::Currency;
+
+/// A return as recorded.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Return {
+    pub id: String,
+    pub customer: Option<CustomerRef>,
+    /// The goods returned (quantities are positive).
+    pub lines: Vec<OrderLine>,
+    /// Money given back: the sum of the line totals.
+    pub amount: Decimal,
+    pub currency: Currency,
+    pub reason: String,
+    pub at: DateTime<Utc>,
+}
+
+/// Record a return of goods (a credit note).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RecordReturn {
+    /// The credit note's number.
+    pub id: String,
+    pub customer: Option<String>,
+    /// What came back, with positive quantities.
+    pub lines: Vec<LineInput>,
+    pub reason: String,
+    /// When; `None`: now.
+    pub at: Option<DateTime<Utc>>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReturnRecorded {
+    #[serde(flatten)]
+    pub record: Return,
+}
+
+pub(super) struct ReturnContext<'a> {
+    pub shop: &'a Shop,
+    pub products: &'a BTreeMap<String, Product>,
+    pub customers: &'a BTreeMap<String, Customer>,
+    pub existing: Option<&'a Return>,
+    pub now: DateTime<Utc>,
+}
+
+pub(super) fn record(cx: ReturnContext<'_>, cmd: &RecordReturn) -> Result<Vec<Event>, Rejection> {
+    let id = text::id("return number", &cmd.id)?;
+    if cx.existing.is_some() {
+        return Err(Rejection::ReturnIdTaken { id });
+    }
+    let customer = match &cmd.customer {
+        None => None,
+        Some(id) => {
+            let id = id.trim();
+            let c = cx.customers.get(id).ok_or_else(|| Rejection::UnknownCustomer { id: id.to_owned() })?;
+            Some(CustomerRef { id: c.id.clone(), name: c.name.clone() })
+        }
+    };
+    if cmd.lines.is_empty() {
+        return Err(Rejection::NoLines);
+    }
+    if cmd.lines.len() > super::MAX_LINES {
+        return Err(Rejection::TooManyLines { given: cmd.lines.len(), max: super::MAX_LINES });
+    }
+    let lines = cmd
+        .lines
+        .iter()
+        .enumerate()
+        .map(|(i, l)| check_line(cx.shop, cx.products, l).map_err(|r| r.on_line(i)))
+        .collect::<Result<Vec<_>, _>>()?;
+    let amount = cx.shop.currency.round(lines.iter().map(|l| l.total).sum());
+    let reason = text::required("reason", "why the goods came back", &cmd.reason, text::REASON_MAX)?;
+    Ok(vec![Event::ReturnRecorded(ReturnRecorded {
+        record: Return {
+            id,
+            customer,
+            lines,
+            amount,
+            currency: cx.shop.currency,
+            reason,
+            at: cmd.at.unwrap_or(cx.now),
+        },
+    })])
+}
