@@ -4,6 +4,7 @@
 mod input;
 mod reads;
 mod show;
+mod transfer;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -52,6 +53,11 @@ pub(crate) enum Top {
     /// Place, ship, deliver, cancel, refund and show orders.
     #[command(subcommand)]
     Order(OrderCmd),
+    /// Import another system's export (gzip or plain CSV); every line is imported or reported.
+    Import(Import),
+    /// Export orders to CSV (the generic import format).
+    #[command(subcommand)]
+    Export(ExportCmd),
     /// Revenue reports.
     #[command(subcommand)]
     Report(reads::ReportCmd),
@@ -83,6 +89,46 @@ pub(crate) enum Top {
     /// Check the event log (hash chain, positions, payloads, stream index) and that the read
     /// models equal a rebuild from it.
     Verify,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct Import {
+    /// The file: .csv or .csv.gz.
+    path: PathBuf,
+    #[arg(long, value_enum, default_value_t = FormatArg::Csv)]
+    format: FormatArg,
+    /// Generic CSV: the column for a field, e.g. --map order=InvoiceNo (fields: order, date,
+    /// customer, customer_id, email, sku, product, quantity, unit_price, line_total, country,
+    /// note, status, carrier, tracking).
+    #[arg(long = "map", value_name = "FIELD=COLUMN")]
+    map: Vec<String>,
+    /// Generic CSV: how dates are written, as a chrono format (shop-local), e.g. "%d/%m/%Y %H:%M".
+    #[arg(long)]
+    date_format: Option<String>,
+    /// Show every rejected line (the default shows the first 20).
+    #[arg(long)]
+    all_rejected: bool,
+}
+
+#[derive(Clone, Copy, Debug, clap::ValueEnum)]
+pub(crate) enum FormatArg {
+    OnlineRetail,
+    Superstore,
+    Csv,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum ExportCmd {
+    /// Orders placed in a range of business days, with their refunds, as CSV.
+    Orders {
+        #[arg(long)]
+        from: String,
+        #[arg(long)]
+        to: String,
+        /// The CSV file to write.
+        #[arg(long)]
+        out: PathBuf,
+    },
 }
 
 #[derive(Debug, Args)]

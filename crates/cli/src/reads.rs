@@ -148,15 +148,17 @@ pub fn uses_read_side(command: &Top) -> bool {
             | Top::Rebuild
             | Top::Dlq(_)
             | Top::Verify
+            | Top::Import(_)
+            | Top::Export(_)
     )
 }
 
-fn day(flag: &str, text: &str) -> Result<NaiveDate, Failure> {
+pub(crate) fn day(flag: &str, text: &str) -> Result<NaiveDate, Failure> {
     NaiveDate::parse_from_str(text.trim(), "%Y-%m-%d")
         .map_err(|_| Failure::Usage(format!("{flag} '{text}' is not a date; write it as YYYY-MM-DD, e.g. 2024-05-01")))
 }
 
-fn period(from: &str, to: &str) -> Result<Period, Failure> {
+pub(crate) fn period(from: &str, to: &str) -> Result<Period, Failure> {
     let period = Period { from: day("--from", from)?, to: day("--to", to)? };
     if period.from > period.to {
         return Err(Failure::Usage(format!("--from {} is after --to {}; swap them", period.from, period.to)));
@@ -165,14 +167,14 @@ fn period(from: &str, to: &str) -> Result<Period, Failure> {
 }
 
 /// Prints progress on stderr, at most a few times a second, once a job has run for a second.
-struct ProgressLine {
+pub(crate) struct ProgressLine {
     started: Instant,
     last: Option<Instant>,
     shown: bool,
 }
 
 impl ProgressLine {
-    fn new() -> ProgressLine {
+    pub(crate) fn new() -> ProgressLine {
         ProgressLine { started: Instant::now(), last: None, shown: false }
     }
 
@@ -190,14 +192,14 @@ impl ProgressLine {
         let _ = std::io::stderr().flush();
     }
 
-    fn done(&self) {
+    pub(crate) fn done(&self) {
         if self.shown {
             eprintln!();
         }
     }
 }
 
-fn catch_up(ct: &Countertop, what: Freshness) {
+pub(crate) fn catch_up(ct: &Countertop, what: Freshness) {
     let mut line = ProgressLine::new();
     let caught_up = ct.wait_caught_up(what, CATCH_UP, |p| line.show(p));
     line.done();
@@ -358,6 +360,8 @@ pub fn run(dir: &Path, json: bool, command: Top) -> Result<(), Failure> {
                 ));
             }
         }
+        Top::Import(args) => crate::transfer::import(&ct, &out, args)?,
+        Top::Export(cmd) => crate::transfer::export(&ct, &out, cmd)?,
         other => return Err(Failure::Usage(format!("internal: {other:?} is not a read-side command"))),
     }
     Ok(())

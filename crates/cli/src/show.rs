@@ -424,6 +424,56 @@ impl Printer {
         }
     }
 
+    pub fn import_report(&self, r: &countertop_core::import::ImportReport, all: bool) {
+        if self.json {
+            return Self::print_json(r);
+        }
+        println!(
+            "Imported {} of {} lines in {:.1} s: {} orders, {} returns, {} refunds, {} new customers{}.",
+            r.imported_lines,
+            r.lines,
+            r.seconds,
+            r.orders,
+            r.returns,
+            r.refunds,
+            r.customers,
+            if r.already_imported > 0 { format!(" ({} already imported before)", r.already_imported) } else { String::new() }
+        );
+        println!("File sum of line amounts   {:>16}", r.file_sum);
+        println!("Recorded net revenue       {:>16}", r.imported_net);
+        println!("Rejected lines' amounts    {:>16}", r.rejected_sum);
+        println!("Rounding to the cent       {:>16}", r.rounding);
+        if !r.discounts_and_tax.is_zero() {
+            println!("Discounts and tax          {:>16}", r.discounts_and_tax);
+        }
+        println!(
+            "{}",
+            if r.reconciles {
+                "Reconciled: recorded − rounding − discounts/tax + rejected = the file's sum.".to_owned()
+            } else {
+                "NOT reconciled: the numbers above do not add up to the file's sum; please report this.".to_owned()
+            }
+        );
+        if !r.rejected.is_empty() {
+            println!("{} lines were not imported:", r.rejected.len());
+            let shown = if all { r.rejected.len() } else { r.rejected.len().min(20) };
+            for line in &r.rejected[..shown] {
+                let amount = line.amount.map(|a| a.to_string()).unwrap_or_else(|| "?".into());
+                println!("  line {:<7} {:<10} {:>12}  {}", line.line, line.order.as_deref().unwrap_or("-"), amount, line.reason);
+            }
+            if shown < r.rejected.len() {
+                println!("  … and {} more (--all-rejected shows them, --json lists them)", r.rejected.len() - shown);
+            }
+        }
+    }
+
+    pub fn exported(&self, summary: &countertop_core::export::ExportSummary, path: &std::path::Path) {
+        if self.json {
+            return Self::print_json(&json!({ "summary": summary, "out": path }));
+        }
+        println!("Wrote {} orders ({} rows) to {} (through event {}).", summary.orders, summary.rows, path.display(), summary.position);
+    }
+
     pub fn dead_letters(&self, letters: &[DeadLetter]) {
         if self.json {
             return Self::print_json(&letters);

@@ -46,6 +46,8 @@
 mod app;
 pub mod chart;
 mod domain;
+pub mod export;
+pub mod import;
 mod money;
 mod read;
 mod store;

@@ -139,6 +139,9 @@ pub enum Rejection {
         "refund {requested} is more than the {refundable} still refundable on order {id} (paid {paid}, already refunded {refunded})"
     )]
     OverRefund { id: String, requested: String, refundable: String, paid: String, refunded: String },
+    /// A file that cannot be imported as asked; the message says what to change.
+    #[error("{message}")]
+    BadImport { message: String },
     /// A search that cannot be run; the message says what to change.
     #[error("{message}")]
     BadSearch { message: String },
@@ -157,6 +160,7 @@ impl Rejection {
             Rejection::UnknownOrder { .. } => "unknown_order",
             Rejection::Line { problem, .. } => problem.code(),
             Rejection::BadSearch { .. } => "bad_search",
+            Rejection::BadImport { .. } => "bad_import",
             _ => "invalid",
         }
     }
