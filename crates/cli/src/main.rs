@@ -312,7 +312,7 @@ struct Place {
     #[arg(long = "line", value_name = "SKU:QTY[@PRICE]")]
     lines: Vec<String>,
     /// An ad-hoc item: "NAME:QTY@PRICE". Repeat for more.
-    #[arg(long = "item", value_name = "NAME:QTY@PRICE")]
+    #[arg(long = "item", value_name = "NAME:QTY@PRICE", allow_hyphen_values = true)]
     items: Vec<String>,
     /// An order discount: an amount (5.00) or a percentage (10%).
     #[arg(long)]

@@ -30,6 +30,12 @@ pub enum ReportCmd {
         to: String,
         #[arg(long, value_enum, default_value_t = By::Day)]
         by: By,
+        /// Write CSV (to stdout, or to --out).
+        #[arg(long, conflicts_with = "json")]
+        csv: bool,
+        /// With --csv: the file to write instead of stdout.
+        #[arg(long, requires = "csv")]
+        out: Option<PathBuf>,
     },
 }
 
@@ -227,7 +233,7 @@ pub fn run(dir: &Path, json: bool, command: Top) -> Result<(), Failure> {
     let ct = Countertop::open_with(dir, projector_options())?;
     let out = Printer::new(json, ct.write().shop()?);
     match command {
-        Top::Report(ReportCmd::Revenue { from, to, by }) => {
+        Top::Report(ReportCmd::Revenue { from, to, by, csv, out: file }) => {
             let period = period(&from, &to)?;
             catch_up(&ct, Freshness::Tables);
             let bucket = match by {
@@ -235,7 +241,21 @@ pub fn run(dir: &Path, json: bool, command: Top) -> Result<(), Failure> {
                 By::Week => Bucket::Week,
                 By::Month => Bucket::Month,
             };
-            out.revenue(&ct.revenue(period, bucket)?);
+            let report = ct.revenue(period, bucket)?;
+            if !csv {
+                out.revenue(&report);
+            } else if let Some(file) = file {
+                let f = std::fs::File::create(&file).map_err(|e| {
+                    Failure::Usage(format!(
+                        "cannot create {}: {e}; check the folder exists and is writable",
+                        file.display()
+                    ))
+                })?;
+                countertop_core::export::revenue_csv(&report.value, std::io::BufWriter::new(f))?;
+                out.wrote(&file);
+            } else {
+                countertop_core::export::revenue_csv(&report.value, std::io::stdout().lock())?;
+            }
         }
         Top::Dashboard(args) => {
             let period = match (&args.from, &args.to) {

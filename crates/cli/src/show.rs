@@ -437,7 +437,11 @@ impl Printer {
             r.returns,
             r.refunds,
             r.customers,
-            if r.already_imported > 0 { format!(" ({} already imported before)", r.already_imported) } else { String::new() }
+            if r.already_imported > 0 {
+                format!(" ({} already imported before)", r.already_imported)
+            } else {
+                String::new()
+            }
         );
         println!("File sum of line amounts   {:>16}", r.file_sum);
         println!("Recorded net revenue       {:>16}", r.imported_net);
@@ -459,7 +463,13 @@ impl Printer {
             let shown = if all { r.rejected.len() } else { r.rejected.len().min(20) };
             for line in &r.rejected[..shown] {
                 let amount = line.amount.map(|a| a.to_string()).unwrap_or_else(|| "?".into());
-                println!("  line {:<7} {:<10} {:>12}  {}", line.line, line.order.as_deref().unwrap_or("-"), amount, line.reason);
+                println!(
+                    "  line {:<7} {:<10} {:>12}  {}",
+                    line.line,
+                    line.order.as_deref().unwrap_or("-"),
+                    amount,
+                    line.reason
+                );
             }
             if shown < r.rejected.len() {
                 println!("  … and {} more (--all-rejected shows them, --json lists them)", r.rejected.len() - shown);
@@ -471,7 +481,13 @@ impl Printer {
         if self.json {
             return Self::print_json(&json!({ "summary": summary, "out": path }));
         }
-        println!("Wrote {} orders ({} rows) to {} (through event {}).", summary.orders, summary.rows, path.display(), summary.position);
+        println!(
+            "Wrote {} orders ({} rows) to {} (through event {}).",
+            summary.orders,
+            summary.rows,
+            path.display(),
+            summary.position
+        );
     }
 
     pub fn dead_letters(&self, letters: &[DeadLetter]) {

@@ -19,7 +19,9 @@ struct ImportLine {
 
 impl ImportLine {
     fn show(&mut self, p: &ImportProgress) {
-        if self.started.elapsed() < Duration::from_secs(1) || self.last.is_some_and(|t| t.elapsed() < Duration::from_millis(250)) {
+        if self.started.elapsed() < Duration::from_secs(1)
+            || self.last.is_some_and(|t| t.elapsed() < Duration::from_millis(250))
+        {
             return;
         }
         self.last = Some(Instant::now());
@@ -35,7 +37,9 @@ pub fn import(ct: &Countertop, out: &Printer, args: Import) -> Result<(), Failur
     let mut map = std::collections::BTreeMap::new();
     for pair in &args.map {
         let Some((field, column)) = pair.split_once('=') else {
-            return Err(Failure::Usage(format!("--map '{pair}' is not FIELD=COLUMN; write it like --map order=InvoiceNo")));
+            return Err(Failure::Usage(format!(
+                "--map '{pair}' is not FIELD=COLUMN; write it like --map order=InvoiceNo"
+            )));
         };
         let Some(field) = Field::parse(field) else {
             let names: Vec<&str> = Field::ALL.iter().map(|f| f.name()).collect();
@@ -49,7 +53,9 @@ pub fn import(ct: &Countertop, out: &Printer, args: Import) -> Result<(), Failur
         FormatArg::Csv => Format::Csv,
     };
     if format != Format::Csv && (!map.is_empty() || args.date_format.is_some()) {
-        return Err(Failure::Usage("--map and --date-format are for --format csv; the built-in formats know their columns".into()));
+        return Err(Failure::Usage(
+            "--map and --date-format are for --format csv; the built-in formats know their columns".into(),
+        ));
     }
     let options = ImportOptions { format, map, date_format: args.date_format };
     let mut line = ImportLine { started: Instant::now(), last: None, shown: false };
@@ -65,8 +71,9 @@ pub fn export(ct: &Countertop, out: &Printer, cmd: ExportCmd) -> Result<(), Fail
     let ExportCmd::Orders { from, to, out: path } = cmd;
     let period = period(&from, &to)?;
     catch_up(ct, Freshness::Tables);
-    let file = std::fs::File::create(&path)
-        .map_err(|e| Failure::Usage(format!("cannot create {}: {e}; check the folder exists and is writable", path.display())))?;
+    let file = std::fs::File::create(&path).map_err(|e| {
+        Failure::Usage(format!("cannot create {}: {e}; check the folder exists and is writable", path.display()))
+    })?;
     let summary = export::orders_csv(ct, period, std::io::BufWriter::new(file))?;
     out.exported(&summary, &path);
     Ok(())

@@ -46,7 +46,8 @@ pub fn orders_csv(ct: &Countertop, period: Period, out: impl Write) -> Result<Ex
     let mut summary = ExportSummary { orders: 0, rows: 0, position: 0 };
     let mut offset = 0;
     loop {
-        let filter = OrderFilter { from: Some(period.from), to: Some(period.to), offset, limit: 500, ..OrderFilter::default() };
+        let filter =
+            OrderFilter { from: Some(period.from), to: Some(period.to), offset, limit: 500, ..OrderFilter::default() };
         let page = ct.orders(&filter)?;
         summary.position = page.position;
         if page.value.items.is_empty() {
@@ -119,7 +120,17 @@ fn write_order(
 pub fn revenue_csv(rows: &[RevenueRow], out: impl Write) -> Result<(), crate::Error> {
     let mut writer = csv::Writer::from_writer(out);
     writer
-        .write_record(["date", "net", "gross", "refunds", "orders", "items", "average_order_value", "unique_customers", "cancelled"])
+        .write_record([
+            "date",
+            "net",
+            "gross",
+            "refunds",
+            "orders",
+            "items",
+            "average_order_value",
+            "unique_customers",
+            "cancelled",
+        ])
         .map_err(csv_err)?;
     for r in rows {
         writer

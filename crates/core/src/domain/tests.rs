@@ -571,18 +571,33 @@ fn past_sales_keep_their_own_time() {
 // ---- returns and given line totals (imports) ----
 
 fn record_return(id: &str, lines: Vec<LineInput>, reason: &str) -> Command {
-    Command::RecordReturn(RecordReturn { id: id.into(), customer: Some("17850".into()), lines, reason: reason.into(), at: None })
+    Command::RecordReturn(RecordReturn {
+        id: id.into(),
+        customer: Some("17850".into()),
+        lines,
+        reason: reason.into(),
+        at: None,
+    })
 }
 
 #[test]
 fn a_return_gives_back_the_sum_of_its_lines() {
-    let events = when(&shop(), record_return("C536379", vec![product_line("MUG", 2), item("Gift wrap", 1, "1.50")], "credit note"));
+    let events = when(
+        &shop(),
+        record_return("C536379", vec![product_line("MUG", 2), item("Gift wrap", 1, "1.50")], "credit note"),
+    );
     let [Event::ReturnRecorded(e)] = events.as_slice() else { panic!("{events:?}") };
     assert_eq!(e.record.amount, dec("17.50"));
     assert_eq!(e.record.customer.as_ref().map(|c| c.name.as_str()), Some("Ada Lovelace"));
     let past = with(shop(), &[record_return("C1", vec![product_line("MUG", 1)], "r")]);
-    assert_eq!(rejected(&past, record_return("C1", vec![product_line("MUG", 1)], "r")), "return number 'C1' is already used; choose another number");
-    assert_eq!(rejected(&shop(), record_return("C2", vec![product_line("MUG", 1)], " ")), "reason is empty; enter why the goods came back");
+    assert_eq!(
+        rejected(&past, record_return("C1", vec![product_line("MUG", 1)], "r")),
+        "return number 'C1' is already used; choose another number"
+    );
+    assert_eq!(
+        rejected(&shop(), record_return("C2", vec![product_line("MUG", 1)], " ")),
+        "reason is empty; enter why the goods came back"
+    );
     assert_eq!(
         rejected(&shop(), record_return("C2", vec![product_line("MUG", -1)], "r")),
         "line 1: quantity -1 is less than 1; enter 1 or more (record returns as a refund)"
@@ -603,5 +618,8 @@ fn a_given_line_total_is_kept_to_the_cent_and_the_unit_price_derived() {
     let lines = &placed(&events).lines;
     assert_eq!((lines[0].total, lines[0].unit_price), (dec("957.58"), dec("191.5155")));
     assert_eq!((lines[1].total, lines[1].unit_price), (dec("22.37"), dec("11.184")));
-    assert_eq!(rejected(&shop(), place("1", vec![given("-3", 1)])), "line 1: unit price -3.00 GBP is negative; enter 0 or more");
+    assert_eq!(
+        rejected(&shop(), place("1", vec![given("-3", 1)])),
+        "line 1: unit price -3.00 GBP is negative; enter 0 or more"
+    );
 }

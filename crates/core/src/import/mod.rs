@@ -232,7 +232,13 @@ impl Importer<'_> {
         }
     }
 
-    fn push(&mut self, request: Request, order: &str, lines: Vec<(u64, Option<Decimal>)>, rounding: Decimal) -> Result<(), Error> {
+    fn push(
+        &mut self,
+        request: Request,
+        order: &str,
+        lines: Vec<(u64, Option<Decimal>)>,
+        rounding: Decimal,
+    ) -> Result<(), Error> {
         self.pending.push(Pending { request, lines, order: order.to_owned(), rounding });
         if self.pending.len() >= BATCH {
             self.flush()?;
@@ -273,8 +279,11 @@ impl Importer<'_> {
                 match (self.format, credit_note, row.quantity) {
                     (_, _, 0) => self.reject(row, "quantity is 0: nothing was sold or returned".into()),
                     (Format::Csv, false, _) => refunds.push(row),
-                    (_, true, _) => self.reject(row, "positive quantity on a credit note: a credit note only takes goods back".into()),
-                    (_, false, _) => self.reject(row, "negative quantity on a sale invoice: a stock adjustment, not a sale".into()),
+                    (_, true, _) => self
+                        .reject(row, "positive quantity on a credit note: a credit note only takes goods back".into()),
+                    (_, false, _) => {
+                        self.reject(row, "negative quantity on a sale invoice: a stock adjustment, not a sale".into())
+                    }
                 }
                 continue;
             }
@@ -308,7 +317,10 @@ impl Importer<'_> {
                     order: Some(order.clone()),
                     customer: customer.clone(),
                     lines,
-                    discount: first.discount.filter(|d| !d.is_zero()).map(|d| DiscountInput::Amount(MoneyInput::new(d))),
+                    discount: first
+                        .discount
+                        .filter(|d| !d.is_zero())
+                        .map(|d| DiscountInput::Amount(MoneyInput::new(d))),
                     note: note.clone(),
                     payment_method: None,
                     at: Some(first.at),
@@ -318,7 +330,10 @@ impl Importer<'_> {
             self.push(request, &order, accounted, sign * rounding)?;
         } else if !refunds.is_empty() {
             for row in refunds {
-                self.reject(row, "a refund for an order that has no lines to sell; give the order's lines first".into());
+                self.reject(
+                    row,
+                    "a refund for an order that has no lines to sell; give the order's lines first".into(),
+                );
             }
             return Ok(());
         }
@@ -347,7 +362,9 @@ impl Importer<'_> {
     /// Shipping, delivery and cancellation the file records for an order.
     fn lifecycle(&mut self, row: &Row, order: &str) -> Result<(), Error> {
         let status = row.status.as_deref().map(str::to_ascii_lowercase);
-        if let Some(shipped_at) = row.shipped_at.or(matches!(status.as_deref(), Some("shipped" | "delivered")).then_some(row.at)) {
+        if let Some(shipped_at) =
+            row.shipped_at.or(matches!(status.as_deref(), Some("shipped" | "delivered")).then_some(row.at))
+        {
             let command = Command::ShipOrder(ShipOrder {
                 order: order.to_owned(),
                 carrier: row.carrier.clone().unwrap_or_else(|| "not in the import".into()),

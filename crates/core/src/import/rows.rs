@@ -145,7 +145,8 @@ impl Row {
     /// exports from other systems do not say the tax in them.
     pub fn line_input(&self, credit: bool) -> LineInput {
         let sku = self.sku.clone().filter(|s| !s.chars().any(char::is_whitespace));
-        let name = if self.product.trim().is_empty() { self.sku.clone().unwrap_or_default() } else { self.product.clone() };
+        let name =
+            if self.product.trim().is_empty() { self.sku.clone().unwrap_or_default() } else { self.product.clone() };
         let sign = if credit { -Decimal::ONE } else { Decimal::ONE };
         LineInput::Item {
             sku,
@@ -190,7 +191,8 @@ pub(super) struct RowReader {
 
 impl RowReader {
     pub fn open(path: &Path, options: &ImportOptions, shop: &Shop) -> Result<RowReader, Error> {
-        let io = |e: std::io::Error| Error::Storage { path: path.to_owned(), detail: format!("cannot read the file: {e}") };
+        let io =
+            |e: std::io::Error| Error::Storage { path: path.to_owned(), detail: format!("cannot read the file: {e}") };
         let mut file = File::open(path).map_err(io)?;
         let total = file.metadata().map_err(io)?.len();
         let mut magic = [0u8; 2];
@@ -296,7 +298,9 @@ impl RowReader {
         let mut problems = Vec::new();
         match self.cell(Field::Quantity).map(|q| q.parse::<i64>()) {
             Some(Ok(q)) => row.quantity = q,
-            Some(Err(_)) => problems.push(format!("quantity '{}' is not a whole number", self.cell(Field::Quantity).unwrap_or(""))),
+            Some(Err(_)) => {
+                problems.push(format!("quantity '{}' is not a whole number", self.cell(Field::Quantity).unwrap_or("")))
+            }
             None => problems.push("quantity is empty".to_owned()),
         }
         for (field, slot) in [
@@ -323,7 +327,9 @@ impl RowReader {
             Some(None) => problems.push(format!(
                 "date '{}' is not {}",
                 self.cell(Field::Date).unwrap_or(""),
-                self.date_format.as_deref().map_or("a date and time such as 2011-12-09 12:50:00".to_owned(), |f| format!("in the format {f}"))
+                self.date_format
+                    .as_deref()
+                    .map_or("a date and time such as 2011-12-09 12:50:00".to_owned(), |f| format!("in the format {f}"))
             )),
             None => problems.push("date is empty".to_owned()),
         }
@@ -420,10 +426,15 @@ fn columns(headers: &csv::StringRecord, options: &ImportOptions) -> Result<BTree
             }
         }
         if !columns.contains_key(&Field::UnitPrice) && !columns.contains_key(&Field::LineTotal) {
-            return Err(bad_file("the file has neither a 'unit_price' nor a 'line_total' column; map one with --map unit_price=COLUMN".into()));
+            return Err(bad_file(
+                "the file has neither a 'unit_price' nor a 'line_total' column; map one with --map unit_price=COLUMN"
+                    .into(),
+            ));
         }
         if !columns.contains_key(&Field::Product) && !columns.contains_key(&Field::Sku) {
-            return Err(bad_file("the file has neither a 'product' nor a 'sku' column; map one with --map product=COLUMN".into()));
+            return Err(bad_file(
+                "the file has neither a 'product' nor a 'sku' column; map one with --map product=COLUMN".into(),
+            ));
         }
     } else {
         for (field, name) in known {

@@ -3,6 +3,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests fail loudly on purpose")]
 
 mod golden;
+mod import;
 mod store;
 
 use countertop_core::{
