@@ -11,6 +11,9 @@ use super::{Bucketing, from_json, tables, to_json};
 /// The read store's file name inside the data dir.
 pub const READ_STORE_FILE: &str = "read.redb";
 
+/// redb's page cache for the read store (see the write store's for why not the default).
+const CACHE_BYTES: usize = 64 << 20;
+
 const META: TableDefinition<'_, &str, &[u8]> = TableDefinition::new("read_meta");
 const CHECKPOINT: &str = "checkpoint";
 const FINGERPRINT: &str = "fingerprint";
@@ -29,7 +32,7 @@ pub(crate) enum Opened {
 /// one (the projector then rebuilds it from the log).
 pub(crate) fn open(path: &Path) -> Result<Opened, crate::Error> {
     let found = if path.exists() {
-        match Database::builder().open(path) {
+        match Database::builder().set_cache_size(CACHE_BYTES).open(path) {
             Ok(db) => match check(&db) {
                 Ok(None) => return Ok(Opened::Ready(db)),
                 Ok(Some(why)) => Some(why),
@@ -54,6 +57,7 @@ pub(crate) fn open(path: &Path) -> Result<Opened, crate::Error> {
 /// Creates an empty read store at `path` (which must not exist).
 pub(crate) fn create(path: &Path) -> Result<Database, crate::Error> {
     let db = Database::builder()
+        .set_cache_size(CACHE_BYTES)
         .create(path)
         .map_err(|e| super::storage(format!("cannot create {}: {e}", path.display())))?;
     init(&db)?;

@@ -35,6 +35,11 @@ pub const WRITE_STORE_FILE: &str = "write.redb";
 const FORMAT: &str = "countertop-write-store/1";
 const FORMAT_TABLE: TableDefinition<'_, &str, &str> = TableDefinition::new("format");
 
+/// redb's page cache for the write store. Writes touch the log's tail and a few state rows;
+/// redb's default (1 GiB) would let a long import grow the process far past what a laptop app
+/// should take.
+const CACHE_BYTES: usize = 64 << 20;
+
 /// Channel capacity: how many jobs may wait for the writer before senders block.
 const QUEUE: usize = 1024;
 
@@ -275,7 +280,7 @@ impl WriteStore {
                 detail: format!("cannot create the data directory: {e}"),
             })?;
         }
-        let db = match Database::builder().create(path) {
+        let db = match Database::builder().set_cache_size(CACHE_BYTES).create(path) {
             Ok(db) => db,
             Err(redb::DatabaseError::DatabaseAlreadyOpen) => return Err(Error::AlreadyOpen { path: path.to_owned() }),
             Err(redb::DatabaseError::Storage(redb::StorageError::Io(e)))
