@@ -1,0 +1,238 @@
+//! The Countertop side: the real write store, projector, read store and index.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use countertop_core::{
+    AddCustomer, AddProduct, CancelOrder, Command, Countertop, Decimal, Freshness, LineInput, MoneyInput, OpenShop,
+    OrderFilter, Period, PlaceOrder, RefundOrder, Request,
+};
+
+use crate::workload::{self, GenOrder, PRODUCTS};
+use crate::{Metrics, Plan, Samples, dir_bytes, peak_rss_mb};
+
+const WAIT: Duration = Duration::from_secs(3600);
+
+fn place(o: &GenOrder) -> Command {
+    Command::PlaceOrder(PlaceOrder {
+        order: Some(o.number.to_string()),
+        customer: o.customer.map(|c| c.to_string()),
+        lines: o
+            .lines
+            .iter()
+            .map(|&(p, q)| LineInput::Product { sku: workload::product(p).0, quantity: q, unit_price: None })
+            .collect(),
+        discount: None,
+        note: None,
+        payment_method: Some("card".into()),
+        at: Some(o.at),
+    })
+}
+
+fn must(result: Result<countertop_core::Outcome, countertop_core::Error>) {
+    if let Err(e) = result {
+        eprintln!("countertop: a benchmark command was refused: {e}");
+    }
+}
+
+pub fn run(dir: &Path, n: u64, seed: u64, plan: Plan) -> Result<Metrics, countertop_core::Error> {
+    let mut m = Metrics::new();
+    let ct = Countertop::open(dir)?;
+    ct.execute(Request::new(Command::OpenShop(OpenShop {
+        name: "Bench".into(),
+        currency: "GBP".into(),
+        time_zone: "Europe/London".into(),
+        day_start: "04:00".into(),
+        prices_include_tax: true,
+        default_tax_rate: Decimal::new(2, 1),
+    })))?;
+    let setup: Vec<Request> = (0..PRODUCTS)
+        .map(|i| {
+            let (sku, name, cents) = workload::product(i);
+            Request::new(Command::AddProduct(AddProduct {
+                sku,
+                name,
+                unit_price: MoneyInput::new(Decimal::new(cents, 2)),
+                tax_rate: None,
+                image: None,
+            }))
+        })
+        .chain((1..=workload::customers(n)).map(|c| {
+            Request::new(Command::AddCustomer(AddCustomer {
+                id: Some(c.to_string()),
+                name: format!("Customer {c}"),
+                email: Some(format!("customer{c}@example.org")),
+                ..AddCustomer::default()
+            }))
+        }))
+        .collect();
+    for r in ct.write().execute_batch(setup)? {
+        must(r);
+    }
+
+    // 2. Bulk import: group commits of 2000 orders (refunds and cancels follow their orders).
+    let started = Instant::now();
+    let mut batch = Vec::new();
+    let mut later = Vec::new();
+    for o in workload::orders(n, seed) {
+        batch.push(Request::new(place(&o)));
+        if let Some((cents, at)) = o.refund {
+            later.push(Request::new(Command::RefundOrder(RefundOrder {
+                order: o.number.to_string(),
+                amount: MoneyInput::new(Decimal::new(cents, 2)),
+                reason: "bench".into(),
+                at: Some(at),
+            })));
+        }
+        if o.cancelled {
+            later.push(Request::new(Command::CancelOrder(CancelOrder {
+                order: o.number.to_string(),
+                reason: "bench".into(),
+                at: None,
+            })));
+        }
+        if batch.len() >= 2000 {
+            batch.append(&mut later);
+            for r in ct.write().execute_batch(std::mem::take(&mut batch))? {
+                must(r);
+            }
+        }
+    }
+    batch.append(&mut later);
+    for r in ct.write().execute_batch(batch)? {
+        must(r);
+    }
+    m.insert("import_orders_per_s", n as f64 / started.elapsed().as_secs_f64());
+    ct.wait_caught_up(Freshness::Search, WAIT, |_| {});
+    let head = ct.write().head().current();
+    m.insert("events", head as f64);
+
+    // 3. Full rebuild from an empty read store: tables, then tables + search.
+    drop(ct);
+    let _ = std::fs::remove_file(dir.join(countertop_core::READ_STORE_FILE));
+    let _ = std::fs::remove_dir_all(dir.join("search"));
+    let started = Instant::now();
+    let ct = Countertop::open(dir)?;
+    ct.wait_caught_up(Freshness::Tables, WAIT, |_| {});
+    m.insert("rebuild_tables_events_per_s", head as f64 / started.elapsed().as_secs_f64());
+    ct.wait_caught_up(Freshness::Search, WAIT, |_| {});
+    m.insert("rebuild_all_events_per_s", head as f64 / started.elapsed().as_secs_f64());
+
+    // 5. Queries.
+    let last_day = workload::orders(n, seed).last().map_or_else(|| ct.today(), |o| Ok(ct.bucketing()?.day(o.at)))?;
+    for (key, days) in [("dash30", 30), ("dash365", 365)] {
+        let period = Period::last_days(last_day, days);
+        m.samples(key, plan.queries, || {
+            ct.dashboard(period).map(drop).map_err(|e| eprintln!("{e}")).ok();
+        });
+    }
+    let customers = workload::customers(n);
+    let mut i = 0;
+    m.samples("history", plan.queries, || {
+        i += 1;
+        let filter = OrderFilter {
+            customer: Some((1 + (i * 7919) % customers).to_string()),
+            limit: 20,
+            ..OrderFilter::default()
+        };
+        ct.orders(&filter).map(drop).ok();
+    });
+    let queries = ["customer 17", "enamel mug", "oak lamp", "100042", "ceramc"];
+    let mut q = 0;
+    m.samples("search", plan.queries, || {
+        q += 1;
+        ct.search(queries[q % queries.len()], 0, 10).map(drop).ok();
+    });
+    let mut k = 0;
+    m.samples("order", plan.queries, || {
+        k += 1;
+        ct.order(&(100_001 + (k * 7919) % n).to_string(), None, Duration::ZERO).map(drop).ok();
+    });
+
+    // 1. Durable order entry: idle, under dashboard load, during a rebuild.
+    let mut number = 900_000_000u64;
+    let mut entry = |ct: &Countertop| -> Duration {
+        number += 1;
+        let o = GenOrder {
+            number,
+            customer: Some(1),
+            lines: vec![(number as usize % PRODUCTS, 1)],
+            at: chrono::Utc::now(),
+            refund: None,
+            cancelled: false,
+        };
+        let t = Instant::now();
+        must(ct.execute(Request::new(place(&o))));
+        t.elapsed()
+    };
+    let mut idle = Samples::default();
+    for _ in 0..plan.entries {
+        idle.push(entry(&ct));
+    }
+    m.put_samples("entry_idle", &mut idle);
+    let stop = Arc::new(AtomicBool::new(false));
+    let loader = {
+        let (ct, stop) = (ct.clone(), Arc::clone(&stop));
+        std::thread::spawn(move || {
+            let mut runs = 0u64;
+            while !stop.load(Ordering::Relaxed) {
+                ct.dashboard(Period::last_days(last_day, 30)).map(drop).ok();
+                runs += 1;
+            }
+            runs
+        })
+    };
+    let mut loaded = Samples::default();
+    for _ in 0..plan.entries {
+        loaded.push(entry(&ct));
+    }
+    stop.store(true, Ordering::Relaxed);
+    let runs = loader.join().unwrap_or(0);
+    m.put_samples("entry_dash_load", &mut loaded);
+    m.insert("dash_load_queries", runs as f64);
+    let rebuilder = {
+        let ct = ct.clone();
+        std::thread::spawn(move || ct.rebuild(WAIT, |_| {}))
+    };
+    std::thread::sleep(Duration::from_millis(50));
+    let mut during = Samples::default();
+    while !rebuilder.is_finished() && during.len() < 2000 {
+        during.push(entry(&ct));
+    }
+    let _ = rebuilder.join();
+    m.put_samples("entry_rebuild", &mut during);
+
+    // 4. Projection lag at a steady 100 orders/s.
+    let mut tables = Samples::default();
+    for _ in 0..plan.lag {
+        let started = Instant::now();
+        entry(&ct);
+        let committed = Instant::now();
+        ct.wait_caught_up(Freshness::Tables, WAIT, |_| {});
+        tables.push(committed.elapsed());
+        std::thread::sleep(Duration::from_millis(10).saturating_sub(started.elapsed()));
+    }
+    m.put_samples("lag_tables", &mut tables);
+    let mut search = Samples::default();
+    for _ in 0..plan.search_lag {
+        entry(&ct);
+        let committed = Instant::now();
+        ct.wait_caught_up(Freshness::Search, WAIT, |_| {});
+        search.push(committed.elapsed());
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    m.put_samples("lag_search", &mut search);
+
+    // 6. Disk, cold open → first dashboard, memory.
+    drop(ct);
+    m.insert("disk_mb", dir_bytes(dir) as f64 / 1e6);
+    let started = Instant::now();
+    let ct = Countertop::open(dir)?;
+    ct.dashboard(Period::last_days(last_day, 30))?;
+    m.insert("cold_open_ms", started.elapsed().as_secs_f64() * 1e3);
+    drop(ct);
+    m.insert("peak_rss_mb", peak_rss_mb());
+    Ok(m)
+}

@@ -1,0 +1,254 @@
+//! `countertop-bench`: Countertop and a single-model SQLite shop on the same workload, side by
+//! side in one run. Each system runs in its own child process (so peak memory is its own);
+//! the parent prints one table — metric, Countertop, baseline, ratio — and can write JSON.
+//!
+//! ```text
+//! cargo run --release -p countertop-bench -- [--orders 100000] [--seed 7] [--json out.json]
+//! ```
+
+mod countertop;
+mod sqlite;
+mod workload;
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode};
+use std::time::{Duration, Instant};
+
+/// Metric name → value (milliseconds for `_ms`, counts or rates otherwise).
+#[derive(Debug)]
+pub struct Metrics(BTreeMap<String, f64>);
+
+impl Metrics {
+    fn new() -> Metrics {
+        Metrics(BTreeMap::new())
+    }
+
+    fn insert(&mut self, key: &str, value: f64) {
+        self.0.insert(key.to_owned(), value);
+    }
+
+    /// Runs `f` `n` times (after a few warm-up runs) and records p50 and p99.
+    pub fn samples(&mut self, key: &str, n: usize, mut f: impl FnMut()) {
+        for _ in 0..3 {
+            f();
+        }
+        let mut samples = Samples::default();
+        for _ in 0..n {
+            let t = Instant::now();
+            f();
+            samples.push(t.elapsed());
+        }
+        self.put_samples(key, &mut samples);
+    }
+
+    fn put_samples(&mut self, key: &str, samples: &mut Samples) {
+        if let Some((p50, p99)) = samples.p50_p99() {
+            self.insert(&format!("{key}_p50_ms"), p50);
+            self.insert(&format!("{key}_p99_ms"), p99);
+        }
+    }
+}
+
+/// How many samples each measurement takes.
+#[derive(Clone, Copy, Debug)]
+pub struct Plan {
+    pub queries: usize,
+    pub entries: usize,
+    pub lag: usize,
+    pub search_lag: usize,
+}
+
+impl Plan {
+    const FULL: Plan = Plan { queries: 200, entries: 300, lag: 300, search_lag: 30 };
+    /// `--quick`: enough to prove the harness runs and its output parses (CI), not to measure.
+    const QUICK: Plan = Plan { queries: 5, entries: 5, lag: 5, search_lag: 2 };
+}
+
+/// Latency samples.
+#[derive(Debug, Default)]
+pub struct Samples(Vec<Duration>);
+
+impl Samples {
+    fn push(&mut self, d: Duration) {
+        self.0.push(d);
+    }
+
+    fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    /// Median and 99th percentile, in milliseconds.
+    fn p50_p99(&mut self) -> Option<(f64, f64)> {
+        if self.0.is_empty() {
+            return None;
+        }
+        self.0.sort_unstable();
+        let at = |q: f64| self.0[((self.0.len() - 1) as f64 * q).round() as usize].as_secs_f64() * 1e3;
+        Some((at(0.50), at(0.99)))
+    }
+}
+
+/// Peak resident memory of this process (Linux `VmHWM`), in MB.
+fn peak_rss_mb() -> f64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| s.lines().find(|l| l.starts_with("VmHWM:")).map(str::to_owned))
+        .and_then(|l| l.split_whitespace().nth(1).and_then(|kb| kb.parse::<f64>().ok()))
+        .map_or(0.0, |kb| kb / 1e3)
+}
+
+/// Bytes in a directory tree.
+fn dir_bytes(dir: &Path) -> u64 {
+    let Ok(entries) = std::fs::read_dir(dir) else { return 0 };
+    entries
+        .flatten()
+        .map(|e| match e.metadata() {
+            Ok(m) if m.is_dir() => dir_bytes(&e.path()),
+            Ok(m) => m.len(),
+            Err(_) => 0,
+        })
+        .sum()
+}
+
+/// The disk's fsync floor: write 4 KiB and fsync, p50/p99, for context.
+fn fsync_floor(dir: &Path) -> Metrics {
+    let mut m = Metrics::new();
+    let path = dir.join("fsync.probe");
+    if let Ok(mut file) = std::fs::File::create(&path) {
+        let block = [7u8; 4096];
+        m.samples("fsync", 200, || {
+            let _ = file.write_all(&block);
+            let _ = file.sync_data();
+        });
+    }
+    let _ = std::fs::remove_file(path);
+    m
+}
+
+struct Args {
+    orders: u64,
+    seed: u64,
+    json: Option<PathBuf>,
+    system: Option<String>,
+    dir: Option<PathBuf>,
+    quick: bool,
+}
+
+fn args() -> Result<Args, String> {
+    let mut args = Args { orders: 100_000, seed: 7, json: None, system: None, dir: None, quick: false };
+    let mut it = std::env::args().skip(1);
+    while let Some(flag) = it.next() {
+        let mut value = || it.next().ok_or_else(|| format!("{flag} needs a value"));
+        match flag.as_str() {
+            "--orders" => args.orders = value()?.parse().map_err(|_| "--orders takes a whole number, e.g. 100000")?,
+            "--seed" => args.seed = value()?.parse().map_err(|_| "--seed takes a whole number")?,
+            "--json" => args.json = Some(PathBuf::from(value()?)),
+            "--system" => args.system = Some(value()?),
+            "--dir" => args.dir = Some(PathBuf::from(value()?)),
+            "--quick" => args.quick = true,
+            "--help" | "-h" => {
+                return Err(
+                    "usage: countertop-bench [--orders N (100000)] [--seed S (7)] [--json FILE] [--quick]".into()
+                );
+            }
+            other => return Err(format!("unknown argument '{other}'; see --help")),
+        }
+    }
+    if args.orders == 0 {
+        return Err("--orders must be at least 1".into());
+    }
+    Ok(args)
+}
+
+/// One system in this process: prints its metrics as JSON on stdout.
+fn child(system: &str, dir: &Path, orders: u64, seed: u64, plan: Plan) -> Result<(), String> {
+    let metrics = match system {
+        "countertop" => countertop::run(dir, orders, seed, plan).map_err(|e| e.to_string())?,
+        "sqlite" => sqlite::run(dir, orders, seed, plan).map_err(|e| e.to_string())?,
+        "fsync" => fsync_floor(dir),
+        other => return Err(format!("unknown system '{other}'")),
+    };
+    println!("{}", serde_json::to_string(&metrics.0).map_err(|e| e.to_string())?);
+    Ok(())
+}
+
+fn run_child(system: &str, orders: u64, seed: u64, quick: bool) -> Result<BTreeMap<String, f64>, String> {
+    let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
+    let exe = std::env::current_exe().map_err(|e| e.to_string())?;
+    eprintln!("running {system} with {orders} orders…");
+    let mut command = Command::new(exe);
+    if quick {
+        command.arg("--quick");
+    }
+    let out = command
+        .args(["--system", system, "--orders", &orders.to_string(), "--seed", &seed.to_string()])
+        .arg("--dir")
+        .arg(dir.path())
+        .output()
+        .map_err(|e| e.to_string())?;
+    if !out.status.success() {
+        return Err(format!("{system} failed: {}", String::from_utf8_lossy(&out.stderr)));
+    }
+    serde_json::from_slice(&out.stdout).map_err(|e| format!("{system} printed no metrics: {e}"))
+}
+
+fn main() -> ExitCode {
+    let args = match args() {
+        Ok(a) => a,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    if let (Some(system), Some(dir)) = (&args.system, &args.dir) {
+        let plan = if args.quick { Plan::QUICK } else { Plan::FULL };
+        return match child(system, dir, args.orders, args.seed, plan) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("error: {e}");
+                ExitCode::FAILURE
+            }
+        };
+    }
+    let run = || -> Result<serde_json::Value, String> {
+        let fsync = run_child("fsync", args.orders, args.seed, args.quick)?;
+        let ours = run_child("countertop", args.orders, args.seed, args.quick)?;
+        let base = run_child("sqlite", args.orders, args.seed, args.quick)?;
+        let mut keys: Vec<&String> = ours.keys().chain(base.keys()).collect();
+        keys.sort();
+        keys.dedup();
+        println!("{:<32} {:>14} {:>14} {:>10}", "metric", "countertop", "sqlite", "ratio c/s");
+        for key in &keys {
+            let (c, s) = (ours.get(*key), base.get(*key));
+            let show = |v: Option<&f64>| v.map_or_else(|| "n/a".to_owned(), |v| format!("{v:.3}"));
+            let ratio = match (c, s) {
+                (Some(c), Some(s)) if *s != 0.0 => format!("{:.3}", c / s),
+                _ => "-".into(),
+            };
+            println!("{key:<32} {:>14} {:>14} {:>10}", show(c), show(s), ratio);
+        }
+        for (key, v) in &fsync {
+            println!("{key:<32} {v:>14.3}   (this disk's raw 4 KiB write + fsync)");
+        }
+        Ok(
+            serde_json::json!({ "orders": args.orders, "seed": args.seed, "countertop": ours, "sqlite": base, "fsync": fsync }),
+        )
+    };
+    match run() {
+        Ok(json) => {
+            if let Some(path) = &args.json
+                && let Err(e) = std::fs::write(path, json.to_string())
+            {
+                eprintln!("error: cannot write {}: {e}", path.display());
+                return ExitCode::FAILURE;
+            }
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,288 @@
+//! The baseline: the same shop done the usual single-model way on SQLite — normalised tables
+//! with the indexes a sensible app has, WAL with `synchronous=FULL` (durable like ours), money
+//! in integer cents, a business-day column, a GROUP BY dashboard, and FTS5 search kept in the
+//! same transaction as the order.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, NaiveDate, NaiveTime, Utc};
+use rusqlite::{Connection, params};
+
+use crate::workload::{self, GenOrder, PRODUCTS};
+use crate::{Metrics, Plan, Samples, dir_bytes, peak_rss_mb};
+
+const SCHEMA: &str = "
+PRAGMA journal_mode = WAL;
+PRAGMA synchronous = FULL;
+CREATE TABLE products (id INTEGER PRIMARY KEY, sku TEXT NOT NULL UNIQUE, name TEXT NOT NULL, price_cents INTEGER NOT NULL);
+CREATE TABLE customers (id INTEGER PRIMARY KEY, name TEXT NOT NULL, email TEXT);
+CREATE TABLE orders (
+    id INTEGER PRIMARY KEY, number TEXT NOT NULL UNIQUE, customer_id INTEGER REFERENCES customers(id),
+    placed_at INTEGER NOT NULL, day TEXT NOT NULL, status TEXT NOT NULL, total_cents INTEGER NOT NULL,
+    tracking TEXT, carrier TEXT, note TEXT);
+CREATE INDEX orders_by_day ON orders(day);
+CREATE INDEX orders_by_customer ON orders(customer_id, placed_at);
+CREATE INDEX orders_by_status ON orders(status, placed_at);
+CREATE TABLE order_items (
+    order_id INTEGER NOT NULL REFERENCES orders(id), product_id INTEGER REFERENCES products(id),
+    sku TEXT, name TEXT NOT NULL, quantity INTEGER NOT NULL, unit_price_cents INTEGER NOT NULL, total_cents INTEGER NOT NULL);
+CREATE INDEX items_by_order ON order_items(order_id);
+CREATE INDEX items_by_product ON order_items(product_id);
+CREATE TABLE refunds (order_id INTEGER NOT NULL REFERENCES orders(id), amount_cents INTEGER NOT NULL, day TEXT NOT NULL);
+CREATE INDEX refunds_by_day ON refunds(day);
+CREATE VIRTUAL TABLE order_search USING fts5(number, customer, email, products, skus, tracking, carrier, note);
+";
+
+/// The dashboard the seed app ran: per-day revenue from orders joined to items, refunds per
+/// day, distinct customers, top products — for the period and the one before it.
+const DAILY: &str = "SELECT o.day, SUM(i.total_cents), COUNT(DISTINCT o.id), SUM(i.quantity)
+    FROM orders o JOIN order_items i ON i.order_id = o.id
+    WHERE o.day BETWEEN ?1 AND ?2 AND o.status != 'cancelled' GROUP BY o.day ORDER BY o.day";
+const REFUNDS: &str = "SELECT day, SUM(amount_cents) FROM refunds WHERE day BETWEEN ?1 AND ?2 GROUP BY day";
+const UNIQUE: &str =
+    "SELECT COUNT(DISTINCT customer_id) FROM orders WHERE day BETWEEN ?1 AND ?2 AND status != 'cancelled'";
+const TOP: &str = "SELECT i.sku, i.name, SUM(i.quantity), SUM(i.total_cents) AS revenue
+    FROM orders o JOIN order_items i ON i.order_id = o.id
+    WHERE o.day BETWEEN ?1 AND ?2 AND o.status != 'cancelled' GROUP BY i.sku ORDER BY revenue DESC LIMIT 10";
+
+/// The business day, as the baseline app stores it (Europe/London, day starts 04:00: the same
+/// rule Countertop uses, so both group the same orders into the same days).
+fn day(at: DateTime<Utc>) -> String {
+    let four = NaiveTime::from_hms_opt(4, 0, 0).unwrap_or(NaiveTime::MIN);
+    countertop_core::business_day(at, chrono_tz::Europe::London, four).to_string()
+}
+
+pub fn run(dir: &Path, n: u64, seed: u64, plan: Plan) -> Result<Metrics, rusqlite::Error> {
+    let path = dir.join("shop.sqlite");
+    let mut m = Metrics::new();
+    let mut db = Connection::open(&path)?;
+    db.execute_batch(SCHEMA)?;
+    {
+        let tx = db.transaction()?;
+        for i in 0..PRODUCTS {
+            let (sku, name, cents) = workload::product(i);
+            tx.execute(
+                "INSERT INTO products (id, sku, name, price_cents) VALUES (?1, ?2, ?3, ?4)",
+                params![i as i64 + 1, sku, name, cents],
+            )?;
+        }
+        for c in 1..=workload::customers(n) {
+            tx.execute(
+                "INSERT INTO customers (id, name, email) VALUES (?1, ?2, ?3)",
+                params![c as i64, format!("Customer {c}"), format!("customer{c}@example.org")],
+            )?;
+        }
+        tx.commit()?;
+    }
+
+    // 2. Bulk import: transactions of 2000 orders.
+    let started = Instant::now();
+    let mut pending = Vec::new();
+    for o in workload::orders(n, seed) {
+        pending.push(o);
+        if pending.len() >= 2000 {
+            import(&mut db, &pending)?;
+            pending.clear();
+        }
+    }
+    import(&mut db, &pending)?;
+    m.insert("import_orders_per_s", n as f64 / started.elapsed().as_secs_f64());
+
+    // 5. Queries.
+    let last_day = workload::orders(n, seed).last().map(|o| o.at).unwrap_or_else(Utc::now);
+    let last = NaiveDate::parse_from_str(&day(last_day), "%Y-%m-%d").unwrap_or(NaiveDate::MIN);
+    for (key, days) in [("dash30", 30), ("dash365", 365)] {
+        m.samples(key, if n > 200_000 { plan.queries.min(20) } else { plan.queries.min(100) }, || {
+            dashboard(&db, last, days).map_err(|e| eprintln!("{e}")).ok();
+        });
+    }
+    let customers = workload::customers(n);
+    let mut i = 0;
+    m.samples("history", plan.queries, || {
+        i += 1;
+        history(&db, (1 + (i * 7919) % customers) as i64).ok();
+    });
+    let queries = ["customer 17", "enamel mug", "oak lamp", "100042", "ceramc"];
+    let mut q = 0;
+    m.samples("search", plan.queries, || {
+        q += 1;
+        search(&db, queries[q % queries.len()]).ok();
+    });
+    let mut k = 0;
+    m.samples("order", plan.queries, || {
+        k += 1;
+        one_order(&db, &(100_001 + (k * 7919) % n).to_string()).ok();
+    });
+
+    // 1. Durable order entry: idle, and while another connection runs dashboards.
+    let mut number = 900_000_000u64;
+    let mut entry = |db: &mut Connection| -> Duration {
+        number += 1;
+        let o = GenOrder {
+            number,
+            customer: Some(1),
+            lines: vec![(number as usize % PRODUCTS, 1)],
+            at: Utc::now(),
+            refund: None,
+            cancelled: false,
+        };
+        let t = Instant::now();
+        if let Err(e) = import(db, std::slice::from_ref(&o)) {
+            eprintln!("sqlite: {e}");
+        }
+        t.elapsed()
+    };
+    let mut idle = Samples::default();
+    for _ in 0..plan.entries {
+        idle.push(entry(&mut db));
+    }
+    m.put_samples("entry_idle", &mut idle);
+    let stop = Arc::new(AtomicBool::new(false));
+    let loader = {
+        let (stop, path) = (Arc::clone(&stop), path.clone());
+        std::thread::spawn(move || -> u64 {
+            let Ok(reader) = Connection::open(&path) else { return 0 };
+            let mut runs = 0;
+            while !stop.load(Ordering::Relaxed) {
+                dashboard(&reader, last, 30).ok();
+                runs += 1;
+            }
+            runs
+        })
+    };
+    let mut loaded = Samples::default();
+    for _ in 0..plan.entries {
+        loaded.push(entry(&mut db));
+    }
+    stop.store(true, Ordering::Relaxed);
+    let runs = loader.join().unwrap_or(0);
+    m.put_samples("entry_dash_load", &mut loaded);
+    m.insert("dash_load_queries", runs as f64);
+
+    // 6. Disk, cold open → first dashboard, memory.
+    drop(db);
+    m.insert("disk_mb", dir_bytes(dir) as f64 / 1e6);
+    let started = Instant::now();
+    let db = Connection::open(&path)?;
+    dashboard(&db, last, 30)?;
+    m.insert("cold_open_ms", started.elapsed().as_secs_f64() * 1e3);
+    drop(db);
+    m.insert("peak_rss_mb", peak_rss_mb());
+    Ok(m)
+}
+
+/// Writes orders (with their items, search row, refund and cancellation) in one transaction.
+fn import(db: &mut Connection, orders: &[GenOrder]) -> Result<(), rusqlite::Error> {
+    let tx = db.transaction()?;
+    {
+        let mut order = tx.prepare_cached(
+            "INSERT INTO orders (number, customer_id, placed_at, day, status, total_cents) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        )?;
+        let mut item = tx.prepare_cached(
+            "INSERT INTO order_items (order_id, product_id, sku, name, quantity, unit_price_cents, total_cents) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        )?;
+        let mut fts = tx.prepare_cached(
+            "INSERT INTO order_search (rowid, number, customer, email, products, skus) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        )?;
+        let mut refund = tx.prepare_cached("INSERT INTO refunds (order_id, amount_cents, day) VALUES (?1, ?2, ?3)")?;
+        for o in orders {
+            let lines: Vec<(String, String, i64, i64)> = o
+                .lines
+                .iter()
+                .map(|&(p, q)| {
+                    let (sku, name, cents) = workload::product(p);
+                    (sku, name, cents, q)
+                })
+                .collect();
+            let total: i64 = lines.iter().map(|(_, _, c, q)| c * q).sum();
+            let status = if o.cancelled { "cancelled" } else { "pending" };
+            order.execute(params![
+                o.number.to_string(),
+                o.customer.map(|c| c as i64),
+                o.at.timestamp_micros(),
+                day(o.at),
+                status,
+                total
+            ])?;
+            let id = tx.last_insert_rowid();
+            for (i, (sku, name, cents, q)) in lines.iter().enumerate() {
+                item.execute(params![id, o.lines[i].0 as i64 + 1, sku, name, q, cents, cents * q])?;
+            }
+            let (customer, email) = match o.customer {
+                Some(c) => (format!("Customer {c}"), format!("customer{c}@example.org")),
+                None => (String::new(), String::new()),
+            };
+            let names: Vec<&str> = lines.iter().map(|l| l.1.as_str()).collect();
+            let skus: Vec<&str> = lines.iter().map(|l| l.0.as_str()).collect();
+            fts.execute(params![id, o.number.to_string(), customer, email, names.join(" "), skus.join(" ")])?;
+            if let Some((cents, at)) = o.refund {
+                refund.execute(params![id, cents, day(at)])?;
+            }
+        }
+    }
+    tx.commit()
+}
+
+fn dashboard(db: &Connection, last: NaiveDate, days: u64) -> Result<(), rusqlite::Error> {
+    let from = last - chrono::TimeDelta::days(days as i64 - 1);
+    let previous_to = from - chrono::TimeDelta::days(1);
+    let previous_from = previous_to - chrono::TimeDelta::days(days as i64 - 1);
+    for (a, b) in [(from, last), (previous_from, previous_to)] {
+        let (a, b) = (a.to_string(), b.to_string());
+        let mut daily = db.prepare_cached(DAILY)?;
+        let rows = daily.query_map(params![a, b], |r| {
+            Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?, r.get::<_, i64>(2)?, r.get::<_, i64>(3)?))
+        })?;
+        std::hint::black_box(rows.collect::<Result<Vec<_>, _>>()?);
+        let mut refunds = db.prepare_cached(REFUNDS)?;
+        let rows = refunds.query_map(params![a, b], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))?;
+        std::hint::black_box(rows.collect::<Result<Vec<_>, _>>()?);
+        std::hint::black_box(db.prepare_cached(UNIQUE)?.query_row(params![a, b], |r| r.get::<_, i64>(0))?);
+    }
+    let (a, b) = (from.to_string(), last.to_string());
+    let mut top = db.prepare_cached(TOP)?;
+    let rows = top.query_map(params![a, b], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(3)?)))?;
+    std::hint::black_box(rows.collect::<Result<Vec<_>, _>>()?);
+    Ok(())
+}
+
+fn history(db: &Connection, customer: i64) -> Result<(), rusqlite::Error> {
+    let mut orders = db.prepare_cached(
+        "SELECT id, number, placed_at, status, total_cents FROM orders WHERE customer_id = ?1 ORDER BY placed_at DESC LIMIT 20",
+    )?;
+    let ids: Vec<i64> = orders.query_map(params![customer], |r| r.get(0))?.collect::<Result<_, _>>()?;
+    let mut items =
+        db.prepare_cached("SELECT sku, name, quantity, total_cents FROM order_items WHERE order_id = ?1")?;
+    for id in ids {
+        let rows = items.query_map(params![id], |r| Ok((r.get::<_, Option<String>>(0)?, r.get::<_, String>(1)?)))?;
+        std::hint::black_box(rows.collect::<Result<Vec<_>, _>>()?);
+    }
+    Ok(())
+}
+
+fn search(db: &Connection, query: &str) -> Result<(), rusqlite::Error> {
+    // FTS5 with a prefix on the last word, like the as-you-type search; no typo tolerance.
+    let words: Vec<String> = query.split_whitespace().map(|w| format!("\"{w}\"")).collect();
+    let mut expression = words.join(" ");
+    expression.push('*');
+    let mut stmt = db.prepare_cached(
+        "SELECT rowid FROM order_search WHERE order_search MATCH ?1 ORDER BY bm25(order_search) LIMIT 10",
+    )?;
+    let rows = stmt.query_map(params![expression], |r| r.get::<_, i64>(0))?;
+    std::hint::black_box(rows.collect::<Result<Vec<_>, _>>()?);
+    Ok(())
+}
+
+fn one_order(db: &Connection, number: &str) -> Result<(), rusqlite::Error> {
+    let mut order =
+        db.prepare_cached("SELECT id, customer_id, placed_at, status, total_cents FROM orders WHERE number = ?1")?;
+    let id: i64 = order.query_row(params![number], |r| r.get(0))?;
+    let mut items =
+        db.prepare_cached("SELECT sku, name, quantity, total_cents FROM order_items WHERE order_id = ?1")?;
+    let rows = items.query_map(params![id], |r| r.get::<_, String>(1))?;
+    std::hint::black_box(rows.collect::<Result<Vec<_>, _>>()?);
+    Ok(())
+}
