@@ -259,26 +259,8 @@ pub(super) fn place(cx: PlaceContext<'_>, cmd: &PlaceOrder) -> Result<Vec<Event>
     if cx.existing.is_some() {
         return Err(Rejection::OrderIdTaken { id: order });
     }
-    let customer = match &cmd.customer {
-        None => None,
-        Some(id) => {
-            let id = id.trim();
-            let customer = cx.customers.get(id).ok_or_else(|| Rejection::UnknownCustomer { id: id.to_owned() })?;
-            Some(CustomerRef { id: customer.id.clone(), name: customer.name.clone() })
-        }
-    };
-    if cmd.lines.is_empty() {
-        return Err(Rejection::NoLines);
-    }
-    if cmd.lines.len() > MAX_LINES {
-        return Err(Rejection::TooManyLines { given: cmd.lines.len(), max: MAX_LINES });
-    }
-    let lines = cmd
-        .lines
-        .iter()
-        .enumerate()
-        .map(|(i, input)| check_line(shop, cx.products, input).map_err(|r| r.on_line(i)))
-        .collect::<Result<Vec<_>, _>>()?;
+    let customer = customer_ref(cx.customers, cmd.customer.as_deref())?;
+    let lines = check_lines(shop, cx.products, &cmd.lines)?;
     let subtotal: Decimal = lines.iter().map(|l| l.total).sum();
     let (discount, discount_percent) = match &cmd.discount {
         None => (shop.currency.round(Decimal::ZERO), None),
@@ -314,6 +296,31 @@ pub(super) fn place(cx: PlaceContext<'_>, cmd: &PlaceOrder) -> Result<Vec<Event>
         payment_method: text::optional("payment method", cmd.payment_method.as_deref(), text::SHORT_MAX)?,
         at: cmd.at.unwrap_or(cx.now),
     })])
+}
+
+/// The customer a sale or return names, as it is now; `None` for a walk-in.
+pub(super) fn customer_ref(
+    customers: &BTreeMap<String, Customer>,
+    id: Option<&str>,
+) -> Result<Option<CustomerRef>, Rejection> {
+    let Some(id) = id.map(str::trim) else { return Ok(None) };
+    let customer = customers.get(id).ok_or_else(|| Rejection::UnknownCustomer { id: id.to_owned() })?;
+    Ok(Some(CustomerRef { id: customer.id.clone(), name: customer.name.clone() }))
+}
+
+/// Checks every line (at least one, at most [`MAX_LINES`]); a rejection names its line.
+pub(super) fn check_lines(
+    shop: &Shop,
+    products: &BTreeMap<String, Product>,
+    lines: &[LineInput],
+) -> Result<Vec<OrderLine>, Rejection> {
+    if lines.is_empty() {
+        return Err(Rejection::NoLines);
+    }
+    if lines.len() > MAX_LINES {
+        return Err(Rejection::TooManyLines { given: lines.len(), max: MAX_LINES });
+    }
+    lines.iter().enumerate().map(|(i, input)| check_line(shop, products, input).map_err(|r| r.on_line(i))).collect()
 }
 
 /// Checks one line as entered against the shop and catalog and works out its total: the

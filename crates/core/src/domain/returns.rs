@@ -8,7 +8,8 @@ use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
-use super::orders::{CustomerRef, LineInput, OrderLine, check_line};
+use super::orders::CustomerRef;
+use super::orders::{LineInput, OrderLine, check_lines, customer_ref};
 use super::{Customer, Event, Product, Rejection, Shop, text};
 use crate::money::Currency;
 
@@ -58,26 +59,8 @@ pub(super) fn record(cx: ReturnContext<'_>, cmd: &RecordReturn) -> Result<Vec<Ev
     if cx.existing.is_some() {
         return Err(Rejection::ReturnIdTaken { id });
     }
-    let customer = match &cmd.customer {
-        None => None,
-        Some(id) => {
-            let id = id.trim();
-            let c = cx.customers.get(id).ok_or_else(|| Rejection::UnknownCustomer { id: id.to_owned() })?;
-            Some(CustomerRef { id: c.id.clone(), name: c.name.clone() })
-        }
-    };
-    if cmd.lines.is_empty() {
-        return Err(Rejection::NoLines);
-    }
-    if cmd.lines.len() > super::MAX_LINES {
-        return Err(Rejection::TooManyLines { given: cmd.lines.len(), max: super::MAX_LINES });
-    }
-    let lines = cmd
-        .lines
-        .iter()
-        .enumerate()
-        .map(|(i, l)| check_line(cx.shop, cx.products, l).map_err(|r| r.on_line(i)))
-        .collect::<Result<Vec<_>, _>>()?;
+    let customer = customer_ref(cx.customers, cmd.customer.as_deref())?;
+    let lines = check_lines(cx.shop, cx.products, &cmd.lines)?;
     let amount = cx.shop.currency.round(lines.iter().map(|l| l.total).sum());
     let reason = text::required("reason", "why the goods came back", &cmd.reason, text::REASON_MAX)?;
     Ok(vec![Event::ReturnRecorded(ReturnRecorded {
