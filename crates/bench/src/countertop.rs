@@ -11,7 +11,7 @@ use countertop_core::{
 };
 
 use crate::workload::{self, GenOrder, PRODUCTS};
-use crate::{Metrics, Plan, Samples, dir_bytes, peak_rss_mb};
+use crate::{Metrics, Plan, Samples, dir_bytes, peak_rss_mb, rss_mb};
 
 const WAIT: Duration = Duration::from_secs(3600);
 
@@ -105,7 +105,9 @@ pub fn run(dir: &Path, n: u64, seed: u64, plan: Plan) -> Result<Metrics, counter
         must(r);
     }
     m.insert("import_orders_per_s", n as f64 / started.elapsed().as_secs_f64());
+    m.insert("rss_after_import_mb", rss_mb());
     ct.wait_caught_up(Freshness::Search, WAIT, |_| {});
+    m.insert("rss_after_projection_mb", rss_mb());
     let head = ct.write().head().current();
     m.insert("events", head as f64);
 
@@ -119,6 +121,7 @@ pub fn run(dir: &Path, n: u64, seed: u64, plan: Plan) -> Result<Metrics, counter
     m.insert("rebuild_tables_events_per_s", head as f64 / started.elapsed().as_secs_f64());
     ct.wait_caught_up(Freshness::Search, WAIT, |_| {});
     m.insert("rebuild_all_events_per_s", head as f64 / started.elapsed().as_secs_f64());
+    m.insert("rss_after_rebuild_mb", rss_mb());
 
     // 5. Queries.
     let last_day = workload::orders(n, seed).last().map_or_else(|| ct.today(), |o| Ok(ct.bucketing()?.day(o.at)))?;
@@ -150,6 +153,8 @@ pub fn run(dir: &Path, n: u64, seed: u64, plan: Plan) -> Result<Metrics, counter
         k += 1;
         ct.order(&(100_001 + (k * 7919) % n).to_string(), None, Duration::ZERO).map(drop).ok();
     });
+
+    m.insert("rss_after_queries_mb", rss_mb());
 
     // 1. Durable order entry: idle, under dashboard load, during a rebuild.
     let mut number = 900_000_000u64;
