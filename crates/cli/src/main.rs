@@ -77,6 +77,16 @@ pub(crate) enum Top {
     /// Events a read model could not apply.
     #[command(subcommand)]
     Dlq(reads::DlqCmd),
+    /// Write a consistent, verified copy of the event log to a new file.
+    Backup {
+        /// The file to create (never overwritten).
+        out: PathBuf,
+    },
+    /// Put a backup in place as the data of an empty data directory (read models are rebuilt).
+    Restore {
+        /// A file made by `countertop backup`.
+        backup: PathBuf,
+    },
     /// Print the raw event log (for debugging and audits).
     Events {
         /// First position to print.
@@ -383,7 +393,9 @@ fn main() -> ExitCode {
                     let status = match e {
                         countertop_core::Error::Rejected(_)
                         | countertop_core::Error::Conflict { .. }
-                        | countertop_core::Error::CommandIdReused { .. } => 1,
+                        | countertop_core::Error::CommandIdReused { .. }
+                        | countertop_core::Error::AlreadyExists { .. }
+                        | countertop_core::Error::BadBackup { .. } => 1,
                         _ => 3,
                     };
                     (e.code(), e.to_string(), status)
@@ -413,9 +425,15 @@ fn run(cli: Cli, matches: &ArgMatches) -> Result<(), Failure> {
     if reads::uses_read_side(&cli.command) {
         return reads::run(&dir, cli.json, cli.command);
     }
+    if let Top::Restore { backup } = &cli.command {
+        let verification = WriteStore::restore(backup, &dir)?;
+        show::Printer::new(cli.json, None).restored(&verification, &dir);
+        return Ok(());
+    }
     let store = WriteStore::open(&dir)?;
     let out = show::Printer::new(cli.json, store.shop()?);
     match cli.command {
+        Top::Backup { out: file } => out.backed_up(&store.backup(&file)?, &file),
         Top::Init(init) => {
             let command = Command::OpenShop(OpenShop {
                 name: init.name,

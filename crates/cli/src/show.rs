@@ -490,6 +490,25 @@ impl Printer {
         );
     }
 
+    pub fn backed_up(&self, v: &Verification, file: &std::path::Path) {
+        if self.json {
+            return Self::print_json(&json!({ "backup": file, "verification": v }));
+        }
+        let head = v.head_hash.as_deref().map(|h| format!(", head {}", &h[..16])).unwrap_or_default();
+        println!("Backed up {} events to {} and checked the copy's hash chain{head}.", v.events, file.display());
+    }
+
+    pub fn restored(&self, v: &Verification, dir: &std::path::Path) {
+        if self.json {
+            return Self::print_json(&json!({ "restored_into": dir, "verification": v }));
+        }
+        println!(
+            "Restored {} events into {} (hash chain checked). The read models are rebuilt from them when the shop is next opened.",
+            v.events,
+            dir.display()
+        );
+    }
+
     pub fn dead_letters(&self, letters: &[DeadLetter]) {
         if self.json {
             return Self::print_json(&letters);

@@ -367,3 +367,29 @@ fn catalog_and_customer_updates() {
     assert_eq!(updated["entity"]["phone"], "+44 20 7946 0958");
     assert_eq!(updated["entity"]["email"], Value::Null);
 }
+
+#[test]
+fn backup_and_restore() {
+    let dir = shop();
+    ok(dir.path(), &["order", "place", "--line", "MUG:2"]);
+    let backups = tempfile::tempdir().unwrap();
+    let file = backups.path().join("shop.backup");
+    let file = file.to_str().unwrap();
+    let out = ok(dir.path(), &["backup", file]);
+    assert!(out.starts_with("Backed up 5 events to "), "{out}");
+    fails(
+        dir.path(),
+        &["backup", file],
+        1,
+        &format!("{file} already exists; choose a new name: backups never overwrite a file"),
+    );
+    let restored = tempfile::tempdir().unwrap();
+    let out = ok(restored.path(), &["restore", file]);
+    assert!(out.starts_with("Restored 5 events into "), "{out}");
+    let verified = ok(restored.path(), &["verify"]);
+    assert!(verified.contains("Event log OK: 5 events") && verified.contains("Read models OK"), "{verified}");
+    assert_eq!(json(restored.path(), &["order", "show", "1001"])["order"]["totals"]["total"], "16.00");
+    let run = countertop(restored.path(), &["restore", file]);
+    assert_eq!(run.status, 1);
+    assert!(run.stderr.contains("write.redb already exists; restore into an empty data directory"), "{}", run.stderr);
+}

@@ -30,6 +30,11 @@ pub(super) fn create_tables(txn: &WriteTransaction) -> Result<(), redb::Error> {
     Ok(())
 }
 
+/// Copies the table from a snapshot (backups).
+pub(super) fn copy(from: &redb::ReadTransaction, to: &WriteTransaction) -> Result<(), Error> {
+    super::copy_table(from, to, COMMANDS).map(drop)
+}
+
 pub(super) struct CommandTable<'txn> {
     table: Table<'txn, &'static str, &'static [u8]>,
 }

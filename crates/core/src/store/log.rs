@@ -60,6 +60,13 @@ pub(super) fn create_tables(txn: &WriteTransaction) -> Result<(), redb::Error> {
     Ok(())
 }
 
+/// Copies the log's tables from a snapshot (backups).
+pub(super) fn copy(from: &redb::ReadTransaction, to: &WriteTransaction) -> Result<(), Error> {
+    super::copy_table(from, to, EVENTS)?;
+    super::copy_table(from, to, STREAMS)?;
+    Ok(())
+}
+
 /// The log's tables inside one write transaction, with the chain's tip carried from append
 /// to append.
 pub(super) struct LogWriter<'txn> {

@@ -147,6 +147,12 @@ pub enum Error {
     /// The disk or the file system failed (disk full, permissions, I/O error).
     #[error("the write store {path} could not be used: {detail}", path = .path.display())]
     Storage { path: PathBuf, detail: String },
+    /// A backup that does not open or does not check out; nothing was restored.
+    #[error("the backup {path} cannot be used: {detail}. Nothing was restored; try another (older) backup", path = .path.display())]
+    BadBackup { path: PathBuf, detail: String },
+    /// A file that would be overwritten is already there; nothing was changed.
+    #[error("{path} already exists; {advice}", path = .path.display())]
+    AlreadyExists { path: PathBuf, advice: &'static str },
     /// The writer thread is gone (the store is shutting down).
     #[error("the write store is closed")]
     Closed,
@@ -198,6 +204,8 @@ impl Error {
             Error::AlreadyOpen { .. } => "already_open",
             Error::Corrupt { .. } => "corrupt",
             Error::Storage { .. } => "storage",
+            Error::AlreadyExists { .. } => "already_exists",
+            Error::BadBackup { .. } => "bad_backup",
             Error::Closed => "closed",
             Error::Internal(_) => "internal",
         }
@@ -274,13 +282,19 @@ impl WriteStore {
     }
 
     fn open_file(path: &Path) -> Result<WriteStore, Error> {
+        WriteStore::open_file_with(path, false)
+    }
+
+    /// Opens a file; with `check`, every page's checksum is verified first (for files from
+    /// elsewhere, such as a backup being restored: redb may panic on a damaged file it trusts).
+    fn open_file_with(path: &Path, check: bool) -> Result<WriteStore, Error> {
         if let Some(dir) = path.parent() {
             std::fs::create_dir_all(dir).map_err(|e| Error::Storage {
                 path: dir.to_owned(),
                 detail: format!("cannot create the data directory: {e}"),
             })?;
         }
-        let db = match Database::builder().set_cache_size(CACHE_BYTES).create(path) {
+        let db = match Database::builder().set_cache_size(CACHE_BYTES).set_check_integrity_on_open(check).create(path) {
             Ok(db) => db,
             Err(redb::DatabaseError::DatabaseAlreadyOpen) => return Err(Error::AlreadyOpen { path: path.to_owned() }),
             Err(redb::DatabaseError::Storage(redb::StorageError::Io(e)))
@@ -424,9 +438,127 @@ impl WriteStore {
         Ok(state.orders.remove(id.trim()).map(|order| OrderHistory { order, as_of, timeline }))
     }
 
+    /// Writes a consistent copy of the write store to the new file `out`, from one MVCC
+    /// snapshot, while writes go on; then opens the copy and verifies its hash chain. The
+    /// read store and index are not copied: they are rebuilt from the log.
+    pub fn backup(&self, out: &Path) -> Result<Verification, Error> {
+        let refuse = |detail: String| Error::Storage { path: out.to_owned(), detail };
+        if out.exists() {
+            return Err(Error::AlreadyExists {
+                path: out.to_owned(),
+                advice: "choose a new name: backups never overwrite a file",
+            });
+        }
+        let partial = out.with_extension("partial");
+        let _ = std::fs::remove_file(&partial);
+        let result = (|| {
+            let copy = Database::builder().set_cache_size(CACHE_BYTES).create(&partial)?;
+            let snapshot = self.inner.db.begin_read()?;
+            let txn = copy.begin_write()?;
+            copy_table(&snapshot, &txn, FORMAT_TABLE)?;
+            log::copy(&snapshot, &txn)?;
+            commands::copy(&snapshot, &txn)?;
+            state::copy(&snapshot, &txn)?;
+            txn.commit()?;
+            drop(copy);
+            let check = WriteStore::open_file(&partial)?;
+            let verification = check.verify()?;
+            drop(check);
+            if let Some((position, problem)) = &verification.first_bad {
+                return Err(Error::corrupt(format!("the copy does not check out at event {position}: {problem}")));
+            }
+            Ok(verification)
+        })()
+        .map_err(|e: Error| e.at(&partial));
+        let verification = match result {
+            Ok(v) => v,
+            Err(e) => {
+                let _ = std::fs::remove_file(&partial);
+                return Err(e);
+            }
+        };
+        std::fs::rename(&partial, out).map_err(|e| refuse(format!("cannot move the finished copy into place: {e}")))?;
+        sync_dir(out);
+        Ok(verification)
+    }
+
+    /// Puts a backup made by [`WriteStore::backup`] in place as the write store of an empty
+    /// data dir, after checking its hash chain. Refuses a data dir that already has one.
+    pub fn restore(backup: &Path, data_dir: &Path) -> Result<Verification, Error> {
+        let target = data_dir.join(WRITE_STORE_FILE);
+        if target.exists() {
+            return Err(Error::AlreadyExists {
+                path: target,
+                advice: "restore into an empty data directory (--data DIR); nothing was changed",
+            });
+        }
+        std::fs::create_dir_all(data_dir).map_err(|e| Error::Storage {
+            path: data_dir.to_owned(),
+            detail: format!("cannot create the data directory: {e}"),
+        })?;
+        let partial = data_dir.join(format!("{WRITE_STORE_FILE}.partial"));
+        std::fs::copy(backup, &partial)
+            .map_err(|e| Error::Storage { path: backup.to_owned(), detail: format!("cannot read the backup: {e}") })?;
+        let checked = (|| {
+            let store = WriteStore::open_file_with(&partial, true)?;
+            let verification = store.verify()?;
+            if let Some((position, problem)) = &verification.first_bad {
+                return Err(Error::corrupt(format!("the backup does not check out at event {position}: {problem}")));
+            }
+            Ok(verification)
+        })()
+        .map_err(|e: Error| {
+            let detail = match e {
+                Error::Corrupt { detail, .. } | Error::Storage { detail, .. } => detail,
+                other => other.to_string(),
+            };
+            Error::BadBackup { path: backup.to_owned(), detail }
+        });
+        match checked {
+            Ok(verification) => {
+                std::fs::rename(&partial, &target).map_err(|e| Error::Storage {
+                    path: target.clone(),
+                    detail: format!("cannot move the restored file into place: {e}"),
+                })?;
+                sync_dir(&target);
+                Ok(verification)
+            }
+            Err(e) => {
+                let _ = std::fs::remove_file(&partial);
+                Err(e)
+            }
+        }
+    }
+
     /// Walks the whole log and checks the hash chain, positions, payloads and stream index.
     pub fn verify(&self) -> Result<Verification, Error> {
         self.read(|txn| log::LogReader::open(txn)?.verify())
+    }
+}
+
+/// Copies every entry of one table from a snapshot into another database.
+pub(super) fn copy_table<K: redb::Key + 'static, V: redb::Value + 'static>(
+    from: &redb::ReadTransaction,
+    to: &redb::WriteTransaction,
+    table: TableDefinition<'_, K, V>,
+) -> Result<u64, Error> {
+    let source = from.open_table(table)?;
+    let mut target = to.open_table(table)?;
+    let mut copied = 0;
+    for entry in source.iter()? {
+        let (key, value) = entry?;
+        target.insert(key.value(), value.value())?;
+        copied += 1;
+    }
+    Ok(copied)
+}
+
+/// Makes a rename in `path`'s directory durable.
+fn sync_dir(path: &Path) {
+    if let Some(dir) = path.parent()
+        && let Ok(dir) = std::fs::File::open(dir)
+    {
+        let _ = dir.sync_all();
     }
 }
 

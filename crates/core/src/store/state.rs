@@ -39,6 +39,14 @@ pub(super) fn create_tables(txn: &WriteTransaction) -> Result<(), redb::Error> {
     Ok(())
 }
 
+/// Copies the state tables from a snapshot (backups).
+pub(super) fn copy(from: &redb::ReadTransaction, to: &WriteTransaction) -> Result<(), Error> {
+    for table in [PRODUCTS, CUSTOMERS, ORDERS, RETURNS, META] {
+        super::copy_table(from, to, table)?;
+    }
+    Ok(())
+}
+
 pub(super) struct StateTables<'txn> {
     products: Table<'txn, &'static str, &'static [u8]>,
     customers: Table<'txn, &'static str, &'static [u8]>,

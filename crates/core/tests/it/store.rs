@@ -204,3 +204,68 @@ fn a_file_that_is_not_a_store_is_reported_as_damaged_and_left_alone() {
     assert!(err.to_string().contains("Restore it from a backup; do not delete it"), "{err}");
     assert_eq!(std::fs::read(&path).unwrap(), b"this is not a database at all, just some bytes", "untouched");
 }
+
+#[test]
+fn a_backup_taken_while_orders_come_in_is_consistent_and_restores() {
+    let (dir, store) = shop();
+    for _ in 0..20 {
+        store.execute(Request::new(place(None, &[("MUG", 1)]))).unwrap();
+    }
+    let writer = {
+        let store = store.clone();
+        std::thread::spawn(move || {
+            for _ in 0..200 {
+                store.execute(Request::new(place(None, &[("TEA", 1)]))).unwrap();
+            }
+        })
+    };
+    let backups = tempfile::tempdir().unwrap();
+    let file = backups.path().join("shop.backup");
+    let verification = store.backup(&file).unwrap();
+    writer.join().unwrap();
+    assert_eq!(verification.first_bad, None);
+    assert!(verification.events >= 23, "at least what was there before: {verification:?}");
+
+    // The copy is the log's first events, byte for byte (same hashes).
+    let restored = tempfile::tempdir().unwrap();
+    let check = WriteStore::restore(&file, restored.path()).unwrap();
+    assert_eq!(check.events, verification.events);
+    let copy = WriteStore::open(restored.path()).unwrap();
+    let original = store.events(1, 10_000).unwrap();
+    let copied = copy.events(1, 10_000).unwrap();
+    assert_eq!(copied.as_slice(), &original[..copied.len()]);
+    assert_eq!(copy.products().unwrap(), store.products().unwrap());
+    drop(copy);
+
+    // Never overwritten; never restored over a store.
+    let err = store.backup(&file).unwrap_err();
+    assert!(matches!(err, Error::AlreadyExists { .. }), "{err}");
+    let err = WriteStore::restore(&file, restored.path()).unwrap_err();
+    assert!(
+        err.to_string().ends_with(
+            "write.redb already exists; restore into an empty data directory (--data DIR); nothing was changed"
+        ),
+        "{err}"
+    );
+    let _ = dir;
+}
+
+#[test]
+fn a_damaged_backup_is_refused_and_leaves_the_data_dir_empty() {
+    let (_dir, store) = shop();
+    let backups = tempfile::tempdir().unwrap();
+    let file = backups.path().join("shop.backup");
+    store.backup(&file).unwrap();
+    let mut bytes = std::fs::read(&file).unwrap();
+    let len = bytes.len();
+    for b in &mut bytes[len / 3..len / 3 + 4096] {
+        *b ^= 0xAA;
+    }
+    std::fs::write(&file, &bytes).unwrap();
+    let target = tempfile::tempdir().unwrap();
+    let err = WriteStore::restore(&file, target.path()).unwrap_err();
+    assert!(matches!(err, Error::BadBackup { .. }), "{err:?}");
+    assert!(err.to_string().contains("Nothing was restored; try another (older) backup"), "{err}");
+    assert!(!target.path().join("write.redb").exists(), "nothing half-restored");
+    assert_eq!(std::fs::read_dir(target.path()).unwrap().count(), 0, "no partial file left behind");
+}
