@@ -125,10 +125,10 @@ pub fn run(dir: &Path, n: u64, seed: u64, plan: Plan) -> Result<Metrics, counter
 
     // 5. Queries.
     let last_day = workload::orders(n, seed).last().map_or_else(|| ct.today(), |o| Ok(ct.bucketing()?.day(o.at)))?;
-    for (key, days) in [("dash30", 30), ("dash365", 365)] {
+    for (key, days, top) in [("dash30", 30, 0), ("dash365", 365, 0), ("top30", 30, 10), ("top365", 365, 10)] {
         let period = Period::last_days(last_day, days);
         m.samples(key, plan.queries, || {
-            ct.dashboard(period).map(drop).map_err(|e| eprintln!("{e}")).ok();
+            ct.dashboard_with(period, top).map(drop).map_err(|e| eprintln!("{e}")).ok();
         });
     }
     let customers = workload::customers(n);
