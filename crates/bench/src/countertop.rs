@@ -10,7 +10,9 @@ use countertop_core::{
     OrderFilter, Period, PlaceOrder, RefundOrder, Request,
 };
 
-use crate::workload::{self, GenOrder, PRODUCTS};
+use countertop_core::import::{self, Format, ImportOptions};
+
+use crate::workload::{self, GenOrder, PRODUCTS, Probe, Workload};
 use crate::{Metrics, Plan, Samples, dir_bytes, peak_rss_mb, rss_mb};
 
 const WAIT: Duration = Duration::from_secs(3600);
@@ -31,49 +33,16 @@ fn place(o: &GenOrder) -> Command {
     })
 }
 
-fn must(result: Result<countertop_core::Outcome, countertop_core::Error>) {
-    if let Err(e) = result {
-        eprintln!("countertop: a benchmark command was refused: {e}");
+/// Customers the synthetic setup registers (the Online Retail import registers its own, and
+/// the order-entry phases use customer 1 of the synthetic set).
+fn synthetic_customers(workload: &Workload) -> u64 {
+    match workload {
+        Workload::Synthetic { orders, .. } => workload::customers(*orders),
+        Workload::OnlineRetail(_) => 1,
     }
 }
 
-pub fn run(dir: &Path, n: u64, seed: u64, plan: Plan) -> Result<Metrics, countertop_core::Error> {
-    let mut m = Metrics::new();
-    let ct = Countertop::open(dir)?;
-    ct.execute(Request::new(Command::OpenShop(OpenShop {
-        name: "Bench".into(),
-        currency: "GBP".into(),
-        time_zone: "Europe/London".into(),
-        day_start: "04:00".into(),
-        prices_include_tax: true,
-        default_tax_rate: Decimal::new(2, 1),
-    })))?;
-    let setup: Vec<Request> = (0..PRODUCTS)
-        .map(|i| {
-            let (sku, name, cents) = workload::product(i);
-            Request::new(Command::AddProduct(AddProduct {
-                sku,
-                name,
-                unit_price: MoneyInput::new(Decimal::new(cents, 2)),
-                tax_rate: None,
-                image: None,
-            }))
-        })
-        .chain((1..=workload::customers(n)).map(|c| {
-            Request::new(Command::AddCustomer(AddCustomer {
-                id: Some(c.to_string()),
-                name: format!("Customer {c}"),
-                email: Some(format!("customer{c}@example.org")),
-                ..AddCustomer::default()
-            }))
-        }))
-        .collect();
-    for r in ct.write().execute_batch(setup)? {
-        must(r);
-    }
-
-    // 2. Bulk import: group commits of 2000 orders (refunds and cancels follow their orders).
-    let started = Instant::now();
+fn import_synthetic(ct: &Countertop, n: u64, seed: u64) -> Result<(), countertop_core::Error> {
     let mut batch = Vec::new();
     let mut later = Vec::new();
     for o in workload::orders(n, seed) {
@@ -104,6 +73,65 @@ pub fn run(dir: &Path, n: u64, seed: u64, plan: Plan) -> Result<Metrics, counter
     for r in ct.write().execute_batch(batch)? {
         must(r);
     }
+    Ok(())
+}
+
+fn must(result: Result<countertop_core::Outcome, countertop_core::Error>) {
+    if let Err(e) = result {
+        eprintln!("countertop: a benchmark command was refused: {e}");
+    }
+}
+
+pub fn run(dir: &Path, workload: &Workload, probe: &Probe, plan: Plan) -> Result<Metrics, countertop_core::Error> {
+    let mut m = Metrics::new();
+    let ct = Countertop::open(dir)?;
+    ct.execute(Request::new(Command::OpenShop(OpenShop {
+        name: "Bench".into(),
+        currency: "GBP".into(),
+        time_zone: "Europe/London".into(),
+        day_start: "04:00".into(),
+        prices_include_tax: true,
+        default_tax_rate: Decimal::new(2, 1),
+    })))?;
+    let setup: Vec<Request> = (0..PRODUCTS)
+        .map(|i| {
+            let (sku, name, cents) = workload::product(i);
+            Request::new(Command::AddProduct(AddProduct {
+                sku,
+                name,
+                unit_price: MoneyInput::new(Decimal::new(cents, 2)),
+                tax_rate: None,
+                image: None,
+            }))
+        })
+        .chain((1..=synthetic_customers(workload)).map(|c| {
+            Request::new(Command::AddCustomer(AddCustomer {
+                id: Some(c.to_string()),
+                name: format!("Customer {c}"),
+                email: Some(format!("customer{c}@example.org")),
+                ..AddCustomer::default()
+            }))
+        }))
+        .collect();
+    for r in ct.write().execute_batch(setup)? {
+        must(r);
+    }
+
+    // 2. Bulk import: group commits of 2000 orders (refunds and cancels follow their orders),
+    // or the real export through the importer.
+    let started = Instant::now();
+    let n = match workload {
+        Workload::Synthetic { orders, seed } => {
+            import_synthetic(&ct, *orders, *seed)?;
+            *orders
+        }
+        Workload::OnlineRetail(path) => {
+            let options = ImportOptions { format: Format::OnlineRetail, ..ImportOptions::default() };
+            let report = import::import(ct.write(), path, &options, |_| {})?;
+            m.insert("import_lines_per_s", report.lines as f64 / started.elapsed().as_secs_f64());
+            report.orders
+        }
+    };
     m.insert("import_orders_per_s", n as f64 / started.elapsed().as_secs_f64());
     m.insert("rss_after_import_mb", rss_mb());
     ct.wait_caught_up(Freshness::Search, WAIT, |_| {});
@@ -124,7 +152,7 @@ pub fn run(dir: &Path, n: u64, seed: u64, plan: Plan) -> Result<Metrics, counter
     m.insert("rss_after_rebuild_mb", rss_mb());
 
     // 5. Queries.
-    let last_day = workload::orders(n, seed).last().map_or_else(|| ct.today(), |o| Ok(ct.bucketing()?.day(o.at)))?;
+    let last_day = probe.last_day;
     for (key, days, top) in [("dash30", 30, 0), ("dash365", 365, 0), ("top30", 30, 10), ("top365", 365, 10)] {
         let period = Period::last_days(last_day, days);
         m.samples(key, plan.queries, || {

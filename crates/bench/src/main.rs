@@ -10,6 +10,8 @@ mod countertop;
 mod sqlite;
 mod workload;
 
+use workload::{Probe, Workload};
+
 use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -144,10 +146,12 @@ struct Args {
     system: Option<String>,
     dir: Option<PathBuf>,
     quick: bool,
+    online_retail: Option<PathBuf>,
 }
 
 fn args() -> Result<Args, String> {
-    let mut args = Args { orders: 100_000, seed: 7, json: None, system: None, dir: None, quick: false };
+    let mut args =
+        Args { orders: 100_000, seed: 7, json: None, system: None, dir: None, quick: false, online_retail: None };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
         let mut value = || it.next().ok_or_else(|| format!("{flag} needs a value"));
@@ -158,9 +162,10 @@ fn args() -> Result<Args, String> {
             "--system" => args.system = Some(value()?),
             "--dir" => args.dir = Some(PathBuf::from(value()?)),
             "--quick" => args.quick = true,
+            "--online-retail" => args.online_retail = Some(PathBuf::from(value()?)),
             "--help" | "-h" => {
                 return Err(
-                    "usage: countertop-bench [--orders N (100000)] [--seed S (7)] [--json FILE] [--quick]".into()
+                    "usage: countertop-bench [--orders N (100000)] [--seed S (7)] [--online-retail FILE.csv.gz] [--json FILE] [--quick]".into()
                 );
             }
             other => return Err(format!("unknown argument '{other}'; see --help")),
@@ -173,10 +178,14 @@ fn args() -> Result<Args, String> {
 }
 
 /// One system in this process: prints its metrics as JSON on stdout.
-fn child(system: &str, dir: &Path, orders: u64, seed: u64, plan: Plan) -> Result<(), String> {
+fn child(system: &str, dir: &Path, workload: &Workload, plan: Plan) -> Result<(), String> {
+    let probe = match workload {
+        Workload::Synthetic { orders, seed } => Probe::synthetic(*orders, *seed),
+        Workload::OnlineRetail(path) => Probe::online_retail(path)?,
+    };
     let metrics = match system {
-        "countertop" => countertop::run(dir, orders, seed, plan).map_err(|e| e.to_string())?,
-        "sqlite" => sqlite::run(dir, orders, seed, plan).map_err(|e| e.to_string())?,
+        "countertop" => countertop::run(dir, workload, &probe, plan).map_err(|e| e.to_string())?,
+        "sqlite" => sqlite::run(dir, workload, &probe, plan).map_err(|e| e.to_string())?,
         "fsync" => fsync_floor(dir),
         other => return Err(format!("unknown system '{other}'")),
     };
@@ -184,16 +193,22 @@ fn child(system: &str, dir: &Path, orders: u64, seed: u64, plan: Plan) -> Result
     Ok(())
 }
 
-fn run_child(system: &str, orders: u64, seed: u64, quick: bool) -> Result<BTreeMap<String, f64>, String> {
+fn run_child(system: &str, args: &Args) -> Result<BTreeMap<String, f64>, String> {
     let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
     let exe = std::env::current_exe().map_err(|e| e.to_string())?;
-    eprintln!("running {system} with {orders} orders…");
     let mut command = Command::new(exe);
-    if quick {
+    if args.quick {
         command.arg("--quick");
     }
+    match &args.online_retail {
+        Some(path) => {
+            eprintln!("running {system} on {}…", path.display());
+            command.arg("--online-retail").arg(path);
+        }
+        None => eprintln!("running {system} with {} orders…", args.orders),
+    }
     let out = command
-        .args(["--system", system, "--orders", &orders.to_string(), "--seed", &seed.to_string()])
+        .args(["--system", system, "--orders", &args.orders.to_string(), "--seed", &args.seed.to_string()])
         .arg("--dir")
         .arg(dir.path())
         .output()
@@ -214,7 +229,11 @@ fn main() -> ExitCode {
     };
     if let (Some(system), Some(dir)) = (&args.system, &args.dir) {
         let plan = if args.quick { Plan::QUICK } else { Plan::FULL };
-        return match child(system, dir, args.orders, args.seed, plan) {
+        let workload = match &args.online_retail {
+            Some(path) => Workload::OnlineRetail(path.clone()),
+            None => Workload::Synthetic { orders: args.orders, seed: args.seed },
+        };
+        return match child(system, dir, &workload, plan) {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
                 eprintln!("error: {e}");
@@ -223,9 +242,9 @@ fn main() -> ExitCode {
         };
     }
     let run = || -> Result<serde_json::Value, String> {
-        let fsync = run_child("fsync", args.orders, args.seed, args.quick)?;
-        let ours = run_child("countertop", args.orders, args.seed, args.quick)?;
-        let base = run_child("sqlite", args.orders, args.seed, args.quick)?;
+        let fsync = run_child("fsync", &args)?;
+        let ours = run_child("countertop", &args)?;
+        let base = run_child("sqlite", &args)?;
         let mut keys: Vec<&String> = ours.keys().chain(base.keys()).collect();
         keys.sort();
         keys.dedup();

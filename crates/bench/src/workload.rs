@@ -5,7 +5,9 @@
 //! partly refunded and 1 % cancelled. Orders are generated one at a time, so memory does not
 //! grow with the workload size.
 
-use chrono::{DateTime, TimeDelta, Utc};
+use std::path::{Path, PathBuf};
+
+use chrono::{DateTime, NaiveDate, TimeDelta, Utc};
 
 pub const PRODUCTS: usize = 2_000;
 
@@ -108,5 +110,62 @@ impl Iterator for Orders {
         let refund = (roll == 1 || roll == 2)
             .then(|| ((100 + r.below(500) as i64).min(total / 2).max(1), at + TimeDelta::days(3)));
         Some(GenOrder { number: 100_000 + self.next, customer, lines, at, refund, cancelled })
+    }
+}
+
+/// Which data both systems load.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Workload {
+    /// The seeded generator above, with this many orders.
+    Synthetic { orders: u64, seed: u64 },
+    /// The UCI Online Retail export, through Countertop's importer and an equivalent SQLite loader.
+    OnlineRetail(PathBuf),
+}
+
+/// What the query phases ask about: the last business day, customers, order numbers, searches.
+#[derive(Clone, Debug)]
+pub struct Probe {
+    pub last_day: NaiveDate,
+    pub customers: Vec<String>,
+    pub orders: Vec<String>,
+    pub searches: Vec<&'static str>,
+}
+
+impl Probe {
+    pub fn synthetic(n: u64, seed: u64) -> Probe {
+        let last = orders(n, seed).last().map_or(DateTime::UNIX_EPOCH, |o| o.at);
+        let four = chrono::NaiveTime::from_hms_opt(4, 0, 0).unwrap_or(chrono::NaiveTime::MIN);
+        let customers = customers(n);
+        Probe {
+            last_day: countertop_core::business_day(last, chrono_tz::Europe::London, four),
+            customers: (0..200u64).map(|i| (1 + (i * 7919) % customers).to_string()).collect(),
+            orders: (0..200u64).map(|i| (100_001 + (i * 7919) % n).to_string()).collect(),
+            searches: vec!["customer 17", "enamel mug", "oak lamp", "100042", "ceramc"],
+        }
+    }
+
+    /// Reads customer ids and invoice numbers to ask about from the export itself.
+    pub fn online_retail(path: &Path) -> Result<Probe, String> {
+        let file = std::fs::File::open(path).map_err(|e| format!("{}: {e}", path.display()))?;
+        let mut reader = csv::Reader::from_reader(flate2::read::MultiGzDecoder::new(file));
+        let (mut customers, mut orders) = (Vec::new(), Vec::new());
+        for (i, record) in reader.records().enumerate() {
+            let record = record.map_err(|e| e.to_string())?;
+            if i % 2_500 != 0 {
+                continue;
+            }
+            if !record[6].is_empty() && !customers.contains(&record[6].to_owned()) {
+                customers.push(record[6].to_owned());
+            }
+            if !record[0].starts_with(['C', 'A']) {
+                orders.push(record[0].to_owned());
+            }
+        }
+        Ok(Probe {
+            last_day: NaiveDate::from_ymd_opt(2011, 12, 9).unwrap_or(NaiveDate::MIN),
+            customers,
+            orders,
+            searches: vec!["hanging heart", "regency cakestand", "536365", "lunch bag red", "chrismas"],
+        })
     }
 }
