@@ -224,6 +224,7 @@ pub fn run(dir: &Path, workload: &Workload, probe: &Probe, plan: Plan) -> Result
     stop.store(true, Ordering::Relaxed);
     let runs = loader.join().unwrap_or(0);
     m.put_samples("entry_dash_load", &mut loaded);
+    m.insert("rss_after_dash_load_mb", rss_mb());
     m.insert("dash_load_queries", runs as f64);
     let rebuilder = {
         let ct = ct.clone();
@@ -236,6 +237,8 @@ pub fn run(dir: &Path, workload: &Workload, probe: &Probe, plan: Plan) -> Result
     }
     let _ = rebuilder.join();
     m.put_samples("entry_rebuild", &mut during);
+    m.insert("rss_after_entry_rebuild_mb", rss_mb());
+    m.insert("peak_rss_before_lag_mb", peak_rss_mb());
 
     // 4. Projection lag at a steady 100 orders/s.
     let mut tables = Samples::default();

@@ -433,6 +433,10 @@ struct Rebuild {
     writer: SearchWriter,
     checkpoint: u64,
     started: Instant,
+    /// When the last durable commit of the rebuilt store was: like the live store, it commits
+    /// durably at least every `durable_every`, so pages its non-durable commits freed can be
+    /// reused rather than piling up until the swap.
+    last_durable: Instant,
 }
 
 /// The projector thread's own state.
@@ -559,7 +563,11 @@ fn step(inner: &Inner, live: &mut Live, head: u64) -> Result<bool, crate::Error>
         let total = head;
         if rebuild.checkpoint < head {
             let events = inner.write.events_each(rebuild.checkpoint + 1, REBUILD_BATCH)?;
-            rebuild.checkpoint = apply_batch(&rebuild.db, &events, false)?;
+            let durable = rebuild.last_durable.elapsed() >= inner.options.durable_every;
+            rebuild.checkpoint = apply_batch(&rebuild.db, &events, durable)?;
+            if durable {
+                rebuild.last_durable = Instant::now();
+            }
             index(&rebuild.db, &mut rebuild.writer, &events)?;
             *lock(&inner.progress) = Some(Progress::new("rebuild", rebuild.checkpoint, total, rebuild.started));
             return Ok(true);
@@ -604,7 +612,7 @@ fn start_rebuild(inner: &Inner) -> Result<Rebuild, crate::Error> {
     let generation = inner.search.next_generation()?;
     let writer = generation.writer()?;
     *lock(&inner.progress) = Some(Progress::new("rebuild", 0, inner.write.head().current(), Instant::now()));
-    Ok(Rebuild { db, path, generation, writer, checkpoint: 0, started: Instant::now() })
+    Ok(Rebuild { db, path, generation, writer, checkpoint: 0, started: Instant::now(), last_durable: Instant::now() })
 }
 
 /// Swaps a caught-up rebuild in: the file is renamed over `read.redb` (atomic), the index
