@@ -433,9 +433,8 @@ struct Rebuild {
     writer: SearchWriter,
     checkpoint: u64,
     started: Instant,
-    /// When the last durable commit of the rebuilt store was: like the live store, it commits
-    /// durably at least every `durable_every`, so pages its non-durable commits freed can be
-    /// reused rather than piling up until the swap.
+    /// When the rebuilt store and index last committed durably: like the live ones, at least
+    /// every `durable_every`, so neither piles up work in memory until the swap.
     last_durable: Instant,
 }
 
@@ -565,10 +564,13 @@ fn step(inner: &Inner, live: &mut Live, head: u64) -> Result<bool, crate::Error>
             let events = inner.write.events_each(rebuild.checkpoint + 1, REBUILD_BATCH)?;
             let durable = rebuild.last_durable.elapsed() >= inner.options.durable_every;
             rebuild.checkpoint = apply_batch(&rebuild.db, &events, durable)?;
+            index(&rebuild.db, &mut rebuild.writer, &events)?;
             if durable {
+                // The new index commits with the tables, so an uncommitted writer does not
+                // hold a whole rebuild's deletes and segments until the swap.
+                rebuild.writer.commit(rebuild.checkpoint)?;
                 rebuild.last_durable = Instant::now();
             }
-            index(&rebuild.db, &mut rebuild.writer, &events)?;
             *lock(&inner.progress) = Some(Progress::new("rebuild", rebuild.checkpoint, total, rebuild.started));
             return Ok(true);
         }
