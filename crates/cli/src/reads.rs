@@ -254,7 +254,11 @@ pub fn run(dir: &Path, json: bool, command: Top) -> Result<(), Failure> {
                 countertop_core::export::revenue_csv(&report.value, std::io::BufWriter::new(f))?;
                 out.wrote(&file);
             } else {
-                countertop_core::export::revenue_csv(&report.value, std::io::stdout().lock())?;
+                let mut csv = Vec::new();
+                countertop_core::export::revenue_csv(&report.value, &mut csv)?;
+                if let Err(e) = std::io::Write::write_all(&mut std::io::stdout().lock(), &csv) {
+                    crate::show::stdout_failed(&e);
+                }
             }
         }
         Top::Dashboard(args) => {

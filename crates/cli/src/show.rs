@@ -10,6 +10,25 @@ use countertop_core::{
 use serde::Serialize;
 use serde_json::json;
 
+/// `println!` that ends the process quietly when stdout is closed (`countertop … | head`)
+/// instead of panicking, and with exit status 3 on any other write error.
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        if let Err(e) = writeln!(std::io::stdout().lock(), $($arg)*) {
+            $crate::show::stdout_failed(&e)
+        }
+    }};
+}
+
+pub fn stdout_failed(e: &std::io::Error) -> ! {
+    if e.kind() == std::io::ErrorKind::BrokenPipe {
+        std::process::exit(0);
+    }
+    eprintln!("error: cannot write the output: {e}");
+    std::process::exit(3)
+}
+
 pub struct Printer {
     json: bool,
     shop: Option<Shop>,
@@ -31,7 +50,7 @@ impl Printer {
 
     fn print_json(value: &impl Serialize) {
         match serde_json::to_string_pretty(value) {
-            Ok(text) => println!("{text}"),
+            Ok(text) => say!("{text}"),
             Err(e) => eprintln!("error: could not write JSON: {e}"),
         }
     }
@@ -41,9 +60,9 @@ impl Printer {
             return Self::print_json(outcome);
         }
         if outcome.replayed {
-            println!("(this command id was already done; showing its first result, nothing changed)");
+            say!("(this command id was already done; showing its first result, nothing changed)");
         } else if outcome.positions.is_none() {
-            println!("(nothing changed)");
+            say!("(nothing changed)");
         }
         match &outcome.entity {
             Entity::Shop(shop) => print_shop(shop),
@@ -53,14 +72,7 @@ impl Printer {
             Entity::Return(r) => {
                 let c = r.currency;
                 let who = r.customer.as_ref().map_or("walk-in", |c| c.name.as_str());
-                println!(
-                    "Return {}  {}  {}  given back {}: {}",
-                    r.id,
-                    self.time(r.at),
-                    who,
-                    c.format(r.amount),
-                    r.reason
-                );
+                say!("Return {}  {}  {}  given back {}: {}", r.id, self.time(r.at), who, c.format(r.amount), r.reason);
             }
         }
     }
@@ -69,7 +81,7 @@ impl Printer {
         match (&self.shop, self.json) {
             (shop, true) => Self::print_json(shop),
             (Some(shop), false) => print_shop(shop),
-            (None, false) => println!(
+            (None, false) => say!(
                 "The shop is not set up yet: run `countertop init --name NAME --currency GBP --timezone Europe/London`."
             ),
         }
@@ -84,17 +96,15 @@ impl Printer {
             return Self::print_json(&products);
         }
         if products.is_empty() {
-            return println!(
-                "No products yet: add one with `countertop product add --sku SKU --name NAME --price PRICE`."
-            );
+            return say!("No products yet: add one with `countertop product add --sku SKU --name NAME --price PRICE`.");
         }
         let currency = self.currency();
         let sku_width = products.iter().map(|p| p.sku.chars().count()).max().unwrap_or(3).max(3);
-        println!("{:<sku_width$}  {:>14}  {:>6}  NAME", "SKU", "PRICE", "TAX");
+        say!("{:<sku_width$}  {:>14}  {:>6}  NAME", "SKU", "PRICE", "TAX");
         for p in products {
             let price = currency.map_or_else(|| p.unit_price.to_string(), |c| c.format_price(p.unit_price));
             let archived = if p.archived { "  (archived)" } else { "" };
-            println!("{:<sku_width$}  {:>14}  {:>6}  {}{archived}", p.sku, price, format_rate(p.tax_rate), p.name);
+            say!("{:<sku_width$}  {:>14}  {:>6}  {}{archived}", p.sku, price, format_rate(p.tax_rate), p.name);
         }
     }
 
@@ -103,27 +113,27 @@ impl Printer {
             return Self::print_json(&customers);
         }
         if customers.is_empty() {
-            return println!("No customers yet: add one with `countertop customer add --name NAME`.");
+            return say!("No customers yet: add one with `countertop customer add --name NAME`.");
         }
         let id_width = customers.iter().map(|c| c.id.chars().count()).max().unwrap_or(2).max(2);
-        println!("{:<id_width$}  NAME / EMAIL / PHONE / COUNTRY", "ID");
+        say!("{:<id_width$}  NAME / EMAIL / PHONE / COUNTRY", "ID");
         for c in customers {
             let extra: Vec<&str> = [&c.email, &c.phone, &c.country].into_iter().filter_map(|f| f.as_deref()).collect();
             let extra = if extra.is_empty() { String::new() } else { format!("  <{}>", extra.join(", ")) };
-            println!("{:<id_width$}  {}{extra}", c.id, c.name);
+            say!("{:<id_width$}  {}{extra}", c.id, c.name);
         }
     }
 
     fn order(&self, o: &Order) {
         let c = o.currency;
-        println!("Order {}  [{}]  placed {}", o.id, o.status.as_str(), self.time(o.placed_at));
+        say!("Order {}  [{}]  placed {}", o.id, o.status.as_str(), self.time(o.placed_at));
         match &o.customer {
-            Some(customer) => println!("Customer: {} ({})", customer.name, customer.id),
-            None => println!("Customer: walk-in"),
+            Some(customer) => say!("Customer: {} ({})", customer.name, customer.id),
+            None => say!("Customer: walk-in"),
         }
         for line in &o.lines {
             let sku = line.sku.as_deref().map(|s| format!(" [{s}]")).unwrap_or_default();
-            println!(
+            say!(
                 "  {:>5} × {}{sku} @ {}  = {}",
                 line.quantity,
                 line.name,
@@ -132,32 +142,32 @@ impl Printer {
             );
         }
         let tax_label = if self.shop.as_ref().is_some_and(|s| s.prices_include_tax) { "Tax (included)" } else { "Tax" };
-        println!("  Subtotal        {:>12}", c.fixed(o.totals.subtotal));
+        say!("  Subtotal        {:>12}", c.fixed(o.totals.subtotal));
         if !o.totals.discount.is_zero() {
-            println!("  Discount        {:>12}", format!("-{}", c.fixed(o.totals.discount)));
+            say!("  Discount        {:>12}", format!("-{}", c.fixed(o.totals.discount)));
         }
-        println!("  {tax_label:<15} {:>12}", c.fixed(o.totals.tax));
-        println!("  Total           {:>12} {}", c.fixed(o.totals.total), c.code());
+        say!("  {tax_label:<15} {:>12}", c.fixed(o.totals.tax));
+        say!("  Total           {:>12} {}", c.fixed(o.totals.total), c.code());
         if let Some(payment) = &o.payment_method {
-            println!("Payment: {payment}");
+            say!("Payment: {payment}");
         }
         if let Some(note) = &o.note {
-            println!("Note: {note}");
+            say!("Note: {note}");
         }
         if let Some(s) = &o.shipment {
-            println!("Shipped {} with {}, tracking {}", self.time(s.at), s.carrier, s.tracking);
+            say!("Shipped {} with {}, tracking {}", self.time(s.at), s.carrier, s.tracking);
         }
         if let Some(at) = o.delivered_at {
-            println!("Delivered {}", self.time(at));
+            say!("Delivered {}", self.time(at));
         }
         if let Some(cancel) = &o.cancellation {
-            println!("Cancelled {}: {}", self.time(cancel.at), cancel.reason);
+            say!("Cancelled {}: {}", self.time(cancel.at), cancel.reason);
         }
         for r in &o.refunds {
-            println!("Refunded {} on {}: {}", c.format(r.amount), self.time(r.at), r.reason);
+            say!("Refunded {} on {}: {}", c.format(r.amount), self.time(r.at), r.reason);
         }
         if !o.refunds.is_empty() {
-            println!("Still refundable: {}", c.format(o.refundable()));
+            say!("Still refundable: {}", c.format(o.refundable()));
         }
     }
 
@@ -167,12 +177,12 @@ impl Printer {
             return Self::print_json(&json!({ "order": history.order, "as_of": history.as_of, "timeline": timeline }));
         }
         if let Some(at) = history.as_of {
-            println!("As of {}:", self.time(at));
+            say!("As of {}:", self.time(at));
         }
         self.order(&history.order);
-        println!("\nTimeline (audit trail):");
+        say!("\nTimeline (audit trail):");
         for e in &history.timeline {
-            println!(
+            say!(
                 "  #{:<6} v{}  {}  {:<18}  by command {}",
                 e.position,
                 e.version,
@@ -189,10 +199,10 @@ impl Printer {
             return Self::print_json(&events);
         }
         if events.is_empty() {
-            return println!("No events from that position.");
+            return say!("No events from that position.");
         }
         for e in events {
-            println!(
+            say!(
                 "#{} {} v{} {} (schema v{}) at {} cmd {} hash {}\n    {}",
                 e.position,
                 e.stream,
@@ -212,23 +222,20 @@ impl Printer {
             return Self::print_json(&json!({ "log": report, "read_models": read }));
         }
         match &report.first_bad {
-            None => println!(
+            None => say!(
                 "Event log OK: {} events, hash chain intact{}",
                 report.events,
                 report.head_hash.as_deref().map(|h| format!(" (head {})", &h[..16])).unwrap_or_default()
             ),
             Some((position, problem)) => {
-                println!(
-                    "Event log FAILED at event {position}: {problem}\n{} events before it check out.",
-                    report.events
-                );
+                say!("Event log FAILED at event {position}: {problem}\n{} events before it check out.", report.events);
             }
         }
         if let Some(check) = read {
             if check.matches {
-                println!("Read models OK: identical to a rebuild from the log (through event {}).", check.position);
+                say!("Read models OK: identical to a rebuild from the log (through event {}).", check.position);
             } else {
-                println!(
+                say!(
                     "Read models DIFFER from a rebuild: live {} at event {}, rebuilt {} at event {}.",
                     &check.live[..16],
                     check.live_position,
@@ -262,7 +269,7 @@ impl Printer {
             return Self::print_json(report);
         }
         let code = self.currency().map(|c| c.code()).unwrap_or("");
-        println!(
+        say!(
             "{:<10}  {:>12}  {:>12}  {:>10}  {:>7}  {:>7}  {:>10}  {:>9}",
             "DATE",
             format!("NET {code}"),
@@ -273,10 +280,11 @@ impl Printer {
             "AOV",
             "CUSTOMERS"
         );
-        for r in &report.value {
-            println!(
+        for row in &report.value {
+            let r = &row.kpis;
+            say!(
                 "{:<10}  {:>12}  {:>12}  {:>10}  {:>7}  {:>7}  {:>10}  {:>9}",
-                r.date,
+                row.date,
                 self.money(r.net),
                 self.money(r.gross),
                 self.money(r.refunds),
@@ -286,7 +294,7 @@ impl Printer {
                 r.unique_customers
             );
         }
-        println!("({})", Self::freshness(report));
+        say!("({})", Self::freshness(report));
     }
 
     pub fn dashboard(&self, d: &Stamped<Dashboard>) {
@@ -295,7 +303,7 @@ impl Printer {
         }
         let v = &d.value;
         let code = v.currency.map(|c| c.code()).unwrap_or("");
-        println!(
+        say!(
             "Dashboard {} to {} ({} days) against {} to {}",
             v.period.from,
             v.period.to,
@@ -313,7 +321,7 @@ impl Printer {
         let k: &Kpis = &v.kpis;
         let p: &Kpis = &v.previous_kpis;
         let row = |label: &str, now: String, before: String, change: String| {
-            println!("  {label:<18} {now:>14}  (was {before}, {change})")
+            say!("  {label:<18} {now:>14}  (was {before}, {change})")
         };
         row(&format!("Net revenue {code}"), self.money(k.net), self.money(p.net), delta(k.net, p.net));
         row("Orders", k.orders.to_string(), p.orders.to_string(), delta(k.orders.into(), p.orders.into()));
@@ -331,15 +339,15 @@ impl Printer {
             delta(k.unique_customers.into(), p.unique_customers.into()),
         );
         row("Refunds", self.money(k.refunds), self.money(p.refunds), delta(k.refunds, p.refunds));
-        println!("  (unique customers are estimated, ±{:.1}%)", v.unique_customers_error * 100.0);
+        say!("  (unique customers are estimated, ±{:.1}%)", v.unique_customers_error * 100.0);
         if !v.top_products.is_empty() {
-            println!("Top products:");
+            say!("Top products:");
             for t in &v.top_products {
                 let sku = t.sku.as_deref().map(|s| format!(" [{s}]")).unwrap_or_default();
-                println!("  {:>12}  {:>6} ×  {}{sku}", self.money(t.revenue), t.units, t.name);
+                say!("  {:>12}  {:>6} ×  {}{sku}", self.money(t.revenue), t.units, t.name);
             }
         }
-        println!("({})", Self::freshness(d));
+        say!("({})", Self::freshness(d));
     }
 
     pub fn order_page(&self, page: &Stamped<Page<OrderView>>) {
@@ -348,11 +356,11 @@ impl Printer {
         }
         let p = &page.value;
         if p.items.is_empty() {
-            println!("No orders match.");
+            say!("No orders match.");
         }
         for o in &p.items {
             let who = o.customer.as_ref().map_or("walk-in", |c| c.name.as_str());
-            println!(
+            say!(
                 "{:<10} {}  {:<9}  {:>12} {}  {}",
                 o.id,
                 o.business_day,
@@ -363,7 +371,7 @@ impl Printer {
             );
         }
         let last = (p.offset + p.items.len()).min(p.total);
-        println!(
+        say!(
             "({}–{} of {}; {})",
             if p.items.is_empty() { 0 } else { p.offset + 1 },
             last,
@@ -378,49 +386,43 @@ impl Printer {
         }
         let p = &page.value;
         if p.items.is_empty() {
-            println!("Nothing found.");
+            say!("Nothing found.");
         }
         for hit in &p.items {
-            println!(
-                "{:<8}  {:<12}  {}  —  {}",
-                format!("{:?}", hit.kind).to_lowercase(),
-                hit.id,
-                hit.title,
-                hit.subtitle
-            );
+            say!("{:<8}  {:<12}  {}  —  {}", format!("{:?}", hit.kind).to_lowercase(), hit.id, hit.title, hit.subtitle);
         }
-        println!("({} found; {})", p.total, Self::freshness(page));
+        say!("({} found; {})", p.total, Self::freshness(page));
     }
 
     pub fn wrote(&self, path: &std::path::Path) {
         if self.json {
             return Self::print_json(&json!({ "wrote": path }));
         }
-        println!("Wrote {}", path.display());
+        say!("Wrote {}", path.display());
     }
 
     pub fn status(&self, status: &Status) {
         if self.json {
             return Self::print_json(status);
         }
-        println!("Event log head: {}", status.head);
+        say!("Event log head: {}", status.head);
         for p in &status.projections {
             let lag = if p.lag_events == 0 {
                 "up to date".to_owned()
             } else {
                 format!("{} events behind, {} ms", p.lag_events, p.lag_ms)
             };
-            println!("  {:<7} at {:<8} {lag}", p.name, p.checkpoint);
+            say!("  {:<7} at {:<8} {lag}", p.name, p.checkpoint);
         }
-        println!("Dead letters: {}", status.dead_letters);
+        say!("Dead letters: {}", status.dead_letters);
         if let Some(r) = &status.rebuild {
-            println!("Rebuild: {} of {} events", r.done, r.total);
+            say!("Rebuild: {} of {} events", r.done, r.total);
         }
         for note in &status.notes {
-            println!("Note: {note}");
+            say!("Note: {note}");
         }
         if let Some(failing) = &status.failing {
-            println!("Failing: {failing}");
+            say!("Failing: {failing}");
         }
     }
 
@@ -428,7 +430,7 @@ impl Printer {
         if self.json {
             return Self::print_json(r);
         }
-        println!(
+        say!(
             "Imported {} of {} lines in {:.1} s: {} orders, {} returns, {} refunds, {} new customers{}.",
             r.imported_lines,
             r.lines,
@@ -443,14 +445,14 @@ impl Printer {
                 String::new()
             }
         );
-        println!("File sum of line amounts   {:>16}", r.file_sum);
-        println!("Recorded net revenue       {:>16}", r.imported_net);
-        println!("Rejected lines' amounts    {:>16}", r.rejected_sum);
-        println!("Rounding to the cent       {:>16}", r.rounding);
+        say!("File sum of line amounts   {:>16}", r.file_sum);
+        say!("Recorded net revenue       {:>16}", r.imported_net);
+        say!("Rejected lines' amounts    {:>16}", r.rejected_sum);
+        say!("Rounding to the cent       {:>16}", r.rounding);
         if !r.discounts_and_tax.is_zero() {
-            println!("Discounts and tax          {:>16}", r.discounts_and_tax);
+            say!("Discounts and tax          {:>16}", r.discounts_and_tax);
         }
-        println!(
+        say!(
             "{}",
             if r.reconciles {
                 "Reconciled: recorded − rounding − discounts/tax + rejected = the file's sum.".to_owned()
@@ -459,11 +461,11 @@ impl Printer {
             }
         );
         if !r.rejected.is_empty() {
-            println!("{} lines were not imported:", r.rejected.len());
+            say!("{} lines were not imported:", r.rejected.len());
             let shown = if all { r.rejected.len() } else { r.rejected.len().min(20) };
             for line in &r.rejected[..shown] {
                 let amount = line.amount.map(|a| a.to_string()).unwrap_or_else(|| "?".into());
-                println!(
+                say!(
                     "  line {:<7} {:<10} {:>12}  {}",
                     line.line,
                     line.order.as_deref().unwrap_or("-"),
@@ -472,7 +474,7 @@ impl Printer {
                 );
             }
             if shown < r.rejected.len() {
-                println!("  … and {} more (--all-rejected shows them, --json lists them)", r.rejected.len() - shown);
+                say!("  … and {} more (--all-rejected shows them, --json lists them)", r.rejected.len() - shown);
             }
         }
     }
@@ -481,7 +483,7 @@ impl Printer {
         if self.json {
             return Self::print_json(&json!({ "summary": summary, "out": path }));
         }
-        println!(
+        say!(
             "Wrote {} orders ({} rows) to {} (through event {}).",
             summary.orders,
             summary.rows,
@@ -495,14 +497,14 @@ impl Printer {
             return Self::print_json(&json!({ "backup": file, "verification": v }));
         }
         let head = v.head_hash.as_deref().map(|h| format!(", head {}", &h[..16])).unwrap_or_default();
-        println!("Backed up {} events to {} and checked the copy's hash chain{head}.", v.events, file.display());
+        say!("Backed up {} events to {} and checked the copy's hash chain{head}.", v.events, file.display());
     }
 
     pub fn restored(&self, v: &Verification, dir: &std::path::Path) {
         if self.json {
             return Self::print_json(&json!({ "restored_into": dir, "verification": v }));
         }
-        println!(
+        say!(
             "Restored {} events into {} (hash chain checked). The read models are rebuilt from them when the shop is next opened.",
             v.events,
             dir.display()
@@ -514,30 +516,21 @@ impl Printer {
             return Self::print_json(&letters);
         }
         if letters.is_empty() {
-            return println!("No dead letters: every event was applied.");
+            return say!("No dead letters: every event was applied.");
         }
         for l in letters {
-            println!(
-                "#{:<8} {:<15} {:<22} {}",
-                l.position,
-                l.projection,
-                l.event_type.as_deref().unwrap_or("?"),
-                l.error
-            );
+            say!("#{:<8} {:<15} {:<22} {}", l.position, l.projection, l.event_type.as_deref().unwrap_or("?"), l.error);
         }
     }
 }
 
 fn print_shop(shop: &Shop) {
-    println!("{}", shop.name);
-    println!("  currency        {}", shop.currency);
-    println!("  time zone       {}", shop.time_zone);
-    println!("  day starts at   {}", shop.day_start.format("%H:%M"));
-    println!(
-        "  prices          {}",
-        if shop.prices_include_tax { "include tax" } else { "exclude tax (added on top)" }
-    );
-    println!("  default tax     {}", format_rate(shop.default_tax_rate));
+    say!("{}", shop.name);
+    say!("  currency        {}", shop.currency);
+    say!("  time zone       {}", shop.time_zone);
+    say!("  day starts at   {}", shop.day_start.format("%H:%M"));
+    say!("  prices          {}", if shop.prices_include_tax { "include tax" } else { "exclude tax (added on top)" });
+    say!("  default tax     {}", format_rate(shop.default_tax_rate));
 }
 
 fn envelope_json(e: &Envelope) -> serde_json::Value {

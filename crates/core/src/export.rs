@@ -30,7 +30,7 @@ pub fn neutralise(text: &str) -> String {
 }
 
 fn csv_err(e: impl std::fmt::Display) -> crate::Error {
-    crate::Error::Storage { path: std::path::PathBuf::new(), detail: format!("cannot write the CSV: {e}") }
+    crate::Error::Write { detail: e.to_string() }
 }
 
 /// The generic format's columns, in order.
@@ -136,14 +136,14 @@ pub fn revenue_csv(rows: &[RevenueRow], out: impl Write) -> Result<(), crate::Er
         writer
             .write_record([
                 r.date.to_string(),
-                r.net.to_string(),
-                r.gross.to_string(),
-                r.refunds.to_string(),
-                r.orders.to_string(),
-                r.items.to_string(),
-                r.average_order_value.map(|a| a.to_string()).unwrap_or_default(),
-                r.unique_customers.to_string(),
-                r.cancelled.to_string(),
+                r.kpis.net.to_string(),
+                r.kpis.gross.to_string(),
+                r.kpis.refunds.to_string(),
+                r.kpis.orders.to_string(),
+                r.kpis.items.to_string(),
+                r.kpis.average_order_value.map(|a| a.to_string()).unwrap_or_default(),
+                r.kpis.unique_customers.to_string(),
+                r.kpis.cancelled.to_string(),
             ])
             .map_err(csv_err)?;
     }

@@ -393,3 +393,25 @@ fn backup_and_restore() {
     assert_eq!(run.status, 1);
     assert!(run.stderr.contains("write.redb already exists; restore into an empty data directory"), "{}", run.stderr);
 }
+
+/// Regression: `countertop … | head` panicked with "failed printing to stdout: Broken pipe".
+#[test]
+fn a_closed_pipe_ends_the_output_quietly() {
+    use std::io::Read;
+    let dir = shop();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_countertop"))
+        .arg("--data")
+        .arg(dir.path())
+        .args(["report", "revenue", "--from", "2000-01-01", "--to", "2030-12-31", "--json"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first = [0u8; 100];
+    child.stdout.take().unwrap().read_exact(&mut first).unwrap();
+    let mut stderr = String::new();
+    child.stderr.take().unwrap().read_to_string(&mut stderr).unwrap();
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(0), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}

@@ -119,14 +119,9 @@ pub enum Bucket {
 pub struct RevenueRow {
     /// First day of the bucket (Monday for weeks, the 1st for months), clipped to the range.
     pub date: NaiveDate,
-    pub net: Decimal,
-    pub gross: Decimal,
-    pub refunds: Decimal,
-    pub orders: i64,
-    pub items: i64,
-    pub average_order_value: Option<Decimal>,
-    pub unique_customers: u64,
-    pub cancelled: i64,
+    /// The bucket's numbers (flattened into the row in JSON).
+    #[serde(flatten)]
+    pub kpis: Kpis,
 }
 
 /// Which orders to list.
@@ -309,18 +304,8 @@ impl Countertop {
             let mut group: Vec<DailyStats> = Vec::new();
             let mut flush =
                 |group: &mut Vec<DailyStats>, start: NaiveDate, end: NaiveDate| -> Result<(), crate::Error> {
-                    let k = kpis(group, reader.unique_customers(start, end)?, currency);
-                    rows.push(RevenueRow {
-                        date: start,
-                        net: k.net,
-                        gross: k.gross,
-                        refunds: k.refunds,
-                        orders: k.orders,
-                        items: k.items,
-                        average_order_value: k.average_order_value,
-                        unique_customers: k.unique_customers,
-                        cancelled: k.cancelled,
-                    });
+                    let kpis = kpis(group, reader.unique_customers(start, end)?, currency);
+                    rows.push(RevenueRow { date: start, kpis });
                     group.clear();
                     Ok(())
                 };

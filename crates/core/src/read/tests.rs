@@ -135,8 +135,8 @@ fn actual_days(ct: &Countertop) -> BTreeMap<NaiveDate, (Decimal, Decimal, i64)> 
     };
     let rows = ct.revenue(all, Bucket::Day).unwrap().value;
     rows.into_iter()
-        .filter(|r| !r.gross.is_zero() || !r.refunds.is_zero() || r.orders != 0)
-        .map(|r| (r.date, (r.gross, r.refunds, r.orders)))
+        .filter(|r| !r.kpis.gross.is_zero() || !r.kpis.refunds.is_zero() || r.kpis.orders != 0)
+        .map(|r| (r.date, (r.kpis.gross, r.kpis.refunds, r.kpis.orders)))
         .collect()
 }
 

@@ -153,6 +153,9 @@ pub enum Error {
     /// A file that would be overwritten is already there; nothing was changed.
     #[error("{path} already exists; {advice}", path = .path.display())]
     AlreadyExists { path: PathBuf, advice: &'static str },
+    /// An export could not be written (disk full, file removed, pipe closed).
+    #[error("cannot write the output: {detail}")]
+    Write { detail: String },
     /// The writer thread is gone (the store is shutting down).
     #[error("the write store is closed")]
     Closed,
@@ -206,6 +209,7 @@ impl Error {
             Error::Storage { .. } => "storage",
             Error::AlreadyExists { .. } => "already_exists",
             Error::BadBackup { .. } => "bad_backup",
+            Error::Write { .. } => "write",
             Error::Closed => "closed",
             Error::Internal(_) => "internal",
         }

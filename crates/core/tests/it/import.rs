@@ -70,7 +70,7 @@ fn expected_daily(
 fn actual_daily(ct: &Countertop, from: NaiveDate, to: NaiveDate) -> BTreeMap<NaiveDate, Decimal> {
     assert!(ct.wait_caught_up(Freshness::Tables, Duration::from_secs(600), |_| {}));
     let rows = ct.revenue(Period { from, to }, Bucket::Day).unwrap().value;
-    rows.into_iter().filter(|r| !r.net.is_zero()).map(|r| (r.date, r.net)).collect()
+    rows.into_iter().filter(|r| !r.kpis.net.is_zero()).map(|r| (r.date, r.kpis.net)).collect()
 }
 
 fn run(ct: &Countertop, path: &Path, format: Format) -> ImportReport {
