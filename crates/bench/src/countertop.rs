@@ -13,7 +13,7 @@ use countertop_core::{
 use countertop_core::import::{self, Format, ImportOptions};
 
 use crate::workload::{self, GenOrder, PRODUCTS, Probe, Workload};
-use crate::{Metrics, Plan, Samples, dir_bytes, peak_rss_mb, rss_mb};
+use crate::{Metrics, Plan, Samples, bytes_written, dir_bytes, peak_rss_mb, rss_mb};
 
 const WAIT: Duration = Duration::from_secs(3600);
 
@@ -201,9 +201,12 @@ pub fn run(dir: &Path, workload: &Workload, probe: &Probe, plan: Plan) -> Result
         t.elapsed()
     };
     let mut idle = Samples::default();
+    let written = bytes_written();
     for _ in 0..plan.entries {
         idle.push(entry(&ct));
     }
+    // Includes the projector's writes for those orders (it runs alongside, as in the app).
+    m.insert("entry_kb_written_each", (bytes_written() - written) / 1024.0 / plan.entries.max(1) as f64);
     m.put_samples("entry_idle", &mut idle);
     let stop = Arc::new(AtomicBool::new(false));
     let loader = {

@@ -103,6 +103,15 @@ fn rss_mb() -> f64 {
     proc_status_mb("VmRSS:")
 }
 
+/// Bytes this process has caused to be written to storage so far (Linux `/proc/self/io`).
+fn bytes_written() -> f64 {
+    std::fs::read_to_string("/proc/self/io")
+        .ok()
+        .and_then(|s| s.lines().find(|l| l.starts_with("write_bytes:")).map(str::to_owned))
+        .and_then(|l| l.split_whitespace().nth(1).and_then(|b| b.parse::<f64>().ok()))
+        .unwrap_or(0.0)
+}
+
 fn proc_status_mb(field: &str) -> f64 {
     std::fs::read_to_string("/proc/self/status")
         .ok()

@@ -12,7 +12,7 @@ use chrono::{DateTime, NaiveDate, NaiveTime, Utc};
 use rusqlite::{Connection, params};
 
 use crate::workload::{self, GenOrder, PRODUCTS, Probe, Workload};
-use crate::{Metrics, Plan, Samples, dir_bytes, peak_rss_mb};
+use crate::{Metrics, Plan, Samples, bytes_written, dir_bytes, peak_rss_mb};
 
 const SCHEMA: &str = "
 PRAGMA journal_mode = WAL;
@@ -149,9 +149,11 @@ pub fn run(dir: &Path, workload: &Workload, probe: &Probe, plan: Plan) -> Result
         t.elapsed()
     };
     let mut idle = Samples::default();
+    let written = bytes_written();
     for _ in 0..plan.entries {
         idle.push(entry(&mut db));
     }
+    m.insert("entry_kb_written_each", (bytes_written() - written) / 1024.0 / plan.entries.max(1) as f64);
     m.put_samples("entry_idle", &mut idle);
     let stop = Arc::new(AtomicBool::new(false));
     let loader = {
