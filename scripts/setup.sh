@@ -11,6 +11,15 @@ if ! command -v cargo >/dev/null 2>&1; then
   exit 1
 fi
 
+# The test script checks formatting and lints; rustup's minimal profile leaves these out.
+for tool in fmt clippy; do
+  if ! cargo "$tool" --version >/dev/null 2>&1; then
+    component=$([ "$tool" = fmt ] && echo rustfmt || echo clippy)
+    echo "setup: installing the Rust component $component"
+    rustup component add "$component" || { echo "setup: cargo $tool is missing; install it with: rustup component add $component" >&2; exit 1; }
+  fi
+done
+
 missing=()
 for p in "${packages[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
