@@ -131,10 +131,8 @@ pub(crate) enum FormatArg {
 pub(crate) enum ExportCmd {
     /// Orders placed in a range of business days, with their refunds, as CSV.
     Orders {
-        #[arg(long)]
-        from: String,
-        #[arg(long)]
-        to: String,
+        #[command(flatten)]
+        days: reads::Days,
         /// The CSV file to write.
         #[arg(long)]
         out: PathBuf,
@@ -229,7 +227,7 @@ enum ProductCmd {
 
 #[derive(Debug, Subcommand)]
 enum CustomerCmd {
-    /// Add a customer (the next free number is its id unless --id is given).
+    /// Add a customer (the next free number is its id unless --customer-id is given).
     Add {
         #[arg(long)]
         name: String,

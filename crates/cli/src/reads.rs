@@ -22,12 +22,8 @@ const CATCH_UP: Duration = Duration::from_secs(600);
 pub enum ReportCmd {
     /// Net revenue, orders and the other KPIs per day, week or month.
     Revenue {
-        /// First business day, YYYY-MM-DD.
-        #[arg(long)]
-        from: String,
-        /// Last business day, YYYY-MM-DD (inclusive).
-        #[arg(long)]
-        to: String,
+        #[command(flatten)]
+        days: Days,
         #[arg(long, value_enum, default_value_t = By::Day)]
         by: By,
         /// Write CSV (to stdout, or to --out).
@@ -37,6 +33,23 @@ pub enum ReportCmd {
         #[arg(long, requires = "csv")]
         out: Option<PathBuf>,
     },
+}
+
+/// A range of business days (`--from` and `--to`, both included).
+#[derive(Debug, Args)]
+pub struct Days {
+    /// First business day, YYYY-MM-DD.
+    #[arg(long)]
+    from: String,
+    /// Last business day, YYYY-MM-DD (inclusive).
+    #[arg(long)]
+    to: String,
+}
+
+impl Days {
+    pub(crate) fn period(&self) -> Result<Period, Failure> {
+        period(&self.from, &self.to)
+    }
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -105,10 +118,8 @@ pub struct SearchArgs {
 pub struct ChartArgs {
     #[arg(value_enum)]
     kind: ChartArg,
-    #[arg(long)]
-    from: String,
-    #[arg(long)]
-    to: String,
+    #[command(flatten)]
+    days: Days,
     /// FILE.svg or FILE.png.
     #[arg(long)]
     out: PathBuf,
@@ -164,7 +175,7 @@ pub(crate) fn day(flag: &str, text: &str) -> Result<NaiveDate, Failure> {
         .map_err(|_| Failure::Usage(format!("{flag} '{text}' is not a date; write it as YYYY-MM-DD, e.g. 2024-05-01")))
 }
 
-pub(crate) fn period(from: &str, to: &str) -> Result<Period, Failure> {
+fn period(from: &str, to: &str) -> Result<Period, Failure> {
     let period = Period { from: day("--from", from)?, to: day("--to", to)? };
     if period.from > period.to {
         return Err(Failure::Usage(format!("--from {} is after --to {}; swap them", period.from, period.to)));
@@ -233,8 +244,8 @@ pub fn run(dir: &Path, json: bool, command: Top) -> Result<(), Failure> {
     let ct = Countertop::open_with(dir, projector_options())?;
     let out = Printer::new(json, ct.write().shop()?);
     match command {
-        Top::Report(ReportCmd::Revenue { from, to, by, csv, out: file }) => {
-            let period = period(&from, &to)?;
+        Top::Report(ReportCmd::Revenue { days, by, csv, out: file }) => {
+            let period = days.period()?;
             catch_up(&ct, Freshness::Tables);
             let bucket = match by {
                 By::Day => Bucket::Day,
@@ -318,7 +329,7 @@ pub fn run(dir: &Path, json: bool, command: Top) -> Result<(), Failure> {
             out.search(&ct.search(&args.query, args.page.saturating_sub(1) * limit, limit)?);
         }
         Top::Chart(args) => {
-            let period = period(&args.from, &args.to)?;
+            let period = args.days.period()?;
             catch_up(&ct, Freshness::Tables);
             let dashboard = ct.dashboard(period)?.value;
             let kind = match args.kind {

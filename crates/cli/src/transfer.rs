@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 use countertop_core::import::{self, Field, Format, ImportOptions, ImportProgress};
 use countertop_core::{Countertop, Freshness, export};
 
-use crate::reads::{catch_up, period};
+use crate::reads::catch_up;
 use crate::show::Printer;
 use crate::{ExportCmd, Failure, FormatArg, Import};
 
@@ -68,8 +68,8 @@ pub fn import(ct: &Countertop, out: &Printer, args: Import) -> Result<(), Failur
 }
 
 pub fn export(ct: &Countertop, out: &Printer, cmd: ExportCmd) -> Result<(), Failure> {
-    let ExportCmd::Orders { from, to, out: path } = cmd;
-    let period = period(&from, &to)?;
+    let ExportCmd::Orders { days, out: path } = cmd;
+    let period = days.period()?;
     catch_up(ct, Freshness::Tables);
     let file = std::fs::File::create(&path).map_err(|e| {
         Failure::Usage(format!("cannot create {}: {e}; check the folder exists and is writable", path.display()))

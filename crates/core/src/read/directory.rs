@@ -6,7 +6,7 @@ use redb::{ReadableTable, Table, TableDefinition, WriteTransaction};
 use serde::{Deserialize, Serialize};
 
 use super::{Apply, from_json, to_json};
-use crate::domain::{CustomerDetailsChanged, CustomerRegistered, Event, Shop};
+use crate::domain::{Customer, CustomerDetailsChanged, CustomerRegistered, Event, Shop};
 use crate::store::Envelope;
 
 const SHOP: TableDefinition<'_, &str, &[u8]> = TableDefinition::new("dir_shop");
@@ -21,6 +21,18 @@ pub struct CustomerInfo {
     pub email: Option<String>,
     pub phone: Option<String>,
     pub country: Option<String>,
+}
+
+impl From<&Customer> for CustomerInfo {
+    fn from(c: &Customer) -> CustomerInfo {
+        CustomerInfo {
+            id: c.id.clone(),
+            name: c.name.clone(),
+            email: c.email.clone(),
+            phone: c.phone.clone(),
+            country: c.country.clone(),
+        }
+    }
 }
 
 /// A product as the read side knows it now.
@@ -81,13 +93,7 @@ impl<'txn> Tables<'txn> {
             Event::ProductRestored(e) => return self.update_product(&e.sku, |p| p.archived = false),
             Event::CustomerRegistered(CustomerRegistered { customer })
             | Event::CustomerDetailsChanged(CustomerDetailsChanged { customer }) => {
-                let info = CustomerInfo {
-                    id: customer.id.clone(),
-                    name: customer.name.clone(),
-                    email: customer.email.clone(),
-                    phone: customer.phone.clone(),
-                    country: customer.country.clone(),
-                };
+                let info = CustomerInfo::from(customer);
                 self.customers.insert(customer.id.as_str(), to_json(&info)?.as_slice())?;
             }
             _ => {}

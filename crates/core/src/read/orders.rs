@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use super::directory::{self, CustomerInfo};
 use super::{Apply, Bucketing, day_key, from_json, to_json};
-use crate::domain::{Cancellation, Event, OrderStatus, Refund, Shipment, Totals};
+use crate::domain::{Cancellation, Event, OrderPlaced, OrderStatus, Refund, Shipment, Totals};
 use crate::money::Currency;
 use crate::store::Envelope;
 
@@ -62,9 +62,87 @@ pub struct LineView {
 }
 
 impl OrderView {
-    /// Net of refunds.
-    pub fn net(&self) -> Decimal {
-        self.totals.total - self.refunded
+    /// A new view from the event that placed the order. `customer` and `image` look up the
+    /// customer's current details and a catalog product's image — in the directory when
+    /// projecting, in the write store when answering from it (read-your-writes).
+    pub(crate) fn placed(
+        envelope: &Envelope,
+        e: &OrderPlaced,
+        bucketing: &Bucketing,
+        customer: impl FnOnce(&str) -> Result<Option<CustomerInfo>, crate::Error>,
+        mut image: impl FnMut(&str) -> Result<Option<String>, crate::Error>,
+    ) -> Result<OrderView, crate::Error> {
+        let customer = match &e.customer {
+            None => None,
+            Some(c) => Some(customer(&c.id)?.unwrap_or_else(|| CustomerInfo {
+                id: c.id.clone(),
+                name: c.name.clone(),
+                email: None,
+                phone: None,
+                country: None,
+            })),
+        };
+        let mut lines = Vec::with_capacity(e.lines.len());
+        for l in &e.lines {
+            let image = match (&l.sku, l.from_catalog) {
+                (Some(sku), true) => image(sku)?,
+                _ => None,
+            };
+            lines.push(LineView {
+                sku: l.sku.clone(),
+                name: l.name.clone(),
+                quantity: l.quantity,
+                unit_price: l.unit_price,
+                tax_rate: l.tax_rate,
+                total: l.total,
+                image,
+            });
+        }
+        Ok(OrderView {
+            id: e.order.clone(),
+            customer,
+            lines,
+            totals: e.totals,
+            currency: e.currency,
+            note: e.note.clone(),
+            payment_method: e.payment_method.clone(),
+            status: OrderStatus::Pending,
+            placed_at: e.at,
+            business_day: bucketing.day(e.at),
+            shipment: None,
+            delivered_at: None,
+            cancellation: None,
+            refunds: Vec::new(),
+            refunded: Decimal::ZERO,
+            version: envelope.version,
+            position: envelope.position,
+        })
+    }
+
+    /// Folds a later event of the order into the view (shipping, delivery, cancellation,
+    /// refund); other events only move its version and position.
+    pub(crate) fn apply(&mut self, envelope: &Envelope) {
+        match &envelope.event {
+            Event::OrderShipped(e) => {
+                self.status = OrderStatus::Shipped;
+                self.shipment = Some(Shipment { carrier: e.carrier.clone(), tracking: e.tracking.clone(), at: e.at });
+            }
+            Event::OrderDelivered(e) => {
+                self.status = OrderStatus::Delivered;
+                self.delivered_at = Some(e.at);
+            }
+            Event::OrderCancelled(e) => {
+                self.status = OrderStatus::Cancelled;
+                self.cancellation = Some(Cancellation { reason: e.reason.clone(), at: e.at });
+            }
+            Event::OrderRefunded(e) => {
+                self.refunds.push(Refund { amount: e.amount, reason: e.reason.clone(), at: e.at });
+                self.refunded += e.amount;
+            }
+            _ => {}
+        }
+        self.version = envelope.version;
+        self.position = envelope.position;
     }
 
     pub fn units(&self) -> u64 {
@@ -125,51 +203,13 @@ impl<'txn> Tables<'txn> {
                 if self.view(&e.order)?.is_some() {
                     return Ok(Err(format!("order {} is already in the order view", e.order)));
                 }
-                let customer = match &e.customer {
-                    None => None,
-                    Some(c) => Some(directory.customer(&c.id)?.unwrap_or_else(|| CustomerInfo {
-                        id: c.id.clone(),
-                        name: c.name.clone(),
-                        email: None,
-                        phone: None,
-                        country: None,
-                    })),
-                };
-                let mut lines = Vec::with_capacity(e.lines.len());
-                for l in &e.lines {
-                    let image = match (&l.sku, l.from_catalog) {
-                        (Some(sku), true) => directory.product(sku)?.and_then(|p| p.image),
-                        _ => None,
-                    };
-                    lines.push(LineView {
-                        sku: l.sku.clone(),
-                        name: l.name.clone(),
-                        quantity: l.quantity,
-                        unit_price: l.unit_price,
-                        tax_rate: l.tax_rate,
-                        total: l.total,
-                        image,
-                    });
-                }
-                let view = OrderView {
-                    id: e.order.clone(),
-                    customer,
-                    lines,
-                    totals: e.totals,
-                    currency: e.currency,
-                    note: e.note.clone(),
-                    payment_method: e.payment_method.clone(),
-                    status: OrderStatus::Pending,
-                    placed_at: e.at,
-                    business_day: bucketing.day(e.at),
-                    shipment: None,
-                    delivered_at: None,
-                    cancellation: None,
-                    refunds: Vec::new(),
-                    refunded: Decimal::ZERO,
-                    version: envelope.version,
-                    position: envelope.position,
-                };
+                let view = OrderView::placed(
+                    envelope,
+                    e,
+                    bucketing,
+                    |id| directory.customer(id),
+                    |sku| Ok(directory.product(sku)?.and_then(|p| p.image)),
+                )?;
                 self.insert_indexes(&view)?;
                 self.put(&view)?;
             }
@@ -182,28 +222,7 @@ impl<'txn> Tables<'txn> {
                     )));
                 };
                 let before = view.status;
-                match event {
-                    Event::OrderShipped(e) => {
-                        view.status = OrderStatus::Shipped;
-                        view.shipment =
-                            Some(Shipment { carrier: e.carrier.clone(), tracking: e.tracking.clone(), at: e.at });
-                    }
-                    Event::OrderDelivered(e) => {
-                        view.status = OrderStatus::Delivered;
-                        view.delivered_at = Some(e.at);
-                    }
-                    Event::OrderCancelled(e) => {
-                        view.status = OrderStatus::Cancelled;
-                        view.cancellation = Some(Cancellation { reason: e.reason.clone(), at: e.at });
-                    }
-                    Event::OrderRefunded(e) => {
-                        view.refunds.push(Refund { amount: e.amount, reason: e.reason.clone(), at: e.at });
-                        view.refunded += e.amount;
-                    }
-                    _ => {}
-                }
-                view.version = envelope.version;
-                view.position = envelope.position;
+                view.apply(envelope);
                 if before != view.status {
                     let at = view.placed_at.timestamp_micros();
                     self.by_status.remove((status_key(before), at, view.id.as_str()))?;
@@ -215,13 +234,7 @@ impl<'txn> Tables<'txn> {
                 let customer = &e.customer;
                 for id in self.customer_orders(&customer.id)? {
                     let Some(mut view) = self.view(&id)? else { continue };
-                    view.customer = Some(CustomerInfo {
-                        id: customer.id.clone(),
-                        name: customer.name.clone(),
-                        email: customer.email.clone(),
-                        phone: customer.phone.clone(),
-                        country: customer.country.clone(),
-                    });
+                    view.customer = Some(CustomerInfo::from(customer));
                     self.put(&view)?;
                 }
             }

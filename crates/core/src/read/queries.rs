@@ -13,14 +13,14 @@ use serde::{Deserialize, Serialize};
 use super::customer_stats::{self, CustomerStats};
 use super::daily::{self, DailyStats};
 use super::dead_letters::{self, DeadLetter};
-use super::orders::{self, LineView, OrderView};
+use super::orders::{self, OrderView};
 use super::product_sales;
 pub use super::product_sales::TopProduct;
 use super::projector::{Progress, apply_batch};
 use super::search::SearchHit;
 use super::{Bucketing, CustomerInfo, directory, hll, store};
 use crate::Countertop;
-use crate::domain::{OrderStatus, Shop};
+use crate::domain::{Event, OrderStatus, Shop};
 use crate::money::Currency;
 
 /// An answer and the log position it reflects.
@@ -355,54 +355,25 @@ impl Countertop {
                 lag_events,
             }));
         }
+        // The projector is behind: fold the order's own events with the same view logic.
         let head = self.write().head().current();
         let Some(history) = self.write().order_history(id, None)? else { return Ok(None) };
         let bucketing = self.bucketing()?;
-        let last = history.timeline.last();
-        let o = history.order;
-        let customer = match &o.customer {
-            Some(c) => Some(self.write().customer(&c.id)?.map_or_else(
-                || CustomerInfo { id: c.id.clone(), name: c.name.clone(), email: None, phone: None, country: None },
-                |c| CustomerInfo { id: c.id, name: c.name, email: c.email, phone: c.phone, country: c.country },
-            )),
-            None => None,
+        let mut timeline = history.timeline.iter();
+        let Some(first) = timeline.next() else { return Ok(None) };
+        let Event::OrderPlaced(placed) = &first.event else {
+            return Err(crate::Error::corrupt(format!("order {id}'s stream does not start with order.placed")));
         };
-        let mut lines = Vec::with_capacity(o.lines.len());
-        for l in o.lines {
-            let image = match (&l.sku, l.from_catalog) {
-                (Some(sku), true) => self.write().product(sku)?.and_then(|p| p.image),
-                _ => None,
-            };
-            lines.push(LineView {
-                sku: l.sku,
-                name: l.name,
-                quantity: l.quantity,
-                unit_price: l.unit_price,
-                tax_rate: l.tax_rate,
-                total: l.total,
-                image,
-            });
+        let mut order = OrderView::placed(
+            first,
+            placed,
+            &bucketing,
+            |id| Ok(self.write().customer(id)?.as_ref().map(CustomerInfo::from)),
+            |sku| Ok(self.write().product(sku)?.and_then(|p| p.image)),
+        )?;
+        for envelope in timeline {
+            order.apply(envelope);
         }
-        let refunded = o.refunds.iter().map(|r| r.amount).sum();
-        let order = OrderView {
-            id: o.id,
-            customer,
-            lines,
-            totals: o.totals,
-            currency: o.currency,
-            note: o.note,
-            payment_method: o.payment_method,
-            status: o.status,
-            placed_at: o.placed_at,
-            business_day: bucketing.day(o.placed_at),
-            shipment: o.shipment,
-            delivered_at: o.delivered_at,
-            cancellation: o.cancellation,
-            refunds: o.refunds,
-            refunded,
-            version: last.map_or(0, |e| e.version),
-            position: last.map_or(0, |e| e.position),
-        };
         let position = order.position;
         Ok(Some(Stamped {
             value: OrderWithSource { order, source: OrderSource::WriteSide },
@@ -419,6 +390,10 @@ impl Countertop {
         self.read_stamped(|txn| {
             let reader = orders::Reader::open(txn)?;
             let (items, total) = match &filter.customer {
+                // A customer's history page reads only that page's views.
+                Some(customer) if filter.status.is_none() && filter.from.is_none() && filter.to.is_none() => {
+                    reader.customer_orders(customer.trim(), filter.offset, limit)?
+                }
                 Some(customer) => {
                     let (all, _) = reader.customer_orders(customer.trim(), 0, usize::MAX)?;
                     let kept: Vec<OrderView> = all
