@@ -1,10 +1,18 @@
 #!/usr/bin/env bash
 # Installs what building and testing Countertop needs on Debian/Ubuntu, skipping whatever is
 # already there. Safe to run again. Rust itself (cargo) must already be installed.
+#   scripts/setup.sh          what building and running the app needs
+#   scripts/setup.sh --test   that, plus Xvfb and WebKit's WebDriver for the end-to-end tests
 set -euo pipefail
+cd "$(dirname "$0")/.."
 
-# C toolchain for crates with C/assembly parts (blake3).
-packages=(build-essential pkg-config)
+# C toolchain (blake3), and what Tauri 2 links against on Linux (WebKitGTK 4.1 and friends).
+packages=(build-essential pkg-config curl file libwebkit2gtk-4.1-dev libssl-dev librsvg2-dev
+  libayatana-appindicator3-dev libxdo-dev)
+if [ "${1:-}" = "--test" ]; then
+  # A display for the window, and the WebDriver that drives it.
+  packages+=(xvfb xauth webkit2gtk-driver)
+fi
 
 if ! command -v cargo >/dev/null 2>&1; then
   echo "setup: cargo is not installed. Install Rust first (https://rustup.rs), then run this again." >&2
@@ -20,6 +28,8 @@ for tool in fmt clippy; do
   fi
 done
 
+command -v npm >/dev/null 2>&1 || packages+=(nodejs npm)
+
 missing=()
 for p in "${packages[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
@@ -30,4 +40,18 @@ if [ ${#missing[@]} -gt 0 ]; then
   [ "$(id -u)" -eq 0 ] || sudo="sudo"
   $sudo apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y --no-install-recommends "${missing[@]}"
+fi
+
+# Vite 7 needs Node.js 20.19 or newer.
+node_ok=$(node -e 'const [a,b]=process.versions.node.split(".").map(Number); console.log(a>20||(a===20&&b>=19)?1:0)')
+if [ "$node_ok" != 1 ]; then
+  echo "setup: Node.js $(node --version) is too old for the UI build (Vite 7 needs 20.19+); install a newer Node.js" >&2
+  exit 1
+fi
+
+# The UI's npm packages, exactly as locked; skipped when node_modules matches the lock file.
+if [ ! -f ui/node_modules/.package-lock.json ] || ! cmp -s ui/package-lock.json ui/node_modules/.countertop-lock; then
+  echo "setup: installing the UI's npm packages"
+  npm --prefix ui ci --no-audit --no-fund
+  cp ui/package-lock.json ui/node_modules/.countertop-lock
 fi

@@ -1,12 +1,25 @@
 #!/usr/bin/env bash
-# Sets up what is missing, then runs every check: formatting, lints, and all tests.
+# Sets up what is missing, then runs every check: formatting, lints, all tests, and the
+# end-to-end tests of the real app window under Xvfb (screenshots in tests/e2e/artifacts/).
+# COUNTERTOP_HEAVY=1 runs the long versions (whole data sets, long crash campaigns).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-./scripts/setup.sh
+./scripts/setup.sh --test
 
 # Build products live outside the clone so repeated runs (and CI) reuse them.
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/countertop/target}"
 
+# The UI: type-check, then build ui/dist (the app binary embeds it).
+npm --prefix ui run check
+npm --prefix ui run build
+
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --locked -- -D warnings
-cargo test --workspace --locked
+
+# Every test, including the end-to-end ones: the real app window, driven through
+# WebKitWebDriver on a virtual display. (Whole-workspace builds share one feature set, so the
+# app binary and the tests reuse each other's artifacts.)
+cargo build --workspace --locked
+COUNTERTOP_E2E=1 COUNTERTOP_APP="$CARGO_TARGET_DIR/debug/countertop-app" \
+  xvfb-run -a -s "-screen 0 1280x800x24" \
+  cargo test --workspace --locked

@@ -431,7 +431,7 @@ impl Printer {
             return Self::print_json(r);
         }
         say!(
-            "Imported {} of {} lines in {:.1} s: {} orders, {} returns, {} refunds, {} new customers{}.",
+            "Imported {} of {} lines in {:.1} s: {} orders, {} returns, {} refunds, {} new customers, {} new products{}.",
             r.imported_lines,
             r.lines,
             r.seconds,
@@ -439,6 +439,7 @@ impl Printer {
             r.returns,
             r.refunds,
             r.customers,
+            r.products,
             if r.already_imported > 0 {
                 format!(" ({} already imported before)", r.already_imported)
             } else {

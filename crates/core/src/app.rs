@@ -47,6 +47,12 @@ impl Countertop {
         self.write().execute(request)
     }
 
+    /// The position the read tables have reached; wait on it to hear when they move (the UI's
+    /// freshness badge does, instead of polling).
+    pub fn projected(&self) -> &crate::Watch {
+        self.read.tables_watch()
+    }
+
     /// Head, checkpoints, lag, dead letters, rebuild progress.
     pub fn status(&self) -> Result<Status, crate::Error> {
         self.read.status()

@@ -91,7 +91,9 @@ fn revenue<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, d: &Dashboard) -> 
     let n = d.series.len().max(1) as f64;
     let values = d.series.iter().chain(&d.previous_series).map(money);
     let (lo, hi) = values.fold((0.0f64, 0.0f64), |(lo, hi), v| (lo.min(v), hi.max(v)));
-    let hi = if hi <= lo { lo + 1.0 } else { hi * 1.1 };
+    // An empty period still gets a sensible axis (0 to 10), not six ticks all labelled 0 or 1.
+    let hi = if hi <= lo { lo + 10.0 } else { hi * 1.1 };
+    let places = if hi - lo < 10.0 { 1 } else { 0 };
     let currency = d.currency.map(|c| c.code()).unwrap_or("");
     let caption = format!("Net revenue per day, {} to {} ({currency})", d.period.from, d.period.to);
     let mut chart = ChartBuilder::on(area)
@@ -106,7 +108,7 @@ fn revenue<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, d: &Dashboard) -> 
         .x_labels(8)
         .y_labels(6)
         .x_label_formatter(&|x| label_day(d, *x))
-        .y_label_formatter(&|y| format!("{y:.0}"))
+        .y_label_formatter(&|y| axis_amount(*y, places))
         .label_style((FONT, 12))
         .light_line_style(RGBColor(240, 240, 240))
         .draw()
@@ -137,9 +139,27 @@ fn revenue<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, d: &Dashboard) -> 
         .map_err(chart_err)
 }
 
+/// An axis label: `12,500` (or `2.5` on a small scale).
+fn axis_amount(y: f64, places: usize) -> String {
+    let text = format!("{:.*}", places, y.abs());
+    let (int, frac) = text.split_once('.').map_or((text.as_str(), None), |(i, f)| (i, Some(f)));
+    let mut grouped = String::new();
+    for (i, c) in int.chars().enumerate() {
+        if i > 0 && (int.len() - i) % 3 == 0 {
+            grouped.push(',');
+        }
+        grouped.push(c);
+    }
+    let sign = if y < 0.0 && text.trim_matches(['0', '.']).len() > 0 { "-" } else { "" };
+    match frac {
+        Some(f) => format!("{sign}{grouped}.{f}"),
+        None => format!("{sign}{grouped}"),
+    }
+}
+
 fn orders<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, d: &Dashboard) -> Result<(), crate::Error> {
     let n = d.series.len().max(1) as f64;
-    let hi = d.series.iter().map(|p| p.orders).max().unwrap_or(0).max(1) as f64 * 1.1;
+    let hi = d.series.iter().map(|p| p.orders).max().unwrap_or(0).max(5) as f64 * 1.1;
     let mut chart = ChartBuilder::on(area)
         .caption("Orders per day", (FONT, 18))
         .margin(12)
@@ -166,4 +186,18 @@ fn orders<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, d: &Dashboard) -> R
         }))
         .map_err(chart_err)?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::axis_amount;
+
+    #[test]
+    fn axis_amounts_are_grouped_and_signed() {
+        assert_eq!(axis_amount(12_500.0, 0), "12,500");
+        assert_eq!(axis_amount(999.4, 0), "999");
+        assert_eq!(axis_amount(2.5, 1), "2.5");
+        assert_eq!(axis_amount(-1_234_567.0, 0), "-1,234,567");
+        assert_eq!(axis_amount(-0.01, 0), "0");
+    }
 }

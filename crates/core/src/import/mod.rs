@@ -26,7 +26,7 @@ pub use rows::{Field, Format};
 use rows::{Row, RowReader};
 
 use crate::domain::{
-    AddCustomer, CancelOrder, Command, DeliverOrder, DiscountInput, PlaceOrder, RecordReturn, RefundOrder, Rejection,
+    AddCustomer, AddProduct, CancelOrder, Command, DeliverOrder, DiscountInput, PlaceOrder, RecordReturn, RefundOrder, Rejection,
     ShipOrder, check_line,
 };
 use crate::money::MoneyInput;
@@ -82,6 +82,8 @@ pub struct ImportReport {
     pub returns: u64,
     pub refunds: u64,
     pub customers: u64,
+    /// Products added to the catalog (SKUs it did not have), so they can be sold again.
+    pub products: u64,
     /// Commands that an earlier run of the same file had already done.
     pub already_imported: u64,
     pub rejected: Vec<RejectedLine>,
@@ -120,6 +122,7 @@ pub fn import(
         format: options.format,
         pending: Vec::new(),
         customers_seen: HashSet::new(),
+        products_seen: HashSet::new(),
         orders_seen: HashSet::new(),
         report: ImportReport {
             format: options.format,
@@ -130,6 +133,7 @@ pub fn import(
             returns: 0,
             refunds: 0,
             customers: 0,
+            products: 0,
             already_imported: 0,
             rejected: Vec::new(),
             file_sum: Decimal::ZERO,
@@ -208,6 +212,7 @@ struct Importer<'a> {
     format: Format,
     pending: Vec<Pending>,
     customers_seen: HashSet<String>,
+    products_seen: HashSet<String>,
     orders_seen: HashSet<String>,
     report: ImportReport,
     expected_rounding: Decimal,
@@ -294,6 +299,9 @@ impl Importer<'_> {
             let input = row.line_input(credit_note);
             match check_line(self.shop, &BTreeMap::new(), &input) {
                 Ok(checked) => {
+                    if !credit_note {
+                        self.product(row, checked.unit_price)?;
+                    }
                     let exact = row.amount().map(|a| a.abs()).unwrap_or_default();
                     rounding += checked.total - exact;
                     lines.push(input);
@@ -388,6 +396,28 @@ impl Importer<'_> {
         Ok(())
     }
 
+    /// Adds the row's product to the catalog the first time its SKU appears, at the price it
+    /// sold for there, so imported products can be found and sold at the counter. A SKU the
+    /// catalog cannot take (white space, no name) stays on its order lines only.
+    fn product(&mut self, row: &Row, unit_price: Decimal) -> Result<(), Error> {
+        let Some(sku) = row.sku.as_deref().map(str::trim).filter(|s| !s.is_empty()) else { return Ok(()) };
+        let name = row.product.trim();
+        if name.is_empty() || sku.chars().any(char::is_whitespace) || !self.products_seen.insert(sku.to_owned()) {
+            return Ok(());
+        }
+        if self.store.product(sku)?.is_some() {
+            return Ok(());
+        }
+        let command = Command::AddProduct(AddProduct {
+            sku: sku.to_owned(),
+            name: name.to_owned(),
+            unit_price: MoneyInput::new(self.shop.currency.round(unit_price)),
+            tax_rate: None,
+            image: None,
+        });
+        self.push(Request::with_id(self.command_id("p", sku), command), "", Vec::new(), Decimal::ZERO)
+    }
+
     /// Registers the row's customer the first time they appear; returns their id.
     fn customer(&mut self, row: &Row) -> Result<Option<String>, Error> {
         let Some(id) = row.customer_id.clone() else { return Ok(None) };
@@ -438,6 +468,7 @@ impl Importer<'_> {
                             }
                         }
                         (Command::AddCustomer(_), _) => self.report.customers += 1,
+                        (Command::AddProduct(_), _) => self.report.products += 1,
                         _ => {}
                     }
                 }

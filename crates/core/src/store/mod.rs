@@ -382,6 +382,20 @@ impl WriteStore {
         self.read(|txn| state::StateReader::open(txn)?.shop())
     }
 
+    /// Decides `command` against the current state and records nothing: what it would leave
+    /// behind, or why it would be refused. The order form's live totals come from here, so
+    /// they are worked out by the very rules that will record the order.
+    pub fn preview(&self, command: &Command) -> Result<Entity, Error> {
+        self.read(|txn| {
+            let mut state = state::StateReader::open(txn)?.load(&command.references(), Utc::now())?;
+            let events = domain::decide(&state, command).map_err(Error::Rejected)?;
+            for event in &events {
+                domain::apply(&mut state, event);
+            }
+            writer::entity(&state, &writer::result_stream(command, &events)?)
+        })
+    }
+
     /// Every product, by SKU.
     ///
     /// The catalog and the customer list are read from the write side's own state tables:

@@ -68,35 +68,7 @@ impl<'txn> StateTables<'txn> {
 
     /// The slice of the world a command refers to.
     pub(super) fn load(&self, refs: &References, now: DateTime<Utc>) -> Result<State, Error> {
-        let mut state = State::empty(now);
-        state.shop = get(&self.meta, KEY_SHOP)?;
-        if let Some(n) = get(&self.meta, KEY_NEXT_ORDER)? {
-            state.next_order_number = n;
-        }
-        if let Some(n) = get(&self.meta, KEY_NEXT_CUSTOMER)? {
-            state.next_customer_number = n;
-        }
-        for sku in &refs.products {
-            if let Some(p) = get::<Product>(&self.products, sku)? {
-                state.products.insert(sku.clone(), p);
-            }
-        }
-        for id in &refs.customers {
-            if let Some(c) = get::<Customer>(&self.customers, id)? {
-                state.customers.insert(id.clone(), c);
-            }
-        }
-        for id in &refs.orders {
-            if let Some(o) = get::<Order>(&self.orders, id)? {
-                state.orders.insert(id.clone(), o);
-            }
-        }
-        for id in &refs.returns {
-            if let Some(r) = get::<Return>(&self.returns, id)? {
-                state.returns.insert(id.clone(), r);
-            }
-        }
-        Ok(state)
+        load(&self.meta, &self.products, &self.customers, &self.orders, &self.returns, refs, now)
     }
 
     /// Writes back what `events` changed in `state` (after they were applied to it).
@@ -190,6 +162,8 @@ fn put<T: Serialize>(table: &mut Table<'_, &'static str, &'static [u8]>, key: &s
 pub(super) struct StateReader {
     products: redb::ReadOnlyTable<&'static str, &'static [u8]>,
     customers: redb::ReadOnlyTable<&'static str, &'static [u8]>,
+    orders: redb::ReadOnlyTable<&'static str, &'static [u8]>,
+    returns: redb::ReadOnlyTable<&'static str, &'static [u8]>,
     meta: redb::ReadOnlyTable<&'static str, &'static [u8]>,
 }
 
@@ -198,8 +172,15 @@ impl StateReader {
         Ok(StateReader {
             products: txn.open_table(PRODUCTS)?,
             customers: txn.open_table(CUSTOMERS)?,
+            orders: txn.open_table(ORDERS)?,
+            returns: txn.open_table(RETURNS)?,
             meta: txn.open_table(META)?,
         })
+    }
+
+    /// The slice of the world a command refers to, as of this read transaction.
+    pub(super) fn load(&self, refs: &References, now: DateTime<Utc>) -> Result<State, Error> {
+        load(&self.meta, &self.products, &self.customers, &self.orders, &self.returns, refs, now)
     }
 
     pub(super) fn shop(&self) -> Result<Option<Shop>, Error> {
@@ -232,4 +213,46 @@ fn all<T: DeserializeOwned>(table: &impl ReadableTable<&'static str, &'static [u
         out.push(row);
     }
     Ok(out)
+}
+
+/// What [`StateTables::load`] and [`StateReader::load`] share: the shop, the next numbers and
+/// every row `refs` names.
+fn load(
+    meta: &impl ReadableTable<&'static str, &'static [u8]>,
+    products: &impl ReadableTable<&'static str, &'static [u8]>,
+    customers: &impl ReadableTable<&'static str, &'static [u8]>,
+    orders: &impl ReadableTable<&'static str, &'static [u8]>,
+    returns: &impl ReadableTable<&'static str, &'static [u8]>,
+    refs: &References,
+    now: DateTime<Utc>,
+) -> Result<State, Error> {
+    let mut state = State::empty(now);
+    state.shop = get(meta, KEY_SHOP)?;
+    if let Some(n) = get(meta, KEY_NEXT_ORDER)? {
+        state.next_order_number = n;
+    }
+    if let Some(n) = get(meta, KEY_NEXT_CUSTOMER)? {
+        state.next_customer_number = n;
+    }
+    for sku in &refs.products {
+        if let Some(p) = get::<Product>(products, sku)? {
+            state.products.insert(sku.clone(), p);
+        }
+    }
+    for id in &refs.customers {
+        if let Some(c) = get::<Customer>(customers, id)? {
+            state.customers.insert(id.clone(), c);
+        }
+    }
+    for id in &refs.orders {
+        if let Some(o) = get::<Order>(orders, id)? {
+            state.orders.insert(id.clone(), o);
+        }
+    }
+    for id in &refs.returns {
+        if let Some(r) = get::<Return>(returns, id)? {
+            state.returns.insert(id.clone(), r);
+        }
+    }
+    Ok(state)
 }

@@ -205,14 +205,14 @@ impl<'txn> Tables<'txn> {
 }
 
 /// The stream whose state is the command's answer.
-fn result_stream(command: &Command, events: &[Event]) -> Result<StreamId, Error> {
+pub(super) fn result_stream(command: &Command, events: &[Event]) -> Result<StreamId, Error> {
     if let Some(first) = events.first() {
         return Ok(first.stream());
     }
     command.target().ok_or_else(|| Error::Internal("a command without a target recorded nothing".into()))
 }
 
-fn entity(state: &domain::State, stream: &StreamId) -> Result<Entity, Error> {
+pub(super) fn entity(state: &domain::State, stream: &StreamId) -> Result<Entity, Error> {
     let missing = || Error::Internal(format!("{stream} has no state after its command"));
     Ok(match stream {
         StreamId::Shop => Entity::Shop(state.shop.clone().ok_or_else(missing)?),

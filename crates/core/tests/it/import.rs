@@ -145,7 +145,11 @@ fn online_retail_reproduces_the_file_per_business_day() {
     assert_eq!(ct.write().head().current(), head);
     assert_eq!(again.already_imported, again.orders + again.returns, "every order and return was already there");
     assert_eq!(again.customers, 0);
+    assert_eq!(again.products, 0);
     assert_eq!(again.imported_net, report.imported_net);
+    // Every SKU sold became a catalog product, so it can be sold at the counter.
+    assert_eq!(ct.write().products().unwrap().len() as u64, report.products);
+    assert!(report.products > 1_000, "{}", report.products);
 }
 
 #[test]
@@ -155,6 +159,11 @@ fn superstore_reproduces_the_given_line_totals_per_business_day() {
     let path = data("superstore.csv.gz");
     let report = run(&ct, &path, Format::Superstore);
     assert_eq!((report.lines, report.imported_lines, report.orders, report.customers), (9_994, 9_994, 5_009, 793));
+    // The catalog now has every product ID of the file (1,862, as the data's README says).
+    assert_eq!(report.products, 1_862);
+    let catalog = ct.write().products().unwrap();
+    assert_eq!(catalog.len(), 1_862);
+    assert!(catalog.iter().all(|p| !p.name.is_empty() && !p.unit_price.is_sign_negative()));
     let expected = expected_daily(
         &path,
         &HashSet::new(),

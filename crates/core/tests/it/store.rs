@@ -57,6 +57,27 @@ fn the_same_command_id_returns_the_first_result_and_appends_nothing() {
 }
 
 #[test]
+fn a_preview_decides_like_the_real_command_and_records_nothing() {
+    let (_dir, store) = shop();
+    let head = store.head().current();
+    let command = place(None, &[("MUG", 2), ("TEA", 1)]);
+    let Entity::Order(preview) = store.preview(&command).unwrap() else { panic!("not an order") };
+    assert_eq!(store.head().current(), head, "a preview appends nothing");
+    assert_eq!(store.order_history("1001", None).unwrap(), None);
+
+    let placed = store.execute(Request::new(command)).unwrap();
+    let order = order_of(&placed);
+    assert_eq!((preview.id.as_str(), preview.totals.clone()), (order.id.as_str(), order.totals.clone()));
+    assert_eq!(preview.lines, order.lines);
+
+    // A refusal is the one the command would get.
+    let err = store.preview(&place(None, &[("NOPE", 1)])).unwrap_err();
+    let refused = store.execute(Request::new(place(None, &[("NOPE", 1)]))).unwrap_err();
+    assert_eq!(err.to_string(), refused.to_string());
+    assert!(matches!(err, Error::Rejected(_)), "{err:?}");
+}
+
+#[test]
 fn reusing_a_command_id_for_another_command_is_an_error() {
     let (_dir, store) = shop();
     store.execute(Request::with_id("cmd-1", place(None, &[("MUG", 1)]))).unwrap();

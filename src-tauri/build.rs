@@ -1,0 +1,36 @@
+//! Declares the app's commands, so each needs an explicit `allow-*` permission in
+//! `capabilities/` (least privilege: a command not granted there cannot be called).
+
+const COMMANDS: &[&str] = &[
+    "app_info",
+    "setup_shop",
+    "change_settings",
+    "place_order",
+    "preview_order",
+    "order_action",
+    "save_product",
+    "save_customer",
+    "products",
+    "customers",
+    "orders",
+    "order_detail",
+    "search",
+    "dashboard",
+    "export",
+    "status",
+    "dead_letters",
+    "retry_dead_letters",
+    "rebuild",
+    "import_file",
+    "load_demo",
+    "backup",
+];
+
+fn main() {
+    let attributes =
+        tauri_build::Attributes::new().app_manifest(tauri_build::AppManifest::new().commands(COMMANDS));
+    if let Err(e) = tauri_build::try_build(attributes) {
+        eprintln!("tauri build step failed: {e:#}");
+        std::process::exit(1);
+    }
+}

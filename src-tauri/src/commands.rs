@@ -1,0 +1,345 @@
+//! The Tauri commands. Each converts its input, calls `countertop-core` off the UI thread and
+//! returns the answer or an [`ApiError`]. No business rule lives here.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use chrono::{DateTime, NaiveDate, Utc};
+use countertop_core::chart::{self, ChartKind};
+use countertop_core::import::{Format, ImportOptions};
+use countertop_core::{
+    Command, Customer, Dashboard, DeadLetter, Entity, Envelope, OrderFilter, OrderView, Outcome, Page, Period,
+    Product, Request, SearchHit, Shop, Stamped, Status, Verification, export,
+};
+use serde::{Deserialize, Serialize};
+use tauri::{AppHandle, State};
+
+use crate::error::{ApiError, ApiResult};
+use crate::forms::{CustomerForm, OrderAction, OrderForm, ProductForm, SettingsForm, ShopForm};
+use crate::jobs::{self, Job};
+use crate::shell::{Opened, Shell};
+
+/// Runs `f` on the blocking pool: the UI thread and the async runtime never wait on disk.
+async fn blocking<T: Send + 'static>(
+    shell: State<'_, Shell>,
+    f: impl FnOnce(Arc<Opened>) -> ApiResult<T> + Send + 'static,
+) -> ApiResult<T> {
+    let opened = shell.opened()?;
+    tauri::async_runtime::spawn_blocking(move || f(opened))
+        .await
+        .map_err(|e| ApiError::new("internal", format!("internal error: a background task failed ({e}); please report it")))?
+}
+
+/// Runs a command under the id the UI chose for this submission: pressing Enter twice (or a
+/// retry after a timeout) sends the same id, and the store answers the second with the first
+/// result instead of a second order.
+fn execute(opened: &Opened, command_id: String, command: Command) -> ApiResult<Outcome> {
+    if command_id.trim().is_empty() {
+        return Err(ApiError::new("internal", "internal error: the UI sent a command without an id; please report it"));
+    }
+    Ok(opened.ct.execute(Request::with_id(command_id, command))?)
+}
+
+#[derive(Debug, Serialize)]
+pub struct AppInfo {
+    pub version: &'static str,
+    pub data_dir: String,
+    pub shop: Option<Shop>,
+    /// Today as the shop's business day (None before setup).
+    pub today: Option<NaiveDate>,
+    /// An import or rebuild running in the background, if any.
+    pub job: Option<Job>,
+}
+
+#[tauri::command]
+pub async fn app_info(shell: State<'_, Shell>) -> ApiResult<AppInfo> {
+    blocking(shell, |o| {
+        let shop = o.ct.write().shop()?;
+        let today = if shop.is_some() { Some(o.ct.today()?) } else { None };
+        Ok(AppInfo {
+            version: env!("CARGO_PKG_VERSION"),
+            data_dir: o.dir.display().to_string(),
+            shop,
+            today,
+            job: o.job(),
+        })
+    })
+    .await
+}
+
+#[tauri::command]
+pub async fn setup_shop(shell: State<'_, Shell>, command_id: String, form: ShopForm) -> ApiResult<Outcome> {
+    blocking(shell, move |o| execute(&o, command_id, form.command()?)).await
+}
+
+#[tauri::command]
+pub async fn change_settings(shell: State<'_, Shell>, command_id: String, form: SettingsForm) -> ApiResult<Outcome> {
+    blocking(shell, move |o| execute(&o, command_id, form.command()?)).await
+}
+
+#[tauri::command]
+pub async fn place_order(shell: State<'_, Shell>, command_id: String, form: OrderForm) -> ApiResult<Outcome> {
+    blocking(shell, move |o| execute(&o, command_id, form.command()?)).await
+}
+
+/// What the order being entered would come to (lines, discount, tax, total), or why it would
+/// be refused, decided by the core's rules without recording anything: the form's live totals.
+#[tauri::command]
+pub async fn preview_order(shell: State<'_, Shell>, form: OrderForm) -> ApiResult<countertop_core::Order> {
+    blocking(shell, move |o| match o.ct.write().preview(&form.command()?)? {
+        Entity::Order(order) => Ok(order),
+        _ => Err(ApiError::new("internal", "internal error: an order preview gave no order; please report it")),
+    })
+    .await
+}
+
+#[tauri::command]
+pub async fn order_action(shell: State<'_, Shell>, command_id: String, action: OrderAction) -> ApiResult<Outcome> {
+    blocking(shell, move |o| execute(&o, command_id, action.command()?)).await
+}
+
+#[tauri::command]
+pub async fn save_product(shell: State<'_, Shell>, command_id: String, form: ProductForm) -> ApiResult<Outcome> {
+    blocking(shell, move |o| execute(&o, command_id, form.command()?)).await
+}
+
+#[tauri::command]
+pub async fn save_customer(shell: State<'_, Shell>, command_id: String, form: CustomerForm) -> ApiResult<Outcome> {
+    blocking(shell, move |o| execute(&o, command_id, form.command())).await
+}
+
+/// The catalog. Read from the write side's current-state table: it is small, always exact,
+/// and a product just added must be sellable at once (see ARCHITECTURE.md).
+#[tauri::command]
+pub async fn products(shell: State<'_, Shell>) -> ApiResult<Vec<Product>> {
+    blocking(shell, |o| Ok(o.ct.write().products()?)).await
+}
+
+/// The customer list, from the write side for the same reasons as [`products`].
+#[tauri::command]
+pub async fn customers(shell: State<'_, Shell>) -> ApiResult<Vec<Customer>> {
+    blocking(shell, |o| Ok(o.ct.write().customers()?)).await
+}
+
+#[tauri::command]
+pub async fn orders(shell: State<'_, Shell>, filter: OrderFilter) -> ApiResult<Stamped<Page<OrderView>>> {
+    blocking(shell, move |o| Ok(o.ct.orders(&filter)?)).await
+}
+
+/// One event of an order's audit trail.
+#[derive(Debug, Serialize)]
+pub struct TimelineItem {
+    pub position: u64,
+    pub version: u64,
+    pub event_type: String,
+    pub recorded_at: DateTime<Utc>,
+    pub command_id: String,
+    pub payload: serde_json::Value,
+}
+
+impl From<&Envelope> for TimelineItem {
+    fn from(e: &Envelope) -> TimelineItem {
+        TimelineItem {
+            position: e.position,
+            version: e.version,
+            event_type: e.event_type.clone(),
+            recorded_at: e.recorded_at,
+            command_id: e.command_id.clone(),
+            payload: e.event.to_payload(),
+        }
+    }
+}
+
+#[derive(Debug, Serialize)]
+pub struct OrderDetail {
+    /// The order folded from its own events (up to `as_of` when given).
+    pub order: countertop_core::Order,
+    pub as_of: Option<DateTime<Utc>>,
+    /// Every event of the order, oldest first (all of them, so the slider can move forward).
+    pub timeline: Vec<TimelineItem>,
+    /// How many of `timeline` the `as_of` view includes.
+    pub shown: usize,
+    pub refundable: countertop_core::Decimal,
+}
+
+/// An order with its audit trail, folded from the log (the trail *is* the log), optionally
+/// as it stood at `as_of`.
+#[tauri::command]
+pub async fn order_detail(
+    shell: State<'_, Shell>,
+    id: String,
+    as_of: Option<DateTime<Utc>>,
+) -> ApiResult<Option<OrderDetail>> {
+    blocking(shell, move |o| {
+        let store = o.ct.write();
+        let Some(full) = store.order_history(&id, None)? else { return Ok(None) };
+        let (order, shown) = match as_of {
+            None => (full.order, full.timeline.len()),
+            Some(at) => match store.order_history(&id, Some(at))? {
+                Some(past) => (past.order, past.timeline.len()),
+                None => return Ok(None),
+            },
+        };
+        let refundable = order.refundable();
+        Ok(Some(OrderDetail {
+            order,
+            as_of,
+            timeline: full.timeline.iter().map(TimelineItem::from).collect(),
+            shown,
+            refundable,
+        }))
+    })
+    .await
+}
+
+#[tauri::command]
+pub async fn search(shell: State<'_, Shell>, query: String, limit: usize) -> ApiResult<Stamped<Page<SearchHit>>> {
+    blocking(shell, move |o| Ok(o.ct.search(&query, 0, limit.clamp(1, 100))?)).await
+}
+
+#[derive(Debug, Serialize)]
+pub struct DashboardView {
+    #[serde(flatten)]
+    pub stamped: Stamped<Dashboard>,
+    pub revenue_svg: String,
+    pub orders_svg: String,
+    /// The business day of the newest order, so an empty range can offer to jump to it.
+    pub latest_day: Option<NaiveDate>,
+}
+
+#[tauri::command]
+pub async fn dashboard(shell: State<'_, Shell>, period: Period) -> ApiResult<DashboardView> {
+    blocking(shell, move |o| {
+        check_period(&period)?;
+        let stamped = o.ct.dashboard_with(period, 10)?;
+        let revenue_svg = chart::svg(&stamped.value, ChartKind::Revenue, (760, 300))?;
+        let orders_svg = chart::svg(&stamped.value, ChartKind::Orders, (760, 220))?;
+        let newest = o.ct.orders(&OrderFilter { limit: 1, ..OrderFilter::default() })?.value;
+        let latest_day = newest.items.first().map(|order| order.business_day);
+        Ok(DashboardView { stamped, revenue_svg, orders_svg, latest_day })
+    })
+    .await
+}
+
+fn check_period(period: &Period) -> ApiResult<()> {
+    if period.from > period.to {
+        return Err(ApiError::input(format!(
+            "the range starts on {} but ends earlier, on {}; pick an end date on or after the start",
+            period.from, period.to
+        )));
+    }
+    if period.days() > 3660 {
+        return Err(ApiError::input("the range is longer than ten years; pick a shorter one"));
+    }
+    Ok(())
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ExportKind {
+    RevenueChart,
+    OrdersChart,
+    RevenueCsv,
+    OrdersCsv,
+}
+
+/// Writes a PNG chart or a CSV for `period` to `path` (chosen in a save dialog).
+#[tauri::command]
+pub async fn export(shell: State<'_, Shell>, kind: ExportKind, period: Period, path: PathBuf) -> ApiResult<String> {
+    blocking(shell, move |o| {
+        check_period(&period)?;
+        let file = || {
+            std::fs::File::create(&path).map_err(|e| {
+                ApiError::new("write", format!("cannot create {}: {e}; pick another folder", path.display()))
+            })
+        };
+        match kind {
+            ExportKind::RevenueChart | ExportKind::OrdersChart => {
+                let chart = if matches!(kind, ExportKind::RevenueChart) { ChartKind::Revenue } else { ChartKind::Orders };
+                let dashboard = o.ct.dashboard(period)?.value;
+                chart::png(&dashboard, chart, (1200, 500), &path)?;
+            }
+            ExportKind::RevenueCsv => {
+                let rows = o.ct.revenue(period, countertop_core::Bucket::Day)?.value;
+                export::revenue_csv(&rows, std::io::BufWriter::new(file()?))?;
+            }
+            ExportKind::OrdersCsv => {
+                export::orders_csv(&o.ct, period, std::io::BufWriter::new(file()?))?;
+            }
+        }
+        Ok(path.display().to_string())
+    })
+    .await
+}
+
+#[tauri::command]
+pub async fn status(shell: State<'_, Shell>) -> ApiResult<Status> {
+    blocking(shell, |o| Ok(o.ct.status()?)).await
+}
+
+#[tauri::command]
+pub async fn dead_letters(shell: State<'_, Shell>) -> ApiResult<Vec<DeadLetter>> {
+    blocking(shell, |o| Ok(o.ct.dead_letters()?)).await
+}
+
+/// Retries one dead letter (or all): returns those still failing.
+#[tauri::command]
+pub async fn retry_dead_letters(shell: State<'_, Shell>, position: Option<u64>) -> ApiResult<Vec<DeadLetter>> {
+    blocking(shell, move |o| Ok(o.ct.retry_dead_letters(position)?)).await
+}
+
+/// Starts a blue-green rebuild of every read model; progress arrives as `status` events.
+#[tauri::command]
+pub async fn rebuild(shell: State<'_, Shell>, app: AppHandle) -> ApiResult<()> {
+    blocking(shell, move |o| jobs::rebuild(&o, app)).await
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ImportFormat {
+    OnlineRetail,
+    Superstore,
+    Csv,
+}
+
+/// Starts importing a CSV export; progress arrives as `import-progress` events and the
+/// reconciliation report as `import-finished`.
+#[tauri::command]
+pub async fn import_file(shell: State<'_, Shell>, app: AppHandle, path: PathBuf, format: ImportFormat) -> ApiResult<()> {
+    let format = match format {
+        ImportFormat::OnlineRetail => Format::OnlineRetail,
+        ImportFormat::Superstore => Format::Superstore,
+        ImportFormat::Csv => Format::Csv,
+    };
+    blocking(shell, move |o| jobs::import(&o, app, path, ImportOptions { format, ..ImportOptions::default() }))
+        .await
+}
+
+/// Sets up a demo shop (US dollars, New York time) and imports the bundled Superstore export
+/// into it in the background.
+#[tauri::command]
+pub async fn load_demo(shell: State<'_, Shell>, app: AppHandle) -> ApiResult<Outcome> {
+    blocking(shell, move |o| {
+        let form = ShopForm {
+            name: "Superstore (demo)".into(),
+            currency: "USD".into(),
+            time_zone: "America/New_York".into(),
+            day_start: "00:00".into(),
+            prices_include_tax: false,
+            tax_rate: "0".into(),
+        };
+        let outcome = execute(&o, "demo-shop".into(), form.command()?)?;
+        let path = o.dir.join("demo-superstore.csv.gz");
+        std::fs::write(&path, crate::DEMO_SUPERSTORE)
+            .map_err(|e| ApiError::new("storage", format!("cannot write {}: {e}", path.display())))?;
+        jobs::import(&o, app, path, ImportOptions { format: Format::Superstore, ..ImportOptions::default() })?;
+        Ok(outcome)
+    })
+    .await
+}
+
+/// Writes a verified copy of the write store to `path` (the read side is rebuilt from it).
+#[tauri::command]
+pub async fn backup(shell: State<'_, Shell>, path: PathBuf) -> ApiResult<Verification> {
+    blocking(shell, move |o| Ok(o.ct.write().backup(&path)?)).await
+}

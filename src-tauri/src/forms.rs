@@ -1,0 +1,276 @@
+//! What the UI's forms send, as typed (numbers are strings), and their conversion into core
+//! commands. Parsing uses the core's own parsers, so a bad number gets the same message as in
+//! the CLI; every rule about what is allowed stays in `countertop-core`.
+
+use countertop_core::{
+    AddCustomer, AddProduct, CancelOrder, ChangeShopSettings, Command, DeliverOrder, DiscountInput, LineInput,
+    MoneyInput, OpenShop, PlaceOrder, RefundOrder, ShipOrder, UpdateCustomer, UpdateProduct, parse_decimal,
+    parse_tax_rate,
+};
+use serde::Deserialize;
+
+use crate::error::{ApiError, ApiResult};
+
+/// Trims and drops empty optional text.
+fn given(text: &Option<String>) -> Option<String> {
+    text.as_deref().map(str::trim).filter(|t| !t.is_empty()).map(str::to_owned)
+}
+
+fn money(field: &str, text: &str) -> ApiResult<MoneyInput> {
+    text.parse::<MoneyInput>().map_err(|e| ApiError::input(format!("{field}: {e}")))
+}
+
+fn quantity(text: &str) -> ApiResult<i64> {
+    text.trim().parse().map_err(|_| {
+        ApiError::input(format!("quantity '{}' is not a whole number; enter e.g. 2", text.trim()))
+    })
+}
+
+fn rate(field: &str, text: &str) -> ApiResult<countertop_core::Decimal> {
+    parse_tax_rate(text).map_err(|e| ApiError::input(format!("{field}: {e}")))
+}
+
+#[derive(Debug, Deserialize)]
+pub struct ShopForm {
+    pub name: String,
+    pub currency: String,
+    pub time_zone: String,
+    pub day_start: String,
+    pub prices_include_tax: bool,
+    /// `20%` or `0.2`.
+    pub tax_rate: String,
+}
+
+impl ShopForm {
+    pub fn command(self) -> ApiResult<Command> {
+        Ok(Command::OpenShop(OpenShop {
+            name: self.name,
+            currency: self.currency,
+            time_zone: self.time_zone,
+            day_start: self.day_start,
+            prices_include_tax: self.prices_include_tax,
+            default_tax_rate: rate("default tax rate", &self.tax_rate)?,
+        }))
+    }
+}
+
+#[derive(Debug, Deserialize)]
+pub struct SettingsForm {
+    pub name: Option<String>,
+    pub time_zone: Option<String>,
+    pub day_start: Option<String>,
+    pub prices_include_tax: Option<bool>,
+    pub tax_rate: Option<String>,
+}
+
+impl SettingsForm {
+    pub fn command(self) -> ApiResult<Command> {
+        Ok(Command::ChangeShopSettings(ChangeShopSettings {
+            name: self.name,
+            time_zone: self.time_zone,
+            day_start: self.day_start,
+            prices_include_tax: self.prices_include_tax,
+            default_tax_rate: given(&self.tax_rate).map(|r| rate("default tax rate", &r)).transpose()?,
+        }))
+    }
+}
+
+/// One line of the order being entered: a catalog product (by SKU) or an ad-hoc item.
+#[derive(Debug, Deserialize)]
+pub struct LineForm {
+    pub sku: Option<String>,
+    /// For ad-hoc items (no SKU from the catalog).
+    pub name: Option<String>,
+    pub quantity: String,
+    /// Overrides the catalog price; required for ad-hoc items.
+    pub unit_price: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct OrderForm {
+    /// `None`: a walk-in sale.
+    pub customer: Option<String>,
+    pub lines: Vec<LineForm>,
+    /// `10%` or an amount.
+    pub discount: Option<String>,
+    pub note: Option<String>,
+    pub payment_method: Option<String>,
+}
+
+impl OrderForm {
+    pub fn command(self) -> ApiResult<Command> {
+        let mut lines = Vec::with_capacity(self.lines.len());
+        for (n, line) in self.lines.iter().enumerate() {
+            let at = |e: ApiError| ApiError { message: format!("line {}: {}", n + 1, e.message), ..e };
+            let price = given(&line.unit_price).map(|p| money("price", &p)).transpose().map_err(at)?;
+            let quantity = quantity(&line.quantity).map_err(at)?;
+            lines.push(match given(&line.sku) {
+                Some(sku) => LineInput::Product { sku, quantity, unit_price: price },
+                None => LineInput::Item {
+                    sku: None,
+                    name: line.name.clone().unwrap_or_default(),
+                    quantity,
+                    unit_price: price,
+                    tax_rate: None,
+                    total: None,
+                },
+            });
+        }
+        let discount = match given(&self.discount) {
+            None => None,
+            Some(text) => Some(match text.strip_suffix('%') {
+                Some(percent) => DiscountInput::Percent(
+                    parse_decimal(percent).map_err(|e| ApiError::input(format!("discount: {e}")))?,
+                ),
+                None => DiscountInput::Amount(money("discount", &text)?),
+            }),
+        };
+        Ok(Command::PlaceOrder(PlaceOrder {
+            order: None,
+            customer: given(&self.customer),
+            lines,
+            discount,
+            note: given(&self.note),
+            payment_method: given(&self.payment_method),
+            at: None,
+        }))
+    }
+}
+
+/// Ship, deliver, cancel or refund an order.
+#[derive(Debug, Deserialize)]
+#[serde(tag = "action", rename_all = "snake_case")]
+pub enum OrderAction {
+    Ship { order: String, carrier: String, tracking: String },
+    Deliver { order: String },
+    Cancel { order: String, reason: String },
+    Refund { order: String, amount: String, reason: String },
+}
+
+impl OrderAction {
+    pub fn command(self) -> ApiResult<Command> {
+        Ok(match self {
+            OrderAction::Ship { order, carrier, tracking } => {
+                Command::ShipOrder(ShipOrder { order, carrier, tracking, at: None })
+            }
+            OrderAction::Deliver { order } => Command::DeliverOrder(DeliverOrder { order, at: None }),
+            OrderAction::Cancel { order, reason } => Command::CancelOrder(CancelOrder { order, reason, at: None }),
+            OrderAction::Refund { order, amount, reason } => {
+                Command::RefundOrder(RefundOrder { order, amount: money("refund amount", &amount)?, reason, at: None })
+            }
+        })
+    }
+}
+
+#[derive(Debug, Deserialize)]
+pub struct ProductForm {
+    pub sku: String,
+    pub name: String,
+    pub unit_price: String,
+    /// Empty: the shop's default rate.
+    pub tax_rate: Option<String>,
+    /// Set when editing an existing product.
+    #[serde(default)]
+    pub existing: bool,
+    pub archived: Option<bool>,
+}
+
+impl ProductForm {
+    pub fn command(self) -> ApiResult<Command> {
+        let tax_rate = given(&self.tax_rate).map(|r| rate("tax rate", &r)).transpose()?;
+        let unit_price = money("price", &self.unit_price)?;
+        Ok(if self.existing {
+            Command::UpdateProduct(UpdateProduct {
+                sku: self.sku,
+                name: Some(self.name),
+                unit_price: Some(unit_price),
+                tax_rate,
+                image: None,
+                archived: self.archived,
+            })
+        } else {
+            Command::AddProduct(AddProduct { sku: self.sku, name: self.name, unit_price, tax_rate, image: None })
+        })
+    }
+}
+
+#[derive(Debug, Deserialize)]
+pub struct CustomerForm {
+    /// Set when editing; `None` adds a customer with the next free number.
+    pub id: Option<String>,
+    pub name: String,
+    pub email: Option<String>,
+    pub phone: Option<String>,
+    pub country: Option<String>,
+}
+
+impl CustomerForm {
+    pub fn command(self) -> Command {
+        match given(&self.id) {
+            // An empty email, phone or country clears it on update.
+            Some(id) => Command::UpdateCustomer(UpdateCustomer {
+                id,
+                name: Some(self.name),
+                email: Some(self.email.unwrap_or_default()),
+                phone: Some(self.phone.unwrap_or_default()),
+                country: Some(self.country.unwrap_or_default()),
+            }),
+            None => Command::AddCustomer(AddCustomer {
+                id: None,
+                name: self.name,
+                email: given(&self.email),
+                phone: given(&self.phone),
+                country: given(&self.country),
+            }),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn line(sku: Option<&str>, name: Option<&str>, quantity: &str, price: Option<&str>) -> LineForm {
+        LineForm {
+            sku: sku.map(Into::into),
+            name: name.map(Into::into),
+            quantity: quantity.into(),
+            unit_price: price.map(Into::into),
+        }
+    }
+
+    #[test]
+    fn an_order_form_becomes_a_place_order_command() {
+        let form = OrderForm {
+            customer: Some("  ".into()),
+            lines: vec![line(Some("MUG"), None, "2", Some("")), line(None, Some("Gift wrap"), "1", Some("1.50"))],
+            discount: Some("10%".into()),
+            note: None,
+            payment_method: Some("card".into()),
+        };
+        let Ok(Command::PlaceOrder(place)) = form.command() else { panic!("not a PlaceOrder") };
+        assert_eq!(place.customer, None, "a blank customer is a walk-in");
+        assert_eq!(place.lines[0], LineInput::Product { sku: "MUG".into(), quantity: 2, unit_price: None });
+        assert!(matches!(&place.lines[1], LineInput::Item { name, quantity: 1, unit_price: Some(p), .. }
+            if name == "Gift wrap" && p.amount.to_string() == "1.50"));
+        assert_eq!(place.discount, Some(DiscountInput::Percent("10".parse().unwrap())));
+    }
+
+    #[test]
+    fn bad_numbers_name_the_line_and_the_fix() {
+        let form = OrderForm {
+            customer: None,
+            lines: vec![line(Some("MUG"), None, "2", None), line(Some("CARD"), None, "two", None)],
+            discount: None,
+            note: None,
+            payment_method: None,
+        };
+        let e = form.command().unwrap_err();
+        assert_eq!(e.code, "invalid_input");
+        assert_eq!(e.message, "line 2: quantity 'two' is not a whole number; enter e.g. 2");
+
+        let refund = OrderAction::Refund { order: "1001".into(), amount: "five".into(), reason: "x".into() };
+        let e = refund.command().unwrap_err();
+        assert!(e.message.starts_with("refund amount: 'five' is not a number"), "{}", e.message);
+    }
+}

@@ -1,0 +1,131 @@
+//! Long work off the command path: imports and rebuilds on their own threads, and the status
+//! pump that tells the window how fresh the read side is. All of it reaches the UI as Tauri
+//! events; the UI never polls.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use countertop_core::Status;
+use countertop_core::import::{self, ImportOptions, ImportReport};
+use serde::Serialize;
+use tauri::{AppHandle, Emitter};
+
+use crate::error::{ApiError, ApiResult};
+use crate::shell::Opened;
+
+/// A long job, as the UI shows it.
+#[derive(Clone, Debug, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Job {
+    Import { file: String },
+    Rebuild,
+}
+
+impl Job {
+    pub fn describe(&self) -> String {
+        match self {
+            Job::Import { file } => format!("an import of {file}"),
+            Job::Rebuild => "a rebuild of the reports and search".to_owned(),
+        }
+    }
+}
+
+/// What `import-finished` carries.
+#[derive(Clone, Debug, Serialize)]
+struct ImportFinished {
+    file: String,
+    report: Option<ImportReport>,
+    error: Option<ApiError>,
+}
+
+/// At most this often a progress event (a 500k-line import would otherwise send thousands).
+const PROGRESS_EVERY: Duration = Duration::from_millis(200);
+
+pub fn import(opened: &Arc<Opened>, app: AppHandle, path: PathBuf, options: ImportOptions) -> ApiResult<()> {
+    let file = path.file_name().map(|f| f.to_string_lossy().into_owned()).unwrap_or_default();
+    opened.start_job(Job::Import { file: file.clone() })?;
+    let worker = Arc::clone(opened);
+    let spawned = std::thread::Builder::new().name("import".into()).spawn(move || {
+        let mut last = Instant::now();
+        let result = import::import(worker.ct.write(), &path, &options, |p| {
+            if last.elapsed() >= PROGRESS_EVERY {
+                last = Instant::now();
+                let _ = app.emit("import-progress", p);
+            }
+        });
+        worker.finish_job();
+        let (report, error) = match result {
+            Ok(report) => (Some(report), None),
+            Err(e) => (None, Some(ApiError::from(e))),
+        };
+        let _ = app.emit("import-finished", ImportFinished { file, report, error });
+    });
+    spawned.map(drop).map_err(|e| {
+        opened.finish_job();
+        ApiError::new("internal", format!("cannot start the import: {e}"))
+    })
+}
+
+/// What `rebuild-finished` carries.
+#[derive(Clone, Debug, Serialize)]
+struct RebuildFinished {
+    error: Option<ApiError>,
+}
+
+pub fn rebuild(opened: &Arc<Opened>, app: AppHandle) -> ApiResult<()> {
+    opened.start_job(Job::Rebuild)?;
+    let worker = Arc::clone(opened);
+    let spawned = std::thread::Builder::new().name("rebuild".into()).spawn(move || {
+        // Progress reaches the UI through the status pump (`Status::rebuild`).
+        let result = worker.ct.rebuild(Duration::from_secs(24 * 3600), |_| {});
+        worker.finish_job();
+        let _ = app.emit("rebuild-finished", RebuildFinished { error: result.err().map(ApiError::from) });
+    });
+    spawned.map(drop).map_err(|e| {
+        opened.finish_job();
+        ApiError::new("internal", format!("cannot start the rebuild: {e}"))
+    })
+}
+
+/// What `status` events carry.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct StatusEvent {
+    #[serde(flatten)]
+    pub status: Status,
+    pub job: Option<Job>,
+}
+
+impl PartialEq for Job {
+    fn eq(&self, other: &Job) -> bool {
+        self.describe() == other.describe()
+    }
+}
+
+/// Sends a `status` event whenever the head, a checkpoint, the dead letters, a rebuild's
+/// progress or the running job change. It sleeps on the projector's watch, waking at least
+/// every 250 ms while something is moving so a rebuild's progress bar moves too.
+pub fn status_pump(opened: Arc<Opened>, app: AppHandle) {
+    let spawned = std::thread::Builder::new().name("status-pump".into()).spawn(move || {
+        let mut last: Option<StatusEvent> = None;
+        loop {
+            let seen = opened.ct.projected().current();
+            match opened.ct.status() {
+                Ok(status) => {
+                    let event = StatusEvent { status, job: opened.job() };
+                    if last.as_ref() != Some(&event) {
+                        let _ = app.emit("status", &event);
+                        last = Some(event);
+                    }
+                }
+                Err(e) => {
+                    let _ = app.emit("status-error", ApiError::from(e));
+                }
+            }
+            opened.ct.projected().wait_past(seen, Duration::from_millis(250));
+        }
+    });
+    if let Err(e) = spawned {
+        eprintln!("countertop: cannot start the status thread ({e}); the freshness badge will not update");
+    }
+}

@@ -1,0 +1,60 @@
+//! The shop the window works on: opened once at start, shared by every command.
+
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, PoisonError};
+
+use countertop_core::Countertop;
+
+use crate::error::{ApiError, ApiResult};
+use crate::jobs::Job;
+
+/// What the app holds: the open shop, or why it could not be opened (shown full-window).
+#[derive(Debug)]
+pub struct Shell {
+    opened: Result<Arc<Opened>, ApiError>,
+}
+
+#[derive(Debug)]
+pub struct Opened {
+    pub ct: Countertop,
+    pub dir: PathBuf,
+    /// The one long job (import or rebuild) allowed at a time.
+    job: Mutex<Option<Job>>,
+}
+
+impl Shell {
+    pub fn open(dir: PathBuf) -> Shell {
+        let opened = Countertop::open(&dir)
+            .map(|ct| Arc::new(Opened { ct, dir, job: Mutex::new(None) }))
+            .map_err(ApiError::from);
+        Shell { opened }
+    }
+
+    pub fn opened(&self) -> ApiResult<Arc<Opened>> {
+        self.opened.clone()
+    }
+}
+
+impl Opened {
+    /// The running job, if any.
+    pub fn job(&self) -> Option<Job> {
+        self.job.lock().unwrap_or_else(PoisonError::into_inner).clone()
+    }
+
+    /// Claims the job slot, or says what is already running.
+    pub fn start_job(&self, job: Job) -> ApiResult<()> {
+        let mut slot = self.job.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(running) = slot.as_ref() {
+            return Err(ApiError::new(
+                "busy",
+                format!("{} is still running; wait for it to finish, then try again", running.describe()),
+            ));
+        }
+        *slot = Some(job);
+        Ok(())
+    }
+
+    pub fn finish_job(&self) {
+        *self.job.lock().unwrap_or_else(PoisonError::into_inner) = None;
+    }
+}

@@ -1,0 +1,171 @@
+//! Drives the real Countertop window through WebDriver: `WebKitWebDriver` (Debian's
+//! `webkit2gtk-driver`) started with `TAURI_WEBVIEW_AUTOMATION=true` launches the app binary,
+//! and `fantoccini` speaks WebDriver to it. Needs a display (`xvfb-run`).
+//!
+//! The tests run when `COUNTERTOP_E2E=1` (what `scripts/test.sh` sets, after building the app);
+//! `COUNTERTOP_APP` names the binary.
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use fantoccini::elements::Element;
+use fantoccini::{Client, ClientBuilder, Locator};
+use serde_json::{Value, json};
+use tokio::process::{Child, Command};
+
+pub type Result<T> = std::result::Result<T, Box<dyn std::error::Error + Send + Sync>>;
+
+/// How long to wait for something to appear before failing.
+pub const PATIENCE: Duration = Duration::from_secs(20);
+
+/// The app under test, `None` (with the reason printed) when e2e tests are not switched on.
+pub fn app_binary() -> Option<PathBuf> {
+    if std::env::var_os("COUNTERTOP_E2E").is_none_or(|v| v.is_empty() || v == "0") {
+        eprintln!("e2e: skipped; scripts/test.sh runs these (it builds the app and sets COUNTERTOP_E2E=1)");
+        return None;
+    }
+    let path = std::env::var_os("COUNTERTOP_APP").map(PathBuf::from);
+    match path {
+        Some(p) if p.is_file() => Some(p),
+        other => panic!("COUNTERTOP_E2E is set but the app binary {other:?} (COUNTERTOP_APP) does not exist; build it first"),
+    }
+}
+
+/// Where screenshots go: `tests/e2e/artifacts/` (or `COUNTERTOP_E2E_ARTIFACTS`).
+pub fn artifacts_dir() -> PathBuf {
+    std::env::var_os("COUNTERTOP_E2E_ARTIFACTS")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("artifacts"))
+}
+
+/// One running app window and the driver that launched it.
+#[derive(Debug)]
+pub struct App {
+    pub client: Client,
+    driver: Child,
+}
+
+fn free_port() -> Result<u16> {
+    Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+}
+
+impl App {
+    /// Starts a driver whose environment points the app at `data_dir`, then the app.
+    pub async fn launch(binary: &Path, data_dir: &Path) -> Result<App> {
+        let port = free_port()?;
+        let driver = Command::new("WebKitWebDriver")
+            .arg(format!("--port={port}"))
+            .env("TAURI_WEBVIEW_AUTOMATION", "true")
+            .env("COUNTERTOP_DATA", data_dir)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .map_err(|e| format!("cannot start WebKitWebDriver ({e}); install webkit2gtk-driver"))?;
+        let url = format!("http://127.0.0.1:{port}");
+        let mut caps = serde_json::Map::new();
+        caps.insert("browserName".into(), json!("wry"));
+        caps.insert("webkitgtk:browserOptions".into(), json!({ "binary": binary, "args": [] }));
+        let started = Instant::now();
+        let client = loop {
+            match ClientBuilder::native().capabilities(caps.clone()).connect(&url).await {
+                Ok(client) => break client,
+                Err(e) if started.elapsed() < PATIENCE => {
+                    let _ = e;
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                }
+                Err(e) => return Err(format!("no WebDriver session after {PATIENCE:?}: {e}").into()),
+            }
+        };
+        Ok(App { client, driver })
+    }
+
+    /// Closes the window and stops the driver.
+    pub async fn quit(mut self) -> Result<()> {
+        let closed = self.client.close().await;
+        let _ = self.driver.kill().await;
+        closed.map_err(Into::into)
+    }
+
+    pub async fn find(&self, css: &str) -> Result<Element> {
+        Ok(self.client.find(Locator::Css(css)).await?)
+    }
+
+    /// Waits for an element to exist.
+    pub async fn wait(&self, css: &str) -> Result<Element> {
+        self.client
+            .wait()
+            .at_most(PATIENCE)
+            .every(Duration::from_millis(50))
+            .for_element(Locator::Css(css))
+            .await
+            .map_err(|e| format!("waited {PATIENCE:?} for `{css}`: {e}").into())
+    }
+
+    /// Waits until the element's text satisfies `ok`; returns that text.
+    pub async fn wait_text(&self, css: &str, what: &str, ok: impl Fn(&str) -> bool) -> Result<String> {
+        let started = Instant::now();
+        let mut last = String::new();
+        while started.elapsed() < PATIENCE {
+            if let Ok(el) = self.client.find(Locator::Css(css)).await
+                && let Ok(text) = el.text().await
+            {
+                if ok(&text) {
+                    return Ok(text);
+                }
+                last = text;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        Err(format!("waited {PATIENCE:?} for `{css}` to {what}; its text was {last:?}").into())
+    }
+
+    pub async fn click(&self, css: &str) -> Result<()> {
+        Ok(self.wait(css).await?.click().await?)
+    }
+
+    /// Types into the element (WebDriver key codes such as [`ENTER`] included).
+    pub async fn type_into(&self, css: &str, text: &str) -> Result<()> {
+        Ok(self.wait(css).await?.send_keys(text).await?)
+    }
+
+    /// Types into whatever has the focus, as a person at the keyboard does.
+    pub async fn keys(&self, text: &str) -> Result<()> {
+        Ok(self.client.active_element().await?.send_keys(text).await?)
+    }
+
+    pub async fn run_js(&self, script: &str) -> Result<Value> {
+        Ok(self.client.execute(script, vec![]).await?)
+    }
+
+    /// Calls one of the app's Tauri commands directly (what a dialog would have triggered).
+    pub async fn invoke(&self, command: &str, args: Value) -> Result<Value> {
+        let script = "const [cmd, args, done] = arguments; \
+             window.__TAURI_INTERNALS__.invoke(cmd, args).then(v => done({ ok: v === undefined ? null : v }), e => done({ err: e }));";
+        let answer = self.client.execute_async(script, vec![json!(command), args]).await?;
+        match answer.get("err") {
+            Some(err) => Err(format!("{command} failed: {err}").into()),
+            None => Ok(answer.get("ok").cloned().unwrap_or(Value::Null)),
+        }
+    }
+
+    /// Saves a screenshot as `artifacts/NAME.png`, after a second for the frame to settle
+    /// (WebKit's WebDriver screenshot can show the previous frame right after a DOM change).
+    pub async fn screenshot(&self, name: &str) -> Result<PathBuf> {
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        let png = self.client.screenshot().await?;
+        let dir = artifacts_dir();
+        std::fs::create_dir_all(&dir)?;
+        let path = dir.join(format!("{name}.png"));
+        std::fs::write(&path, png)?;
+        Ok(path)
+    }
+}
+
+/// WebDriver key codes.
+pub const ENTER: &str = "\u{E007}";
+pub const CONTROL: &str = "\u{E009}";
+pub const ESCAPE: &str = "\u{E00C}";
+pub const NULL_KEY: &str = "\u{E000}";

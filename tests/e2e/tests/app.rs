@@ -1,0 +1,235 @@
+//! A shop owner's day in the real window: place orders with the keyboard, find and ship one,
+//! find it again by its tracking number, watch the dashboard move, see a hostile customer name
+//! shown as text, and keep placing orders at normal speed while a big import runs.
+//!
+//! Screenshots of every main screen land in `tests/e2e/artifacts/`.
+
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use countertop_core::{AddCustomer, AddProduct, Command, OpenShop, Request, WriteStore};
+use countertop_e2e::{App, CONTROL, ENTER, ESCAPE, NULL_KEY, Result, app_binary};
+use serde_json::json;
+
+const XSS: &str = "<img src=x onerror=alert(1)>";
+
+fn seed(dir: &Path) -> Result<()> {
+    let store = WriteStore::open(dir)?;
+    let run = |c: Command| store.execute(Request::new(c));
+    run(Command::OpenShop(OpenShop {
+        name: "Corner Shop".into(),
+        currency: "GBP".into(),
+        time_zone: "Europe/London".into(),
+        day_start: "00:00".into(),
+        prices_include_tax: true,
+        default_tax_rate: "0.2".parse()?,
+    }))?;
+    for (sku, name, price) in [("MUG", "Enamel mug", "8.00"), ("CARD", "Greeting card", "2.50")] {
+        run(Command::AddProduct(AddProduct {
+            sku: sku.into(),
+            name: name.into(),
+            unit_price: price.parse()?,
+            tax_rate: None,
+            image: None,
+        }))?;
+    }
+    for name in ["Ada Lovelace", XSS] {
+        run(Command::AddCustomer(AddCustomer { name: name.into(), ..AddCustomer::default() }))?;
+    }
+    Ok(())
+}
+
+/// The first `lines` data lines of the Online Retail export, as a plain CSV.
+fn online_retail_prefix(lines: usize, target: &Path) -> Result<PathBuf> {
+    let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data/online-retail.csv.gz");
+    let input = BufReader::new(flate2_reader(&source)?);
+    let mut out = std::io::BufWriter::new(std::fs::File::create(target)?);
+    for line in input.lines().take(lines + 1) {
+        writeln!(out, "{}", line?)?;
+    }
+    out.flush()?;
+    Ok(target.to_owned())
+}
+
+fn flate2_reader(path: &Path) -> Result<impl std::io::Read> {
+    let file = std::fs::File::open(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    Ok(flate2::read::GzDecoder::new(file))
+}
+
+/// Places the order being entered with Enter and waits for the "just placed" card; returns
+/// how long that took.
+async fn place_with_enter(app: &App, expected_id: &str) -> Result<Duration> {
+    let started = Instant::now();
+    app.keys(ENTER).await?;
+    app.wait(&format!("[data-testid=placed-order][data-order=\"{expected_id}\"]")).await?;
+    Ok(started.elapsed())
+}
+
+async fn go(app: &App, screen: &str) -> Result<()> {
+    app.click(&format!("[data-nav={screen}]")).await
+}
+
+fn median(mut v: Vec<Duration>) -> Duration {
+    v.sort();
+    v[v.len() / 2]
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_day_at_the_counter() -> Result<()> {
+    let Some(binary) = app_binary() else { return Ok(()) };
+    let dir = tempfile::tempdir()?;
+    seed(dir.path())?;
+    let app = App::launch(&binary, dir.path()).await?;
+    let result = day(&app, dir.path()).await;
+    if result.is_err() {
+        let _ = app.screenshot("failure").await;
+    }
+    app.quit().await?;
+    result
+}
+
+async fn day(app: &App, dir: &Path) -> Result<()> {
+    app.wait("[data-testid=product-finder]").await?;
+    // Anything that slipped through as HTML would call alert(); count the calls.
+    app.run_js("window.__alerts = 0; window.alert = () => { window.__alerts += 1 };").await?;
+    app.screenshot("01-new-order").await?;
+
+    // --- An order from the keyboard alone: customer, two products, Enter (twice). ---
+    app.click("[data-testid=customer-input]").await?;
+    app.keys("Ada").await?;
+    app.wait("[data-testid=customer-suggestions]").await?;
+    app.keys(ENTER).await?; // picks Ada; the focus moves to the product finder
+    app.wait_text("[data-testid=order-customer]", "show Ada", |t| t.contains("Ada Lovelace")).await?;
+    app.keys(&format!("2*MUG{ENTER}")).await?;
+    app.keys(&format!("CARD{ENTER}")).await?;
+    app.wait_text("[data-testid=live-total]", "show the live total", |t| t == "£18.50").await?;
+    // A double Enter must not make two orders.
+    app.keys(&format!("{ENTER}{ENTER}")).await?;
+    let card = app.wait("[data-testid=placed-order][data-order=\"1001\"]").await?;
+    let text = card.text().await?;
+    assert!(text.contains("Order 1001") && text.contains("£18.50") && text.contains("Ada Lovelace"), "{text}");
+    app.screenshot("02-order-placed").await?;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(app.client.find_all(fantoccini::Locator::Css("[data-testid=placed-order]")).await?.len(), 1);
+    // Enter on an empty order says what to do instead of placing nothing.
+    app.keys(ENTER).await?;
+    app.wait_text("[data-testid=order-error]", "explain the empty order", |t| t.contains("no lines")).await?;
+
+    // --- Orders: find it, ship it. ---
+    go(app, "orders").await?;
+    app.click("tr[data-order=\"1001\"]").await?;
+    app.wait_text("[data-testid=detail-status]", "say Placed", |t| t == "Placed").await?;
+    app.click("[data-testid=action-ship]").await?;
+    // A missing tracking number is refused with a message that names it.
+    app.type_into("[data-testid=ship-carrier]", "Royal Mail").await?;
+    app.click("[data-testid=action-submit]").await?;
+    app.wait_text("[data-testid=action-error]", "name the empty tracking number", |t| t.contains("tracking")).await?;
+    app.type_into("[data-testid=ship-tracking]", "RM123456789GB").await?;
+    app.click("[data-testid=action-submit]").await?;
+    app.wait_text("[data-testid=detail-status]", "say Shipped", |t| t == "Shipped").await?;
+    app.wait_text("[data-testid=detail-shipment]", "show the tracking number", |t| t.contains("RM123456789GB"))
+        .await?;
+    app.wait_text("[data-testid=timeline]", "list the shipment", |t| t.contains("Shipped with Royal Mail")).await?;
+    app.screenshot("03-orders").await?;
+
+    // --- Search (Ctrl+K) by tracking number. ---
+    app.keys(&format!("{CONTROL}k{NULL_KEY}")).await?;
+    app.type_into("[data-testid=search-input]", "RM123456789GB").await?;
+    app.wait("[data-testid=search-results] [data-kind=order][data-id=\"1001\"]").await?;
+    app.screenshot("04-search").await?;
+    app.keys(ESCAPE).await?;
+
+    // --- Dashboard, before and after another sale. ---
+    go(app, "dashboard").await?;
+    app.wait_text("[data-testid=kpi-orders]", "count one order", |t| t == "1").await?;
+    app.wait_text("[data-testid=kpi-net]", "show £18.50", |t| t == "£18.50").await?;
+    app.screenshot("05-dashboard").await?;
+    go(app, "new-order").await?;
+    app.click("[data-testid=product-finder]").await?;
+    app.keys(&format!("CARD{ENTER}")).await?;
+    place_with_enter(app, "1002").await?;
+    go(app, "dashboard").await?;
+    app.wait_text("[data-testid=kpi-orders]", "count two orders", |t| t == "2").await?;
+    app.wait_text("[data-testid=kpi-net]", "show £21.00", |t| t == "£21.00").await?;
+
+    // --- A hostile customer name is text everywhere. ---
+    go(app, "new-order").await?;
+    app.click("[data-testid=customer-input]").await?;
+    app.keys("onerror").await?;
+    app.wait("[data-testid=customer-suggestions]").await?;
+    app.keys(ENTER).await?;
+    app.keys(&format!("MUG{ENTER}")).await?;
+    place_with_enter(app, "1003").await?;
+    go(app, "customers").await?;
+    let names = app.client.find_all(fantoccini::Locator::Css("[data-testid=customer-name]")).await?;
+    let mut texts = Vec::new();
+    for n in names {
+        texts.push(n.text().await?);
+    }
+    assert!(texts.iter().any(|t| t == XSS), "the name should show literally: {texts:?}");
+    app.screenshot("06-customers").await?;
+    go(app, "orders").await?;
+    app.wait_text("tr[data-order=\"1003\"]", "show the name as text", |t| t.contains(XSS)).await?;
+    app.click("tr[data-order=\"1003\"]").await?;
+    app.wait_text("[data-testid=order-detail]", "show the name as text", |t| t.contains(XSS)).await?;
+    let injected = app.run_js("return [document.querySelectorAll('.content img:not([data-testid])').length, window.__alerts]").await?;
+    assert_eq!(injected, json!([0, 0]), "no <img> from data, no alert()");
+
+    // --- The other screens. ---
+    go(app, "catalog").await?;
+    app.wait("[data-testid=products-table]").await?;
+    app.screenshot("07-catalog").await?;
+    go(app, "settings").await?;
+    app.wait("[data-testid=settings-form]").await?;
+    app.screenshot("08-settings").await?;
+
+    // --- Order entry does not wait for an import. ---
+    go(app, "new-order").await?;
+    app.click("[data-testid=product-finder]").await?;
+    let mut idle = Vec::new();
+    let mut next = 1004;
+    for _ in 0..5 {
+        app.keys(&format!("CARD{ENTER}")).await?;
+        idle.push(place_with_enter(app, &next.to_string()).await?);
+        next += 1;
+    }
+    let heavy = std::env::var_os("COUNTERTOP_HEAVY").is_some();
+    let file = if heavy {
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data/online-retail.csv.gz")
+    } else {
+        online_retail_prefix(60_000, &dir.join("online-retail-60k.csv"))?
+    };
+    app.invoke("import_file", json!({ "path": file, "format": "online-retail" })).await?;
+    let mut busy = Vec::new();
+    for _ in 0..5 {
+        app.keys(&format!("CARD{ENTER}")).await?;
+        busy.push(place_with_enter(app, &next.to_string()).await?);
+        next += 1;
+    }
+    let info = app.invoke("app_info", json!({})).await?;
+    assert_eq!(
+        info["job"]["kind"], "import",
+        "the import finished before the orders did, so this shows nothing; import a bigger file"
+    );
+    let (idle_median, busy_median) = (median(idle.clone()), median(busy.clone()));
+    eprintln!("e2e: placing an order, Enter to card shown: idle median {idle_median:?}, during the import median {busy_median:?} (all: {idle:?} / {busy:?})");
+    let worst = busy.iter().max().copied().unwrap_or_default();
+    assert!(
+        worst < Duration::from_secs(2),
+        "an order took {worst:?} while the import ran (idle median {idle_median:?}): order entry waited on the import"
+    );
+
+    // --- System: the import's progress and its reconciliation report. ---
+    go(app, "system").await?;
+    let report = app
+        .client
+        .wait()
+        .at_most(Duration::from_secs(if heavy { 900 } else { 180 }))
+        .for_element(fantoccini::Locator::Css("[data-testid=import-report]"))
+        .await?;
+    let text = report.text().await?;
+    assert!(text.contains("reconcile with the file"), "{text}");
+    app.screenshot("09-system").await?;
+    Ok(())
+}

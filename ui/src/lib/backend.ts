@@ -1,0 +1,100 @@
+// The only module that talks to Tauri. Everything else imports from here, so the UI could
+// run against a mock (or another shell) by replacing this one file.
+
+import { invoke } from '@tauri-apps/api/core'
+import { listen, type UnlistenFn } from '@tauri-apps/api/event'
+import { open, save } from '@tauri-apps/plugin-dialog'
+import type {
+  AppInfo, ApiError, Customer, DashboardView, DeadLetter, ImportFinished, ImportProgress, Order, OrderDetail,
+  OrderFilter, OrderView, Outcome, Page, Period, Product, SearchHit, Stamped, StatusEvent, Verification,
+} from './types'
+
+/** Turns whatever a command rejected with into the `{ code, message }` shape. */
+export function asApiError(e: unknown): ApiError {
+  if (e && typeof e === 'object' && 'code' in e && 'message' in e) {
+    return { code: String((e as ApiError).code), message: String((e as ApiError).message) }
+  }
+  return { code: 'internal', message: String(e) }
+}
+
+async function call<T>(command: string, args: Record<string, unknown> = {}): Promise<T> {
+  try {
+    return await invoke<T>(command, args)
+  } catch (e) {
+    throw asApiError(e)
+  }
+}
+
+/** A fresh id for one submission of a form; resubmitting the same form reuses it. */
+export function newCommandId(): string {
+  return `ui-${crypto.randomUUID()}`
+}
+
+export interface ShopForm {
+  name: string; currency: string; time_zone: string; day_start: string; prices_include_tax: boolean; tax_rate: string
+}
+export interface SettingsForm {
+  name?: string; time_zone?: string; day_start?: string; prices_include_tax?: boolean; tax_rate?: string
+}
+export interface LineForm { sku: string | null; name: string | null; quantity: string; unit_price: string | null }
+export interface OrderForm {
+  customer: string | null; lines: LineForm[]; discount: string | null; note: string | null; payment_method: string | null
+}
+export type OrderAction =
+  | { action: 'ship'; order: string; carrier: string; tracking: string }
+  | { action: 'deliver'; order: string }
+  | { action: 'cancel'; order: string; reason: string }
+  | { action: 'refund'; order: string; amount: string; reason: string }
+export interface ProductForm {
+  sku: string; name: string; unit_price: string; tax_rate: string | null; existing: boolean; archived: boolean | null
+}
+export interface CustomerForm {
+  id: string | null; name: string; email: string | null; phone: string | null; country: string | null
+}
+export type ImportFormat = 'online-retail' | 'superstore' | 'csv'
+export type ExportKind = 'revenue_chart' | 'orders_chart' | 'revenue_csv' | 'orders_csv'
+
+export const api = {
+  appInfo: () => call<AppInfo>('app_info'),
+  setupShop: (commandId: string, form: ShopForm) => call<Outcome>('setup_shop', { commandId, form }),
+  changeSettings: (commandId: string, form: SettingsForm) => call<Outcome>('change_settings', { commandId, form }),
+  loadDemo: () => call<Outcome>('load_demo'),
+  previewOrder: (form: OrderForm) => call<Order>('preview_order', { form }),
+  placeOrder: (commandId: string, form: OrderForm) => call<Outcome>('place_order', { commandId, form }),
+  orderAction: (commandId: string, action: OrderAction) => call<Outcome>('order_action', { commandId, action }),
+  saveProduct: (commandId: string, form: ProductForm) => call<Outcome>('save_product', { commandId, form }),
+  saveCustomer: (commandId: string, form: CustomerForm) => call<Outcome>('save_customer', { commandId, form }),
+  products: () => call<Product[]>('products'),
+  customers: () => call<Customer[]>('customers'),
+  orders: (filter: OrderFilter) => call<Stamped<Page<OrderView>>>('orders', { filter }),
+  orderDetail: (id: string, asOf: string | null) => call<OrderDetail | null>('order_detail', { id, asOf }),
+  search: (query: string, limit = 20) => call<Stamped<Page<SearchHit>>>('search', { query, limit }),
+  dashboard: (period: Period) => call<DashboardView>('dashboard', { period }),
+  export: (kind: ExportKind, period: Period, path: string) => call<string>('export', { kind, period, path }),
+  status: () => call<StatusEvent>('status'),
+  deadLetters: () => call<DeadLetter[]>('dead_letters'),
+  retryDeadLetters: (position: number | null) => call<DeadLetter[]>('retry_dead_letters', { position }),
+  rebuild: () => call<void>('rebuild'),
+  importFile: (path: string, format: ImportFormat) => call<void>('import_file', { path, format }),
+  backup: (path: string) => call<Verification>('backup', { path }),
+}
+
+export const events = {
+  status: (f: (s: StatusEvent) => void): Promise<UnlistenFn> => listen<StatusEvent>('status', (e) => f(e.payload)),
+  importProgress: (f: (p: ImportProgress) => void): Promise<UnlistenFn> =>
+    listen<ImportProgress>('import-progress', (e) => f(e.payload)),
+  importFinished: (f: (r: ImportFinished) => void): Promise<UnlistenFn> =>
+    listen<ImportFinished>('import-finished', (e) => f(e.payload)),
+  rebuildFinished: (f: (r: { error: ApiError | null }) => void): Promise<UnlistenFn> =>
+    listen<{ error: ApiError | null }>('rebuild-finished', (e) => f(e.payload)),
+}
+
+export const dialogs = {
+  /** A CSV (or .csv.gz) export to import; null when cancelled. */
+  openCsv: async (): Promise<string | null> => {
+    const picked = await open({ multiple: false, directory: false, filters: [{ name: 'CSV', extensions: ['csv', 'gz'] }] })
+    return typeof picked === 'string' ? picked : null
+  },
+  saveAs: (defaultPath: string, extension: string): Promise<string | null> =>
+    save({ defaultPath, filters: [{ name: extension.toUpperCase(), extensions: [extension] }] }),
+}

@@ -1,0 +1,87 @@
+// Display formatting. Money arrives as exact decimal strings and is formatted as text: it is
+// never turned into a float, so what is shown is exactly what was recorded.
+
+const symbols = new Map<string, { symbol: string; before: boolean }>()
+
+function currencySymbol(currency: string): { symbol: string; before: boolean } {
+  let found = symbols.get(currency)
+  if (!found) {
+    try {
+      const parts = new Intl.NumberFormat('en-GB', { style: 'currency', currency, currencyDisplay: 'narrowSymbol' }).formatToParts(1)
+      const i = parts.findIndex((p) => p.type === 'currency')
+      const n = parts.findIndex((p) => p.type === 'integer')
+      found = { symbol: parts[i]?.value ?? currency, before: i < n }
+    } catch {
+      found = { symbol: currency + ' ', before: true }
+    }
+    symbols.set(currency, found)
+  }
+  return found
+}
+
+/** Groups the integer part of a decimal string by thousands: "1234567.50" → "1,234,567.50". */
+export function groupDigits(decimal: string): string {
+  const negative = decimal.startsWith('-')
+  const [int, frac] = (negative ? decimal.slice(1) : decimal).split('.')
+  const grouped = int.replace(/\B(?=(\d{3})+(?!\d))/g, ',')
+  return (negative ? '-' : '') + grouped + (frac !== undefined ? '.' + frac : '')
+}
+
+/** "1234.5", "GBP" → "£1,234.50" (two places at least; more when the amount has them). */
+export function money(amount: string | null | undefined, currency: string | null | undefined): string {
+  if (amount === null || amount === undefined || amount === '') return '—'
+  let text = amount
+  const dot = text.indexOf('.')
+  if (dot < 0) text += '.00'
+  else if (text.length - dot - 1 === 1) text += '0'
+  const negative = text.startsWith('-')
+  const body = groupDigits(negative ? text.slice(1) : text)
+  if (!currency) return (negative ? '-' : '') + body
+  const { symbol, before } = currencySymbol(currency)
+  return (negative ? '−' : '') + (before ? symbol + body : body + ' ' + symbol)
+}
+
+export function count(n: number): string {
+  return groupDigits(String(n))
+}
+
+/** A UTC instant shown in the shop's time zone. */
+export function dateTime(utc: string | null | undefined, timeZone: string | undefined): string {
+  if (!utc) return '—'
+  try {
+    return new Intl.DateTimeFormat('en-GB', {
+      timeZone, year: 'numeric', month: 'short', day: 'numeric', hour: '2-digit', minute: '2-digit',
+    }).format(new Date(utc))
+  } catch {
+    return utc
+  }
+}
+
+/** A business day `YYYY-MM-DD` as "3 May 2024". */
+export function day(d: string | null | undefined): string {
+  if (!d) return '—'
+  const [y, m, dd] = d.split('-').map(Number)
+  return new Intl.DateTimeFormat('en-GB', { timeZone: 'UTC', year: 'numeric', month: 'short', day: 'numeric' })
+    .format(new Date(Date.UTC(y, m - 1, dd)))
+}
+
+/** The relative change from `before` to `now` as "+12.5 %", or null when it has no meaning. */
+export function delta(now: string | number, before: string | number): { text: string; up: boolean } | null {
+  const a = Number(now)
+  const b = Number(before)
+  if (!Number.isFinite(a) || !Number.isFinite(b) || b === 0) return null
+  const change = ((a - b) / Math.abs(b)) * 100
+  const sign = change > 0 ? '+' : change < 0 ? '−' : '±'
+  return { text: `${sign}${Math.abs(change).toFixed(1)} %`, up: change >= 0 }
+}
+
+/** `YYYY-MM-DD` of `from` moved by `days`. */
+export function addDays(from: string, days: number): string {
+  const [y, m, d] = from.split('-').map(Number)
+  const t = new Date(Date.UTC(y, m - 1, d + days))
+  return t.toISOString().slice(0, 10)
+}
+
+export const statusLabel: Record<string, string> = {
+  pending: 'Placed', shipped: 'Shipped', delivered: 'Delivered', cancelled: 'Cancelled',
+}
