@@ -8,8 +8,8 @@ use chrono::{DateTime, NaiveDate, Utc};
 use countertop_core::chart::{self, ChartKind};
 use countertop_core::import::{Format, ImportOptions};
 use countertop_core::{
-    Command, Customer, Dashboard, DeadLetter, Entity, Envelope, OrderFilter, OrderView, Outcome, Page, Period,
-    Product, Request, SearchHit, Shop, Stamped, Status, Verification, export,
+    Command, Customer, Dashboard, DeadLetter, Entity, Envelope, OrderFilter, OrderView, Outcome, Page, Period, Product,
+    Request, SearchHit, Shop, Stamped, Status, Verification, export,
 };
 use serde::{Deserialize, Serialize};
 use tauri::{AppHandle, State};
@@ -25,9 +25,9 @@ async fn blocking<T: Send + 'static>(
     f: impl FnOnce(Arc<Opened>) -> ApiResult<T> + Send + 'static,
 ) -> ApiResult<T> {
     let opened = shell.opened()?;
-    tauri::async_runtime::spawn_blocking(move || f(opened))
-        .await
-        .map_err(|e| ApiError::new("internal", format!("internal error: a background task failed ({e}); please report it")))?
+    tauri::async_runtime::spawn_blocking(move || f(opened)).await.map_err(|e| {
+        ApiError::new("internal", format!("internal error: a background task failed ({e}); please report it"))
+    })?
 }
 
 /// Runs a command under the id the UI chose for this submission: pressing Enter twice (or a
@@ -255,7 +255,8 @@ pub async fn export(shell: State<'_, Shell>, kind: ExportKind, period: Period, p
         };
         match kind {
             ExportKind::RevenueChart | ExportKind::OrdersChart => {
-                let chart = if matches!(kind, ExportKind::RevenueChart) { ChartKind::Revenue } else { ChartKind::Orders };
+                let chart =
+                    if matches!(kind, ExportKind::RevenueChart) { ChartKind::Revenue } else { ChartKind::Orders };
                 let dashboard = o.ct.dashboard(period)?.value;
                 chart::png(&dashboard, chart, (1200, 500), &path)?;
             }
@@ -305,14 +306,18 @@ pub enum ImportFormat {
 /// Starts importing a CSV export; progress arrives as `import-progress` events and the
 /// reconciliation report as `import-finished`.
 #[tauri::command]
-pub async fn import_file(shell: State<'_, Shell>, app: AppHandle, path: PathBuf, format: ImportFormat) -> ApiResult<()> {
+pub async fn import_file(
+    shell: State<'_, Shell>,
+    app: AppHandle,
+    path: PathBuf,
+    format: ImportFormat,
+) -> ApiResult<()> {
     let format = match format {
         ImportFormat::OnlineRetail => Format::OnlineRetail,
         ImportFormat::Superstore => Format::Superstore,
         ImportFormat::Csv => Format::Csv,
     };
-    blocking(shell, move |o| jobs::import(&o, app, path, ImportOptions { format, ..ImportOptions::default() }))
-        .await
+    blocking(shell, move |o| jobs::import(&o, app, path, ImportOptions { format, ..ImportOptions::default() })).await
 }
 
 /// Sets up a demo shop (US dollars, New York time) and imports the bundled Superstore export

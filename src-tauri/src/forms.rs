@@ -21,9 +21,9 @@ fn money(field: &str, text: &str) -> ApiResult<MoneyInput> {
 }
 
 fn quantity(text: &str) -> ApiResult<i64> {
-    text.trim().parse().map_err(|_| {
-        ApiError::input(format!("quantity '{}' is not a whole number; enter e.g. 2", text.trim()))
-    })
+    text.trim()
+        .parse()
+        .map_err(|_| ApiError::input(format!("quantity '{}' is not a whole number; enter e.g. 2", text.trim())))
 }
 
 fn rate(field: &str, text: &str) -> ApiResult<countertop_core::Decimal> {

@@ -29,7 +29,9 @@ pub fn app_binary() -> Option<PathBuf> {
     let path = std::env::var_os("COUNTERTOP_APP").map(PathBuf::from);
     match path {
         Some(p) if p.is_file() => Some(p),
-        other => panic!("COUNTERTOP_E2E is set but the app binary {other:?} (COUNTERTOP_APP) does not exist; build it first"),
+        other => {
+            panic!("COUNTERTOP_E2E is set but the app binary {other:?} (COUNTERTOP_APP) does not exist; build it first")
+        }
     }
 }
 
@@ -107,33 +109,35 @@ impl App {
     /// Waits until the element's text satisfies `ok`; returns that text.
     pub async fn wait_text(&self, css: &str, what: &str, ok: impl Fn(&str) -> bool) -> Result<String> {
         let started = Instant::now();
-        let mut last = String::new();
+        let mut last = "it was not there".to_owned();
         while started.elapsed() < PATIENCE {
-            if let Ok(el) = self.client.find(Locator::Css(css)).await
-                && let Ok(text) = el.text().await
-            {
-                if ok(&text) {
-                    return Ok(text);
-                }
-                last = text;
+            // The rendered text as a person reads it (WebKit's WebDriver "element text" comes
+            // back empty for some visible elements, such as grid items with hidden overflow).
+            let script = "const e = document.querySelector(arguments[0]); return e ? e.innerText : null";
+            match self.client.execute(script, vec![json!(css)]).await {
+                Ok(Value::String(text)) if ok(text.trim()) => return Ok(text.trim().to_owned()),
+                Ok(Value::String(text)) => last = format!("its text was {text:?}"),
+                Ok(_) => last = "it was not there".to_owned(),
+                Err(e) => last = format!("it could not be read: {e}"),
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
-        Err(format!("waited {PATIENCE:?} for `{css}` to {what}; its text was {last:?}").into())
+        Err(format!("waited {PATIENCE:?} for `{css}` to {what}; {last}").into())
     }
 
     pub async fn click(&self, css: &str) -> Result<()> {
-        Ok(self.wait(css).await?.click().await?)
+        self.wait(css).await?.click().await.map_err(|e| format!("clicking `{css}`: {e}").into())
     }
 
     /// Types into the element (WebDriver key codes such as [`ENTER`] included).
     pub async fn type_into(&self, css: &str, text: &str) -> Result<()> {
-        Ok(self.wait(css).await?.send_keys(text).await?)
+        self.wait(css).await?.send_keys(text).await.map_err(|e| format!("typing into `{css}`: {e}").into())
     }
 
     /// Types into whatever has the focus, as a person at the keyboard does.
     pub async fn keys(&self, text: &str) -> Result<()> {
-        Ok(self.client.active_element().await?.send_keys(text).await?)
+        let focused = self.client.active_element().await?;
+        focused.send_keys(text).await.map_err(|e| format!("typing {text:?} into the focused element: {e}").into())
     }
 
     pub async fn run_js(&self, script: &str) -> Result<Value> {

@@ -26,8 +26,8 @@ pub use rows::{Field, Format};
 use rows::{Row, RowReader};
 
 use crate::domain::{
-    AddCustomer, AddProduct, CancelOrder, Command, DeliverOrder, DiscountInput, PlaceOrder, RecordReturn, RefundOrder, Rejection,
-    ShipOrder, check_line,
+    AddCustomer, AddProduct, CancelOrder, Command, DeliverOrder, DiscountInput, PlaceOrder, RecordReturn, RefundOrder,
+    Rejection, ShipOrder, check_line,
 };
 use crate::money::MoneyInput;
 use crate::store::{Entity, Error, Request, WriteStore};
