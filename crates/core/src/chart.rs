@@ -150,7 +150,7 @@ fn axis_amount(y: f64, places: usize) -> String {
         }
         grouped.push(c);
     }
-    let sign = if y < 0.0 && text.trim_matches(['0', '.']).len() > 0 { "-" } else { "" };
+    let sign = if y < 0.0 && !text.trim_matches(['0', '.']).is_empty() { "-" } else { "" };
     match frac {
         Some(f) => format!("{sign}{grouped}.{f}"),
         None => format!("{sign}{grouped}"),

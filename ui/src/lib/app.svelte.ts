@@ -73,7 +73,8 @@ class AppState {
 
   notify(kind: Notice['kind'], text: string) {
     const id = this.nextNotice++
-    this.notices = [...this.notices, { id, kind, text }]
+    // At most three at a time: the newest matter, and more would cover the screen.
+    this.notices = [...this.notices, { id, kind, text }].slice(-3)
     setTimeout(() => (this.notices = this.notices.filter((n) => n.id !== id)), kind === 'error' ? 8000 : 4000)
   }
 }

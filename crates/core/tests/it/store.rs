@@ -67,7 +67,7 @@ fn a_preview_decides_like_the_real_command_and_records_nothing() {
 
     let placed = store.execute(Request::new(command)).unwrap();
     let order = order_of(&placed);
-    assert_eq!((preview.id.as_str(), preview.totals.clone()), (order.id.as_str(), order.totals.clone()));
+    assert_eq!((preview.id.as_str(), preview.totals), (order.id.as_str(), order.totals));
     assert_eq!(preview.lines, order.lines);
 
     // A refusal is the one the command would get.
