@@ -15,7 +15,7 @@ use crate::error::{ApiError, ApiResult};
 use crate::shell::Opened;
 
 /// A long job, as the UI shows it.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Job {
     Import { file: String },
@@ -94,12 +94,6 @@ pub struct StatusEvent {
     #[serde(flatten)]
     pub status: Status,
     pub job: Option<Job>,
-}
-
-impl PartialEq for Job {
-    fn eq(&self, other: &Job) -> bool {
-        self.describe() == other.describe()
-    }
 }
 
 /// Sends a `status` event whenever the head, a checkpoint, the dead letters, a rebuild's
