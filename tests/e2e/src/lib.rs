@@ -37,9 +37,9 @@ pub fn app_binary() -> Option<PathBuf> {
 
 /// Where screenshots go: `tests/e2e/artifacts/` (or `COUNTERTOP_E2E_ARTIFACTS`).
 pub fn artifacts_dir() -> PathBuf {
-    std::env::var_os("COUNTERTOP_E2E_ARTIFACTS")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("artifacts"))
+    std::env::var_os("COUNTERTOP_E2E_ARTIFACTS").map(PathBuf::from).unwrap_or_else(|| {
+        std::env::var_os("CARGO_MANIFEST_DIR").map(PathBuf::from).unwrap_or_default().join("artifacts")
+    })
 }
 
 /// One running app window and the driver that launched it.
@@ -142,6 +142,21 @@ impl App {
 
     pub async fn run_js(&self, script: &str) -> Result<Value> {
         Ok(self.client.execute(script, vec![]).await?)
+    }
+
+    /// Runs `script` until its answer satisfies `ok` (screens fill in after their first render,
+    /// so a single read can see an empty table); returns that answer.
+    pub async fn wait_js(&self, script: &str, what: &str, ok: impl Fn(&Value) -> bool) -> Result<Value> {
+        let started = Instant::now();
+        let mut last = Value::Null;
+        while started.elapsed() < PATIENCE {
+            last = self.run_js(script).await?;
+            if ok(&last) {
+                return Ok(last);
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        Err(format!("waited {PATIENCE:?} to {what}; the last answer was {last}").into())
     }
 
     /// Calls one of the app's Tauri commands directly (what a dialog would have triggered).

@@ -10,7 +10,11 @@ use serde_json::Value;
 use super::{fails, json, ok};
 
 fn data(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data").join(name)
+    std::env::var_os("CARGO_MANIFEST_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_default()
+        .join("../../../shared/data")
+        .join(name)
 }
 
 fn init_usd(d: &Path) {

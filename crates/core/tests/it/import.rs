@@ -14,7 +14,11 @@ use countertop_core::{Bucket, Countertop, Decimal, Freshness, OpenShop, Period, 
 use rust_decimal::RoundingStrategy;
 
 fn data(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data").join(name)
+    std::env::var_os("CARGO_MANIFEST_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_default()
+        .join("../../../shared/data")
+        .join(name)
 }
 
 fn shop(dir: &Path, currency: &str, zone: &str) -> Countertop {
