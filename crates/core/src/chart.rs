@@ -58,8 +58,7 @@ pub fn png(dashboard: &Dashboard, kind: ChartKind, size: (u32, u32), path: &Path
     register_font();
     let root = BitMapBackend::new(path, size).into_drawing_area();
     draw(&root, dashboard, kind)?;
-    root.present()
-        .map_err(|e| crate::Error::Storage { path: path.to_owned(), detail: format!("cannot write the chart: {e}") })
+    root.present().map_err(|e| crate::Error::Write { detail: format!("{}: {e}", path.display()) })
 }
 
 fn draw<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, d: &Dashboard, kind: ChartKind) -> Result<(), crate::Error> {

@@ -181,7 +181,7 @@ pub fn import(
 }
 
 fn hash_file(path: &Path) -> Result<String, Error> {
-    let io = |e: std::io::Error| Error::Storage { path: path.to_owned(), detail: format!("cannot read the file: {e}") };
+    let io = |e: std::io::Error| Error::Read { path: path.to_owned(), detail: e.to_string() };
     let mut file = std::fs::File::open(path).map_err(io)?;
     let mut hasher = blake3::Hasher::new();
     let mut buf = vec![0u8; 1 << 16];

@@ -191,8 +191,7 @@ pub(super) struct RowReader {
 
 impl RowReader {
     pub fn open(path: &Path, options: &ImportOptions, shop: &Shop) -> Result<RowReader, Error> {
-        let io =
-            |e: std::io::Error| Error::Storage { path: path.to_owned(), detail: format!("cannot read the file: {e}") };
+        let io = |e: std::io::Error| Error::Read { path: path.to_owned(), detail: e.to_string() };
         let mut file = File::open(path).map_err(io)?;
         let total = file.metadata().map_err(io)?.len();
         let mut magic = [0u8; 2];

@@ -169,7 +169,7 @@ impl ReadSide {
             Opened::Fresh(db, found) => {
                 if let Some(found) = found {
                     notes.push(format!(
-                        "The read store {} {found}; it is being rebuilt from the event log.",
+                        "The read store {} could not be used ({found}); it is being rebuilt from the event log.",
                         path.display()
                     ));
                 }

@@ -32,16 +32,23 @@ pub(crate) enum Opened {
 /// one (the projector then rebuilds it from the log).
 pub(crate) fn open(path: &Path) -> Result<Opened, crate::Error> {
     let found = if path.exists() {
-        match Database::builder().set_cache_size(CACHE_BYTES).open(path) {
-            Ok(db) => match check(&db) {
-                Ok(None) => return Ok(Opened::Ready(db)),
-                Ok(Some(why)) => Some(why),
-                Err(e) => Some(format!("it could not be read ({e})")),
-            },
-            Err(redb::DatabaseError::DatabaseAlreadyOpen) => {
+        // redb panics on some damaged pages; contained, that is one more way to be damaged.
+        let opened = crate::store::contain_damage(|| {
+            Ok(Database::builder().set_cache_size(CACHE_BYTES).open(path).map(|db| {
+                let checked = check(&db);
+                (db, checked)
+            }))
+        });
+        match opened {
+            Ok(Ok((db, Ok(None)))) => return Ok(Opened::Ready(db)),
+            Ok(Ok((_, Ok(Some(why))))) => Some(why),
+            Ok(Ok((_, Err(e)))) => Some(format!("it could not be read: {e}")),
+            Ok(Err(redb::DatabaseError::DatabaseAlreadyOpen)) => {
                 return Err(crate::Error::AlreadyOpen { path: path.to_owned() });
             }
-            Err(e) => Some(format!("it is damaged ({e})")),
+            Ok(Err(e)) => Some(format!("it is damaged: {e}")),
+            Err(crate::Error::Corrupt { detail, .. }) => Some(format!("it is damaged: {detail}")),
+            Err(e) => return Err(e),
         }
     } else {
         None

@@ -6,6 +6,8 @@
 //! thread ([`writer`]); reads open their own MVCC read transaction and never wait for it.
 
 mod commands;
+mod damage;
+pub(crate) use damage::contain as contain_damage;
 mod log;
 mod state;
 mod writer;
@@ -153,6 +155,9 @@ pub enum Error {
     /// A file that would be overwritten is already there; nothing was changed.
     #[error("{path} already exists; {advice}", path = .path.display())]
     AlreadyExists { path: PathBuf, advice: &'static str },
+    /// An input file (an import) could not be read; nothing was changed.
+    #[error("cannot read {path}: {detail}; check the file name and that it may be read", path = .path.display())]
+    Read { path: PathBuf, detail: String },
     /// An export could not be written (disk full, file removed, pipe closed).
     #[error("cannot write the output: {detail}")]
     Write { detail: String },
@@ -209,6 +214,7 @@ impl Error {
             Error::Storage { .. } => "storage",
             Error::AlreadyExists { .. } => "already_exists",
             Error::BadBackup { .. } => "bad_backup",
+            Error::Read { .. } => "read",
             Error::Write { .. } => "write",
             Error::Closed => "closed",
             Error::Internal(_) => "internal",
@@ -298,21 +304,28 @@ impl WriteStore {
                 detail: format!("cannot create the data directory: {e}"),
             })?;
         }
-        let db = match Database::builder().set_cache_size(CACHE_BYTES).set_check_integrity_on_open(check).create(path) {
-            Ok(db) => db,
-            Err(redb::DatabaseError::DatabaseAlreadyOpen) => return Err(Error::AlreadyOpen { path: path.to_owned() }),
-            Err(redb::DatabaseError::Storage(redb::StorageError::Io(e)))
-                if e.kind() != std::io::ErrorKind::InvalidData =>
-            {
-                return Err(Error::Storage { path: path.to_owned(), detail: e.to_string() });
-            }
-            Err(e) => return Err(Error::corrupt(format!("it cannot be opened as a database ({e})"))),
-        };
-        prepare(&db)?;
-        let head = {
-            let txn = db.begin_read()?;
-            log::LogReader::open(&txn)?.head()?
-        };
+        let (db, head) = damage::contain(|| {
+            let db =
+                match Database::builder().set_cache_size(CACHE_BYTES).set_check_integrity_on_open(check).create(path) {
+                    Ok(db) => db,
+                    Err(redb::DatabaseError::DatabaseAlreadyOpen) => {
+                        return Err(Error::AlreadyOpen { path: path.to_owned() });
+                    }
+                    Err(redb::DatabaseError::Storage(redb::StorageError::Io(e)))
+                        if e.kind() != std::io::ErrorKind::InvalidData =>
+                    {
+                        return Err(Error::Storage { path: path.to_owned(), detail: e.to_string() });
+                    }
+                    Err(e) => return Err(Error::corrupt(format!("it cannot be opened as a database ({e})"))),
+                };
+            prepare(&db)?;
+            let head = {
+                let txn = db.begin_read()?;
+                log::LogReader::open(&txn)?.head()?
+            };
+            Ok((db, head))
+        })
+        .map_err(|e| e.at(path))?;
         let db = Arc::new(db);
         let head = Watch::new(head);
         let (tx, rx) = mpsc::sync_channel(QUEUE);
@@ -374,7 +387,7 @@ impl WriteStore {
             let txn = self.inner.db.begin_read()?;
             f(&txn)
         };
-        run().map_err(|e| e.at(self.path()))
+        damage::contain(run).map_err(|e| e.at(self.path()))
     }
 
     /// The shop's settings, `None` before it is set up.

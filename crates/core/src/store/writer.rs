@@ -52,7 +52,7 @@ pub(super) fn run(db: Arc<Database>, jobs: Receiver<Job>, head: Watch) {
                 Err(TryRecvError::Empty | TryRecvError::Disconnected) => break,
             }
         }
-        match commit_group(&db, &group) {
+        match super::damage::contain(|| commit_group(&db, &group)) {
             Ok((results, new_head)) => {
                 head.publish(new_head);
                 reply(group, results);
