@@ -452,6 +452,14 @@ impl Countertop {
         self.read.retry_dead_letters(position)
     }
 
+    /// A digest of the search index's documents, stamped with the index's checkpoint.
+    pub fn search_digest(&self) -> Result<Stamped<String>, crate::Error> {
+        let head = self.write().head().current();
+        let position = self.read.search_watch().current();
+        let value = self.read.search_index().digest()?;
+        Ok(Stamped { value, position, head, lag_events: head.saturating_sub(position) })
+    }
+
     /// A digest of every read-model table: equal digests, equal read models.
     pub fn read_digest(&self) -> Result<Stamped<String>, crate::Error> {
         self.read_stamped(super::tables::digest)

@@ -245,6 +245,30 @@ impl SearchIndex {
         self.live.read().unwrap_or_else(PoisonError::into_inner).reader.reload().map_err(search_err)
     }
 
+    /// A digest of every live document's stored fields, in key order: equal digests, equal
+    /// indexes (as far as results show them; a key indexed twice changes it too).
+    pub(crate) fn digest(&self) -> Result<String, crate::Error> {
+        let live = self.live.read().unwrap_or_else(PoisonError::into_inner);
+        let searcher = live.reader.searcher();
+        let mut lines = Vec::new();
+        for (ordinal, segment) in searcher.segment_readers().iter().enumerate() {
+            for doc_id in segment.doc_ids_alive() {
+                let address = tantivy::DocAddress::new(ordinal as u32, doc_id);
+                let doc: TantivyDocument = searcher.doc(address).map_err(search_err)?;
+                let text = |field| doc.get_first(field).and_then(|v| v.as_str()).unwrap_or("").to_owned();
+                let f = live.fields;
+                lines.push([text(f.key), text(f.title), text(f.subtitle)].join("\t"));
+            }
+        }
+        lines.sort_unstable();
+        let mut hasher = blake3::Hasher::new();
+        for line in &lines {
+            hasher.update(line.as_bytes());
+            hasher.update(b"\n");
+        }
+        Ok(format!("{} documents, {}", lines.len(), hasher.finalize().to_hex()))
+    }
+
     /// Runs a query against the last committed state.
     pub(crate) fn search(
         &self,
