@@ -4,7 +4,7 @@
 //!
 //! After every kill: the log's hash chain checks out; every acknowledged command is in the log
 //! exactly once; a refused command left nothing; every order of an acknowledged import is there
-//! exactly once; no order was placed twice. At the end (and every `CHECK_READ_EVERY` kills):
+//! exactly once; no order was placed twice. At the end (and every few kills):
 //! the read models and the search index, once caught up, equal a fresh rebuild from the log
 //! (`COUNTERTOP_CRASH_CHECK_EVERY`, 10 by default).
 //!
