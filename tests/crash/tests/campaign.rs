@@ -1,6 +1,6 @@
 //! The crash campaign: start `crash-child` on one data dir, SIGKILL it at a random moment,
-//! check the store, start it again — `COUNTERTOP_CRASH_KILLS` times (30 by default; CI runs
-//! the default, the long campaign in RELIABILITY.md runs 500+ by hand).
+//! check the store, start it again — `COUNTERTOP_CRASH_KILLS` times (30 by default, what CI
+//! runs; 500 with `COUNTERTOP_HEAVY=1`, the long campaign recorded in RELIABILITY.md).
 //!
 //! After every kill: the log's hash chain checks out; every acknowledged command is in the log
 //! exactly once; a refused command left nothing; every order of an acknowledged import is there
@@ -33,7 +33,8 @@ struct Acknowledged {
 
 #[test]
 fn sigkill_at_random_moments_loses_and_doubles_nothing() {
-    let kills: u64 = std::env::var("COUNTERTOP_CRASH_KILLS").ok().and_then(|k| k.parse().ok()).unwrap_or(30);
+    let default_kills = if std::env::var_os("COUNTERTOP_HEAVY").is_some() { 500 } else { 30 };
+    let kills: u64 = std::env::var("COUNTERTOP_CRASH_KILLS").ok().and_then(|k| k.parse().ok()).unwrap_or(default_kills);
     let seed: u64 = std::env::var("COUNTERTOP_CRASH_SEED")
         .ok()
         .and_then(|s| s.parse().ok())

@@ -115,6 +115,8 @@ struct Inner {
     searched: Watch,
     stop: AtomicBool,
     rebuild_requested: AtomicBool,
+    /// A commit failed with a storage error: reopen `read.redb` before anything else.
+    reopen: AtomicBool,
     requests: Mutex<Vec<Request>>,
     progress: Mutex<Option<Progress>>,
     notes: Mutex<Vec<String>>,
@@ -153,6 +155,56 @@ impl std::fmt::Debug for ReadSide {
     }
 }
 
+/// Opens `read.redb` in `dir`; one that is missing, damaged or outdated is replaced by an
+/// empty one (set up with the shop's bucketing) and a note says so.
+fn open_read_store(dir: &Path, write: &WriteStore, notes: &mut Vec<String>) -> Result<Database, crate::Error> {
+    let path = dir.join(READ_STORE_FILE);
+    Ok(match store::open(&path)? {
+        Opened::Ready(db) => db,
+        Opened::Fresh(db, found) => {
+            if let Some(found) = found {
+                notes.push(format!(
+                    "The read store {} could not be used ({found}); it is being rebuilt from the event log.",
+                    path.display()
+                ));
+            }
+            if let Some(shop) = write.shop()? {
+                set_bucketing(&db, &Bucketing { time_zone: shop.time_zone, day_start: shop.day_start })?;
+            }
+            db
+        }
+    })
+}
+
+/// After a failed commit (disk full, I/O error) redb refuses every later transaction until the
+/// file is reopened. Reopens it and carries on from its last committed checkpoint, which may be
+/// behind what was published (non-durable commits can be rolled back by redb's repair): the
+/// tables re-apply from there and the index re-writes the same documents, so nothing counts
+/// twice. If the file cannot be opened yet, an empty in-memory store stands in, stamped at
+/// position 0 — queries then show the whole log as lag rather than a wrong answer — and the
+/// projector tries again after its back-off, doing nothing else meanwhile.
+fn reopen_read_store(inner: &Inner, live: &mut Live) -> Result<(), crate::Error> {
+    let mut slot = inner.db.write().unwrap_or_else(PoisonError::into_inner);
+    let started = Instant::now();
+    while Arc::strong_count(&slot) > 1 {
+        if started.elapsed() > Duration::from_secs(10) {
+            return Err(super::storage("the read store could not be reopened: queries kept it busy"));
+        }
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    drop(std::mem::replace(&mut *slot, Arc::new(store::in_memory()?)));
+    let mut notes = Vec::new();
+    let reopened = open_read_store(&inner.dir, &inner.write, &mut notes)?;
+    let checkpoint = store::checkpoint(&reopened.begin_read()?)?;
+    *slot = Arc::new(reopened);
+    drop(slot);
+    lock(&inner.notes).extend(notes);
+    inner.tables.publish(checkpoint);
+    live.indexed = live.indexed.min(checkpoint);
+    live.dirty_since = None;
+    Ok(())
+}
+
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(PoisonError::into_inner)
 }
@@ -163,22 +215,7 @@ impl ReadSide {
     pub(crate) fn open(dir: &Path, write: WriteStore, options: ProjectorOptions) -> Result<ReadSide, crate::Error> {
         let mut notes = Vec::new();
         let _ = std::fs::remove_file(dir.join(REBUILD_FILE));
-        let path = dir.join(READ_STORE_FILE);
-        let db = match store::open(&path)? {
-            Opened::Ready(db) => db,
-            Opened::Fresh(db, found) => {
-                if let Some(found) = found {
-                    notes.push(format!(
-                        "The read store {} could not be used ({found}); it is being rebuilt from the event log.",
-                        path.display()
-                    ));
-                }
-                if let Some(shop) = write.shop()? {
-                    set_bucketing(&db, &Bucketing { time_zone: shop.time_zone, day_start: shop.day_start })?;
-                }
-                db
-            }
-        };
+        let db = open_read_store(dir, &write, &mut notes)?;
         let (checkpoint, stale) = {
             let txn = db.begin_read()?;
             (store::checkpoint(&txn)?, bucketing_changed(&write, store::bucketing(&txn)?)?)
@@ -204,6 +241,7 @@ impl ReadSide {
             searched: Watch::new(search_cp),
             stop: AtomicBool::new(false),
             rebuild_requested: AtomicBool::new(stale),
+            reopen: AtomicBool::new(false),
             requests: Mutex::new(Vec::new()),
             progress: Mutex::new(None),
             notes: Mutex::new(notes),
@@ -487,6 +525,9 @@ fn run(inner: &Inner) {
             }
             Err(e) => {
                 *lock(&inner.failing) = Some(e.to_string());
+                if matches!(e, crate::Error::Storage { .. }) {
+                    inner.reopen.store(true, Ordering::SeqCst);
+                }
                 inner.write.head().wait_past_since(u64::MAX, interrupts, backoff);
                 backoff = (backoff * 2).min(Duration::from_secs(10));
             }
@@ -502,6 +543,10 @@ fn run(inner: &Inner) {
 
 /// Does one unit of work; `false` when there was nothing to do.
 fn step(inner: &Inner, live: &mut Live, head: u64) -> Result<bool, crate::Error> {
+    if inner.reopen.load(Ordering::SeqCst) {
+        reopen_read_store(inner, live)?;
+        inner.reopen.store(false, Ordering::SeqCst);
+    }
     let db = Arc::clone(&inner.db.read().unwrap_or_else(PoisonError::into_inner));
     let requests = std::mem::take(&mut *lock(&inner.requests));
     for request in requests {

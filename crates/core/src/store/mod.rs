@@ -9,6 +9,7 @@ mod commands;
 mod damage;
 pub(crate) use damage::contain as contain_damage;
 mod log;
+mod slot;
 mod state;
 mod writer;
 
@@ -147,7 +148,7 @@ pub enum Error {
     #[error("the write store {path} is damaged: {detail}. Nothing was changed. Restore it from a backup; do not delete it, it holds every recorded sale", path = .path.display())]
     Corrupt { path: PathBuf, detail: String },
     /// The disk or the file system failed (disk full, permissions, I/O error).
-    #[error("the write store {path} could not be used: {detail}", path = .path.display())]
+    #[error("{}", storage_message(path, detail))]
     Storage { path: PathBuf, detail: String },
     /// A backup that does not open or does not check out; nothing was restored.
     #[error("the backup {path} cannot be used: {detail}. Nothing was restored; try another (older) backup", path = .path.display())]
@@ -167,6 +168,17 @@ pub enum Error {
     /// A bug in Countertop: an invariant did not hold.
     #[error("internal error: {0}; please report it")]
     Internal(String),
+}
+
+/// "X could not be used: why", with advice when the disk is full.
+fn storage_message(path: &Path, detail: &str) -> String {
+    let what = if path.as_os_str().is_empty() { "the data".to_owned() } else { path.display().to_string() };
+    let advice = if detail.contains("No space left on device") {
+        "; the disk is full: free some space and try again (nothing was half-written)"
+    } else {
+        ""
+    };
+    format!("{what} could not be used: {detail}{advice}")
 }
 
 impl Error {
@@ -268,7 +280,7 @@ pub struct WriteStore {
 #[derive(Debug)]
 struct Inner {
     path: PathBuf,
-    db: Arc<Database>,
+    db: Arc<slot::DbSlot>,
     jobs: Mutex<Option<SyncSender<writer::Job>>>,
     thread: Mutex<Option<JoinHandle<()>>>,
     head: Watch,
@@ -304,29 +316,13 @@ impl WriteStore {
                 detail: format!("cannot create the data directory: {e}"),
             })?;
         }
-        let (db, head) = damage::contain(|| {
-            let db =
-                match Database::builder().set_cache_size(CACHE_BYTES).set_check_integrity_on_open(check).create(path) {
-                    Ok(db) => db,
-                    Err(redb::DatabaseError::DatabaseAlreadyOpen) => {
-                        return Err(Error::AlreadyOpen { path: path.to_owned() });
-                    }
-                    Err(redb::DatabaseError::Storage(redb::StorageError::Io(e)))
-                        if e.kind() != std::io::ErrorKind::InvalidData =>
-                    {
-                        return Err(Error::Storage { path: path.to_owned(), detail: e.to_string() });
-                    }
-                    Err(e) => return Err(Error::corrupt(format!("it cannot be opened as a database ({e})"))),
-                };
-            prepare(&db)?;
-            let head = {
-                let txn = db.begin_read()?;
-                log::LogReader::open(&txn)?.head()?
-            };
-            Ok((db, head))
+        let db = open_database(path, check)?;
+        let head = damage::contain(|| {
+            let txn = db.begin_read()?;
+            log::LogReader::open(&txn)?.head()
         })
         .map_err(|e| e.at(path))?;
-        let db = Arc::new(db);
+        let db = Arc::new(slot::DbSlot::new(path, db, |path| open_database(path, false)));
         let head = Watch::new(head);
         let (tx, rx) = mpsc::sync_channel(QUEUE);
         let thread = std::thread::Builder::new()
@@ -384,7 +380,8 @@ impl WriteStore {
 
     fn read<T>(&self, f: impl FnOnce(&redb::ReadTransaction) -> Result<T, Error>) -> Result<T, Error> {
         let run = || {
-            let txn = self.inner.db.begin_read()?;
+            let db = self.inner.db.get()?;
+            let txn = db.begin_read()?;
             f(&txn)
         };
         damage::contain(run).map_err(|e| e.at(self.path()))
@@ -443,7 +440,8 @@ impl WriteStore {
     /// Test hook: appends an unreadable event and publishes it.
     #[cfg(test)]
     pub(crate) fn append_poison(&self) -> Result<u64, Error> {
-        let txn = self.inner.db.begin_write()?;
+        let db = self.inner.db.get()?;
+        let txn = db.begin_write()?;
         let position = log::testing::append_poison(&txn)?;
         txn.commit()?;
         self.inner.head.publish(position);
@@ -484,7 +482,8 @@ impl WriteStore {
         let _ = std::fs::remove_file(&partial);
         let result = (|| {
             let copy = Database::builder().set_cache_size(CACHE_BYTES).create(&partial)?;
-            let snapshot = self.inner.db.begin_read()?;
+            let db = self.inner.db.get()?;
+            let snapshot = db.begin_read()?;
             let txn = copy.begin_write()?;
             copy_table(&snapshot, &txn, FORMAT_TABLE)?;
             log::copy(&snapshot, &txn)?;
@@ -595,6 +594,28 @@ fn sync_dir(path: &Path) {
 
 /// Creates the tables of a new file, checks the format of an existing one, and rebuilds the
 /// current-state tables from the log when their shape changed.
+/// Opens the file as a database and prepares it (format check, tables, state rebuild); redb's
+/// panics on damaged pages become [`Error::Corrupt`].
+fn open_database(path: &Path, check: bool) -> Result<Database, Error> {
+    damage::contain(|| {
+        let db = match Database::builder().set_cache_size(CACHE_BYTES).set_check_integrity_on_open(check).create(path) {
+            Ok(db) => db,
+            Err(redb::DatabaseError::DatabaseAlreadyOpen) => {
+                return Err(Error::AlreadyOpen { path: path.to_owned() });
+            }
+            Err(redb::DatabaseError::Storage(redb::StorageError::Io(e)))
+                if e.kind() != std::io::ErrorKind::InvalidData =>
+            {
+                return Err(Error::Storage { path: path.to_owned(), detail: e.to_string() });
+            }
+            Err(e) => return Err(Error::corrupt(format!("it cannot be opened as a database ({e})"))),
+        };
+        prepare(&db)?;
+        Ok(db)
+    })
+    .map_err(|e| e.at(path))
+}
+
 fn prepare(db: &Database) -> Result<(), Error> {
     let txn = db.begin_write()?;
     {

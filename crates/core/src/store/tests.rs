@@ -37,7 +37,7 @@ fn verify_names_the_first_altered_event() {
     let store = shop_with_products(dir.path(), 5);
     assert_eq!(store.verify().unwrap().first_bad, None);
     {
-        let txn = store.inner.db.begin_write().unwrap();
+        let txn = store.inner.db.get().unwrap().begin_write().unwrap();
         // Change one character inside event 4's JSON: still valid JSON, different bytes.
         let json = store.events(4, 1).unwrap();
         assert_eq!(json.len(), 1);
@@ -58,7 +58,7 @@ fn lost_state_tables_are_rebuilt_from_the_log() {
     let products = store.products().unwrap();
     let shop = store.shop().unwrap();
     {
-        let txn = store.inner.db.begin_write().unwrap();
+        let txn = store.inner.db.get().unwrap().begin_write().unwrap();
         txn.delete_table(TableDefinition::<&str, &[u8]>::new("state_products")).unwrap();
         txn.delete_table(TableDefinition::<&str, &[u8]>::new("state_meta")).unwrap();
         txn.commit().unwrap();
@@ -67,7 +67,7 @@ fn lost_state_tables_are_rebuilt_from_the_log() {
     let store = WriteStore::open(dir.path()).unwrap();
     assert_eq!(store.products().unwrap(), products);
     assert_eq!(store.shop().unwrap(), shop);
-    let txn = store.inner.db.begin_read().unwrap();
+    let txn = store.inner.db.get().unwrap().begin_read().unwrap();
     let events = txn.open_table(TableDefinition::<u64, &[u8]>::new("events")).unwrap();
     assert_eq!(redb::ReadableTableMetadata::len(&events).unwrap(), 4, "the log itself was not touched");
 }

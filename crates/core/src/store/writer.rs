@@ -14,6 +14,7 @@ use redb::{Database, Durability, WriteTransaction};
 
 use super::commands::{Accepted, CommandTable};
 use super::log::LogWriter;
+use super::slot::DbSlot;
 use super::state::StateTables;
 use super::{Entity, Error, Outcome, Request};
 use crate::domain::{self, Command, Event, Rejection, StreamId};
@@ -39,7 +40,7 @@ impl Job {
     }
 }
 
-pub(super) fn run(db: Arc<Database>, jobs: Receiver<Job>, head: Watch) {
+pub(super) fn run(db: Arc<DbSlot>, jobs: Receiver<Job>, head: Watch) {
     while let Ok(first) = jobs.recv() {
         let mut group = vec![first];
         let mut size = group[0].len();
@@ -52,12 +53,27 @@ pub(super) fn run(db: Arc<Database>, jobs: Receiver<Job>, head: Watch) {
                 Err(TryRecvError::Empty | TryRecvError::Disconnected) => break,
             }
         }
-        match super::damage::contain(|| commit_group(&db, &group)) {
+        // A reopen that failed earlier is tried again first (the disk may have space now).
+        if db.is_closed()
+            && let Err(e) = db.reopen()
+        {
+            fail(group, &e);
+            continue;
+        }
+        let result = db.get().and_then(|open| super::damage::contain(|| commit_group(&open, &group)));
+        match result {
             Ok((results, new_head)) => {
                 head.publish(new_head);
                 reply(group, results);
             }
-            Err(e) => fail(group, &e),
+            Err(e) => {
+                fail(group, &e);
+                // redb refuses all later transactions after a failed commit until reopened;
+                // nothing of this group was written, so reopening loses nothing.
+                if matches!(e, Error::Storage { .. }) {
+                    let _ = db.reopen();
+                }
+            }
         }
     }
 }

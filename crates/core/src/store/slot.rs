@@ -1,0 +1,65 @@
+//! The write store's open database, which the writer can reopen.
+//!
+//! After a failed commit (a full disk, an I/O error) redb refuses every later transaction with
+//! "previous I/O error; close and re-open the database". Nothing was half-written — the failed
+//! transaction is simply not there — so the writer reopens the file (redb repairs its allocator
+//! state from the last commit) and the next command works again as soon as the cause is gone,
+//! without restarting the app.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, PoisonError, RwLock};
+use std::time::{Duration, Instant};
+
+use redb::Database;
+
+use super::Error;
+
+/// How long a reopen waits for reads that are under way (a backup, say) to finish.
+const DRAIN: Duration = Duration::from_secs(30);
+
+#[derive(Debug)]
+pub(crate) struct DbSlot {
+    path: PathBuf,
+    open: fn(&Path) -> Result<Database, Error>,
+    /// `None` while a reopen has failed (the writer tries again with the next command).
+    db: RwLock<Option<Arc<Database>>>,
+}
+
+impl DbSlot {
+    pub(crate) fn new(path: &Path, db: Database, open: fn(&Path) -> Result<Database, Error>) -> DbSlot {
+        DbSlot { path: path.to_owned(), open, db: RwLock::new(Some(Arc::new(db))) }
+    }
+
+    /// The database, for one transaction; do not keep it.
+    pub(crate) fn get(&self) -> Result<Arc<Database>, Error> {
+        self.db.read().unwrap_or_else(PoisonError::into_inner).clone().ok_or_else(|| Error::Storage {
+            path: self.path.clone(),
+            detail: "it was closed after an I/O error and could not be reopened yet (is the disk full?); free some space and try again".into(),
+        })
+    }
+
+    /// Whether the database is closed (a reopen failed).
+    pub(crate) fn is_closed(&self) -> bool {
+        self.db.read().unwrap_or_else(PoisonError::into_inner).is_none()
+    }
+
+    /// Closes and reopens the file. Readers wait meanwhile; those already reading finish first.
+    pub(crate) fn reopen(&self) -> Result<(), Error> {
+        let mut slot = self.db.write().unwrap_or_else(PoisonError::into_inner);
+        let started = Instant::now();
+        while slot.as_ref().is_some_and(|db| Arc::strong_count(db) > 1) {
+            if started.elapsed() > DRAIN {
+                return Err(Error::Storage {
+                    path: self.path.clone(),
+                    detail: "it could not be reopened after an I/O error while a long read (a backup?) was running; restart Countertop".into(),
+                });
+            }
+            std::thread::sleep(Duration::from_millis(2));
+        }
+        // redb holds a file lock per open database: the old one must be gone before the new
+        // open. If the open fails the slot stays empty and every caller gets an error.
+        drop(slot.take());
+        *slot = Some(Arc::new((self.open)(&self.path)?));
+        Ok(())
+    }
+}
