@@ -5,6 +5,7 @@
 mod disk_full;
 mod golden;
 mod import;
+mod model;
 mod store;
 
 use countertop_core::{
