@@ -25,3 +25,6 @@ if [ "$(id -u)" = 0 ]; then export COUNTERTOP_REQUIRE_TMPFS=1; fi
 COUNTERTOP_E2E=1 COUNTERTOP_APP="$CARGO_TARGET_DIR/debug/countertop-app" \
   xvfb-run -a -s "-screen 0 1280x800x24" \
   cargo test --workspace --locked
+
+# Fuzz smoke: each cargo-fuzz target for a short while (longer: COUNTERTOP_FUZZ_SECONDS=600).
+./scripts/fuzz.sh "${COUNTERTOP_FUZZ_SECONDS:-20}"

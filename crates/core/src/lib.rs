@@ -53,6 +53,18 @@ mod read;
 mod store;
 mod watch;
 
+/// Entry points for the fuzz targets in `tests/fuzz` into code that is otherwise private.
+/// Only built by cargo-fuzz, which compiles with `--cfg fuzzing`.
+#[cfg(fuzzing)]
+#[doc(hidden)]
+pub mod fuzzing {
+    /// Decodes one stored event (hash ‖ envelope JSON) as the log reads it, payload upcast
+    /// included.
+    pub fn decode_stored_event(bytes: &[u8]) -> Result<crate::Envelope, crate::Error> {
+        crate::store::decode_stored_event(bytes)
+    }
+}
+
 pub use app::{Countertop, Freshness};
 pub use domain::{
     AddCustomer, AddProduct, CancelOrder, Cancellation, ChangeShopSettings, Command, Customer, CustomerDetailsChanged,

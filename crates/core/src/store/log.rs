@@ -159,7 +159,7 @@ fn split(position: u64, value: &[u8]) -> Result<([u8; HASH_LEN], &[u8]), Error> 
     }
 }
 
-fn decode(position: u64, value: &[u8]) -> Result<Envelope, Error> {
+pub(super) fn decode(position: u64, value: &[u8]) -> Result<Envelope, Error> {
     let (hash, json) = split(position, value)?;
     let record: Record = serde_json::from_slice(json)
         .map_err(|e| Error::corrupt_event(position, format!("the envelope is not readable: {e}")))?;

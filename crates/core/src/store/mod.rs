@@ -594,6 +594,12 @@ fn sync_dir(path: &Path) {
 
 /// Creates the tables of a new file, checks the format of an existing one, and rebuilds the
 /// current-state tables from the log when their shape changed.
+/// One stored event decoded as the log reads it (for the fuzz targets).
+#[cfg(fuzzing)]
+pub(crate) fn decode_stored_event(bytes: &[u8]) -> Result<Envelope, Error> {
+    log::decode(1, bytes)
+}
+
 /// Opens the file as a database and prepares it (format check, tables, state rebuild); redb's
 /// panics on damaged pages become [`Error::Corrupt`].
 fn open_database(path: &Path, check: bool) -> Result<Database, Error> {
