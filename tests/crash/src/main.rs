@@ -89,6 +89,10 @@ impl Child {
 
     fn work(&mut self) -> Result<(), Error> {
         for i in 0.. {
+            // A busy shop, not a benchmark: a pause of up to 2 ms between commands keeps the
+            // log to a size the parent can check after every kill, and spreads the kills over
+            // every phase of a command.
+            std::thread::sleep(Duration::from_micros(self.rng.u64(..=2000)));
             let id = format!("r{}-{i}", self.run);
             match self.rng.u32(0..100) {
                 0..50 => {
@@ -198,11 +202,11 @@ impl Child {
         (n > 0).then(|| self.placed[n - 1 - self.rng.usize(..n.min(10))].clone())
     }
 
-    /// Writes a CSV of 5–40 orders, records it as pending, imports it, reports its orders.
+    /// Writes a CSV of 3–12 orders, records it as pending, imports it, reports its orders.
     fn import(&mut self, id: &str) -> Result<(), Error> {
         let file = self.imports.join(format!("{id}.csv"));
         let mut csv = String::from("order,date,customer,sku,product,quantity,unit_price\n");
-        for k in 0..self.rng.usize(5..=40) {
+        for k in 0..self.rng.usize(3..=12) {
             for (sku, name, price) in &SKUS[..self.rng.usize(1..=SKUS.len())] {
                 let quantity = self.rng.u32(1..=5);
                 csv.push_str(&format!(

@@ -73,6 +73,14 @@ fn sigkill_at_random_moments_loses_and_doubles_nothing() {
         if last("importing").is_some() && last("importing") > lines.iter().rposition(|l| l.starts_with("imported ")) {
             acked.killed_importing += 1;
         }
+        if run % 50 == 49 {
+            println!(
+                "  {} kills, {:.0?}: {} commands acknowledged so far",
+                run + 1,
+                started.elapsed(),
+                acked.commands.len()
+            );
+        }
         check_write_side(work.path(), &acked).unwrap_or_else(|e| panic!("seed {seed}, after kill {run}: {e}"));
         if run % check_every == check_every - 1 || run + 1 == kills {
             check_read_side(work.path()).unwrap_or_else(|e| panic!("seed {seed}, after kill {run}: {e}"));
