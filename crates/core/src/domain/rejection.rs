@@ -24,6 +24,13 @@ pub enum Rejection {
     /// A text field contains a control character (a tab, a line break where none belongs, …).
     #[error("{field} contains a control character (U+{code:04X}); remove it")]
     ControlCharacter { field: &'static str, code: u32 },
+    /// A text field contains a bidirectional override, embedding or isolate (U+202A–U+202E,
+    /// U+2066–U+2069): invisible, and able to make a name or note display as something other
+    /// than what it says. Plain direction marks (U+200E, U+200F, U+061C) are fine.
+    #[error(
+        "{field} contains an invisible text-direction control (U+{code:04X}) that can make it display differently from what it says; remove it"
+    )]
+    DirectionControl { field: &'static str, code: u32 },
     /// A SKU contains white space, which would make it impossible to type at the till.
     #[error("SKU '{given}' contains white space; use letters, digits and punctuation only")]
     SkuWhitespace { given: String },
@@ -155,6 +162,7 @@ impl Rejection {
     pub fn code(&self) -> &'static str {
         match self {
             Rejection::ShopNotSetUp => "shop_not_set_up",
+            Rejection::DirectionControl { .. } => "direction_control",
             Rejection::UnknownProduct { .. } => "unknown_product",
             Rejection::UnknownCustomer { .. } => "unknown_customer",
             Rejection::UnknownOrder { .. } => "unknown_order",

@@ -67,6 +67,9 @@ fn checked(field: &'static str, trimmed: &str, max: usize, multiline: bool) -> R
     if let Some(c) = trimmed.chars().find(|&c| c.is_control() && !allowed(c)) {
         return Err(Rejection::ControlCharacter { field, code: u32::from(c) });
     }
+    if let Some(c) = trimmed.chars().find(|c| matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')) {
+        return Err(Rejection::DirectionControl { field, code: u32::from(c) });
+    }
     Ok(trimmed.to_owned())
 }
 
@@ -137,6 +140,12 @@ mod tests {
             required("name", "a name", "a\u{7}b", NAME_MAX).unwrap_err().to_string(),
             "name contains a control character (U+0007); remove it"
         );
+        // An override (U+202E) in "invoice<U+202E>fdp.exe" shows it as "invoiceexe.pdf": refused.
+        assert_eq!(
+            required("customer name", "a name", "invoice\u{202E}fdp.exe", NAME_MAX).unwrap_err().to_string(),
+            "customer name contains an invisible text-direction control (U+202E) that can make it display differently from what it says; remove it"
+        );
+        assert!(optional_multiline("note", Some("a \u{2067}b"), NOTE_MAX).is_err());
         assert!(optional_multiline("note", Some("line one\nline two"), NOTE_MAX).is_ok());
         assert!(optional("carrier", Some("DHL\nExpress"), SHORT_MAX).is_err());
     }

@@ -4,6 +4,7 @@
 
 mod disk_full;
 mod golden;
+mod hostile;
 mod import;
 mod model;
 mod store;
