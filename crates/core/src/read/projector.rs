@@ -180,7 +180,8 @@ fn open_read_store(dir: &Path, write: &WriteStore, notes: &mut Vec<String>) -> R
 /// file is reopened. Reopens it and carries on from its last committed checkpoint, which may be
 /// behind what was published (non-durable commits can be rolled back by redb's repair): the
 /// tables re-apply from there and the index re-writes the same documents, so nothing counts
-/// twice. If the file cannot be opened yet, an empty in-memory store stands in, stamped at
+/// twice. The index writer rolls back to its last commit and re-indexes from there, and a
+/// rebuild under way starts over. If the file cannot be opened yet, an empty in-memory store stands in, stamped at
 /// position 0 — queries then show the whole log as lag rather than a wrong answer — and the
 /// projector tries again after its back-off, doing nothing else meanwhile.
 fn reopen_read_store(inner: &Inner, live: &mut Live) -> Result<(), crate::Error> {
@@ -200,8 +201,14 @@ fn reopen_read_store(inner: &Inner, live: &mut Live) -> Result<(), crate::Error>
     drop(slot);
     lock(&inner.notes).extend(notes);
     inner.tables.publish(checkpoint);
-    live.indexed = live.indexed.min(checkpoint);
     live.dirty_since = None;
+    // The index writer dies with a failed write too: back to the index's last commit.
+    live.writer.rollback()?;
+    live.indexed = inner.searched.current().min(checkpoint);
+    // A rebuild under way has its own file and index writer, as likely broken: start it over.
+    if live.rebuild.take().is_some() {
+        inner.rebuild_requested.store(true, Ordering::SeqCst);
+    }
     Ok(())
 }
 

@@ -310,6 +310,14 @@ impl SearchWriter {
         self.pending
     }
 
+    /// Drops everything since the last commit and starts a fresh writer (tantivy's writer is
+    /// dead after a failed write, such as on a full disk).
+    pub(crate) fn rollback(&mut self) -> Result<(), crate::Error> {
+        self.writer.rollback().map_err(search_err)?;
+        self.pending = false;
+        Ok(())
+    }
+
     fn replace(&mut self, key: &str, document: TantivyDocument) -> Result<(), crate::Error> {
         self.writer.delete_term(Term::from_field_text(self.fields.key, key));
         self.writer.add_document(document).map_err(search_err)?;
