@@ -494,4 +494,17 @@ fn a_damaged_or_missing_read_store_is_rebuilt_at_start() {
         assert!(ct.verify_read_models(|_| {}).unwrap().matches, "{what}: equal to a fresh replay");
         assert_eq!(ct.search("1001", 0, 5).unwrap().value.total, 1, "{what}: the index was refilled too");
     }
+
+    // Every file of the live index generation overwritten with garbage.
+    let search = ct.search_digest().unwrap().value;
+    drop(ct);
+    let current = std::fs::read_to_string(dir.path().join("search").join("CURRENT")).unwrap();
+    for file in std::fs::read_dir(dir.path().join("search").join(current.trim())).unwrap() {
+        std::fs::write(file.unwrap().path(), b"\x00garbage\xffgarbage").unwrap();
+    }
+    let ct = Countertop::open(dir.path()).unwrap();
+    caught_up(&ct);
+    let notes = ct.status().unwrap().notes;
+    assert!(notes.iter().any(|n| n.contains("search index") && n.contains("rebuilt")), "{notes:?}");
+    assert_eq!(ct.search_digest().unwrap().value, search, "the same documents as before the damage");
 }
