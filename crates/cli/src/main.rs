@@ -393,7 +393,8 @@ fn main() -> ExitCode {
                         | countertop_core::Error::Conflict { .. }
                         | countertop_core::Error::CommandIdReused { .. }
                         | countertop_core::Error::AlreadyExists { .. }
-                        | countertop_core::Error::BadBackup { .. } => 1,
+                        | countertop_core::Error::BadBackup { .. }
+                        | countertop_core::Error::Read { .. } => 1,
                         _ => 3,
                     };
                     (e.code(), e.to_string(), status)
