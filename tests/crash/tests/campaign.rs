@@ -43,7 +43,9 @@ fn sigkill_at_random_moments_loses_and_doubles_nothing() {
         std::env::var("COUNTERTOP_CRASH_CHECK_EVERY").ok().and_then(|k| k.parse().ok()).unwrap_or(10).max(1);
     println!("crash campaign: seed {seed}, {kills} kills (COUNTERTOP_CRASH_SEED={seed} replays it)");
     let mut rng = fastrand::Rng::with_seed(seed);
+    // Kept when the campaign fails, so the data can be looked at.
     let work = tempfile::tempdir().unwrap();
+    let keep = KeepOnPanic(work.path().to_owned());
     let mut acked = Acknowledged::default();
     let started = Instant::now();
     for run in 0..kills {
@@ -97,6 +99,20 @@ fn sigkill_at_random_moments_loses_and_doubles_nothing() {
         acked.killed_importing
     );
     assert!(acked.commands.len() as u64 > kills, "the workload should have got going: {acked:?}");
+    drop(keep);
+}
+
+struct KeepOnPanic(std::path::PathBuf);
+
+impl Drop for KeepOnPanic {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            let kept = std::env::temp_dir().join(format!("countertop-crash-{}", std::process::id()));
+            if std::fs::rename(&self.0, &kept).is_ok() {
+                eprintln!("the campaign's data is kept in {}", kept.display());
+            }
+        }
+    }
 }
 
 /// Runs the child for `after`, kills it with SIGKILL, returns every line it printed.
@@ -187,6 +203,7 @@ fn check_read_side(work: &Path) -> Result<(), String> {
     }
     let tables = ct.read_digest().map_err(|e| e.to_string())?;
     let search = ct.search_digest().map_err(|e| e.to_string())?;
+    let documents = ct.search_documents().map_err(|e| e.to_string())?;
     ct.rebuild(patience, |_| {}).map_err(|e| e.to_string())?;
     if !ct.wait_caught_up(Freshness::Search, patience, |_| {}) {
         return Err("the read side did not catch up after a rebuild".into());
@@ -197,7 +214,25 @@ fn check_read_side(work: &Path) -> Result<(), String> {
         return Err(format!("tables {tables:?} differ from a rebuild {rebuilt_tables:?}"));
     }
     if (search.position, &search.value) != (rebuilt_search.position, &rebuilt_search.value) {
-        return Err(format!("search index {search:?} differs from a rebuild {rebuilt_search:?}"));
+        let rebuilt = ct.search_documents().map_err(|e| e.to_string())?;
+        let only_live: Vec<_> = multiset_minus(&documents, &rebuilt);
+        let only_rebuilt: Vec<_> = multiset_minus(&rebuilt, &documents);
+        return Err(format!(
+            "search index {search:?} differs from a rebuild {rebuilt_search:?}: only before the rebuild {only_live:?}, only after it {only_rebuilt:?}"
+        ));
     }
     Ok(())
+}
+
+/// The lines of sorted `a` not matched one for one in sorted `b`.
+fn multiset_minus<'a>(a: &'a [String], b: &[String]) -> Vec<&'a String> {
+    let mut b = b.iter().peekable();
+    let mut out = Vec::new();
+    for line in a {
+        while b.next_if(|other| *other < line).is_some() {}
+        if b.next_if(|other| *other == line).is_none() {
+            out.push(line);
+        }
+    }
+    out
 }

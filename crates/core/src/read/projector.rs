@@ -448,12 +448,11 @@ fn index(db: &Database, writer: &mut SearchWriter, events: &[LoggedEvent]) -> Re
         if let Some(info) = directory::customer(&txn, id)? {
             writer.customer(&info)?;
         }
-        // A renamed customer's orders are found by the new name too.
-        if !touched.orders.contains(id) {
-            let (views, _) = orders.customer_orders(id, 0, usize::MAX)?;
-            for view in views {
-                writer.order(&view)?;
-            }
+        // A renamed customer's orders are found by the new name too (those the batch touched
+        // are written below anyway).
+        let (views, _) = orders.customer_orders(id, 0, usize::MAX)?;
+        for view in views.iter().filter(|view| !touched.orders.contains(&view.id)) {
+            writer.order(view)?;
         }
     }
     for sku in &touched.products {

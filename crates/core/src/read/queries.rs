@@ -460,6 +460,12 @@ impl Countertop {
         Ok(Stamped { value, position, head, lag_events: head.saturating_sub(position) })
     }
 
+    /// The search index's documents (key, title, subtitle; tab-separated), sorted: what
+    /// [`Countertop::search_digest`] hashes, for finding where two indexes differ.
+    pub fn search_documents(&self) -> Result<Vec<String>, crate::Error> {
+        self.read.search_index().documents()
+    }
+
     /// A digest of every read-model table: equal digests, equal read models.
     pub fn read_digest(&self) -> Result<Stamped<String>, crate::Error> {
         self.read_stamped(super::tables::digest)

@@ -245,9 +245,8 @@ impl SearchIndex {
         self.live.read().unwrap_or_else(PoisonError::into_inner).reader.reload().map_err(search_err)
     }
 
-    /// A digest of every live document's stored fields, in key order: equal digests, equal
-    /// indexes (as far as results show them; a key indexed twice changes it too).
-    pub(crate) fn digest(&self) -> Result<String, crate::Error> {
+    /// Every live document's stored fields (key, title, subtitle; tab-separated), sorted.
+    pub(crate) fn documents(&self) -> Result<Vec<String>, crate::Error> {
         let live = self.live.read().unwrap_or_else(PoisonError::into_inner);
         let searcher = live.reader.searcher();
         let mut lines = Vec::new();
@@ -261,6 +260,13 @@ impl SearchIndex {
             }
         }
         lines.sort_unstable();
+        Ok(lines)
+    }
+
+    /// A digest of [`SearchIndex::documents`]: equal digests, equal indexes (as far as results
+    /// show them; a key indexed twice changes it too).
+    pub(crate) fn digest(&self) -> Result<String, crate::Error> {
+        let lines = self.documents()?;
         let mut hasher = blake3::Hasher::new();
         for line in &lines {
             hasher.update(line.as_bytes());

@@ -508,3 +508,27 @@ fn a_damaged_or_missing_read_store_is_rebuilt_at_start() {
     assert!(notes.iter().any(|n| n.contains("search index") && n.contains("rebuilt")), "{notes:?}");
     assert_eq!(ct.search_digest().unwrap().value, search, "the same documents as before the damage");
 }
+
+#[test]
+fn renaming_a_customer_reindexes_their_orders_even_when_an_order_shares_their_id() {
+    let dir = tempfile::tempdir().unwrap();
+    let ct = shop(dir.path());
+    let add = AddCustomer { id: Some("1001".into()), name: "Old Name".into(), ..Default::default() };
+    ct.execute(Request::new(Command::AddCustomer(add))).unwrap();
+    ct.execute(Request::new(place(Some("1"), &[("MUG", 1)], None))).unwrap(); // order 1001, not theirs
+    ct.execute(Request::new(place(Some("1001"), &[("TEA", 1)], None))).unwrap(); // order 1002
+    caught_up(&ct);
+    // One commit, so one projector batch: customer 1001 renamed, order 1001 shipped.
+    let rename = UpdateCustomer { id: "1001".into(), name: Some("Zebedee Newname".into()), ..Default::default() };
+    let ship = ShipOrder { order: "1001".into(), carrier: "DHL".into(), tracking: "JD1".into(), at: None };
+    for result in ct
+        .write()
+        .execute_batch(vec![Request::new(Command::UpdateCustomer(rename)), Request::new(Command::ShipOrder(ship))])
+        .unwrap()
+    {
+        result.unwrap();
+    }
+    caught_up(&ct);
+    let hits = ct.search("zebedee", 0, 10).unwrap().value.items;
+    assert!(hits.iter().any(|h| h.kind == SearchKind::Order && h.id == "1002"), "{hits:?}");
+}
