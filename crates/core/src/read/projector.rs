@@ -181,9 +181,9 @@ fn open_read_store(dir: &Path, write: &WriteStore, notes: &mut Vec<String>) -> R
 /// behind what was published (non-durable commits can be rolled back by redb's repair): the
 /// tables re-apply from there and the index re-writes the same documents, so nothing counts
 /// twice. The index writer rolls back to its last commit and re-indexes from there, and a
-/// rebuild under way starts over. If the file cannot be opened yet, an empty in-memory store stands in, stamped at
-/// position 0 — queries then show the whole log as lag rather than a wrong answer — and the
-/// projector tries again after its back-off, doing nothing else meanwhile.
+/// rebuild under way starts over. If the file cannot be opened yet, an empty in-memory store
+/// stands in, stamped at position 0 — queries then show the whole log as lag rather than a
+/// wrong answer — and the projector tries again after its back-off, doing nothing else.
 fn reopen_read_store(inner: &Inner, live: &mut Live) -> Result<(), crate::Error> {
     let mut slot = inner.db.write().unwrap_or_else(PoisonError::into_inner);
     let started = Instant::now();
