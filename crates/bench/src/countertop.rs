@@ -241,6 +241,26 @@ pub fn run(dir: &Path, workload: &Workload, probe: &Probe, plan: Plan) -> Result
     let _ = rebuilder.join();
     m.put_samples("entry_rebuild", &mut during);
     m.insert("rss_after_entry_rebuild_mb", rss_mb());
+
+    // ... and while a CSV import runs through the real importer on another thread, as the app
+    // runs it (its group commits of 2000 orders share the writer with the counter).
+    let csv = dir.with_extension("import.csv");
+    write_import_csv(&csv, plan.entries * 100, last_day)
+        .map_err(|e| countertop_core::Error::Write { detail: e.to_string() })?;
+    let importer = {
+        let (ct, csv) = (ct.clone(), csv.clone());
+        std::thread::spawn(move || import::import(ct.write(), &csv, &ImportOptions::default(), |_| {}))
+    };
+    std::thread::sleep(Duration::from_millis(50));
+    let mut during = Samples::default();
+    while !importer.is_finished() && during.len() < 2000 {
+        during.push(entry(&ct));
+    }
+    if let Ok(report) = importer.join() {
+        m.insert("entry_import_orders", report?.orders as f64);
+    }
+    let _ = std::fs::remove_file(&csv);
+    m.put_samples("entry_import", &mut during);
     m.insert("peak_rss_before_lag_mb", peak_rss_mb());
 
     // 4. Projection lag at a steady 100 orders/s.
@@ -274,4 +294,21 @@ pub fn run(dir: &Path, workload: &Workload, probe: &Probe, plan: Plan) -> Result
     drop(ct);
     m.insert("peak_rss_mb", peak_rss_mb());
     Ok(m)
+}
+
+/// `orders` orders of 1–4 catalog lines each, on the days before `last_day`, in the generic
+/// CSV format, numbered `IMP-1`… so they do not meet the workload's numbers.
+fn write_import_csv(path: &Path, orders: usize, last_day: chrono::NaiveDate) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut out = std::io::BufWriter::new(std::fs::File::create(path)?);
+    writeln!(out, "order,date,customer,sku,product,quantity,unit_price")?;
+    for k in 0..orders {
+        let day = last_day - chrono::TimeDelta::days((k % 365) as i64);
+        for line in 0..=(k % 4) {
+            let (sku, name, cents) = workload::product((k * 31 + line * 7) % PRODUCTS);
+            let price = Decimal::new(cents, 2);
+            writeln!(out, "IMP-{k},{day} 12:00:00,Importer {},{sku},{name},{},{price}", k % 500, 1 + line)?;
+        }
+    }
+    out.flush()
 }
