@@ -55,6 +55,7 @@ impl Default for ProjectorOptions {
 }
 const SEARCH_DIR: &str = "search";
 const REBUILD_FILE: &str = "read.rebuild.redb";
+const INTERRUPTED_NOTE: &str = "A rebuild of the reports was interrupted; it starts again from the beginning.";
 
 /// Progress of a long job (a rebuild, a catch-up, a replay).
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -221,7 +222,12 @@ impl ReadSide {
     /// index in `dir`, and starts the projector.
     pub(crate) fn open(dir: &Path, write: WriteStore, options: ProjectorOptions) -> Result<ReadSide, crate::Error> {
         let mut notes = Vec::new();
-        let _ = std::fs::remove_file(dir.join(REBUILD_FILE));
+        // The rebuild's file lives from its start to the swap: still there means a rebuild was
+        // cut short (the app was killed or the machine stopped). It starts again.
+        let interrupted = std::fs::remove_file(dir.join(REBUILD_FILE)).is_ok();
+        if interrupted {
+            notes.push(INTERRUPTED_NOTE.to_owned());
+        }
         let db = open_read_store(dir, &write, &mut notes)?;
         let (checkpoint, stale) = {
             let txn = db.begin_read()?;
@@ -247,7 +253,7 @@ impl ReadSide {
             tables: Watch::new(checkpoint),
             searched: Watch::new(search_cp),
             stop: AtomicBool::new(false),
-            rebuild_requested: AtomicBool::new(stale),
+            rebuild_requested: AtomicBool::new(stale || interrupted),
             reopen: AtomicBool::new(false),
             requests: Mutex::new(Vec::new()),
             progress: Mutex::new(None),

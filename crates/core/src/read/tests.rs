@@ -532,3 +532,27 @@ fn renaming_a_customer_reindexes_their_orders_even_when_an_order_shares_their_id
     let hits = ct.search("zebedee", 0, 10).unwrap().value.items;
     assert!(hits.iter().any(|h| h.kind == SearchKind::Order && h.id == "1002"), "{hits:?}");
 }
+
+#[test]
+fn a_rebuild_cut_short_starts_again_at_the_next_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let ct = shop(dir.path());
+    ct.execute(Request::new(place(Some("1"), &[("MUG", 1)], None))).unwrap();
+    caught_up(&ct);
+    let digest = ct.read_digest().unwrap().value;
+    drop(ct);
+    // What a kill in the middle of a rebuild leaves: its half-filled file.
+    std::fs::write(dir.path().join("read.rebuild.redb"), b"half a rebuild").unwrap();
+    let generation = || std::fs::read_to_string(dir.path().join("search").join("CURRENT")).unwrap();
+    let before = generation();
+    let ct = Countertop::open(dir.path()).unwrap();
+    assert!(ct.status().unwrap().notes.iter().any(|n| n.contains("interrupted")));
+    let started = std::time::Instant::now();
+    while generation() == before {
+        assert!(started.elapsed() < WAIT, "the rebuild did not run again");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    caught_up(&ct);
+    assert_eq!(ct.read_digest().unwrap().value, digest);
+    assert!(!dir.path().join("read.rebuild.redb").exists());
+}
