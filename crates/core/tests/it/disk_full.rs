@@ -1,5 +1,5 @@
 //! A full disk: the data dir on a small tmpfs (mounting needs root; `scripts/test.sh` sets
-//! `COUNTERTOP_REQUIRE_TMPFS=1` when it runs as root, so there the test cannot skip).
+//! `COUNTERTOP_REQUIRE_TMPFS=1` where a trial mount works, so there the test cannot skip).
 
 use std::path::{Path, PathBuf};
 use std::process::Command as Process;
@@ -29,7 +29,7 @@ impl Tmpfs {
             std::env::var_os("COUNTERTOP_REQUIRE_TMPFS").is_none(),
             "COUNTERTOP_REQUIRE_TMPFS is set but a tmpfs could not be mounted"
         );
-        eprintln!("skipped: mounting a tmpfs needs root");
+        eprintln!("skipped: mounting a tmpfs needs root (and a sandbox that allows it)");
         None
     }
 
