@@ -108,21 +108,12 @@ impl App {
 
     /// Waits until the element's text satisfies `ok`; returns that text.
     pub async fn wait_text(&self, css: &str, what: &str, ok: impl Fn(&str) -> bool) -> Result<String> {
-        let started = Instant::now();
-        let mut last = "it was not there".to_owned();
-        while started.elapsed() < PATIENCE {
-            // The rendered text as a person reads it (WebKit's WebDriver "element text" comes
-            // back empty for some visible elements, such as grid items with hidden overflow).
-            let script = "const e = document.querySelector(arguments[0]); return e ? e.innerText : null";
-            match self.client.execute(script, vec![json!(css)]).await {
-                Ok(Value::String(text)) if ok(text.trim()) => return Ok(text.trim().to_owned()),
-                Ok(Value::String(text)) => last = format!("its text was {text:?}"),
-                Ok(_) => last = "it was not there".to_owned(),
-                Err(e) => last = format!("it could not be read: {e}"),
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        Err(format!("waited {PATIENCE:?} for `{css}` to {what}; {last}").into())
+        // The rendered text as a person reads it (WebKit's WebDriver "element text" comes back
+        // empty for some visible elements, such as grid items with hidden overflow).
+        let script = "const e = document.querySelector(arguments[0]); return e ? e.innerText.trim() : null";
+        let text =
+            self.poll(script, vec![json!(css)], &format!("`{css}` to {what}"), |v| v.as_str().is_some_and(&ok)).await?;
+        Ok(text.as_str().unwrap_or_default().to_owned())
     }
 
     pub async fn click(&self, css: &str) -> Result<()> {
@@ -147,16 +138,20 @@ impl App {
     /// Runs `script` until its answer satisfies `ok` (screens fill in after their first render,
     /// so a single read can see an empty table); returns that answer.
     pub async fn wait_js(&self, script: &str, what: &str, ok: impl Fn(&Value) -> bool) -> Result<Value> {
+        self.poll(script, vec![], what, ok).await
+    }
+
+    async fn poll(&self, script: &str, args: Vec<Value>, what: &str, ok: impl Fn(&Value) -> bool) -> Result<Value> {
         let started = Instant::now();
         let mut last = Value::Null;
         while started.elapsed() < PATIENCE {
-            last = self.run_js(script).await?;
+            last = self.client.execute(script, args.clone()).await?;
             if ok(&last) {
                 return Ok(last);
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
-        Err(format!("waited {PATIENCE:?} to {what}; the last answer was {last}").into())
+        Err(format!("waited {PATIENCE:?} for {what}; the last answer was {last}").into())
     }
 
     /// Calls one of the app's Tauri commands directly (what a dialog would have triggered).

@@ -180,7 +180,7 @@ async fn day(app: &App, dir: &Path) -> Result<()> {
     app.wait("[data-testid=customers-table]").await?;
     app.wait_js(
         "return [...document.querySelectorAll('[data-testid=customer-name]')].map(e => e.innerText)",
-        "show the hostile name literally in the customer list",
+        "the customer list to show the hostile name literally",
         |texts| texts.as_array().is_some_and(|a| a.iter().any(|t| t == XSS)),
     )
     .await?;

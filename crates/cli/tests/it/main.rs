@@ -53,16 +53,14 @@ fn fails(data: &Path, args: &[&str], status: i32, message: &str) {
     assert_eq!(run.stderr.trim_end(), format!("error: {message}"), "countertop {args:?}");
 }
 
-/// A shop with a mug (8.00), a tea towel (4.50) and customer 1, Ada Lovelace.
-fn shop() -> tempfile::TempDir {
-    let dir = tempfile::tempdir().unwrap();
-    let d = dir.path();
+/// Sets up a UK shop called `name`: GBP, London, prices include 20 % tax.
+fn init_uk(d: &Path, name: &str) {
     ok(
         d,
         &[
             "init",
             "--name",
-            "Corner Shop",
+            name,
             "--currency",
             "GBP",
             "--timezone",
@@ -72,6 +70,13 @@ fn shop() -> tempfile::TempDir {
             "20%",
         ],
     );
+}
+
+/// A shop with a mug (8.00), a tea towel (4.50) and customer 1, Ada Lovelace.
+fn shop() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    init_uk(d, "Corner Shop");
     ok(d, &["product", "add", "--sku", "MUG", "--name", "Enamel mug", "--price", "8.00"]);
     ok(d, &["product", "add", "--sku", "TEA", "--name", "Tea towel", "--price", "4.50"]);
     ok(d, &["customer", "add", "--name", "Ada Lovelace", "--email", "ada@example.org"]);

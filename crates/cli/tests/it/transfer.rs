@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use super::{fails, json, ok};
+use super::{fails, init_uk, json, ok};
 
 fn data(name: &str) -> PathBuf {
     std::env::var_os("CARGO_MANIFEST_DIR")
@@ -118,21 +118,7 @@ fn an_export_imports_back_with_the_same_daily_report() {
 
     let copy = tempfile::tempdir().unwrap();
     let c = copy.path();
-    ok(
-        c,
-        &[
-            "init",
-            "--name",
-            "Copy",
-            "--currency",
-            "GBP",
-            "--timezone",
-            "Europe/London",
-            "--prices-include-tax",
-            "--tax-rate",
-            "20%",
-        ],
-    );
+    init_uk(c, "Copy");
     let report = json(c, &["import", csv.to_str().unwrap()]);
     assert_eq!(report["reconciles"], true, "{report}");
     assert_eq!(report["rejected"], Value::Array(vec![]), "{report}");

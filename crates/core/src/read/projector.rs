@@ -187,12 +187,8 @@ fn open_read_store(dir: &Path, write: &WriteStore, notes: &mut Vec<String>) -> R
 /// wrong answer — and the projector tries again after its back-off, doing nothing else.
 fn reopen_read_store(inner: &Inner, live: &mut Live) -> Result<(), crate::Error> {
     let mut slot = inner.db.write().unwrap_or_else(PoisonError::into_inner);
-    let started = Instant::now();
-    while Arc::strong_count(&slot) > 1 {
-        if started.elapsed() > Duration::from_secs(10) {
-            return Err(super::storage("the read store could not be reopened: queries kept it busy"));
-        }
-        std::thread::sleep(Duration::from_millis(2));
+    if !crate::store::wait_sole_owner(&slot, Duration::from_secs(10)) {
+        return Err(super::storage("the read store could not be reopened: queries kept it busy"));
     }
     drop(std::mem::replace(&mut *slot, Arc::new(store::in_memory()?)));
     let mut notes = Vec::new();

@@ -8,6 +8,7 @@
 mod commands;
 mod damage;
 pub(crate) use damage::contain as contain_damage;
+pub(crate) use slot::wait_sole_owner;
 mod log;
 mod slot;
 mod state;

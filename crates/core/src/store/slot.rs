@@ -46,15 +46,13 @@ impl DbSlot {
     /// Closes and reopens the file. Readers wait meanwhile; those already reading finish first.
     pub(crate) fn reopen(&self) -> Result<(), Error> {
         let mut slot = self.db.write().unwrap_or_else(PoisonError::into_inner);
-        let started = Instant::now();
-        while slot.as_ref().is_some_and(|db| Arc::strong_count(db) > 1) {
-            if started.elapsed() > DRAIN {
-                return Err(Error::Storage {
-                    path: self.path.clone(),
-                    detail: "it could not be reopened after an I/O error while a long read (a backup?) was running; restart Countertop".into(),
-                });
-            }
-            std::thread::sleep(Duration::from_millis(2));
+        if let Some(db) = slot.as_ref()
+            && !wait_sole_owner(db, DRAIN)
+        {
+            return Err(Error::Storage {
+                path: self.path.clone(),
+                detail: "it could not be reopened after an I/O error while a long read (a backup?) was running; restart Countertop".into(),
+            });
         }
         // redb holds a file lock per open database: the old one must be gone before the new
         // open. If the open fails the slot stays empty and every caller gets an error.
@@ -62,4 +60,18 @@ impl DbSlot {
         *slot = Some(Arc::new((self.open)(&self.path)?));
         Ok(())
     }
+}
+
+/// Waits until `shared` has no other owner (readers finish their one transaction and let go of
+/// their clone); `false` if that takes longer than `timeout`. The caller holds the lock that
+/// hands out clones, so no new ones appear meanwhile.
+pub(crate) fn wait_sole_owner<T>(shared: &Arc<T>, timeout: Duration) -> bool {
+    let started = Instant::now();
+    while Arc::strong_count(shared) > 1 {
+        if started.elapsed() > timeout {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    true
 }
