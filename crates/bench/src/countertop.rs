@@ -64,13 +64,13 @@ fn import_synthetic(ct: &Countertop, n: u64, seed: u64) -> Result<(), countertop
         }
         if batch.len() >= 2000 {
             batch.append(&mut later);
-            for r in ct.write().execute_batch(std::mem::take(&mut batch))? {
+            for r in ct.write().execute_bulk(std::mem::take(&mut batch))? {
                 must(r);
             }
         }
     }
     batch.append(&mut later);
-    for r in ct.write().execute_batch(batch)? {
+    for r in ct.write().execute_bulk(batch)? {
         must(r);
     }
     Ok(())

@@ -434,14 +434,15 @@ impl Importer<'_> {
         Ok(Some(id))
     }
 
-    /// Commits the pending requests in one transaction and accounts for each.
+    /// Commits the pending requests as a bulk job (an order at the counter meanwhile does not wait
+    /// for all of them) and accounts for each.
     fn flush(&mut self) -> Result<(), Error> {
         if self.pending.is_empty() {
             return Ok(());
         }
         let pending = std::mem::take(&mut self.pending);
         let requests = pending.iter().map(|p| p.request.clone()).collect();
-        let results = self.store.execute_batch(requests)?;
+        let results = self.store.execute_bulk(requests)?;
         for (p, result) in pending.into_iter().zip(results) {
             match result {
                 Ok(outcome) => {

@@ -369,6 +369,20 @@ impl WriteStore {
         rx.recv().map_err(|_| Error::Closed)?.map_err(|e| e.at(self.path()))
     }
 
+    /// Runs many commands as a bulk job (an import): like [`execute_batch`](Self::execute_batch)
+    /// they share transactions, but an interactive command that arrives meanwhile does not wait
+    /// for the rest of them — the transaction commits with it and the bulk job goes on in the
+    /// next. So on an outer error the commands committed before it stay in the log; running the
+    /// same requests again (same command ids) adds only the rest.
+    pub fn execute_bulk(&self, requests: Vec<Request>) -> Result<Vec<Result<Outcome, Error>>, Error> {
+        if requests.is_empty() {
+            return Ok(Vec::new());
+        }
+        let (tx, rx) = mpsc::sync_channel(1);
+        self.send(writer::Job::Bulk(requests, tx))?;
+        rx.recv().map_err(|_| Error::Closed)?.map_err(|e| e.at(self.path()))
+    }
+
     fn send(&self, job: writer::Job) -> Result<(), Error> {
         let sender = self.inner.jobs.lock().unwrap_or_else(PoisonError::into_inner).clone().ok_or(Error::Closed)?;
         sender.send(job).map_err(|_| Error::Closed)

@@ -1,11 +1,19 @@
 //! The writer thread: the only code that opens write transactions on the write store.
 //!
-//! Callers send jobs over a channel and block on a reply. The thread takes every job waiting
-//! in the channel (up to [`MAX_GROUP`] commands), decides and appends them in **one** write
-//! transaction, commits it with immediate durability (fsync), and only then replies to each
-//! caller and publishes the new head. So concurrent callers share one fsync (group commit)
-//! and no caller is acknowledged before its events are on disk.
+//! Callers send jobs over a channel and block on a reply. The thread takes every interactive
+//! job waiting in the channel (up to [`MAX_GROUP`] commands), decides and appends them in
+//! **one** write transaction, commits it with immediate durability (fsync), and only then
+//! replies to each caller and publishes the new head. So concurrent callers share one fsync
+//! (group commit) and no caller is acknowledged before its events are on disk.
+//!
+//! Bulk jobs (an import's group of a few thousand commands) run when no interactive job is
+//! waiting, one command at a time in one transaction. An interactive job that arrives
+//! meanwhile does not wait for the rest of the bulk job: it joins the open transaction, which
+//! commits at once (with the bulk commands done so far), and the bulk job goes on in the next
+//! transaction. So an order taken at the counter during an import waits for one command and
+//! one commit, not for the import's whole group.
 
+use std::collections::VecDeque;
 use std::sync::Arc;
 use std::sync::mpsc::{Receiver, SyncSender, TryRecvError};
 
@@ -26,87 +34,198 @@ const MAX_GROUP: usize = 4096;
 /// Most characters in a command id.
 const COMMAND_ID_MAX: usize = 128;
 
+type Results = Vec<Result<Outcome, Error>>;
+
 pub(super) enum Job {
     One(Request, SyncSender<Result<Outcome, Error>>),
-    Batch(Vec<Request>, SyncSender<Result<Vec<Result<Outcome, Error>>, Error>>),
+    /// Commands committed together or not at all.
+    Batch(Vec<Request>, SyncSender<Result<Results, Error>>),
+    /// Commands that may commit in several transactions, giving way to interactive jobs.
+    Bulk(Vec<Request>, SyncSender<Result<Results, Error>>),
 }
 
 impl Job {
     fn len(&self) -> usize {
         match self {
             Job::One(..) => 1,
-            Job::Batch(requests, _) => requests.len(),
+            Job::Batch(requests, _) | Job::Bulk(requests, _) => requests.len(),
         }
     }
 }
 
-pub(super) fn run(db: Arc<DbSlot>, jobs: Receiver<Job>, head: Watch) {
-    while let Ok(first) = jobs.recv() {
-        let mut group = vec![first];
-        let mut size = group[0].len();
-        while size < MAX_GROUP {
-            match jobs.try_recv() {
-                Ok(job) => {
-                    size += job.len();
-                    group.push(job);
-                }
-                Err(TryRecvError::Empty | TryRecvError::Disconnected) => break,
+/// A bulk job under way: the commands already committed and their results.
+struct Bulk {
+    requests: Vec<Request>,
+    results: Results,
+    reply: SyncSender<Result<Results, Error>>,
+}
+
+/// The jobs received and not yet done: interactive ones first, bulk ones when none wait.
+struct Queue {
+    rx: Receiver<Job>,
+    interactive: VecDeque<Job>,
+    bulk: VecDeque<Bulk>,
+    disconnected: bool,
+}
+
+impl Queue {
+    /// Moves every job waiting in the channel into the queues; with `block`, first waits for
+    /// one when both queues are empty. `false` once there is nothing left to do, ever.
+    fn fill(&mut self, block: bool) -> bool {
+        if block && self.is_empty() && !self.disconnected {
+            match self.rx.recv() {
+                Ok(job) => self.push(job),
+                Err(_) => self.disconnected = true,
             }
         }
+        while !self.disconnected {
+            match self.rx.try_recv() {
+                Ok(job) => self.push(job),
+                Err(TryRecvError::Empty) => break,
+                Err(TryRecvError::Disconnected) => self.disconnected = true,
+            }
+        }
+        !(self.disconnected && self.is_empty())
+    }
+
+    fn is_empty(&self) -> bool {
+        self.interactive.is_empty() && self.bulk.is_empty()
+    }
+
+    fn push(&mut self, job: Job) {
+        match job {
+            Job::Bulk(requests, reply) => {
+                self.bulk.push_back(Bulk { results: Vec::with_capacity(requests.len()), requests, reply })
+            }
+            job => self.interactive.push_back(job),
+        }
+    }
+
+    /// The interactive jobs for one transaction (at least one, then up to [`MAX_GROUP`]
+    /// commands).
+    fn take_group(&mut self) -> Vec<Job> {
+        let mut group = Vec::new();
+        let mut size = 0;
+        while let Some(job) = self.interactive.pop_front() {
+            size += job.len();
+            group.push(job);
+            if size >= MAX_GROUP {
+                break;
+            }
+        }
+        group
+    }
+}
+
+pub(super) fn run(db: Arc<DbSlot>, jobs: Receiver<Job>, head: Watch) {
+    let mut queue = Queue { rx: jobs, interactive: VecDeque::new(), bulk: VecDeque::new(), disconnected: false };
+    while queue.fill(true) {
         // A reopen that failed earlier is tried again first (the disk may have space now).
         if db.is_closed()
             && let Err(e) = db.reopen()
         {
-            fail(group, &e);
+            fail(queue.take_group(), &e);
+            if let Some(bulk) = queue.bulk.pop_front() {
+                let _ = bulk.reply.send(Err(e));
+            }
             continue;
         }
-        let result = db.get().and_then(|open| super::damage::contain(|| commit_group(&open, &group)));
-        match result {
-            Ok((results, new_head)) => {
-                head.publish(new_head);
-                reply(group, results);
-            }
-            Err(e) => {
-                fail(group, &e);
-                // redb refuses all later transactions after a failed commit until reopened;
-                // nothing of this group was written, so reopening loses nothing.
-                if matches!(e, Error::Storage { .. }) {
-                    let _ = db.reopen();
+        let group = queue.take_group();
+        if !group.is_empty() {
+            match db.get().and_then(|open| super::damage::contain(|| commit_group(&open, &group))) {
+                Ok((results, new_head)) => {
+                    head.publish(new_head);
+                    reply(group, results);
+                }
+                Err(e) => {
+                    fail(group, &e);
+                    after_failure(&db, &e);
                 }
             }
+            continue;
         }
+        let Some(mut bulk) = queue.bulk.pop_front() else { continue };
+        let mut joined = Vec::new();
+        let result =
+            db.get().and_then(|open| super::damage::contain(|| commit_bulk(&open, &bulk, &mut queue, &mut joined)));
+        match result {
+            Ok((done, joined_results, new_head)) => {
+                head.publish(new_head);
+                reply(joined, joined_results);
+                bulk.results.extend(done);
+                if bulk.results.len() < bulk.requests.len() {
+                    queue.bulk.push_front(bulk);
+                } else {
+                    let _ = bulk.reply.send(Ok(bulk.results));
+                }
+            }
+            Err(e) => {
+                fail(joined, &e);
+                let _ = bulk.reply.send(Err(e.clone()));
+                after_failure(&db, &e);
+            }
+        }
+    }
+}
+
+/// redb refuses all later transactions after a failed commit until reopened; nothing of the
+/// failed transaction was written, so reopening loses nothing.
+fn after_failure(db: &DbSlot, e: &Error) {
+    if matches!(e, Error::Storage { .. }) {
+        let _ = db.reopen();
     }
 }
 
 /// Decides and appends every request of the group in one transaction and commits it.
 /// Returns each request's result (in order) and the new head. Any storage error aborts the
 /// whole transaction: then nothing of the group was written.
-fn commit_group(db: &Database, group: &[Job]) -> Result<(Vec<Result<Outcome, Error>>, u64), Error> {
+fn commit_group(db: &Database, group: &[Job]) -> Result<(Results, u64), Error> {
     let mut txn = db.begin_write()?;
     txn.set_durability(Durability::Immediate)?;
-    let mut results = Vec::with_capacity(group.len());
-    let head;
+    let (results, head);
     {
         let mut tables = Tables::open(&txn)?;
-        for job in group {
-            let requests = match job {
-                Job::One(request, _) => std::slice::from_ref(request),
-                Job::Batch(requests, _) => requests.as_slice(),
-            };
-            for request in requests {
-                match tables.execute(request) {
-                    Err(e) if e.is_storage_fault() => return Err(e),
-                    result => results.push(result),
-                }
-            }
-        }
+        results = tables.execute_group(group)?;
         head = tables.log.next_position() - 1;
     }
     txn.commit()?;
     Ok((results, head))
 }
 
-fn reply(group: Vec<Job>, results: Vec<Result<Outcome, Error>>) {
+/// Runs the rest of a bulk job in one transaction, until an interactive job arrives: that one
+/// (with any others waiting, moved to `joined`) runs in the same transaction, which then
+/// commits. Returns the bulk commands' results, the joined jobs' results and the new head.
+/// Any storage error aborts the transaction: then nothing of it was written (earlier
+/// transactions of the bulk job stay committed).
+fn commit_bulk(
+    db: &Database,
+    bulk: &Bulk,
+    queue: &mut Queue,
+    joined: &mut Vec<Job>,
+) -> Result<(Results, Results, u64), Error> {
+    let mut txn = db.begin_write()?;
+    txn.set_durability(Durability::Immediate)?;
+    let mut done = Vec::new();
+    let mut joined_results = Vec::new();
+    let head;
+    {
+        let mut tables = Tables::open(&txn)?;
+        for request in &bulk.requests[bulk.results.len()..] {
+            done.push(tables.execute_in_group(request)?);
+            queue.fill(false);
+            if !queue.interactive.is_empty() {
+                *joined = queue.take_group();
+                joined_results = tables.execute_group(joined)?;
+                break;
+            }
+        }
+        head = tables.log.next_position() - 1;
+    }
+    txn.commit()?;
+    Ok((done, joined_results, head))
+}
+
+fn reply(group: Vec<Job>, results: Results) {
     let mut results = results.into_iter();
     for job in group {
         // A caller that gave up waiting has dropped its receiver; its command is committed
@@ -116,7 +235,7 @@ fn reply(group: Vec<Job>, results: Vec<Result<Outcome, Error>>) {
                 let result = results.next().unwrap_or_else(|| Err(Error::Internal("a result went missing".into())));
                 let _ = tx.send(result);
             }
-            Job::Batch(requests, tx) => {
+            Job::Batch(requests, tx) | Job::Bulk(requests, tx) => {
                 let _ = tx.send(Ok(results.by_ref().take(requests.len()).collect()));
             }
         }
@@ -129,7 +248,7 @@ fn fail(group: Vec<Job>, e: &Error) {
             Job::One(_, tx) => {
                 let _ = tx.send(Err(e.clone()));
             }
-            Job::Batch(_, tx) => {
+            Job::Batch(_, tx) | Job::Bulk(_, tx) => {
                 let _ = tx.send(Err(e.clone()));
             }
         }
@@ -146,6 +265,30 @@ pub(super) struct Tables<'txn> {
 impl<'txn> Tables<'txn> {
     pub(super) fn open(txn: &'txn WriteTransaction) -> Result<Tables<'txn>, Error> {
         Ok(Tables { log: LogWriter::open(txn)?, commands: CommandTable::open(txn)?, state: StateTables::open(txn)? })
+    }
+
+    /// Runs every request of `group` in order. A storage fault aborts (the caller drops the
+    /// transaction); a refusal or conflict is that request's result.
+    fn execute_group(&mut self, group: &[Job]) -> Result<Results, Error> {
+        let mut results = Vec::with_capacity(group.iter().map(Job::len).sum());
+        for job in group {
+            let requests = match job {
+                Job::One(request, _) => std::slice::from_ref(request),
+                Job::Batch(requests, _) | Job::Bulk(requests, _) => requests.as_slice(),
+            };
+            for request in requests {
+                results.push(self.execute_in_group(request)?);
+            }
+        }
+        Ok(results)
+    }
+
+    /// One request's result, or `Err` for a storage fault that must abort the transaction.
+    fn execute_in_group(&mut self, request: &Request) -> Result<Result<Outcome, Error>, Error> {
+        match self.execute(request) {
+            Err(e) if e.is_storage_fault() => Err(e),
+            result => Ok(result),
+        }
     }
 
     fn execute(&mut self, request: &Request) -> Result<Outcome, Error> {

@@ -162,6 +162,32 @@ fn concurrent_callers_share_commits_and_lose_nothing() {
 }
 
 #[test]
+fn orders_taken_during_a_bulk_job_do_not_wait_for_all_of_it() {
+    let (_dir, store) = shop();
+    let bulk: Vec<Request> = (0..6000).map(|_| Request::new(place(None, &[("MUG", 1)]))).collect();
+    let importer = {
+        let store = store.clone();
+        std::thread::spawn(move || store.execute_bulk(bulk))
+    };
+    // Orders at the counter for as long as the bulk job runs.
+    let mut counter = Vec::new();
+    while !importer.is_finished() {
+        counter.push(store.execute(Request::new(place(None, &[("TEA", 1)]))).unwrap().position().unwrap());
+    }
+    let results = importer.join().unwrap().unwrap();
+    assert_eq!(results.len(), 6000);
+    let bulk_positions: Vec<u64> = results.iter().map(|r| r.as_ref().unwrap().position().unwrap()).collect();
+    assert!(bulk_positions.windows(2).all(|w| w[0] < w[1]), "the bulk job's commands stay in their order");
+    let (first, last) = (bulk_positions[0], bulk_positions[5999]);
+    // With the bulk job in one transaction, every counter order would come before or after it.
+    let inside = counter.iter().filter(|p| (first..last).contains(*p)).count();
+    assert!(inside > 0, "no counter order committed while the bulk job ran: {counter:?} vs {first}..{last}");
+    let verification = store.verify().unwrap();
+    assert_eq!((verification.events, verification.first_bad), (store.head().current(), None));
+    assert_eq!(store.head().current(), 3 + 6000 + counter.len() as u64, "every command once, nothing else");
+}
+
+#[test]
 fn the_head_is_published_after_each_commit() {
     let (_dir, store) = shop();
     let head = store.head();
