@@ -133,17 +133,48 @@ fn dir_bytes(dir: &Path) -> u64 {
         .sum()
 }
 
-/// The disk's fsync floor: write 4 KiB and fsync, p50/p99, for context.
+/// The disk's fsync floor: write 4 KiB and fsync, p50/p99, for context. Also what a commit
+/// that rewrites 20 pages costs when they lie together (an append-only log, SQLite's WAL) and
+/// when they are scattered through a 64 MiB file (a copy-on-write B-tree such as redb's): an
+/// order's commit rewrites about 20 pages of `write.redb` (strace), so this is its floor.
 fn fsync_floor(dir: &Path) -> Metrics {
+    use std::os::unix::fs::FileExt;
+
+    const FILE_PAGES: u64 = 16_384;
+    const PAGE: usize = 4096;
     let mut m = Metrics::new();
     let path = dir.join("fsync.probe");
     if let Ok(mut file) = std::fs::File::create(&path) {
-        let block = [7u8; 4096];
+        let block = [7u8; PAGE];
         m.samples("fsync", 200, || {
             let _ = file.write_all(&block);
             let _ = file.sync_data();
         });
     }
+    let _ = std::fs::remove_file(&path);
+    let Ok(file) = std::fs::File::options().read(true).write(true).create_new(true).open(&path) else { return m };
+    // Real blocks, not a sparse file: both probes overwrite allocated pages, like redb does.
+    let chunk = vec![1u8; PAGE * 256];
+    for at in (0..FILE_PAGES).step_by(256) {
+        let _ = file.write_all_at(&chunk, at * PAGE as u64);
+    }
+    let _ = file.sync_all();
+    let mut rng = workload::Rng::new(99);
+    let twenty = vec![3u8; PAGE * 20];
+    m.samples("fsync_20_contiguous", 200, || {
+        let at = rng.below(FILE_PAGES - 20) * PAGE as u64;
+        let _ = file.write_all_at(&twenty, at);
+        let _ = file.write_all_at(&twenty[..320], 0);
+        let _ = file.sync_data();
+    });
+    m.samples("fsync_20_scattered", 200, || {
+        for _ in 0..20 {
+            let _ = file.write_all_at(&twenty[..PAGE], rng.below(FILE_PAGES) * PAGE as u64);
+        }
+        let _ = file.write_all_at(&twenty[..320], 0);
+        let _ = file.sync_data();
+    });
+    drop(file);
     let _ = std::fs::remove_file(path);
     m
 }
@@ -268,7 +299,7 @@ fn main() -> ExitCode {
             println!("{key:<32} {:>14} {:>14} {:>10}", show(c), show(s), ratio);
         }
         for (key, v) in &fsync {
-            println!("{key:<32} {v:>14.3}   (this disk's raw 4 KiB write + fsync)");
+            println!("{key:<32} {v:>14.3}   (this disk: raw writes + fsync)");
         }
         Ok(
             serde_json::json!({ "orders": args.orders, "seed": args.seed, "countertop": ours, "sqlite": base, "fsync": fsync }),

@@ -128,6 +128,37 @@ macro_rules! events {
                     _ => Err(DecodeError::UnknownType(event_type.to_owned())),
                 }
             }
+
+            /// Like [`from_payload`](Self::from_payload), from the payload's JSON text: one of
+            /// the current schema version parses straight into its type, an older one goes
+            /// through [`upcast`] as a `Value`.
+            pub fn from_payload_json(event_type: &str, version: u16, json: &str) -> Result<Event, DecodeError> {
+                match event_type {
+                    $($name if version == $version => {
+                        serde_json::from_str(json).map(Event::$variant).map_err(|source| DecodeError::Malformed {
+                            event_type: event_type.to_owned(),
+                            version,
+                            source,
+                        })
+                    })*
+                    _ => {
+                        let known = EVENT_TYPES
+                            .iter()
+                            .find(|(name, _)| *name == event_type)
+                            .map(|(_, known)| *known)
+                            .ok_or_else(|| DecodeError::UnknownType(event_type.to_owned()))?;
+                        if version > known {
+                            return Err(DecodeError::NewerVersion { event_type: event_type.to_owned(), version, known });
+                        }
+                        let payload = serde_json::from_str(json).map_err(|source| DecodeError::Malformed {
+                            event_type: event_type.to_owned(),
+                            version,
+                            source,
+                        })?;
+                        Event::from_payload(event_type, version, payload)
+                    }
+                }
+            }
         }
 
         /// Every event type with its current schema version.
@@ -228,6 +259,23 @@ mod tests {
             Event::from_payload("order.delivered", 1, serde_json::json!({"order": 5})),
             Err(DecodeError::Malformed { .. })
         ));
+    }
+
+    #[test]
+    fn the_json_text_path_decodes_like_the_value_path() {
+        let placed =
+            serde_json::json!({"order": "7", "carrier": "DHL", "tracking": "JD1", "at": "2026-01-02T03:04:05Z"});
+        let text = placed.to_string();
+        assert_eq!(
+            Event::from_payload_json("order.shipped", 1, &text).unwrap(),
+            Event::from_payload("order.shipped", 1, placed).unwrap()
+        );
+        let newer = Event::from_payload_json("order.delivered", 9, "not json").unwrap_err();
+        assert!(matches!(newer, DecodeError::NewerVersion { version: 9, known: 1, .. }), "{newer}");
+        let unknown = Event::from_payload_json("order.teleported", 1, "{}").unwrap_err();
+        assert!(matches!(unknown, DecodeError::UnknownType(_)), "{unknown}");
+        let malformed = Event::from_payload_json("order.delivered", 1, r#"{"order": 5}"#).unwrap_err();
+        assert!(matches!(malformed, DecodeError::Malformed { .. }), "{malformed}");
     }
 
     #[test]

@@ -6,10 +6,13 @@
 //! bytes. Positions start at 1 and have no gaps. Rewriting, removing or reordering any event
 //! breaks the chain at that position, which [`verify`] reports.
 
+use std::borrow::Cow;
+
 use chrono::{DateTime, Utc};
 use redb::{ReadableTable, Table, TableDefinition, WriteTransaction};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+use serde_json::value::RawValue;
 
 use super::Error;
 use crate::domain::{Event, StreamId};
@@ -42,7 +45,7 @@ pub struct Envelope {
 }
 
 /// The stored JSON record. Field names are part of the file format: never rename them.
-#[derive(Serialize, Deserialize)]
+#[derive(Serialize)]
 struct Record {
     stream: String,
     version: u64,
@@ -52,6 +55,23 @@ struct Record {
     recorded_at: DateTime<Utc>,
     command: String,
     payload: Value,
+}
+
+/// [`Record`] as read back: borrowed from the stored bytes, the payload left as raw JSON so an
+/// event of the current schema version parses straight into its type (no `Value` in between).
+#[derive(Deserialize)]
+struct StoredRecord<'a> {
+    #[serde(borrow)]
+    stream: Cow<'a, str>,
+    version: u64,
+    #[serde(rename = "type", borrow)]
+    event_type: Cow<'a, str>,
+    schema: u16,
+    recorded_at: DateTime<Utc>,
+    #[serde(borrow)]
+    command: Cow<'a, str>,
+    #[serde(borrow)]
+    payload: &'a RawValue,
 }
 
 pub(super) fn create_tables(txn: &WriteTransaction) -> Result<(), redb::Error> {
@@ -161,20 +181,20 @@ fn split(position: u64, value: &[u8]) -> Result<([u8; HASH_LEN], &[u8]), Error> 
 
 pub(super) fn decode(position: u64, value: &[u8]) -> Result<Envelope, Error> {
     let (hash, json) = split(position, value)?;
-    let record: Record = serde_json::from_slice(json)
+    let record: StoredRecord<'_> = serde_json::from_slice(json)
         .map_err(|e| Error::corrupt_event(position, format!("the envelope is not readable: {e}")))?;
     let stream = StreamId::from_key(&record.stream)
         .ok_or_else(|| Error::corrupt_event(position, format!("unknown stream '{}'", record.stream)))?;
-    let event = Event::from_payload(&record.event_type, record.schema, record.payload)
+    let event = Event::from_payload_json(&record.event_type, record.schema, record.payload.get())
         .map_err(|e| Error::corrupt_event(position, e.to_string()))?;
     Ok(Envelope {
         position,
         stream,
         version: record.version,
-        event_type: record.event_type,
+        event_type: record.event_type.into_owned(),
         schema_version: record.schema,
         recorded_at: record.recorded_at,
-        command_id: record.command,
+        command_id: record.command.into_owned(),
         event,
         hash: blake3::Hash::from_bytes(hash).to_hex().to_string(),
     })
