@@ -13,7 +13,7 @@ use countertop_core::{
 use countertop_core::import::{self, Format, ImportOptions};
 
 use crate::workload::{self, GenOrder, PRODUCTS, Probe, Workload};
-use crate::{Metrics, Plan, Samples, bytes_written, dir_bytes, peak_rss_mb, rss_mb};
+use crate::{Metrics, Plan, Samples, bytes_written, dir_bytes, peak_rss_mb, rss_phase};
 
 const WAIT: Duration = Duration::from_secs(3600);
 
@@ -133,9 +133,9 @@ pub fn run(dir: &Path, workload: &Workload, probe: &Probe, plan: Plan) -> Result
         }
     };
     m.insert("import_orders_per_s", n as f64 / started.elapsed().as_secs_f64());
-    m.insert("rss_after_import_mb", rss_mb());
+    rss_phase(&mut m, "import");
     ct.wait_caught_up(Freshness::Search, WAIT, |_| {});
-    m.insert("rss_after_projection_mb", rss_mb());
+    rss_phase(&mut m, "projection");
     let head = ct.write().head().current();
     m.insert("events", head as f64);
 
@@ -149,7 +149,7 @@ pub fn run(dir: &Path, workload: &Workload, probe: &Probe, plan: Plan) -> Result
     m.insert("rebuild_tables_events_per_s", head as f64 / started.elapsed().as_secs_f64());
     ct.wait_caught_up(Freshness::Search, WAIT, |_| {});
     m.insert("rebuild_all_events_per_s", head as f64 / started.elapsed().as_secs_f64());
-    m.insert("rss_after_rebuild_mb", rss_mb());
+    rss_phase(&mut m, "rebuild");
 
     // 5. Queries.
     let last_day = probe.last_day;
@@ -182,7 +182,7 @@ pub fn run(dir: &Path, workload: &Workload, probe: &Probe, plan: Plan) -> Result
         ct.order(&(100_001 + (k * 7919) % n).to_string(), None, Duration::ZERO).map(drop).ok();
     });
 
-    m.insert("rss_after_queries_mb", rss_mb());
+    rss_phase(&mut m, "queries");
 
     // 1. Durable order entry: idle, under dashboard load, during a rebuild.
     let mut number = 900_000_000u64;
@@ -227,7 +227,7 @@ pub fn run(dir: &Path, workload: &Workload, probe: &Probe, plan: Plan) -> Result
     stop.store(true, Ordering::Relaxed);
     let runs = loader.join().unwrap_or(0);
     m.put_samples("entry_dash_load", &mut loaded);
-    m.insert("rss_after_dash_load_mb", rss_mb());
+    rss_phase(&mut m, "dash_load");
     m.insert("dash_load_queries", runs as f64);
     let rebuilder = {
         let ct = ct.clone();
@@ -240,10 +240,10 @@ pub fn run(dir: &Path, workload: &Workload, probe: &Probe, plan: Plan) -> Result
     }
     let _ = rebuilder.join();
     m.put_samples("entry_rebuild", &mut during);
-    m.insert("rss_after_entry_rebuild_mb", rss_mb());
+    rss_phase(&mut m, "entry_rebuild");
 
     // ... and while a CSV import runs through the real importer on another thread, as the app
-    // runs it (its group commits of 2000 orders share the writer with the counter).
+    // runs it (its groups of 2000 orders are bulk jobs: the counter's orders go ahead of them).
     let csv = dir.with_extension("import.csv");
     write_import_csv(&csv, plan.entries * 100, last_day)
         .map_err(|e| countertop_core::Error::Write { detail: e.to_string() })?;

@@ -97,10 +97,12 @@ fn peak_rss_mb() -> f64 {
     proc_status_mb("VmHWM:")
 }
 
-/// Resident memory of this process now (Linux `VmRSS`), in MB: recorded after each phase to
-/// show where the peak comes from.
-fn rss_mb() -> f64 {
-    proc_status_mb("VmRSS:")
+/// Resident memory of this process after a phase, in MB, to show where the peak comes from:
+/// all of it (`VmRSS`) and the anonymous part (`RssAnon`: heap and caches, as opposed to
+/// pages of mapped files such as the search index, which the OS can drop).
+fn rss_phase(m: &mut Metrics, phase: &str) {
+    m.insert(&format!("rss_after_{phase}_mb"), proc_status_mb("VmRSS:"));
+    m.insert(&format!("anon_after_{phase}_mb"), proc_status_mb("RssAnon:"));
 }
 
 /// Bytes this process has caused to be written to storage so far (Linux `/proc/self/io`).

@@ -25,8 +25,17 @@ fn the_harness_runs_both_systems_and_writes_json() {
             assert!(parsed[system][key].is_number(), "{system}.{key} missing: {parsed}");
         }
     }
-    for key in ["rebuild_tables_events_per_s", "lag_tables_p99_ms", "entry_rebuild_p99_ms", "entry_import_p99_ms"] {
+    for key in [
+        "rebuild_tables_events_per_s",
+        "lag_tables_p99_ms",
+        "entry_rebuild_p99_ms",
+        "entry_import_p99_ms",
+        "anon_after_import_mb",
+    ] {
         assert!(parsed["countertop"][key].is_number(), "countertop.{key} missing: {parsed}");
+    }
+    for key in ["fsync_p50_ms", "fsync_20_contiguous_p50_ms", "fsync_20_scattered_p99_ms"] {
+        assert!(parsed["fsync"][key].is_number(), "fsync.{key} missing: {parsed}");
     }
     assert_eq!(parsed["orders"], 300);
 }
