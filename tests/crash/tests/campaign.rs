@@ -29,6 +29,9 @@ struct Acknowledged {
     /// Kills that landed while a rebuild or an import was running.
     killed_rebuilding: u64,
     killed_importing: u64,
+    /// Opens after a kill that recovered commits from the journal, and how many.
+    journal_replays: u64,
+    journal_records: u64,
 }
 
 #[test]
@@ -83,20 +86,27 @@ fn sigkill_at_random_moments_loses_and_doubles_nothing() {
                 acked.commands.len()
             );
         }
-        check_write_side(work.path(), &acked).unwrap_or_else(|e| panic!("seed {seed}, after kill {run}: {e}"));
+        let recovered =
+            check_write_side(work.path(), &acked).unwrap_or_else(|e| panic!("seed {seed}, after kill {run}: {e}"));
+        if recovered > 0 {
+            acked.journal_replays += 1;
+            acked.journal_records += recovered;
+        }
         if run % check_every == check_every - 1 || run + 1 == kills {
             check_read_side(work.path()).unwrap_or_else(|e| panic!("seed {seed}, after kill {run}: {e}"));
         }
     }
     println!(
-        "crash campaign: seed {seed}, {kills} kills in {:.0?}: {} commands acknowledged, {} refused, {} imported orders, {} rebuilds finished; killed during a rebuild {} times, during an import {} times; lost 0, doubled 0",
+        "crash campaign: seed {seed}, {kills} kills in {:.0?}: {} commands acknowledged, {} refused, {} imported orders, {} rebuilds finished; killed during a rebuild {} times, during an import {} times; {} opens recovered {} commits from the journal; lost 0, doubled 0",
         started.elapsed(),
         acked.commands.len(),
         acked.rejected.len(),
         acked.imported.len(),
         acked.rebuilds,
         acked.killed_rebuilding,
-        acked.killed_importing
+        acked.killed_importing,
+        acked.journal_replays,
+        acked.journal_records
     );
     assert!(acked.commands.len() as u64 > kills, "the workload should have got going: {acked:?}");
     drop(keep);
@@ -140,8 +150,11 @@ fn run_and_kill(work: &Path, seed: u64, run: u64, after: Duration) -> Vec<String
     lines
 }
 
-fn check_write_side(work: &Path, acked: &Acknowledged) -> Result<(), String> {
+/// Checks the write side after a kill; returns how many commits the open recovered from the
+/// journal.
+fn check_write_side(work: &Path, acked: &Acknowledged) -> Result<u64, String> {
     let store = WriteStore::open(&work.join("data")).map_err(|e| e.to_string())?;
+    let recovered = store.recovered_at_open();
     let verification = store.verify().map_err(|e| e.to_string())?;
     if let Some((position, why)) = verification.first_bad {
         return Err(format!("the log does not check out at {position}: {why}"));
@@ -186,7 +199,7 @@ fn check_write_side(work: &Path, acked: &Acknowledged) -> Result<(), String> {
     if let Some((order, n)) = placed.iter().find(|(_, n)| **n > 1) {
         return Err(format!("order {order} was placed {n} times"));
     }
-    Ok(())
+    Ok(recovered)
 }
 
 /// Opens the whole app, lets the projector catch up, and compares its tables and index with

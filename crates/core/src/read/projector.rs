@@ -532,7 +532,7 @@ fn run(inner: &Inner) {
                 inner.write.head().wait_past_since(head, interrupts, timeout);
             }
             Err(e) => {
-                *lock(&inner.failing) = Some(e.to_string());
+                *lock(&inner.failing) = Some(explain(&inner.dir, &e));
                 if matches!(e, crate::Error::Storage { .. }) {
                     inner.reopen.store(true, Ordering::SeqCst);
                 }
@@ -546,6 +546,27 @@ fn run(inner: &Inner) {
     let _ = flush(&db);
     if live.writer.has_pending() || live.indexed > inner.searched.current() {
         let _ = live.writer.commit(live.indexed);
+    }
+}
+
+/// What to show for a failure. tantivy reports a failed write in its worker thread only as
+/// "an index writer was killed" (the I/O error itself is gone), which tells nobody what to do;
+/// then a small test write in the data directory finds the cause (a full disk, most often).
+fn explain(dir: &Path, e: &crate::Error) -> String {
+    let message = e.to_string();
+    if !message.contains("index writer was killed") {
+        return message;
+    }
+    let probe = dir.join(SEARCH_DIR).join(".space-probe");
+    let written = std::fs::write(&probe, [0u8; 1 << 16]).and_then(|()| std::fs::File::open(&probe)?.sync_all());
+    let _ = std::fs::remove_file(&probe);
+    match written {
+        Err(io) => crate::Error::Storage {
+            path: dir.join(SEARCH_DIR),
+            detail: format!("the search index could not be written: {io}"),
+        }
+        .to_string(),
+        Ok(()) => message,
     }
 }
 

@@ -9,8 +9,9 @@ use redb::{ReadableTable, Table, TableDefinition, WriteTransaction};
 use serde::{Deserialize, Serialize};
 
 use super::Error;
+use super::journal::{Puts, Target};
 
-const COMMANDS: TableDefinition<'_, &str, &[u8]> = TableDefinition::new("commands");
+pub(super) const COMMANDS: TableDefinition<'_, &str, &[u8]> = TableDefinition::new("commands");
 
 /// What is remembered of an accepted command.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -37,11 +38,13 @@ pub(super) fn copy(from: &redb::ReadTransaction, to: &WriteTransaction) -> Resul
 
 pub(super) struct CommandTable<'txn> {
     table: Table<'txn, &'static str, &'static [u8]>,
+    /// This transaction's writes, for the journal.
+    pub(super) puts: Puts,
 }
 
 impl<'txn> CommandTable<'txn> {
     pub(super) fn open(txn: &'txn WriteTransaction) -> Result<CommandTable<'txn>, Error> {
-        Ok(CommandTable { table: txn.open_table(COMMANDS)? })
+        Ok(CommandTable { table: txn.open_table(COMMANDS)?, puts: Puts::default() })
     }
 
     pub(super) fn get(&self, command_id: &str) -> Result<Option<Accepted>, Error> {
@@ -57,6 +60,7 @@ impl<'txn> CommandTable<'txn> {
         let json =
             serde_json::to_vec(accepted).map_err(|e| Error::Internal(format!("encoding a command record: {e}")))?;
         self.table.insert(command_id, json.as_slice())?;
+        self.puts.record(Target::Commands, command_id.as_bytes(), &json);
         Ok(())
     }
 }

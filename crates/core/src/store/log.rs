@@ -15,10 +15,11 @@ use serde_json::Value;
 use serde_json::value::RawValue;
 
 use super::Error;
+use super::journal::{Puts, Target, stream_key};
 use crate::domain::{Event, StreamId};
 
-const EVENTS: TableDefinition<'_, u64, &[u8]> = TableDefinition::new("events");
-const STREAMS: TableDefinition<'_, (&str, u64), u64> = TableDefinition::new("streams");
+pub(super) const EVENTS: TableDefinition<'_, u64, &[u8]> = TableDefinition::new("events");
+pub(super) const STREAMS: TableDefinition<'_, (&str, u64), u64> = TableDefinition::new("streams");
 
 const HASH_LEN: usize = 32;
 const GENESIS: [u8; HASH_LEN] = [0; HASH_LEN];
@@ -94,6 +95,8 @@ pub(super) struct LogWriter<'txn> {
     streams: Table<'txn, (&'static str, u64), u64>,
     next_position: u64,
     prev_hash: [u8; HASH_LEN],
+    /// This transaction's writes, for the journal.
+    pub(super) puts: Puts,
 }
 
 impl<'txn> LogWriter<'txn> {
@@ -108,7 +111,7 @@ impl<'txn> LogWriter<'txn> {
                 (position + 1, hash)
             }
         };
-        Ok(LogWriter { events, streams, next_position, prev_hash })
+        Ok(LogWriter { events, streams, next_position, prev_hash, puts: Puts::default() })
     }
 
     /// The position the next appended event will get.
@@ -148,6 +151,8 @@ impl<'txn> LogWriter<'txn> {
         let position = self.next_position;
         self.events.insert(position, value.as_slice())?;
         self.streams.insert((record.stream.as_str(), version), position)?;
+        self.puts.record(Target::Events, &position.to_le_bytes(), &value);
+        self.puts.record(Target::Streams, &stream_key(&record.stream, version), &position.to_le_bytes());
         self.next_position += 1;
         self.prev_hash = hash;
         Ok((position, version))

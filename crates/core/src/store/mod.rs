@@ -7,6 +7,7 @@
 
 mod commands;
 mod damage;
+mod journal;
 pub(crate) use damage::contain as contain_damage;
 pub(crate) use slot::wait_sole_owner;
 mod log;
@@ -285,6 +286,7 @@ struct Inner {
     jobs: Mutex<Option<SyncSender<writer::Job>>>,
     thread: Mutex<Option<JoinHandle<()>>>,
     head: Watch,
+    recovered: u64,
 }
 
 impl Drop for Inner {
@@ -318,12 +320,13 @@ impl WriteStore {
             })?;
         }
         let db = open_database(path, check)?;
-        let head = damage::contain(|| {
+        let (head, journal, recovered) = damage::contain(|| {
+            let recovered = journal::replay(&db, path)?;
             let txn = db.begin_read()?;
-            log::LogReader::open(&txn)?.head()
+            Ok((log::LogReader::open(&txn)?.head()?, journal::Journal::open(&db, path)?, recovered))
         })
         .map_err(|e| e.at(path))?;
-        let db = Arc::new(slot::DbSlot::new(path, db, |path| open_database(path, false)));
+        let db = Arc::new(slot::DbSlot::new(path, db, reopen_database));
         let head = Watch::new(head);
         let (tx, rx) = mpsc::sync_channel(QUEUE);
         let thread = std::thread::Builder::new()
@@ -331,7 +334,7 @@ impl WriteStore {
             .spawn({
                 let db = Arc::clone(&db);
                 let head = head.clone();
-                move || writer::run(db, rx, head)
+                move || writer::run(db, journal, rx, head)
             })
             .map_err(|e| Error::Internal(format!("cannot start the writer thread: {e}")))?;
         Ok(WriteStore {
@@ -341,6 +344,7 @@ impl WriteStore {
                 jobs: Mutex::new(Some(tx)),
                 thread: Mutex::new(Some(thread)),
                 head,
+                recovered,
             }),
         })
     }
@@ -348,6 +352,12 @@ impl WriteStore {
     /// The write store's file.
     pub fn path(&self) -> &Path {
         &self.inner.path
+    }
+
+    /// Commits recovered from the journal when the store was opened: acknowledged before an
+    /// unclean stop (a crash, a power cut), not yet durable in `write.redb` itself.
+    pub fn recovered_at_open(&self) -> u64 {
+        self.inner.recovered
     }
 
     /// Runs one command; returns once its events are durably committed (or it was refused).
@@ -635,6 +645,14 @@ fn open_database(path: &Path, check: bool) -> Result<Database, Error> {
         Ok(db)
     })
     .map_err(|e| e.at(path))
+}
+
+/// Opens the file again after an I/O error, with the journal's records replayed: redb went
+/// back to its last durable commit, and acknowledged commits after it are in the journal.
+fn reopen_database(path: &Path) -> Result<Database, Error> {
+    let db = open_database(path, false)?;
+    damage::contain(|| journal::replay(&db, path)).map_err(|e| e.at(path))?;
+    Ok(db)
 }
 
 fn prepare(db: &Database) -> Result<(), Error> {

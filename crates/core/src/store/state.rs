@@ -13,13 +13,14 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use super::Error;
+use super::journal::{Puts, Target};
 use crate::domain::{Customer, Event, Order, Product, References, Return, Shop, State, StreamId};
 
-const PRODUCTS: TableDefinition<'_, &str, &[u8]> = TableDefinition::new("state_products");
-const CUSTOMERS: TableDefinition<'_, &str, &[u8]> = TableDefinition::new("state_customers");
-const ORDERS: TableDefinition<'_, &str, &[u8]> = TableDefinition::new("state_orders");
-const RETURNS: TableDefinition<'_, &str, &[u8]> = TableDefinition::new("state_returns");
-const META: TableDefinition<'_, &str, &[u8]> = TableDefinition::new("state_meta");
+pub(super) const PRODUCTS: TableDefinition<'_, &str, &[u8]> = TableDefinition::new("state_products");
+pub(super) const CUSTOMERS: TableDefinition<'_, &str, &[u8]> = TableDefinition::new("state_customers");
+pub(super) const ORDERS: TableDefinition<'_, &str, &[u8]> = TableDefinition::new("state_orders");
+pub(super) const RETURNS: TableDefinition<'_, &str, &[u8]> = TableDefinition::new("state_returns");
+pub(super) const META: TableDefinition<'_, &str, &[u8]> = TableDefinition::new("state_meta");
 
 /// The shape of the rows in these tables. Bump it when a stored state struct changes shape;
 /// the tables are then rebuilt from the log.
@@ -53,6 +54,8 @@ pub(super) struct StateTables<'txn> {
     orders: Table<'txn, &'static str, &'static [u8]>,
     returns: Table<'txn, &'static str, &'static [u8]>,
     meta: Table<'txn, &'static str, &'static [u8]>,
+    /// This transaction's writes, for the journal.
+    pub(super) puts: Puts,
 }
 
 impl<'txn> StateTables<'txn> {
@@ -63,6 +66,7 @@ impl<'txn> StateTables<'txn> {
             orders: txn.open_table(ORDERS)?,
             returns: txn.open_table(RETURNS)?,
             meta: txn.open_table(META)?,
+            puts: Puts::default(),
         })
     }
 
@@ -78,29 +82,29 @@ impl<'txn> StateTables<'txn> {
             match stream {
                 StreamId::Shop => {
                     if let Some(shop) = &state.shop {
-                        put(&mut self.meta, KEY_SHOP, shop)?;
+                        put(&mut self.meta, &mut self.puts, Target::Meta, KEY_SHOP, shop)?;
                     }
                 }
                 StreamId::Product(sku) => {
                     if let Some(p) = state.products.get(&sku) {
-                        put(&mut self.products, &sku, p)?;
+                        put(&mut self.products, &mut self.puts, Target::Products, &sku, p)?;
                     }
                 }
                 StreamId::Customer(id) => {
                     if let Some(c) = state.customers.get(&id) {
-                        put(&mut self.customers, &id, c)?;
+                        put(&mut self.customers, &mut self.puts, Target::Customers, &id, c)?;
                     }
-                    put(&mut self.meta, KEY_NEXT_CUSTOMER, &state.next_customer_number)?;
+                    put(&mut self.meta, &mut self.puts, Target::Meta, KEY_NEXT_CUSTOMER, &state.next_customer_number)?;
                 }
                 StreamId::Order(id) => {
                     if let Some(o) = state.orders.get(&id) {
-                        put(&mut self.orders, &id, o)?;
+                        put(&mut self.orders, &mut self.puts, Target::Orders, &id, o)?;
                     }
-                    put(&mut self.meta, KEY_NEXT_ORDER, &state.next_order_number)?;
+                    put(&mut self.meta, &mut self.puts, Target::Meta, KEY_NEXT_ORDER, &state.next_order_number)?;
                 }
                 StreamId::Return(id) => {
                     if let Some(r) = state.returns.get(&id) {
-                        put(&mut self.returns, &id, r)?;
+                        put(&mut self.returns, &mut self.puts, Target::Returns, &id, r)?;
                     }
                 }
             }
@@ -126,7 +130,7 @@ impl<'txn> StateTables<'txn> {
     }
 
     pub(super) fn set_version(&mut self) -> Result<(), Error> {
-        put(&mut self.meta, KEY_VERSION, &STATE_VERSION)
+        put(&mut self.meta, &mut self.puts, Target::Meta, KEY_VERSION, &STATE_VERSION)
     }
 
     /// Empties every state table (before a rebuild from the log).
@@ -152,9 +156,16 @@ fn get<T: DeserializeOwned>(
         .map_err(|e| Error::corrupt(format!("the current state of '{key}' is not readable: {e}")))
 }
 
-fn put<T: Serialize>(table: &mut Table<'_, &'static str, &'static [u8]>, key: &str, value: &T) -> Result<(), Error> {
+fn put<T: Serialize>(
+    table: &mut Table<'_, &'static str, &'static [u8]>,
+    puts: &mut Puts,
+    target: Target,
+    key: &str,
+    value: &T,
+) -> Result<(), Error> {
     let json = serde_json::to_vec(value).map_err(|e| Error::Internal(format!("encoding the state of '{key}': {e}")))?;
     table.insert(key, json.as_slice())?;
+    puts.record(target, key.as_bytes(), &json);
     Ok(())
 }
 

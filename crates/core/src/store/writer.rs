@@ -15,12 +15,14 @@
 
 use std::collections::VecDeque;
 use std::sync::Arc;
-use std::sync::mpsc::{Receiver, SyncSender, TryRecvError};
+use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, TryRecvError};
+use std::time::Duration;
 
 use chrono::Utc;
 use redb::{Database, Durability, WriteTransaction};
 
 use super::commands::{Accepted, CommandTable};
+use super::journal::{Journal, Puts};
 use super::log::LogWriter;
 use super::slot::DbSlot;
 use super::state::StateTables;
@@ -70,12 +72,17 @@ struct Queue {
 
 impl Queue {
     /// Moves every job waiting in the channel into the queues; with `block`, first waits for
-    /// one when both queues are empty. `false` once there is nothing left to do, ever.
-    fn fill(&mut self, block: bool) -> bool {
+    /// one when both queues are empty (at most `timeout`, when given). `false` once there is
+    /// nothing left to do, ever.
+    fn fill(&mut self, block: bool, timeout: Option<Duration>) -> bool {
         if block && self.is_empty() && !self.disconnected {
-            match self.rx.recv() {
+            let received = match timeout {
+                None => self.rx.recv().map_err(|_| true),
+                Some(t) => self.rx.recv_timeout(t).map_err(|e| matches!(e, RecvTimeoutError::Disconnected)),
+            };
+            match received {
                 Ok(job) => self.push(job),
-                Err(_) => self.disconnected = true,
+                Err(disconnected) => self.disconnected = disconnected,
             }
         }
         while !self.disconnected {
@@ -117,12 +124,23 @@ impl Queue {
     }
 }
 
-pub(super) fn run(db: Arc<DbSlot>, jobs: Receiver<Job>, head: Watch) {
+pub(super) fn run(db: Arc<DbSlot>, mut journal: Journal, jobs: Receiver<Job>, head: Watch) {
     let mut queue = Queue { rx: jobs, interactive: VecDeque::new(), bulk: VecDeque::new(), disconnected: false };
-    while queue.fill(true) {
+    while queue.fill(true, journal.durable_due()) {
+        // Idle with journal records not yet durable in redb itself, or a journal that has
+        // grown big or old under steady load: make them durable in redb.
+        if (queue.is_empty() || journal.must_checkpoint())
+            && !journal.is_empty()
+            && let Err(e) = db.get().and_then(|open| super::damage::contain(|| checkpoint(&open, &mut journal)))
+        {
+            after_failure(&db, &mut journal, &e);
+        }
+        if queue.is_empty() {
+            continue;
+        }
         // A reopen that failed earlier is tried again first (the disk may have space now).
         if db.is_closed()
-            && let Err(e) = db.reopen()
+            && let Err(e) = db.reopen().and_then(|()| journal.resync(&*db.get()?))
         {
             fail(queue.take_group(), &e);
             if let Some(bulk) = queue.bulk.pop_front() {
@@ -132,22 +150,23 @@ pub(super) fn run(db: Arc<DbSlot>, jobs: Receiver<Job>, head: Watch) {
         }
         let group = queue.take_group();
         if !group.is_empty() {
-            match db.get().and_then(|open| super::damage::contain(|| commit_group(&open, &group))) {
+            match db.get().and_then(|open| super::damage::contain(|| commit_group(&open, &group, &mut journal))) {
                 Ok((results, new_head)) => {
                     head.publish(new_head);
                     reply(group, results);
                 }
                 Err(e) => {
                     fail(group, &e);
-                    after_failure(&db, &e);
+                    after_failure(&db, &mut journal, &e);
                 }
             }
             continue;
         }
         let Some(mut bulk) = queue.bulk.pop_front() else { continue };
         let mut joined = Vec::new();
-        let result =
-            db.get().and_then(|open| super::damage::contain(|| commit_bulk(&open, &bulk, &mut queue, &mut joined)));
+        let result = db.get().and_then(|open| {
+            super::damage::contain(|| commit_bulk(&open, &bulk, &mut queue, &mut joined, &mut journal))
+        });
         match result {
             Ok((done, joined_results, new_head)) => {
                 head.publish(new_head);
@@ -162,33 +181,80 @@ pub(super) fn run(db: Arc<DbSlot>, jobs: Receiver<Job>, head: Watch) {
             Err(e) => {
                 fail(joined, &e);
                 let _ = bulk.reply.send(Err(e.clone()));
-                after_failure(&db, &e);
+                after_failure(&db, &mut journal, &e);
             }
         }
+    }
+    // A clean stop leaves everything durable in redb and the journal with nothing to replay.
+    if !journal.is_empty() {
+        let _ = db.get().and_then(|open| super::damage::contain(|| checkpoint(&open, &mut journal)));
     }
 }
 
 /// redb refuses all later transactions after a failed commit until reopened; nothing of the
-/// failed transaction was written, so reopening loses nothing.
-fn after_failure(db: &DbSlot, e: &Error) {
-    if matches!(e, Error::Storage { .. }) {
-        let _ = db.reopen();
+/// failed transaction was written, so reopening loses nothing (the reopen replays the journal,
+/// so acknowledged records not yet durable in redb come back too).
+fn after_failure(db: &DbSlot, journal: &mut Journal, e: &Error) {
+    if matches!(e, Error::Storage { .. })
+        && db.reopen().is_ok()
+        && let Ok(open) = db.get()
+    {
+        let _ = journal.resync(&open);
     }
+}
+
+/// Makes every journaled commit durable in redb and lets the journal start over.
+fn checkpoint(db: &Database, journal: &mut Journal) -> Result<(), Error> {
+    let mut txn = db.begin_write()?;
+    txn.set_durability(Durability::Immediate)?;
+    txn.commit()?;
+    journal.restart();
+    Ok(())
+}
+
+/// Commits a transaction whose writes are `puts`. A small one goes through the journal: its
+/// record is appended and fsynced, then redb commits without an fsync of its own. A large
+/// one (an import's, or one with many commands) commits durably in redb, which covers every
+/// journaled commit before it, so the journal starts over. Either way the transaction is
+/// durable when this returns `Ok`.
+fn commit(mut txn: WriteTransaction, puts: &Puts, journal: &mut Journal, bulk: bool) -> Result<(), Error> {
+    if bulk || puts.len() > super::journal::MAX_RECORD {
+        txn.set_durability(Durability::Immediate)?;
+        txn.commit()?;
+        journal.restart();
+        return Ok(());
+    }
+    if puts.is_empty() {
+        // Every command was refused or had been seen before: nothing to make durable.
+        txn.abort()?;
+        return Ok(());
+    }
+    let seq = journal.next_seq();
+    super::journal::mark_applied(&txn, seq)?;
+    txn.set_durability(Durability::None)?;
+    let at = journal.len();
+    journal.append(seq, puts)?;
+    if let Err(e) = txn.commit() {
+        // The record must not come back at the next open: this commit is reported as failed.
+        let _ = journal.retract(seq, at);
+        return Err(e.into());
+    }
+    Ok(())
 }
 
 /// Decides and appends every request of the group in one transaction and commits it.
 /// Returns each request's result (in order) and the new head. Any storage error aborts the
 /// whole transaction: then nothing of the group was written.
-fn commit_group(db: &Database, group: &[Job]) -> Result<(Results, u64), Error> {
-    let mut txn = db.begin_write()?;
-    txn.set_durability(Durability::Immediate)?;
-    let (results, head);
+fn commit_group(db: &Database, group: &[Job], journal: &mut Journal) -> Result<(Results, u64), Error> {
+    let txn = db.begin_write()?;
+    let (results, head, puts);
     {
         let mut tables = Tables::open(&txn)?;
         results = tables.execute_group(group)?;
         head = tables.log.next_position() - 1;
+        puts = tables.take_puts();
     }
-    txn.commit()?;
+    commit(txn, &puts, journal, false)?;
     Ok((results, head))
 }
 
@@ -202,17 +268,17 @@ fn commit_bulk(
     bulk: &Bulk,
     queue: &mut Queue,
     joined: &mut Vec<Job>,
+    journal: &mut Journal,
 ) -> Result<(Results, Results, u64), Error> {
-    let mut txn = db.begin_write()?;
-    txn.set_durability(Durability::Immediate)?;
+    let txn = db.begin_write()?;
     let mut done = Vec::new();
     let mut joined_results = Vec::new();
-    let head;
+    let (head, puts);
     {
         let mut tables = Tables::open(&txn)?;
         for request in &bulk.requests[bulk.results.len()..] {
             done.push(tables.execute_in_group(request)?);
-            queue.fill(false);
+            queue.fill(false, None);
             if !queue.interactive.is_empty() {
                 *joined = queue.take_group();
                 joined_results = tables.execute_group(joined)?;
@@ -220,8 +286,9 @@ fn commit_bulk(
             }
         }
         head = tables.log.next_position() - 1;
+        puts = tables.take_puts();
     }
-    txn.commit()?;
+    commit(txn, &puts, journal, true)?;
     Ok((done, joined_results, head))
 }
 
@@ -289,6 +356,14 @@ impl<'txn> Tables<'txn> {
             Err(e) if e.is_storage_fault() => Err(e),
             result => Ok(result),
         }
+    }
+
+    /// Every write made through these tables so far, for the journal.
+    fn take_puts(&mut self) -> Puts {
+        let mut puts = std::mem::take(&mut self.log.puts);
+        puts.append(&mut self.commands.puts);
+        puts.append(&mut self.state.puts);
+        puts
     }
 
     fn execute(&mut self, request: &Request) -> Result<Outcome, Error> {
