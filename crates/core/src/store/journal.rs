@@ -43,9 +43,11 @@ const HEADER: usize = 4 + 16 + 8 + 4 + 16;
 /// their pages are many anyway), and the journal starts over after them.
 pub(super) const MAX_RECORD: usize = 1 << 20;
 /// The journal starts over (after a durable commit) once it holds this much, or is this old,
-/// even under steady load; when the writer is idle, after [`DURABLE_EVERY`].
-const MAX_JOURNAL: u64 = 16 << 20;
-const MAX_AGE: Duration = Duration::from_secs(5);
+/// even under steady load; when the writer is idle, after [`DURABLE_EVERY`]. Kept small: redb
+/// cannot reuse pages freed by non-durable commits until a durable one, so `write.redb` grows
+/// by every page rewritten meanwhile (~80 KiB per order), and replay after a crash redoes it all.
+const MAX_JOURNAL: u64 = 4 << 20;
+const MAX_AGE: Duration = Duration::from_secs(2);
 const DURABLE_EVERY: Duration = Duration::from_secs(1);
 
 /// Which table a recorded write goes to.
