@@ -181,17 +181,16 @@ fn io(path: &Path, what: &str, e: std::io::Error) -> Error {
     Error::Storage { path: path.to_owned(), detail: format!("{what}: {e}") }
 }
 
-/// The journal id and last applied record the database holds (creating the id on first use).
-fn ids(txn: &WriteTransaction) -> Result<([u8; 16], u64), Error> {
+/// The journal id and last applied record the database holds (creating the id on first use,
+/// from the file's path, the time and the process: unique enough to tell stores apart).
+fn ids(txn: &WriteTransaction, store: &Path) -> Result<([u8; 16], u64), Error> {
     let mut table = txn.open_table(JOURNAL)?;
     let found = table.get(KEY_ID)?.and_then(|v| <[u8; 16]>::try_from(v.value()).ok());
     let id = match found {
         Some(id) => id,
         None => {
-            let id = *blake3::hash(format!("{:?}{}", std::time::SystemTime::now(), std::process::id()).as_bytes())
-                .as_bytes()
-                .first_chunk::<16>()
-                .unwrap_or(&[0; 16]);
+            let seed = format!("{}{:?}{}", store.display(), std::time::SystemTime::now(), std::process::id());
+            let id = *blake3::hash(seed.as_bytes()).as_bytes().first_chunk::<16>().unwrap_or(&[0; 16]);
             table.insert(KEY_ID, id.as_slice())?;
             id
         }
@@ -212,7 +211,7 @@ pub(super) fn mark_applied(txn: &WriteTransaction, seq: u64) -> Result<(), Error
 pub(super) fn replay(db: &redb::Database, store: &Path) -> Result<u64, Error> {
     let path = path_for(store);
     let txn = db.begin_write()?;
-    let (id, mut applied) = ids(&txn)?;
+    let (id, mut applied) = ids(&txn, store)?;
     let mut count = 0;
     match File::open(&path) {
         Ok(file) => {

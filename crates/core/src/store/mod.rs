@@ -371,12 +371,7 @@ impl WriteStore {
     /// the ones before it. Returns each command's result in order; the outer error means the
     /// transaction failed and none of them was written.
     pub fn execute_batch(&self, requests: Vec<Request>) -> Result<Vec<Result<Outcome, Error>>, Error> {
-        if requests.is_empty() {
-            return Ok(Vec::new());
-        }
-        let (tx, rx) = mpsc::sync_channel(1);
-        self.send(writer::Job::Batch(requests, tx))?;
-        rx.recv().map_err(|_| Error::Closed)?.map_err(|e| e.at(self.path()))
+        self.execute_many(requests, writer::Job::Batch)
     }
 
     /// Runs many commands as a bulk job (an import): like [`execute_batch`](Self::execute_batch)
@@ -385,11 +380,19 @@ impl WriteStore {
     /// next. So on an outer error the commands committed before it stay in the log; running the
     /// same requests again (same command ids) adds only the rest.
     pub fn execute_bulk(&self, requests: Vec<Request>) -> Result<Vec<Result<Outcome, Error>>, Error> {
+        self.execute_many(requests, writer::Job::Bulk)
+    }
+
+    fn execute_many(
+        &self,
+        requests: Vec<Request>,
+        job: fn(Vec<Request>, writer::BatchReply) -> writer::Job,
+    ) -> Result<Vec<Result<Outcome, Error>>, Error> {
         if requests.is_empty() {
             return Ok(Vec::new());
         }
         let (tx, rx) = mpsc::sync_channel(1);
-        self.send(writer::Job::Bulk(requests, tx))?;
+        self.send(job(requests, tx))?;
         rx.recv().map_err(|_| Error::Closed)?.map_err(|e| e.at(self.path()))
     }
 

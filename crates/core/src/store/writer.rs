@@ -38,12 +38,15 @@ const COMMAND_ID_MAX: usize = 128;
 
 type Results = Vec<Result<Outcome, Error>>;
 
+/// Where a batch or bulk job's results go.
+pub(super) type BatchReply = SyncSender<Result<Results, Error>>;
+
 pub(super) enum Job {
     One(Request, SyncSender<Result<Outcome, Error>>),
     /// Commands committed together or not at all.
-    Batch(Vec<Request>, SyncSender<Result<Results, Error>>),
+    Batch(Vec<Request>, BatchReply),
     /// Commands that may commit in several transactions, giving way to interactive jobs.
-    Bulk(Vec<Request>, SyncSender<Result<Results, Error>>),
+    Bulk(Vec<Request>, BatchReply),
 }
 
 impl Job {
@@ -59,7 +62,7 @@ impl Job {
 struct Bulk {
     requests: Vec<Request>,
     results: Results,
-    reply: SyncSender<Result<Results, Error>>,
+    reply: BatchReply,
 }
 
 /// The jobs received and not yet done: interactive ones first, bulk ones when none wait.
