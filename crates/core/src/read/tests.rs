@@ -141,6 +141,43 @@ fn actual_days(ct: &Countertop) -> BTreeMap<NaiveDate, (Decimal, Decimal, i64)> 
 }
 
 #[test]
+fn typos_and_prefixes_are_looked_for_only_when_the_words_as_typed_find_few() {
+    let dir = tempfile::tempdir().unwrap();
+    let ct = shop(dir.path());
+    let run = |c: Command| ct.execute(Request::new(c)).unwrap();
+    run(Command::AddProduct(AddProduct {
+        sku: "MUGWORT".into(),
+        name: "Mugwort tea".into(),
+        unit_price: MoneyInput::new(dec("3.00")),
+        tax_rate: None,
+        image: None,
+    }));
+    let search = |q: &str| {
+        assert!(ct.wait_caught_up(Freshness::Search, WAIT, |_| {}));
+        let page = ct.search(q, 0, 100).unwrap().value;
+        (page.total, page.items.iter().map(|h| h.id.clone()).collect::<Vec<_>>())
+    };
+    // Few orders with a mug: "mug" also matches as a prefix (Mugwort) and "enamle" as a typo.
+    for _ in 0..3 {
+        run(place(None, &[("MUG", 1)], None));
+    }
+    let (_, few) = search("mug");
+    assert!(few.contains(&"MUGWORT".to_owned()), "prefix match while exact ones are few: {few:?}");
+    assert!(search("enamle").0 >= 4, "a typo still finds the mug and its orders");
+    // Enough orders with a mug: the exact word fills the results, variants are not looked for.
+    for _ in 0..20 {
+        run(place(None, &[("MUG", 1)], None));
+    }
+    let (total, many) = search("mug");
+    assert_eq!(total, 24, "the mug and its 23 orders: {many:?}");
+    assert!(!many.contains(&"MUGWORT".to_owned()), "{many:?}");
+    assert!(search("enamle").0 >= 24, "a typo, with no exact match, is still widened");
+    // A prefix counts from three characters.
+    assert!(search("mugw").1.contains(&"MUGWORT".to_owned()));
+    assert_eq!(search("mu").0, 0, "two letters are not a prefix");
+}
+
+#[test]
 fn dashboards_orders_and_search_follow_the_log() {
     let dir = tempfile::tempdir().unwrap();
     let ct = shop(dir.path());
