@@ -183,9 +183,11 @@ fn io(path: &Path, what: &str, e: std::io::Error) -> Error {
 
 /// The journal id and last applied record the database holds (creating the id on first use,
 /// from the file's path, the time and the process: unique enough to tell stores apart).
-fn ids(txn: &WriteTransaction, store: &Path) -> Result<([u8; 16], u64), Error> {
+/// Also says whether the id was created now.
+fn ids(txn: &WriteTransaction, store: &Path) -> Result<([u8; 16], u64, bool), Error> {
     let mut table = txn.open_table(JOURNAL)?;
     let found = table.get(KEY_ID)?.and_then(|v| <[u8; 16]>::try_from(v.value()).ok());
+    let created = found.is_none();
     let id = match found {
         Some(id) => id,
         None => {
@@ -197,7 +199,7 @@ fn ids(txn: &WriteTransaction, store: &Path) -> Result<([u8; 16], u64), Error> {
     };
     let applied =
         table.get(KEY_APPLIED)?.and_then(|v| <[u8; 8]>::try_from(v.value()).ok()).map_or(0, u64::from_le_bytes);
-    Ok((id, applied))
+    Ok((id, applied, created))
 }
 
 /// Notes in a transaction that it carries journal record `seq`.
@@ -211,7 +213,7 @@ pub(super) fn mark_applied(txn: &WriteTransaction, seq: u64) -> Result<(), Error
 pub(super) fn replay(db: &redb::Database, store: &Path) -> Result<u64, Error> {
     let path = path_for(store);
     let txn = db.begin_write()?;
-    let (id, mut applied) = ids(&txn, store)?;
+    let (id, mut applied, created) = ids(&txn, store)?;
     let mut count = 0;
     match File::open(&path) {
         Ok(file) => {
@@ -230,6 +232,11 @@ pub(super) fn replay(db: &redb::Database, store: &Path) -> Result<u64, Error> {
         }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
         Err(e) => return Err(io(&path, "cannot open the journal", e)),
+    }
+    if count == 0 && !created {
+        // Nothing to write: an ordinary open costs no commit (and no fsync).
+        txn.abort()?;
+        return Ok(0);
     }
     mark_applied(&txn, applied)?;
     txn.commit()?;
