@@ -84,12 +84,17 @@ impl Target {
 #[derive(Debug, Default)]
 pub(super) struct Puts {
     bytes: Vec<u8>,
+    /// Set for a transaction that commits durably in redb (a bulk job): nothing to record.
+    off: bool,
 }
 
 impl Puts {
     /// `key` and `value` as the table stores them: events by position (u64), streams by
     /// (stream, version) with the position as value, everything else by string key.
     pub(super) fn record(&mut self, target: Target, key: &[u8], value: &[u8]) {
+        if self.off {
+            return;
+        }
         self.bytes.push(target as u8);
         for part in [key, value] {
             self.bytes.extend_from_slice(&(part.len() as u32).to_le_bytes());
@@ -107,6 +112,10 @@ impl Puts {
 
     pub(super) fn append(&mut self, other: &mut Puts) {
         self.bytes.append(&mut other.bytes);
+    }
+
+    pub(super) fn switch_off(&mut self) {
+        self.off = true;
     }
 }
 
@@ -306,8 +315,6 @@ impl Journal {
         let (Some(id), Some(seq)) = (id, seq) else {
             return Err(Error::Internal("the journal was opened before it was replayed".into()));
         };
-        // The file is opened at the first record: a store opened only to be read or checked
-        // (a backup being verified) leaves no journal behind.
         Ok(Journal { store: store.to_owned(), path, file: None, id, seq, end: 0, since: None, allocated: 0 })
     }
 
@@ -349,53 +356,31 @@ impl Journal {
         if needed > self.allocated {
             self.allocate(needed)?;
         }
-        let (path, end) = (self.path.clone(), self.end);
-        let file = self.file()?;
-        file.write_all_at(&record, end).map_err(|e| io(&path, "cannot write the journal", e))?;
-        file.sync_data().map_err(|e| io(&path, "cannot write the journal", e))?;
+        let file = open_file(&mut self.file, &self.path, &mut self.allocated)?;
+        file.write_all_at(&record, self.end).map_err(|e| io(&self.path, "cannot write the journal", e))?;
+        file.sync_data().map_err(|e| io(&self.path, "cannot write the journal", e))?;
         self.seq = seq;
         self.end += record.len() as u64;
         self.since.get_or_insert_with(Instant::now);
         Ok(())
     }
 
-    /// The file, opened (or created) on first use.
-    fn file(&mut self) -> Result<&File, Error> {
-        if self.file.is_none() {
-            let file = File::options()
-                .read(true)
-                .write(true)
-                .create(true)
-                .truncate(false)
-                .open(&self.path)
-                .map_err(|e| io(&self.path, "cannot open the journal", e))?;
-            self.allocated = file.metadata().map_err(|e| io(&self.path, "cannot open the journal", e))?.len();
-            self.file = Some(file);
-        }
-        self.file.as_ref().ok_or_else(|| Error::Internal("the journal file went missing".into()))
-    }
-
     /// Grows the file with zeros, a chunk at a time, to at least `len` bytes.
     fn allocate(&mut self, len: u64) -> Result<(), Error> {
         const CHUNK: u64 = 1 << 20;
-        let path = self.path.clone();
-        let from = {
-            self.file()?;
-            self.allocated
-        };
-        if len <= from {
+        let file = open_file(&mut self.file, &self.path, &mut self.allocated)?;
+        if len <= self.allocated {
             return Ok(());
         }
         let target = len.div_ceil(CHUNK) * CHUNK;
         let zeros = vec![0u8; CHUNK as usize];
-        let file = self.file()?;
-        let mut at = from;
+        let mut at = self.allocated;
         while at < target {
             let n = (target - at).min(CHUNK) as usize;
-            file.write_all_at(&zeros[..n], at).map_err(|e| io(&path, "cannot grow the journal", e))?;
+            file.write_all_at(&zeros[..n], at).map_err(|e| io(&self.path, "cannot grow the journal", e))?;
             at += n as u64;
         }
-        file.sync_all().map_err(|e| io(&path, "cannot grow the journal", e))?;
+        file.sync_all().map_err(|e| io(&self.path, "cannot grow the journal", e))?;
         self.allocated = target;
         Ok(())
     }
@@ -403,10 +388,9 @@ impl Journal {
     /// Takes back the last record (its redb commit failed): its header is overwritten, so a
     /// replay stops before it.
     pub(super) fn retract(&mut self, seq: u64, at: u64) -> Result<(), Error> {
-        let path = self.path.clone();
-        let file = self.file()?;
-        file.write_all_at(&[0u8; HEADER], at).map_err(|e| io(&path, "cannot write the journal", e))?;
-        file.sync_data().map_err(|e| io(&path, "cannot write the journal", e))?;
+        let file = open_file(&mut self.file, &self.path, &mut self.allocated)?;
+        file.write_all_at(&[0u8; HEADER], at).map_err(|e| io(&self.path, "cannot write the journal", e))?;
+        file.sync_data().map_err(|e| io(&self.path, "cannot write the journal", e))?;
         self.seq = seq - 1;
         self.end = at;
         Ok(())
@@ -426,6 +410,23 @@ impl Journal {
         *self = fresh;
         Ok(())
     }
+}
+
+/// The journal's file, opened (or created) on first use, when `allocated` learns its length:
+/// a store opened only to be read or checked (a backup being verified) leaves no journal behind.
+fn open_file<'a>(file: &'a mut Option<File>, path: &Path, allocated: &mut u64) -> Result<&'a File, Error> {
+    if file.is_none() {
+        let opened = File::options()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(path)
+            .map_err(|e| io(path, "cannot open the journal", e))?;
+        *allocated = opened.metadata().map_err(|e| io(path, "cannot open the journal", e))?.len();
+        *file = Some(opened);
+    }
+    file.as_ref().ok_or_else(|| Error::Internal("the journal file went missing".into()))
 }
 
 /// Reads the database's journal state, for tests.

@@ -11,7 +11,6 @@ use std::borrow::Cow;
 use chrono::{DateTime, Utc};
 use redb::{ReadableTable, Table, TableDefinition, WriteTransaction};
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
 use serde_json::value::RawValue;
 
 use super::Error;
@@ -46,22 +45,11 @@ pub struct Envelope {
 }
 
 /// The stored JSON record. Field names are part of the file format: never rename them.
-#[derive(Serialize)]
-struct Record {
-    stream: String,
-    version: u64,
-    #[serde(rename = "type")]
-    event_type: String,
-    schema: u16,
-    recorded_at: DateTime<Utc>,
-    command: String,
-    payload: Value,
-}
-
-/// [`Record`] as read back: borrowed from the stored bytes, the payload left as raw JSON so an
-/// event of the current schema version parses straight into its type (no `Value` in between).
-#[derive(Deserialize)]
-struct StoredRecord<'a> {
+/// Written with the payload as a `Value`; read back borrowed from the stored bytes, with the
+/// payload left as raw JSON so an event of the current schema version parses straight into
+/// its type (no `Value` in between).
+#[derive(Serialize, Deserialize)]
+struct Record<'a, P> {
     #[serde(borrow)]
     stream: Cow<'a, str>,
     version: u64,
@@ -71,8 +59,7 @@ struct StoredRecord<'a> {
     recorded_at: DateTime<Utc>,
     #[serde(borrow)]
     command: Cow<'a, str>,
-    #[serde(borrow)]
-    payload: &'a RawValue,
+    payload: P,
 }
 
 pub(super) fn create_tables(txn: &WriteTransaction) -> Result<(), redb::Error> {
@@ -135,12 +122,12 @@ impl<'txn> LogWriter<'txn> {
         let stream = event.stream().to_key();
         let version = stream_version(&self.streams, &stream)? + 1;
         let record = Record {
-            stream,
+            stream: Cow::Owned(stream),
             version,
-            event_type: event.type_name().to_owned(),
+            event_type: Cow::Borrowed(event.type_name()),
             schema: event.schema_version(),
             recorded_at,
-            command: command_id.to_owned(),
+            command: Cow::Borrowed(command_id),
             payload: event.to_payload(),
         };
         let json = serde_json::to_vec(&record).map_err(|e| Error::Internal(format!("encoding an event: {e}")))?;
@@ -150,7 +137,7 @@ impl<'txn> LogWriter<'txn> {
         value.extend_from_slice(&json);
         let position = self.next_position;
         self.events.insert(position, value.as_slice())?;
-        self.streams.insert((record.stream.as_str(), version), position)?;
+        self.streams.insert((&*record.stream, version), position)?;
         self.puts.record(Target::Events, &position.to_le_bytes(), &value);
         self.puts.record(Target::Streams, &stream_key(&record.stream, version), &position.to_le_bytes());
         self.next_position += 1;
@@ -186,7 +173,7 @@ fn split(position: u64, value: &[u8]) -> Result<([u8; HASH_LEN], &[u8]), Error> 
 
 pub(super) fn decode(position: u64, value: &[u8]) -> Result<Envelope, Error> {
     let (hash, json) = split(position, value)?;
-    let record: StoredRecord<'_> = serde_json::from_slice(json)
+    let record: Record<'_, &RawValue> = serde_json::from_slice(json)
         .map_err(|e| Error::corrupt_event(position, format!("the envelope is not readable: {e}")))?;
     let stream = StreamId::from_key(&record.stream)
         .ok_or_else(|| Error::corrupt_event(position, format!("unknown stream '{}'", record.stream)))?;
@@ -340,7 +327,7 @@ pub(crate) mod testing {
             schema: 1,
             recorded_at: Utc::now(),
             command: "poison".into(),
-            payload: Value::Null,
+            payload: serde_json::Value::Null,
         };
         let json = serde_json::to_vec(&record).map_err(|e| Error::Internal(e.to_string()))?;
         let hash = chain(&log.prev_hash, &json);

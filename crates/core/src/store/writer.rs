@@ -2,9 +2,10 @@
 //!
 //! Callers send jobs over a channel and block on a reply. The thread takes every interactive
 //! job waiting in the channel (up to [`MAX_GROUP`] commands), decides and appends them in
-//! **one** write transaction, commits it with immediate durability (fsync), and only then
-//! replies to each caller and publishes the new head. So concurrent callers share one fsync
-//! (group commit) and no caller is acknowledged before its events are on disk.
+//! **one** write transaction, makes it durable (one journal record and its fsync, see
+//! [`super::journal`]), and only then replies to each caller and publishes the new head. So
+//! concurrent callers share one fsync (group commit) and no caller is acknowledged before its
+//! events are on disk.
 //!
 //! Bulk jobs (an import's group of a few thousand commands) run when no interactive job is
 //! waiting, one command at a time in one transaction. An interactive job that arrives
@@ -279,6 +280,8 @@ fn commit_bulk(
     let (head, puts);
     {
         let mut tables = Tables::open(&txn)?;
+        // A bulk transaction commits durably in redb; its writes need no journal record.
+        tables.without_journal();
         for request in &bulk.requests[bulk.results.len()..] {
             done.push(tables.execute_in_group(request)?);
             queue.fill(false, None);
@@ -359,6 +362,12 @@ impl<'txn> Tables<'txn> {
             Err(e) if e.is_storage_fault() => Err(e),
             result => Ok(result),
         }
+    }
+
+    fn without_journal(&mut self) {
+        self.log.puts.switch_off();
+        self.commands.puts.switch_off();
+        self.state.puts.switch_off();
     }
 
     /// Every write made through these tables so far, for the journal.
