@@ -45,7 +45,7 @@ fn online_retail_prefix(lines: usize, target: &Path) -> Result<PathBuf> {
     let source = std::env::var_os("CARGO_MANIFEST_DIR")
         .map(PathBuf::from)
         .unwrap_or_default()
-        .join("../../../shared/data/online-retail.csv.gz");
+        .join("../data/online-retail.csv.gz");
     let input = BufReader::new(flate2_reader(&source)?);
     let mut out = std::io::BufWriter::new(std::fs::File::create(target)?);
     for line in input.lines().take(lines + 1) {
@@ -215,7 +215,7 @@ async fn day(app: &App, dir: &Path) -> Result<()> {
         std::env::var_os("CARGO_MANIFEST_DIR")
             .map(PathBuf::from)
             .unwrap_or_default()
-            .join("../../../shared/data/online-retail.csv.gz")
+            .join("../data/online-retail.csv.gz")
     } else {
         online_retail_prefix(60_000, &dir.join("online-retail-60k.csv"))?
     };

@@ -13,7 +13,7 @@ fn data(name: &str) -> PathBuf {
     std::env::var_os("CARGO_MANIFEST_DIR")
         .map(PathBuf::from)
         .unwrap_or_default()
-        .join("../../../shared/data")
+        .join("../../tests/data")
         .join(name)
 }
 

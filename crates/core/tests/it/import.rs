@@ -1,4 +1,4 @@
-//! Importing the real exports in `../shared/data` reproduces, per business day, the revenue
+//! Importing the real exports in `tests/data` reproduces, per business day, the revenue
 //! the test computes from the raw file itself, minus exactly the lines the report rejected.
 //!
 //! Online Retail runs on its first 60,000 lines by default and whole with `COUNTERTOP_HEAVY`.
@@ -17,7 +17,7 @@ fn data(name: &str) -> PathBuf {
     std::env::var_os("CARGO_MANIFEST_DIR")
         .map(PathBuf::from)
         .unwrap_or_default()
-        .join("../../../shared/data")
+        .join("../../tests/data")
         .join(name)
 }
 
