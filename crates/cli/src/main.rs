@@ -109,13 +109,17 @@ pub(crate) struct Import {
     format: FormatArg,
     /// Generic CSV: the column for a field, e.g. --map order=InvoiceNo (fields: order, date,
     /// customer, customer_id, email, sku, product, quantity, unit_price, line_total, country,
-    /// note, status, carrier, tracking).
+    /// note, status, carrier, tracking, tax_rate, discount). Without a customer_id column,
+    /// customers are told apart by email, else by name.
     #[arg(long = "map", value_name = "FIELD=COLUMN")]
     map: Vec<String>,
     /// Generic CSV: how dates are written, as a chrono format (shop-local), e.g. "%d/%m/%Y %H:%M".
     #[arg(long)]
     date_format: Option<String>,
-    /// Show every rejected line (the default shows the first 20).
+    /// Where to write every rejected line as CSV (default: imports/ in the data folder).
+    #[arg(long, value_name = "FILE")]
+    rejected: Option<PathBuf>,
+    /// Show the first 100 rejected lines (the default shows the first 20).
     #[arg(long)]
     all_rejected: bool,
 }

@@ -430,40 +430,76 @@ impl Printer {
         if self.json {
             return Self::print_json(r);
         }
+        let m = |d: countertop_core::Decimal| r.currency.format(d);
         say!(
-            "Imported {} of {} lines in {:.1} s: {} orders, {} returns, {} refunds, {} new customers, {} new products{}.",
+            "Imported {} of {} lines in {:.1} s: {} orders, {} returns, {} refunds; customers: {} new, {} already in the shop; {} new products{}.",
             r.imported_lines,
             r.lines,
             r.seconds,
             r.orders,
             r.returns,
             r.refunds,
-            r.customers,
+            r.customers_created,
+            r.customers_merged,
             r.products,
             if r.already_imported > 0 {
-                format!(" ({} already imported before)", r.already_imported)
+                format!(" ({} documents were imported by an earlier run of this file)", r.already_imported)
             } else {
                 String::new()
             }
         );
-        say!("File sum of line amounts   {:>16}", r.file_sum);
-        say!("Recorded net revenue       {:>16}", r.imported_net);
-        say!("Rejected lines' amounts    {:>16}", r.rejected_sum);
-        say!("Rounding to the cent       {:>16}", r.rounding);
+        say!("");
+        say!("The file's lines add up to        {:>20}", m(r.file_sum));
+        say!("Recorded by this import           {:>20}", m(r.imported_net));
         if !r.discounts_and_tax.is_zero() {
-            say!("Discounts and tax          {:>16}", r.discounts_and_tax);
+            say!("  of which discounts and tax      {:>20}", m(r.discounts_and_tax));
+        }
+        if !r.rounding.is_zero() {
+            say!("  of which rounding to {:<11}{:>20}", r.currency.code(), m(r.rounding));
+        }
+        if r.in_shop_lines > 0 {
+            say!("Already in the shop ({} lines)    {:>20}", r.in_shop_lines, m(r.in_shop_sum));
         }
         say!(
-            "{}",
-            if r.reconciles {
-                "Reconciled: recorded − rounding − discounts/tax + rejected = the file's sum.".to_owned()
-            } else {
-                "NOT reconciled: the numbers above do not add up to the file's sum; please report this.".to_owned()
-            }
+            "Rejected ({} lines){}{:>20}",
+            r.rejected_count,
+            " ".repeat(15usize.saturating_sub(r.rejected_count.to_string().len())),
+            m(r.rejected_sum)
         );
-        if !r.rejected.is_empty() {
-            say!("{} lines were not imported:", r.rejected.len());
+        say!("");
+        for sentence in r.statement() {
+            say!("{sentence}");
+        }
+        for missing in &r.missing {
+            say!(
+                "  not in the log: invoice {} (lines {}–{}), {}",
+                missing.number,
+                missing.first_line,
+                missing.last_line,
+                m(missing.amount)
+            );
+        }
+        if r.renumbered_count > 0 {
+            say!("");
+            say!(
+                "{} documents were recorded under another number, because theirs was already used:",
+                r.renumbered_count
+            );
+            for n in &r.renumbered {
+                say!("  line {:<7} {} → {}  ({})", n.line, n.number, n.recorded_as, n.reason);
+            }
+        }
+        for warning in &r.warnings {
+            say!("Note: {warning}");
+        }
+        if r.rejected_count > 0 {
+            say!("");
+            say!("Rejected lines, by reason:");
+            for g in &r.rejected_groups {
+                say!("  {:>7} lines {:>18}  {}", g.lines, m(g.amount), g.group);
+            }
             let shown = if all { r.rejected.len() } else { r.rejected.len().min(20) };
+            say!("The first {shown}:");
             for line in &r.rejected[..shown] {
                 let amount = line.amount.map(|a| a.to_string()).unwrap_or_else(|| "?".into());
                 say!(
@@ -474,8 +510,8 @@ impl Printer {
                     line.reason
                 );
             }
-            if shown < r.rejected.len() {
-                say!("  … and {} more (--all-rejected shows them, --json lists them)", r.rejected.len() - shown);
+            if let Some(path) = &r.rejected_csv {
+                say!("All {} rejected lines, with their reasons and amounts: {}", r.rejected_count, path.display());
             }
         }
     }

@@ -57,7 +57,8 @@ pub fn import(ct: &Countertop, out: &Printer, args: Import) -> Result<(), Failur
             "--map and --date-format are for --format csv; the built-in formats know their columns".into(),
         ));
     }
-    let options = ImportOptions { format, map, date_format: args.date_format };
+    let options =
+        ImportOptions { format, map, date_format: args.date_format, rejected_csv: args.rejected, ..Default::default() };
     let mut line = ImportLine { started: Instant::now(), last: None, shown: false };
     let report = import::import(ct.write(), &args.path, &options, |p| line.show(p));
     if line.shown {

@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::{Event, Rejection, text};
+use super::{Event, Rejection, Source, text};
 
 /// A customer of the shop.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -39,6 +39,13 @@ pub struct UpdateCustomer {
 pub struct CustomerRegistered {
     #[serde(flatten)]
     pub customer: Customer,
+    /// `true` when the shop's own sequence gave the customer their id; the sequence moves on
+    /// only past ids it gave out itself.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub numbered: bool,
+    /// For a customer brought in by an import: which import, and their id or key in that file.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<Source>,
 }
 
 /// The customer's details as they are after the change (all of them, so a reader needs no
@@ -54,6 +61,7 @@ pub(super) fn add(existing: Option<&Customer>, next_number: u64, cmd: &AddCustom
         Some(id) => text::id("customer id", id)?,
         None => next_number.to_string(),
     };
+    let numbered = cmd.id.is_none();
     if let Some(customer) = existing {
         return Err(Rejection::CustomerIdTaken { id, name: customer.name.clone() });
     }
@@ -64,7 +72,7 @@ pub(super) fn add(existing: Option<&Customer>, next_number: u64, cmd: &AddCustom
         phone: text::phone(cmd.phone.as_deref())?,
         country: text::optional("country", cmd.country.as_deref(), text::SHORT_MAX)?,
     };
-    Ok(vec![Event::CustomerRegistered(CustomerRegistered { customer })])
+    Ok(vec![Event::CustomerRegistered(CustomerRegistered { customer, numbered, source: None })])
 }
 
 pub(super) fn update(existing: Option<&Customer>, cmd: &UpdateCustomer) -> Result<Vec<Event>, Rejection> {

@@ -175,27 +175,38 @@ events! {
     ProductImageChanged => "product.image_changed", v 1,
     ProductArchived => "product.archived", v 1,
     ProductRestored => "product.restored", v 1,
-    CustomerRegistered => "customer.registered", v 1,
+    CustomerRegistered => "customer.registered", v 2,
     CustomerDetailsChanged => "customer.details_changed", v 1,
-    OrderPlaced => "order.placed", v 1,
+    OrderPlaced => "order.placed", v 2,
     OrderShipped => "order.shipped", v 1,
     OrderDelivered => "order.delivered", v 1,
     OrderCancelled => "order.cancelled", v 1,
     OrderRefunded => "order.refunded", v 1,
-    ReturnRecorded => "return.recorded", v 1,
+    ReturnRecorded => "return.recorded", v 2,
 }
 
 /// Turns a payload of an older schema version into the current shape, one version step at a
 /// time. Each step is a pure function on JSON and stays here for as long as any log may hold
 /// events of that version — that is, forever.
 ///
-/// Every type is at version 1 today, so there is no step yet. The first change adds an arm:
-/// `("order.placed", 1) => upcast(event_type, 2, order_placed_v1_to_v2(payload))`.
-#[expect(clippy::match_single_binding, reason = "the steps for old versions are added as arms here")]
+/// - `order.placed` and `customer.registered` v1 → v2: v2 says whether the shop's sequence
+///   gave the number (`numbered`) and where an imported one came from (`source`). v1 did not
+///   record it and moved the sequence past every number, so a v1 event reads as `numbered`:
+///   a store written then keeps the sequence it had.
+/// - `return.recorded` v1 → v2: v2 may carry a `source`; a v1 return has none.
 fn upcast(event_type: &str, version: u16, payload: Value) -> Value {
     match (event_type, version) {
+        ("order.placed" | "customer.registered", 1) => upcast(event_type, 2, with_field(payload, "numbered", true)),
+        ("return.recorded", 1) => upcast(event_type, 2, payload),
         _ => payload,
     }
+}
+
+fn with_field(mut payload: Value, name: &str, value: impl Into<Value>) -> Value {
+    if let Value::Object(map) = &mut payload {
+        map.insert(name.to_owned(), value.into());
+    }
+    payload
 }
 
 fn to_value<T: Serialize>(event: &T) -> Value {

@@ -9,6 +9,7 @@
 mod catalog;
 mod customers;
 mod event;
+mod imports;
 mod orders;
 mod rejection;
 mod returns;
@@ -29,6 +30,11 @@ pub use catalog::{
 };
 pub use customers::{AddCustomer, Customer, CustomerDetailsChanged, CustomerRegistered, UpdateCustomer};
 pub use event::{DecodeError, EVENT_TYPES, Event, StreamId};
+pub(crate) use imports::suffixed;
+pub use imports::{
+    ImportOrder, ImportReturn, ImportedCancellation, ImportedCustomer, ImportedRefund, ImportedShipment, Source,
+    customer_keys,
+};
 pub use orders::{
     CancelOrder, Cancellation, CustomerRef, DeliverOrder, DiscountInput, LineInput, MAX_LINES, MAX_QUANTITY, Order,
     OrderCancelled, OrderDelivered, OrderLine, OrderPlaced, OrderRefunded, OrderShipped, OrderStatus, PlaceOrder,
@@ -38,6 +44,22 @@ pub use rejection::Rejection;
 pub use returns::{RecordReturn, Return, ReturnRecorded};
 pub use shop::{ChangeShopSettings, OpenShop, Shop, ShopOpened, ShopSettingsChanged, business_day};
 pub use text::{EMAIL_MAX, ID_MAX, NAME_MAX, NOTE_MAX, PATH_MAX, PHONE_MAX, REASON_MAX, SHORT_MAX, SKU_MAX};
+
+/// Checks an id (customer id, order number) as the rules would: for importers that leave out
+/// what the rules would refuse instead of refusing a whole document for it.
+pub(crate) fn check_id(field: &'static str, id: &str) -> Result<String, Rejection> {
+    text::id(field, id)
+}
+
+/// Checks an email address as the rules would.
+pub(crate) fn check_email(email: &str) -> Result<Option<String>, Rejection> {
+    text::email(Some(email))
+}
+
+/// Checks a one-line text (a name: [`NAME_MAX`]; anything else: [`SHORT_MAX`]) as the rules would.
+pub(crate) fn check_text(field: &'static str, value: &str, max: usize) -> Result<Option<String>, Rejection> {
+    text::optional(field, Some(value), max)
+}
 
 /// The first number given to an order placed without one.
 pub const FIRST_ORDER_NUMBER: u64 = 1001;
@@ -54,9 +76,11 @@ pub struct State {
     pub customers: BTreeMap<String, Customer>,
     pub orders: BTreeMap<String, Order>,
     pub returns: BTreeMap<String, Return>,
-    /// Next order number to hand out; always above every numeric order number in use.
+    /// Where the shop's order sequence goes on: one past the last number it gave out. The
+    /// number an order gets is the first from here not in use ([`State::free_order_number`]),
+    /// so numbers that imports or people chose are skipped, never taken.
     pub next_order_number: u64,
-    /// Next customer number to hand out; always above every numeric customer id in use.
+    /// The same for customer ids.
     pub next_customer_number: u64,
 }
 
@@ -74,6 +98,25 @@ impl State {
             next_customer_number: FIRST_CUSTOMER_NUMBER,
         }
     }
+
+    /// The number an order taken here without one gets: the first from
+    /// `next_order_number` on that no order uses. (The write store loads the state so that
+    /// this is already `next_order_number`.)
+    pub fn free_order_number(&self) -> u64 {
+        first_free(self.next_order_number, |n| self.orders.contains_key(n))
+    }
+
+    /// The id a customer added without one gets, likewise.
+    pub fn free_customer_number(&self) -> u64 {
+        first_free(self.next_customer_number, |n| self.customers.contains_key(n))
+    }
+}
+
+fn first_free(mut n: u64, taken: impl Fn(&str) -> bool) -> u64 {
+    while taken(&n.to_string()) {
+        n = n.saturating_add(1);
+    }
+    n
 }
 
 /// Something a person (or an importer) asks the shop to do.
@@ -92,16 +135,45 @@ pub enum Command {
     CancelOrder(CancelOrder),
     RefundOrder(RefundOrder),
     RecordReturn(RecordReturn),
+    ImportOrder(ImportOrder),
+    ImportReturn(ImportReturn),
 }
 
 /// The products, customers and orders a command refers to, by the keys it names
-/// (trimmed as the rules trim them).
+/// (trimmed as the rules trim them): what the write store loads into [`State`] so that
+/// `decide` on that slice answers as it would on the whole shop.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct References {
     pub products: Vec<String>,
     pub customers: Vec<String>,
     pub orders: Vec<String>,
     pub returns: Vec<String>,
+    /// Customers found by [`customer_keys`]: every customer with that key is loaded.
+    pub customer_keys: Vec<String>,
+    /// Orders whose number may be taken: when it is, `N-2`, `N-3`, … are loaded up to the
+    /// first free one.
+    pub order_alternatives: Vec<String>,
+    /// The same for returns.
+    pub return_alternatives: Vec<String>,
+    /// The command may take the next order number: the store sets `next_order_number` to
+    /// the first free one.
+    pub order_number: bool,
+    /// The same for customer ids.
+    pub customer_number: bool,
+}
+
+impl References {
+    fn imported_customer(&mut self, customer: Option<&ImportedCustomer>) {
+        let Some(customer) = customer else { return };
+        match (&customer.id, customer.key()) {
+            (Some(id), _) => self.customers.push(id.trim().to_owned()),
+            (None, Some(key)) => {
+                self.customer_keys.push(key);
+                self.customer_number = true;
+            }
+            (None, None) => {}
+        }
+    }
 }
 
 impl Command {
@@ -113,10 +185,14 @@ impl Command {
             Command::OpenShop(_) | Command::ChangeShopSettings(_) => {}
             Command::AddProduct(c) => refs.products.push(key(&c.sku)),
             Command::UpdateProduct(c) => refs.products.push(key(&c.sku)),
-            Command::AddCustomer(c) => refs.customers.extend(c.id.as_deref().map(key)),
+            Command::AddCustomer(c) => {
+                refs.customers.extend(c.id.as_deref().map(key));
+                refs.customer_number = c.id.is_none();
+            }
             Command::UpdateCustomer(c) => refs.customers.push(key(&c.id)),
             Command::PlaceOrder(c) => {
                 refs.orders.extend(c.order.as_deref().map(key));
+                refs.order_number = c.order.is_none();
                 refs.customers.extend(c.customer.as_deref().map(key));
                 for line in &c.lines {
                     if let LineInput::Product { sku, .. } = line {
@@ -136,6 +212,16 @@ impl Command {
                         refs.products.push(key(sku));
                     }
                 }
+            }
+            Command::ImportOrder(c) => {
+                refs.orders.push(key(&c.source.number));
+                refs.order_alternatives.push(key(&c.source.number));
+                refs.imported_customer(c.customer.as_ref());
+            }
+            Command::ImportReturn(c) => {
+                refs.returns.push(key(&c.source.number));
+                refs.return_alternatives.push(key(&c.source.number));
+                refs.imported_customer(c.customer.as_ref());
             }
         }
         refs
@@ -157,6 +243,9 @@ impl Command {
             Command::CancelOrder(c) => Some(StreamId::Order(key(&c.order))),
             Command::RefundOrder(c) => Some(StreamId::Order(key(&c.order))),
             Command::RecordReturn(c) => Some(StreamId::Return(key(&c.id))),
+            // Where it lands (its number, or `N-2` …) is decided with the state.
+            Command::ImportOrder(c) => Some(StreamId::Order(key(&c.source.number))),
+            Command::ImportReturn(c) => Some(StreamId::Return(key(&c.source.number))),
         }
     }
 }
@@ -180,7 +269,7 @@ pub fn decide(state: &State, command: &Command) -> Result<Vec<Event>, Rejection>
         Command::UpdateProduct(c) => catalog::update(shop, product(&c.sku), c),
         Command::AddCustomer(c) => {
             let existing = c.id.as_deref().and_then(|id| state.customers.get(id.trim()));
-            customers::add(existing, state.next_customer_number, c)
+            customers::add(existing, state.free_customer_number(), c)
         }
         Command::UpdateCustomer(c) => customers::update(state.customers.get(c.id.trim()), c),
         Command::PlaceOrder(c) => orders::place(
@@ -189,7 +278,7 @@ pub fn decide(state: &State, command: &Command) -> Result<Vec<Event>, Rejection>
                 products: &state.products,
                 customers: &state.customers,
                 existing: c.order.as_deref().and_then(order),
-                next_number: state.next_order_number,
+                next_number: state.free_order_number(),
                 now: state.now,
             },
             c,
@@ -208,6 +297,8 @@ pub fn decide(state: &State, command: &Command) -> Result<Vec<Event>, Rejection>
             },
             c,
         ),
+        Command::ImportOrder(c) => imports::import_order(state, shop, c),
+        Command::ImportReturn(c) => imports::import_return(state, shop, c),
     }
 }
 
@@ -256,14 +347,18 @@ pub fn apply(state: &mut State, event: &Event) {
             }
         }
         Event::CustomerRegistered(e) => {
-            bump(&mut state.next_customer_number, &e.customer.id);
+            if e.numbered {
+                bump(&mut state.next_customer_number, &e.customer.id);
+            }
             state.customers.insert(e.customer.id.clone(), e.customer.clone());
         }
         Event::CustomerDetailsChanged(e) => {
             state.customers.insert(e.customer.id.clone(), e.customer.clone());
         }
         Event::OrderPlaced(e) => {
-            bump(&mut state.next_order_number, &e.order);
+            if e.numbered {
+                bump(&mut state.next_order_number, &e.order);
+            }
             state.orders.insert(e.order.clone(), orders::placed(e));
         }
         Event::ReturnRecorded(e) => {
@@ -279,8 +374,9 @@ pub fn apply(state: &mut State, event: &Event) {
     }
 }
 
-/// Keeps a "next number" counter above every numeric id in use, so handing out the next
-/// number never collides with an imported or hand-picked one.
+/// Moves a sequence past a number it gave out. Numbers given by people or imports do not
+/// move it (an import of invoice 543990 must not make the next counter order 543991): the
+/// sequence skips them when it reaches them instead.
 fn bump(next: &mut u64, id: &str) {
     if let Ok(n) = id.parse::<u64>() {
         *next = (*next).max(n.saturating_add(1));

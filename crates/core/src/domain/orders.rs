@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
-use super::{Customer, Event, Product, Rejection, Shop, text};
+use super::{Customer, Event, Product, Rejection, Shop, Source, text};
 use crate::money::{self, Currency, MoneyInput};
 
 /// Most lines one order may hold. Wholesale invoices run past a thousand lines (the UCI
@@ -34,6 +34,9 @@ pub struct Order {
     pub delivered_at: Option<DateTime<Utc>>,
     pub cancellation: Option<Cancellation>,
     pub refunds: Vec<Refund>,
+    /// For an order brought in by an import: which import, and its number in that file.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<Source>,
 }
 
 impl Order {
@@ -209,6 +212,13 @@ pub struct OrderPlaced {
     pub note: Option<String>,
     pub payment_method: Option<String>,
     pub at: DateTime<Utc>,
+    /// `true` when the shop's own sequence gave the order its number (an order taken here
+    /// without one); the sequence moves on only past numbers it gave out itself.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub numbered: bool,
+    /// For an imported order: which import, and its number in that file.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<Source>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -259,6 +269,7 @@ pub(super) fn place(cx: PlaceContext<'_>, cmd: &PlaceOrder) -> Result<Vec<Event>
     if cx.existing.is_some() {
         return Err(Rejection::OrderIdTaken { id: order });
     }
+    let numbered = cmd.order.is_none();
     let customer = customer_ref(cx.customers, cmd.customer.as_deref())?;
     let lines = check_lines(shop, cx.products, &cmd.lines)?;
     let subtotal: Decimal = lines.iter().map(|l| l.total).sum();
@@ -295,6 +306,8 @@ pub(super) fn place(cx: PlaceContext<'_>, cmd: &PlaceOrder) -> Result<Vec<Event>
         note: text::optional_multiline("note", cmd.note.as_deref(), text::NOTE_MAX)?,
         payment_method: text::optional("payment method", cmd.payment_method.as_deref(), text::SHORT_MAX)?,
         at: cmd.at.unwrap_or(cx.now),
+        numbered,
+        source: None,
     })])
 }
 
@@ -508,6 +521,7 @@ pub(super) fn placed(e: &OrderPlaced) -> Order {
         delivered_at: None,
         cancellation: None,
         refunds: Vec::new(),
+        source: e.source.clone(),
     }
 }
 

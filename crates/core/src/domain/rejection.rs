@@ -146,6 +146,11 @@ pub enum Rejection {
         "refund {requested} is more than the {refundable} still refundable on order {id} (paid {paid}, already refunded {refunded})"
     )]
     OverRefund { id: String, requested: String, refundable: String, paid: String, refunded: String },
+    /// An imported document whose number and every `N-2` … `N-{max}` are taken.
+    #[error(
+        "number '{id}' and every number from {id}-2 to {id}-{max} are already used; renumber the documents in the file"
+    )]
+    NumberExhausted { id: String, max: u32 },
     /// A file that cannot be imported as asked; the message says what to change.
     #[error("{message}")]
     BadImport { message: String },
@@ -170,6 +175,35 @@ impl Rejection {
             Rejection::BadSearch { .. } => "bad_search",
             Rejection::BadImport { .. } => "bad_import",
             _ => "invalid",
+        }
+    }
+
+    /// A short heading for the kind of refusal, to group many of them by (an import's
+    /// rejected lines): the message without the values that differ from one to the next.
+    pub fn summary(&self) -> &'static str {
+        match self {
+            Rejection::Line { problem, .. } => problem.summary(),
+            Rejection::Empty { .. } => "a required field is empty",
+            Rejection::TooLong { .. } => "text too long",
+            Rejection::ControlCharacter { .. } | Rejection::DirectionControl { .. } => "invisible control characters",
+            Rejection::SkuWhitespace { .. } => "SKU with white space",
+            Rejection::BadEmail { .. } => "email address not valid",
+            Rejection::BadPhone { .. } => "phone number not valid",
+            Rejection::BadId { .. } => "number or id with characters other than letters and digits",
+            Rejection::CurrencyMismatch { .. } => "amount in another currency",
+            Rejection::NotANumber { .. } => "not a number",
+            Rejection::NegativePrice { .. } => "negative price",
+            Rejection::PriceTooLarge { .. } => "unit price over 1,000,000,000",
+            Rejection::PriceTooPrecise { .. } => "unit price with more than 6 decimal places",
+            Rejection::TaxRateOutOfRange { .. } => "tax rate outside 0–100%",
+            Rejection::QuantityTooSmall { .. } => "quantity below 1",
+            Rejection::QuantityTooLarge { .. } => "quantity over 1,000,000",
+            Rejection::TooManyLines { .. } => "order with too many lines",
+            Rejection::ItemWithoutPrice { .. } => "no price",
+            Rejection::DiscountTooLarge { .. } | Rejection::NegativeDiscount { .. } => "discount not possible",
+            Rejection::OverRefund { .. } | Rejection::RefundNotPositive { .. } => "refund not possible",
+            Rejection::NumberExhausted { .. } => "number used too many times",
+            _ => "refused by the shop's rules",
         }
     }
 

@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use super::orders::CustomerRef;
 use super::orders::{LineInput, OrderLine, check_lines, customer_ref};
-use super::{Customer, Event, Product, Rejection, Shop, text};
+use super::{Customer, Event, Product, Rejection, Shop, Source, text};
 use crate::money::Currency;
 
 /// A return as recorded.
@@ -25,6 +25,9 @@ pub struct Return {
     pub currency: Currency,
     pub reason: String,
     pub at: DateTime<Utc>,
+    /// For a credit note brought in by an import: which import, and its number in that file.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<Source>,
 }
 
 /// Record a return of goods (a credit note).
@@ -72,6 +75,7 @@ pub(super) fn record(cx: ReturnContext<'_>, cmd: &RecordReturn) -> Result<Vec<Ev
             currency: cx.shop.currency,
             reason,
             at: cmd.at.unwrap_or(cx.now),
+            source: None,
         },
     })])
 }

@@ -278,7 +278,7 @@ fn customers_get_the_next_free_number_unless_given_an_id() {
     let add = Command::AddCustomer(AddCustomer { name: "Grace Hopper".into(), ..Default::default() });
     let events = when(&shop(), add);
     let [Event::CustomerRegistered(e)] = events.as_slice() else { panic!("{events:?}") };
-    assert_eq!(e.customer.id, "17851", "above the imported 17850");
+    assert_eq!(e.customer.id, "1", "the shop's own sequence: the given 17850 does not move it");
     assert_eq!(
         rejected(&shop(), add_customer("17850", "Someone else")),
         "customer id '17850' is already used by 'Ada Lovelace'; choose another id or leave it out"
@@ -448,7 +448,7 @@ fn order_numbers_are_handed_out_in_sequence_and_never_reused() {
     }
     assert_eq!(placed(&when(&shop(), cmd.clone())).order, "1001");
     let after_import = with(shop(), &[place("536365", vec![product_line("MUG", 1)])]);
-    assert_eq!(placed(&when(&after_import, cmd)).order, "536366");
+    assert_eq!(placed(&when(&after_import, cmd)).order, "1001", "a given number does not move the sequence");
     assert_eq!(
         rejected(&after_import, place("536365", vec![product_line("MUG", 1)])),
         "order number '536365' is already used; choose another number or leave it out"
@@ -622,4 +622,189 @@ fn a_given_line_total_is_kept_to_the_cent_and_the_unit_price_derived() {
         rejected(&shop(), place("1", vec![given("-3", 1)])),
         "line 1: unit price -3.00 GBP is negative; enter 0 or more"
     );
+}
+
+// ---- numbering: the counter's sequence and imported numbers never take each other's ----
+
+fn counter_order() -> Command {
+    let Command::PlaceOrder(mut c) = place("x", vec![product_line("MUG", 1)]) else { unreachable!() };
+    c.order = None;
+    Command::PlaceOrder(c)
+}
+
+fn import_order(import: &str, number: &str, lines: Vec<LineInput>) -> ImportOrder {
+    ImportOrder {
+        source: Source { import: import.into(), number: number.into() },
+        customer: None,
+        lines,
+        discount: None,
+        note: None,
+        at: Utc.with_ymd_and_hms(2011, 2, 15, 10, 0, 0).unwrap(),
+        shipment: None,
+        delivered_at: None,
+        refunds: Vec::new(),
+        cancellation: None,
+    }
+}
+
+fn imported(import: &str, number: &str, lines: Vec<LineInput>) -> Command {
+    Command::ImportOrder(import_order(import, number, lines))
+}
+
+/// The order numbers `commands` leave, one per command that placed an order.
+fn numbers(commands: &[Command]) -> Vec<String> {
+    let mut state = given(&shop());
+    let mut out = Vec::new();
+    for command in commands {
+        let events = decide(&state, command).unwrap_or_else(|r| panic!("{command:?} rejected: {r}"));
+        for e in &events {
+            if let Event::OrderPlaced(p) = e {
+                out.push(p.order.clone());
+            }
+            apply(&mut state, e);
+        }
+    }
+    out
+}
+
+#[test]
+fn an_import_does_not_move_the_counter_sequence_and_the_counter_skips_imported_numbers() {
+    let commands = [
+        counter_order(),
+        imported("a", "543990", vec![item("Tea", 1, "2.00")]),
+        counter_order(),
+        imported("a", "1003", vec![item("Tea", 1, "2.00")]),
+        counter_order(),
+        Command::PlaceOrder(match place("1005", vec![product_line("MUG", 1)]) {
+            Command::PlaceOrder(c) => c,
+            _ => unreachable!(),
+        }),
+        counter_order(),
+    ];
+    assert_eq!(numbers(&commands), ["1001", "543990", "1002", "1003", "1004", "1005", "1006"]);
+}
+
+#[test]
+fn an_imported_invoice_whose_number_a_counter_order_took_is_recorded_as_n_2() {
+    let past = with(shop(), &[counter_order()]);
+    let events = when(&past, imported("a", "1001", vec![item("Tea", 3, "2.00")]));
+    let p = placed(&events);
+    assert_eq!(p.order, "1001-2");
+    assert_eq!(p.source, Some(Source { import: "a".into(), number: "1001".into() }));
+    assert_eq!(p.note.as_deref(), Some("(invoice 1001 in the imported file; the number 1001 was already used here)"));
+    assert!(!p.numbered);
+    // The counter order keeps its number and lines.
+    assert_eq!(given(&past).orders["1001"].lines[0].name, "Enamel mug");
+}
+
+#[test]
+fn the_lines_of_one_invoice_apart_in_a_file_continue_as_n_2() {
+    let past = with(shop(), &[imported("a", "536365", vec![item("Tea", 1, "2.00")])]);
+    let events = when(&past, imported("a", "536365", vec![item("Cup", 1, "3.00")]));
+    assert_eq!(placed(&events).order, "536365-2");
+    assert_eq!(
+        placed(&events).note.as_deref(),
+        Some("(continues invoice 536365: its lines were apart in the imported file)")
+    );
+}
+
+#[test]
+fn the_same_sale_from_another_import_is_already_in_the_shop_and_gets_only_what_is_new() {
+    let first = import_order("a", "536365", vec![item("Tea", 2, "2.00")]);
+    let past = with(shop(), &[Command::ImportOrder(first.clone())]);
+    // An overlapping export: the same invoice, nothing new.
+    let mut again = first.clone();
+    again.source.import = "b".into();
+    assert_eq!(when(&past, Command::ImportOrder(again.clone())), Vec::<Event>::new());
+    // A later export of it, which knows of a refund.
+    again.refunds.push(ImportedRefund {
+        amount: money("1.00"),
+        reason: "chipped".into(),
+        at: Utc.with_ymd_and_hms(2011, 2, 16, 9, 0, 0).unwrap(),
+    });
+    let events = when(&past, Command::ImportOrder(again.clone()));
+    let [Event::OrderRefunded(r)] = events.as_slice() else { panic!("{events:?}") };
+    assert_eq!((r.order.as_str(), r.amount), ("536365", dec("1.00")));
+    // Once it has the refund, the same file adds nothing more.
+    let past = with(past, &[Command::ImportOrder(again.clone())]);
+    assert_eq!(when(&past, Command::ImportOrder(again)), Vec::<Event>::new());
+    // Another sale under the same number is not the same sale.
+    let mut other = first;
+    other.source.import = "b".into();
+    other.lines = vec![item("Tea", 3, "2.00")];
+    assert_eq!(placed(&when(&past, Command::ImportOrder(other))).order, "536365-2");
+}
+
+fn with_customer(mut order: ImportOrder, id: Option<&str>, name: Option<&str>, email: Option<&str>) -> Command {
+    order.customer = Some(ImportedCustomer {
+        id: id.map(Into::into),
+        name: name.map(Into::into),
+        email: email.map(Into::into),
+        country: Some("Norway".into()),
+    });
+    Command::ImportOrder(order)
+}
+
+#[test]
+fn imported_customers_without_an_id_are_found_by_email_else_by_name() {
+    let order = |n: &str| import_order("a", n, vec![item("Tea", 1, "2.00")]);
+    let events = when(&shop(), with_customer(order("1"), None, Some("Zoë Müller"), Some("zoe@example.org")));
+    let [Event::CustomerRegistered(c), Event::OrderPlaced(p)] = events.as_slice() else { panic!("{events:?}") };
+    // Numbered by the shop's sequence (after the shop's customer 17850, which was given).
+    assert_eq!((c.customer.id.as_str(), c.customer.name.as_str(), c.numbered), ("1", "Zoë Müller", true));
+    assert_eq!(p.customer.as_ref().map(|c| c.id.as_str()), Some("1"));
+    let past = with(shop(), &[with_customer(order("1"), None, Some("Zoë Müller"), Some("zoe@example.org"))]);
+    // The same email, in another case and with another name: the same customer.
+    let events = when(&past, with_customer(order("2"), None, Some("Z. Müller"), Some(" ZOE@Example.org ")));
+    assert_eq!(placed(&events).customer.as_ref().map(|c| c.id.as_str()), Some("1"));
+    // No email: by name, case and spaces folded.
+    let events = when(&past, with_customer(order("3"), None, Some("  zoë   MÜLLER "), None));
+    assert_eq!(placed(&events).customer.as_ref().map(|c| c.id.as_str()), Some("1"));
+    // Another email is another customer, even with the same name.
+    let events = when(&past, with_customer(order("4"), None, Some("Zoë Müller"), Some("zm@example.org")));
+    let [Event::CustomerRegistered(c), _] = events.as_slice() else { panic!("{events:?}") };
+    assert_eq!(c.customer.id, "2");
+    // An id in the file is the customer of that id, and does not move the sequence.
+    let events = when(&past, with_customer(order("5"), Some("17850"), None, None));
+    assert_eq!(placed(&events).customer.as_ref().map(|c| c.name.as_str()), Some("Ada Lovelace"));
+    let events = when(&past, with_customer(order("6"), Some("12346"), None, None));
+    let [Event::CustomerRegistered(c), _] = events.as_slice() else { panic!("{events:?}") };
+    assert_eq!((c.customer.name.as_str(), c.numbered), ("Customer 12346", false));
+    let past = with(past, &[with_customer(order("6"), Some("12346"), None, None)]);
+    assert_eq!(given(&past).free_customer_number(), 2);
+}
+
+#[test]
+fn an_imported_order_is_recorded_whole_or_not_at_all() {
+    let mut order = import_order("a", "7", vec![item("Tea", 1, "2.00")]);
+    order.shipment = Some(ImportedShipment {
+        carrier: "Royal Mail".into(),
+        tracking: "RM1".into(),
+        at: Utc.with_ymd_and_hms(2011, 2, 16, 9, 0, 0).unwrap(),
+    });
+    order.refunds.push(ImportedRefund { amount: money("5.00"), reason: "r".into(), at: order.at });
+    assert_eq!(
+        rejected(&shop(), Command::ImportOrder(order.clone())),
+        "refund 5.00 GBP is more than the 2.00 GBP still refundable on order 7 (paid 2.00 GBP, already refunded 0.00 GBP)"
+    );
+    order.refunds[0].amount = money("0.50");
+    let events = when(&shop(), Command::ImportOrder(order));
+    let types: Vec<&str> = events.iter().map(Event::type_name).collect();
+    assert_eq!(types, ["order.placed", "order.shipped", "order.refunded"]);
+}
+
+#[test]
+fn an_order_placed_before_numbering_was_recorded_still_moves_the_sequence() {
+    // v1 `order.placed` events did not say; they moved the sequence, and still do.
+    let v1 = serde_json::json!({
+        "order": "5000", "customer": null, "lines": [], "currency": "GBP", "note": null,
+        "payment_method": null, "at": "2024-05-01T10:00:00Z",
+        "totals": {"subtotal": "0", "discount": "0", "tax": "0", "total": "0"}
+    });
+    let event = Event::from_payload("order.placed", 1, v1).unwrap();
+    let Event::OrderPlaced(p) = &event else { panic!() };
+    assert!(p.numbered);
+    let mut past = shop();
+    past.push(event);
+    assert_eq!(given(&past).free_order_number(), 5001);
 }

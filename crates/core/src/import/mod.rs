@@ -1,21 +1,32 @@
 //! Importing another system's export: UCI Online Retail, Tableau Superstore, or any CSV with
 //! a column mapping. Streams the file (gzip or plain) in constant memory per row, groups rows
-//! into orders, checks every line with the shop's own rules, and commits in group-commit
-//! batches through the write store.
+//! into documents (invoices and credit notes), checks every line with the shop's own rules,
+//! and sends each document as one command ([`ImportOrder`], [`ImportReturn`]) in bulk batches
+//! through the write store, so orders taken at the counter meanwhile go ahead of it.
 //!
-//! **Every input line is accounted for**: imported, or reported with its line number, reason
-//! and amount. The report reconciles: what the store recorded + the rejected amounts − the
-//! rounding of line totals to the minor unit = the file's sum of line amounts.
+//! **Every input line is accounted for**: recorded by this import, already in the shop (the
+//! same sale, from an earlier import of an overlapping file), or rejected — for something
+//! wrong in the file, never for something Countertop did — with its line number, reason and
+//! amount. A document whose number a counter order took is recorded under `N-2` and listed.
 //!
-//! **Re-importing is idempotent**: command ids are derived from the file's BLAKE3 hash and the
-//! order number, so running an import again — after an interruption, or by mistake — appends
+//! **The reconciliation is read back from the log**: after the last batch, the events of
+//! every command of this import (they share the id prefix `imp-<file hash>-`) are read from the
+//! write store, and the report's statement — file sum = recorded − rounding − discounts and
+//! tax + already in the shop + rejected — is computed from them. A document the importer
+//! believes recorded but the log does not hold shows as a difference, with its lines.
+//!
+//! **Re-importing is idempotent**: command ids are the file's BLAKE3 hash and the document's
+//! first line, so running an import again — after an interruption, or by mistake — appends
 //! only what is missing and ends with the same store as one uninterrupted run.
+//!
+//! **SKUs that differ only in case** (`85123A`, `85123a`) are one product: the catalog's
+//! spelling, or the first one the file uses; the report lists each other spelling.
 
 mod rows;
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, BinaryHeap, HashMap};
 use std::io::Read;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use chrono::{DateTime, Utc};
@@ -26,14 +37,21 @@ pub use rows::{Field, Format};
 use rows::{Row, RowReader};
 
 use crate::domain::{
-    AddCustomer, AddProduct, CancelOrder, Command, DeliverOrder, DiscountInput, PlaceOrder, RecordReturn, RefundOrder,
-    Rejection, ShipOrder, check_line,
+    AddProduct, Command, Event, ImportOrder, ImportReturn, ImportedCancellation, ImportedCustomer, ImportedRefund,
+    ImportedShipment, LineInput, OrderLine, Rejection, Shop, Source, check_line, totals,
 };
-use crate::money::MoneyInput;
-use crate::store::{Entity, Error, Request, WriteStore};
+use crate::money::{Currency, MoneyInput};
+use crate::store::{Entity, Envelope, Error, Request, WriteStore};
 
-/// Commands per group commit.
+/// Commands per bulk batch.
 const BATCH: usize = 2000;
+/// Rejected lines kept in the report itself (the lowest line numbers); all of them go to the
+/// CSV file the report names.
+const REJECTED_SHOWN: usize = 100;
+/// Renumbered documents listed in the report (all are counted).
+const RENUMBERED_SHOWN: usize = 100;
+/// Different unknown status words reported.
+const STATUSES_SHOWN: usize = 20;
 
 /// How to read the file.
 #[derive(Clone, Debug, Default)]
@@ -44,6 +62,13 @@ pub struct ImportOptions {
     /// Generic CSV: a chrono format for the date column (default: `%Y-%m-%d %H:%M:%S`, or a
     /// date alone). Dates are shop-local; a date without a time means noon.
     pub date_format: Option<String>,
+    /// Where to write every rejected line as CSV. Default: `imports/` in the data folder,
+    /// named after the file and its hash.
+    pub rejected_csv: Option<PathBuf>,
+    /// Stop once this many documents are committed, as a kill would stop it (the import
+    /// returns [`Error::Closed`]): for tests of what running it again does.
+    #[doc(hidden)]
+    pub interrupt_after: Option<u64>,
 }
 
 /// Where an import is.
@@ -63,33 +88,111 @@ pub struct RejectedLine {
     pub line: u64,
     /// The order (invoice) it belonged to, if it had one.
     pub order: Option<String>,
+    /// A short heading shared by lines turned away for the same kind of reason.
+    pub group: String,
     pub reason: String,
     /// Its amount (quantity × unit price, or its line total), when it could be read.
     pub amount: Option<Decimal>,
 }
 
-/// What an import did, reconciled against the file.
+impl PartialOrd for RejectedLine {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for RejectedLine {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.line.cmp(&other.line).then_with(|| self.reason.cmp(&other.reason))
+    }
+}
+
+/// Rejected lines of one kind.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct RejectedGroup {
+    pub group: String,
+    pub lines: u64,
+    /// Sum of the amounts of those that had one.
+    pub amount: Decimal,
+}
+
+/// A document recorded under another number than the file's.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Renumbered {
+    /// Its first line in the file.
+    pub line: u64,
+    pub number: String,
+    pub recorded_as: String,
+    /// Why (the note it carries).
+    pub reason: String,
+}
+
+/// Another spelling of a SKU the import took as the same product.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct SkuSpelling {
+    pub sku: String,
+    pub recorded_as: String,
+    pub lines: u64,
+}
+
+/// A document the importer sent and saw accepted, which the log does not hold.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Missing {
+    pub number: String,
+    pub first_line: u64,
+    pub last_line: u64,
+    pub amount: Decimal,
+}
+
+/// What an import did, reconciled against the file from what the log holds.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct ImportReport {
     pub format: Format,
+    pub currency: Currency,
     /// BLAKE3 of the file as stored (hex).
     pub file_hash: String,
     /// Data lines read (not counting the header).
     pub lines: u64,
+    /// Lines recorded by this import (in this run or an earlier run of the same file).
     pub imported_lines: u64,
+    /// Invoices recorded as orders.
     pub orders: u64,
-    /// Credit notes and returns recorded.
+    /// Credit notes recorded as returns.
     pub returns: u64,
+    /// Refunds recorded on those orders.
     pub refunds: u64,
-    pub customers: u64,
+    /// Customers this import registered.
+    pub customers_created: u64,
+    /// Customers the file names who were already in the shop (by id, email or name).
+    pub customers_merged: u64,
     /// Products added to the catalog (SKUs it did not have), so they can be sold again.
     pub products: u64,
     /// Commands that an earlier run of the same file had already done.
     pub already_imported: u64,
+    /// Documents (and their lines) that were already in the shop: the same sale, recorded
+    /// by an earlier import of another file or placed here. Nothing was recorded again.
+    pub in_shop_documents: u64,
+    pub in_shop_lines: u64,
+    /// What the file says of them.
+    pub in_shop_sum: Decimal,
+    /// Refunds, shipments, deliveries and cancellations this file added to documents already
+    /// in the shop, which did not have them yet.
+    pub in_shop_updates: u64,
+    /// Documents recorded under another number, because theirs was taken.
+    pub renumbered_count: u64,
+    pub renumbered: Vec<Renumbered>,
+    /// Rejected lines: how many, by kind, the first few, and the file that lists them all.
+    pub rejected_count: u64,
+    pub rejected_groups: Vec<RejectedGroup>,
     pub rejected: Vec<RejectedLine>,
+    pub rejected_csv: Option<PathBuf>,
+    pub sku_spellings: Vec<SkuSpelling>,
+    /// Things the import noticed and could not use: mapped columns it ignored, unknown status
+    /// words, customer details the shop's rules refuse.
+    pub warnings: Vec<String>,
     /// Sum of every line's amount in the file (credit lines negative).
     pub file_sum: Decimal,
-    /// What the store recorded: order totals − refunds − returns.
+    /// What the log holds of this import: order totals − refunds − returns.
     pub imported_net: Decimal,
     /// Sum of the rejected lines' amounts.
     pub rejected_sum: Decimal,
@@ -98,9 +201,75 @@ pub struct ImportReport {
     /// Order discounts and tax added on top, as recorded (total − sum of lines); 0 for files
     /// that give neither.
     pub discounts_and_tax: Decimal,
-    /// `imported_net − rounding − discounts_and_tax + rejected_sum == file_sum`.
+    /// `file_sum − (imported_net − rounding − discounts_and_tax + in_shop_sum + rejected_sum)`.
+    pub difference: Decimal,
+    /// Documents the log should hold and does not (what makes a difference).
+    pub missing: Vec<Missing>,
+    /// `difference == 0` and nothing is missing.
     pub reconciles: bool,
     pub seconds: f64,
+}
+
+impl ImportReport {
+    /// The reconciliation in a shop owner's words, one sentence a line.
+    pub fn statement(&self) -> Vec<String> {
+        let c = self.currency;
+        let m = |d: Decimal| c.format(d);
+        let mut out = vec![format!(
+            "The file's lines add up to {}. Recorded by this import: {} (orders {}, returns and refunds taken off).",
+            m(self.file_sum),
+            m(self.imported_net),
+            self.orders
+        )];
+        if !self.discounts_and_tax.is_zero() {
+            out.push(format!(
+                "Of that, {} is discounts and tax the file gives on top of its lines.",
+                m(self.discounts_and_tax)
+            ));
+        }
+        if !self.rounding.is_zero() {
+            out.push(format!("Rounding each line to whole {} changed it by {}.", minor_unit_name(c), m(self.rounding)));
+        }
+        if self.in_shop_lines > 0 {
+            out.push(format!(
+                "Already in the shop: {} lines ({} documents), {} — not recorded again.",
+                self.in_shop_lines,
+                self.in_shop_documents,
+                m(self.in_shop_sum)
+            ));
+        }
+        if self.rejected_count > 0 {
+            out.push(format!("Rejected: {} lines, {}.", self.rejected_count, m(self.rejected_sum)));
+        }
+        if self.reconciles {
+            out.push("Recorded + already in the shop + rejected − rounding equals the file's sum: every line is accounted for.".into());
+        } else {
+            out.push(format!(
+                "These do not add up to the file's sum: {} is unaccounted for{}. Run the import again (it adds only what is missing); if the difference stays, please report it.",
+                m(self.difference),
+                if self.missing.is_empty() {
+                    String::new()
+                } else {
+                    format!(", in {} documents the log does not hold", self.missing.len())
+                }
+            ));
+        }
+        out
+    }
+}
+
+/// What the currency's minor unit is called, for sentences about rounding.
+fn minor_unit_name(currency: Currency) -> &'static str {
+    match (currency.code(), currency.minor_units()) {
+        (_, 0) => "units",
+        ("GBP", _) => "pence",
+        ("USD" | "EUR" | "AUD" | "CAD" | "NZD" | "HKD" | "SGD" | "ZAR", _) => "cents",
+        ("CHF", _) => "rappen",
+        ("SEK" | "NOK" | "DKK", _) => "öre",
+        ("PLN", _) => "grosze",
+        ("INR", _) => "paise",
+        _ => "minor units",
+    }
 }
 
 /// Imports `path` into the shop behind `store`. The shop must be set up (its currency and
@@ -115,37 +284,12 @@ pub fn import(
     let shop = store.shop()?.ok_or(Error::Rejected(Rejection::ShopNotSetUp))?;
     let file_hash = hash_file(path)?;
     let mut reader = RowReader::open(path, options, &shop)?;
-    let mut importer = Importer {
-        store,
-        shop: &shop,
-        prefix: format!("imp-{}", &file_hash[..16]),
-        format: options.format,
-        pending: Vec::new(),
-        customers_seen: HashSet::new(),
-        products_seen: HashSet::new(),
-        orders_seen: HashSet::new(),
-        report: ImportReport {
-            format: options.format,
-            file_hash: file_hash.clone(),
-            lines: 0,
-            imported_lines: 0,
-            orders: 0,
-            returns: 0,
-            refunds: 0,
-            customers: 0,
-            products: 0,
-            already_imported: 0,
-            rejected: Vec::new(),
-            file_sum: Decimal::ZERO,
-            imported_net: Decimal::ZERO,
-            rejected_sum: Decimal::ZERO,
-            rounding: Decimal::ZERO,
-            discounts_and_tax: Decimal::ZERO,
-            reconciles: false,
-            seconds: 0.0,
-        },
-        expected_rounding: Decimal::ZERO,
+    let rejected_csv = match &options.rejected_csv {
+        Some(p) => p.clone(),
+        None => default_rejected_path(store, path, &file_hash),
     };
+    let mut importer = Importer::new(store, &shop, &file_hash, options, rejected_csv)?;
+    importer.interrupt_after = options.interrupt_after;
     let mut group: Vec<Row> = Vec::new();
     let mut last_progress = Instant::now();
     while let Some(row) = reader.next_row()? {
@@ -153,13 +297,10 @@ pub fn import(
         if let Some(amount) = row.amount() {
             importer.report.file_sum += amount;
         }
-        let row = match row.problem.clone() {
-            Some(reason) => {
-                importer.reject(&row, reason);
-                continue;
-            }
-            None => row,
-        };
+        if let Some(problem) = row.problem.clone() {
+            importer.reject(&row, problem.group, problem.message)?;
+            continue;
+        }
         if group.last().is_some_and(|g| g.order != row.order) {
             importer.group(std::mem::take(&mut group))?;
         }
@@ -172,12 +313,22 @@ pub fn import(
     importer.group(group)?;
     importer.flush()?;
     progress(&reader.progress(importer.report.lines, started));
-    let mut report = importer.report;
-    report.rounding = importer.expected_rounding;
-    report.reconciles =
-        report.imported_net - report.rounding - report.discounts_and_tax + report.rejected_sum == report.file_sum;
-    report.seconds = started.elapsed().as_secs_f64();
-    Ok(report)
+    importer.finish(started)
+}
+
+fn default_rejected_path(store: &WriteStore, path: &Path, file_hash: &str) -> PathBuf {
+    let dir = store.path().parent().map(Path::to_path_buf).unwrap_or_default().join("imports");
+    let stem = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default()
+        .trim_end_matches(".gz")
+        .trim_end_matches(".csv")
+        .chars()
+        .map(|c| if c.is_alphanumeric() || c == '-' || c == '_' { c } else { '_' })
+        .take(60)
+        .collect::<String>();
+    dir.join(format!("{stem}-{}-rejected.csv", &file_hash[..8]))
 }
 
 fn hash_file(path: &Path) -> Result<String, Error> {
@@ -198,83 +349,190 @@ fn hash_file(path: &Path) -> Result<String, Error> {
 /// What one request stands for in the file, to account for its outcome.
 struct Pending {
     request: Request,
-    /// The lines it imports, with their file amounts.
+    /// The document's number in the file (empty for a product).
+    number: String,
+    /// The lines it carries, with their file amounts.
     lines: Vec<(u64, Option<Decimal>)>,
-    order: String,
-    /// The rounding its lines carry (recorded − file), counted when it is accepted.
+    /// The rounding its lines carry (recorded − file), counted when it is recorded.
     rounding: Decimal,
+}
+
+/// What the importer expects the log to hold for a document it saw recorded.
+struct Expected {
+    number: String,
+    last_line: u64,
+    /// The file's amount for its lines, plus their rounding: what the log holds before
+    /// discounts and tax.
+    amount: Decimal,
 }
 
 struct Importer<'a> {
     store: &'a WriteStore,
-    shop: &'a crate::domain::Shop,
+    shop: &'a Shop,
     prefix: String,
+    import_id: String,
     format: Format,
     pending: Vec<Pending>,
-    customers_seen: HashSet<String>,
-    products_seen: HashSet<String>,
-    orders_seen: HashSet<String>,
+    /// Every SKU seen, folded to lower case → the spelling the catalog uses.
+    skus: HashMap<String, String>,
+    spellings: BTreeMap<String, (String, u64)>,
+    /// Documents seen recorded, by the command id's line.
+    expected: HashMap<u64, Expected>,
     report: ImportReport,
     expected_rounding: Decimal,
+    rejected_csv: PathBuf,
+    rejected_out: Option<csv::Writer<std::fs::File>>,
+    /// The lowest-numbered rejected lines (a max-heap of at most [`REJECTED_SHOWN`]).
+    rejected_shown: BinaryHeap<RejectedLine>,
+    groups: BTreeMap<String, (u64, Decimal)>,
+    statuses: BTreeMap<String, u64>,
+    customer_warnings: BTreeMap<&'static str, (u64, u64)>,
+    documents: u64,
+    interrupt_after: Option<u64>,
 }
 
-impl Importer<'_> {
-    fn reject(&mut self, row: &Row, reason: String) {
-        let amount = row.amount();
-        if let Some(a) = amount {
-            self.report.rejected_sum += a;
+impl<'a> Importer<'a> {
+    fn new(
+        store: &'a WriteStore,
+        shop: &'a Shop,
+        file_hash: &str,
+        options: &ImportOptions,
+        rejected_csv: PathBuf,
+    ) -> Result<Importer<'a>, Error> {
+        let mut skus = HashMap::new();
+        for product in store.products()? {
+            skus.entry(product.sku.to_lowercase()).or_insert(product.sku);
         }
+        let import_id = file_hash[..16].to_owned();
+        Ok(Importer {
+            store,
+            shop,
+            prefix: format!("imp-{import_id}-"),
+            import_id,
+            format: options.format,
+            pending: Vec::new(),
+            skus,
+            spellings: BTreeMap::new(),
+            expected: HashMap::new(),
+            report: ImportReport {
+                format: options.format,
+                currency: shop.currency,
+                file_hash: file_hash.to_owned(),
+                lines: 0,
+                imported_lines: 0,
+                orders: 0,
+                returns: 0,
+                refunds: 0,
+                customers_created: 0,
+                customers_merged: 0,
+                products: 0,
+                already_imported: 0,
+                in_shop_documents: 0,
+                in_shop_lines: 0,
+                in_shop_sum: Decimal::ZERO,
+                in_shop_updates: 0,
+                renumbered_count: 0,
+                renumbered: Vec::new(),
+                rejected_count: 0,
+                rejected_groups: Vec::new(),
+                rejected: Vec::new(),
+                rejected_csv: None,
+                sku_spellings: Vec::new(),
+                warnings: mapping_warnings(options),
+                file_sum: Decimal::ZERO,
+                imported_net: Decimal::ZERO,
+                rejected_sum: Decimal::ZERO,
+                rounding: Decimal::ZERO,
+                discounts_and_tax: Decimal::ZERO,
+                difference: Decimal::ZERO,
+                missing: Vec::new(),
+                reconciles: false,
+                seconds: 0.0,
+            },
+            expected_rounding: Decimal::ZERO,
+            rejected_csv,
+            rejected_out: None,
+            rejected_shown: BinaryHeap::new(),
+            groups: BTreeMap::new(),
+            statuses: BTreeMap::new(),
+            customer_warnings: BTreeMap::new(),
+            documents: 0,
+            interrupt_after: None,
+        })
+    }
+
+    fn reject(&mut self, row: &Row, group: &str, reason: String) -> Result<(), Error> {
         let order = (!row.order.is_empty()).then(|| row.order.clone());
-        self.report.rejected.push(RejectedLine { line: row.line, order, reason, amount });
+        self.rejected(RejectedLine { line: row.line, order, group: group.to_owned(), reason, amount: row.amount() })
+    }
+
+    /// Accounts for one rejected line: the sums, its group, the CSV file, the first few.
+    fn rejected(&mut self, line: RejectedLine) -> Result<(), Error> {
+        self.report.rejected_count += 1;
+        let amount = line.amount.unwrap_or_default();
+        self.report.rejected_sum += amount;
+        let group = self.groups.entry(line.group.clone()).or_default();
+        group.0 += 1;
+        group.1 += amount;
+        if self.rejected_out.is_none() {
+            self.rejected_out = Some(self.open_rejected_csv()?);
+        }
+        if let Some(out) = &mut self.rejected_out {
+            let amount = line.amount.map(|a| a.to_string()).unwrap_or_default();
+            let order = line.order.as_deref().map(crate::export::neutralise).unwrap_or_default();
+            let reason = crate::export::neutralise(&line.reason);
+            out.write_record([line.line.to_string().as_str(), &order, &line.group, &reason, &amount])
+                .map_err(|e| self.write_error(&e.to_string()))?;
+        }
+        self.rejected_shown.push(line);
+        if self.rejected_shown.len() > REJECTED_SHOWN {
+            self.rejected_shown.pop();
+        }
+        Ok(())
+    }
+
+    fn write_error(&self, detail: &str) -> Error {
+        Error::Write { detail: format!("{}: {detail}", self.rejected_csv.display()) }
+    }
+
+    fn open_rejected_csv(&self) -> Result<csv::Writer<std::fs::File>, Error> {
+        if let Some(dir) = self.rejected_csv.parent() {
+            std::fs::create_dir_all(dir).map_err(|e| self.write_error(&e.to_string()))?;
+        }
+        let file = std::fs::File::create(&self.rejected_csv).map_err(|e| self.write_error(&e.to_string()))?;
+        let mut out = csv::Writer::from_writer(file);
+        out.write_record(["line", "order", "kind", "reason", "amount"])
+            .map_err(|e| self.write_error(&e.to_string()))?;
+        Ok(out)
     }
 
     fn command_id(&self, kind: &str, key: &str) -> String {
         let clean = key.len() <= 64 && key.chars().all(|c| c.is_ascii_graphic());
         if clean {
-            format!("{}-{kind}-{key}", self.prefix)
+            format!("{}{kind}-{key}", self.prefix)
         } else {
-            format!("{}-{kind}-h{}", self.prefix, &blake3::hash(key.as_bytes()).to_hex()[..24])
+            format!("{}{kind}-h{}", self.prefix, &blake3::hash(key.as_bytes()).to_hex()[..24])
         }
     }
 
-    fn push(
-        &mut self,
-        request: Request,
-        order: &str,
-        lines: Vec<(u64, Option<Decimal>)>,
-        rounding: Decimal,
-    ) -> Result<(), Error> {
-        self.pending.push(Pending { request, lines, order: order.to_owned(), rounding });
+    fn push(&mut self, pending: Pending) -> Result<(), Error> {
+        self.pending.push(pending);
         if self.pending.len() >= BATCH {
             self.flush()?;
         }
         Ok(())
     }
 
-    /// Turns one order's rows into commands.
+    /// Turns one document's rows into its command.
     fn group(&mut self, rows: Vec<Row>) -> Result<(), Error> {
         let Some(first) = rows.first() else { return Ok(()) };
-        // An order whose rows come back after other orders is imported under a new number,
-        // so its lines are not lost (the file kept an order's lines apart).
-        let mut order = first.order.clone();
-        let mut note = first.note.clone();
-        if self.orders_seen.contains(&order) {
-            let mut n = 2;
-            while self.orders_seen.contains(&format!("{}-{n}", first.order)) {
-                n += 1;
-            }
-            order = format!("{}-{n}", first.order);
-            note = Some(format!("continues {} (its lines were apart in the imported file)", first.order));
-        }
-        self.orders_seen.insert(order.clone());
-
-        let customer = self.customer(first)?;
         let credit_note = match self.format {
             Format::OnlineRetail => first.order.starts_with('C'),
             Format::Superstore => false,
             Format::Csv => rows.iter().all(|r| r.quantity < 0),
         };
         let mut lines = Vec::new();
+        let mut checked: Vec<OrderLine> = Vec::new();
         let mut accounted = Vec::new();
         let mut refunds = Vec::new();
         let mut rounding = Decimal::ZERO;
@@ -282,159 +540,233 @@ impl Importer<'_> {
             let sign_ok = if credit_note { row.quantity < 0 } else { row.quantity > 0 };
             if !sign_ok {
                 match (self.format, credit_note, row.quantity) {
-                    (_, _, 0) => self.reject(row, "quantity is 0: nothing was sold or returned".into()),
-                    (Format::Csv, false, _) => refunds.push(row),
-                    (_, true, _) => self
-                        .reject(row, "positive quantity on a credit note: a credit note only takes goods back".into()),
-                    (_, false, _) => {
-                        self.reject(row, "negative quantity on a sale invoice: a stock adjustment, not a sale".into())
+                    (_, _, 0) => {
+                        self.reject(row, "zero quantity", "quantity is 0: nothing was sold or returned".into())?
                     }
+                    (Format::Csv, false, _) => refunds.push(row),
+                    (_, true, _) => self.reject(
+                        row,
+                        "positive quantity on a credit note",
+                        "positive quantity on a credit note: a credit note only takes goods back".into(),
+                    )?,
+                    (_, false, _) => self.reject(
+                        row,
+                        "negative quantity on a sale invoice",
+                        "negative quantity on a sale invoice: a stock adjustment, not a sale".into(),
+                    )?,
                 }
                 continue;
             }
             if row.unit_price.is_some_and(|p| p.is_sign_negative() && !p.is_zero()) {
-                self.reject(row, "negative unit price: an adjustment (such as bad debt), not a sale".into());
+                self.reject(
+                    row,
+                    "negative unit price",
+                    "negative unit price: an adjustment (such as bad debt), not a sale".into(),
+                )?;
                 continue;
             }
-            let input = row.line_input(credit_note);
+            let mut input = row.line_input(credit_note);
+            if let LineInput::Item { sku: Some(sku), .. } = &mut input {
+                *sku = self.spelling(sku, row, credit_note)?;
+            }
             match check_line(self.shop, &BTreeMap::new(), &input) {
-                Ok(checked) => {
-                    if !credit_note {
-                        self.product(row, checked.unit_price)?;
-                    }
+                Ok(line) => {
                     let exact = row.amount().map(|a| a.abs()).unwrap_or_default();
-                    rounding += checked.total - exact;
+                    rounding += line.total - exact;
+                    checked.push(line);
                     lines.push(input);
                     accounted.push((row.line, row.amount()));
                 }
-                Err(reason) => self.reject(row, reason.to_string()),
+                Err(reason) => self.reject(row, reason.summary(), reason.to_string())?,
             }
         }
-        if !lines.is_empty() {
-            let sign = if credit_note { -Decimal::ONE } else { Decimal::ONE };
-            let command = if credit_note {
-                Command::RecordReturn(RecordReturn {
-                    id: order.clone(),
-                    customer: customer.clone(),
-                    lines,
-                    reason: note.clone().unwrap_or_else(|| format!("credit note {order}")),
-                    at: Some(first.at),
-                })
-            } else {
-                Command::PlaceOrder(PlaceOrder {
-                    order: Some(order.clone()),
-                    customer: customer.clone(),
-                    lines,
-                    discount: first
-                        .discount
-                        .filter(|d| !d.is_zero())
-                        .map(|d| DiscountInput::Amount(MoneyInput::new(d))),
-                    note: note.clone(),
-                    payment_method: None,
-                    at: Some(first.at),
-                })
-            };
-            let request = Request::with_id(self.command_id("o", &order), command);
-            self.push(request, &order, accounted, sign * rounding)?;
-        } else if !refunds.is_empty() {
+        if lines.is_empty() {
             for row in refunds {
                 self.reject(
                     row,
+                    "refund without a sale",
                     "a refund for an order that has no lines to sell; give the order's lines first".into(),
-                );
+                )?;
             }
             return Ok(());
         }
-        for (n, row) in refunds.into_iter().enumerate() {
-            let amount = row.amount().map(|a| a.abs()).unwrap_or_default();
-            let reason = row
-                .product
-                .strip_prefix("Refund: ")
-                .map(str::to_owned)
-                .or_else(|| row.note.clone())
-                .unwrap_or_else(|| "refund".into());
-            let command = Command::RefundOrder(RefundOrder {
-                order: order.clone(),
-                amount: MoneyInput::new(amount),
-                reason,
-                at: Some(row.at),
-            });
-            let rounding = self.shop.currency.round(amount) - amount;
-            let request = Request::with_id(self.command_id(&format!("r{n}"), &order), command);
-            self.push(request, &order, vec![(row.line, row.amount())], -rounding)?;
+        let source = Source { import: self.import_id.clone(), number: first.order.clone() };
+        let customer = self.customer(first);
+        let command = if credit_note {
+            Command::ImportReturn(ImportReturn {
+                source,
+                customer,
+                lines,
+                reason: first.note.clone().unwrap_or_else(|| format!("credit note {}", first.order)),
+                at: first.at,
+            })
+        } else {
+            let discount = first.discount.filter(|d| !d.is_zero());
+            let total = totals(
+                &checked,
+                discount.map_or(Decimal::ZERO, |d| self.shop.currency.round(d)),
+                self.shop.currency,
+                self.shop.prices_include_tax,
+            )
+            .total;
+            let mut refundable = total;
+            let mut imported_refunds = Vec::new();
+            for row in refunds {
+                let exact = row.amount().map(|a| a.abs()).unwrap_or_default();
+                let amount = self.shop.currency.round(exact);
+                if amount > refundable || amount.is_zero() {
+                    let why = if amount.is_zero() {
+                        "a refund of 0".to_owned()
+                    } else {
+                        format!(
+                            "refund of {} is more than the {} left to refund on order {}",
+                            self.shop.currency.format(amount),
+                            self.shop.currency.format(refundable),
+                            first.order
+                        )
+                    };
+                    self.reject(row, "refund larger than its order", why)?;
+                    continue;
+                }
+                refundable -= amount;
+                rounding -= amount - exact;
+                accounted.push((row.line, row.amount()));
+                let reason = row
+                    .product
+                    .strip_prefix("Refund: ")
+                    .map(str::to_owned)
+                    .or_else(|| row.note.clone())
+                    .unwrap_or_else(|| "refund".into());
+                imported_refunds.push(ImportedRefund { amount: MoneyInput::new(exact), reason, at: row.at });
+            }
+            let (shipment, delivered_at, cancellation) = self.lifecycle(first);
+            Command::ImportOrder(ImportOrder {
+                source,
+                customer,
+                lines,
+                discount: discount.map(MoneyInput::new),
+                note: first.note.clone(),
+                at: first.at,
+                shipment,
+                delivered_at,
+                refunds: imported_refunds,
+                cancellation,
+            })
+        };
+        let sign = if credit_note { -Decimal::ONE } else { Decimal::ONE };
+        let request = Request::with_id(self.command_id("L", &first.line.to_string()), command);
+        self.push(Pending { request, number: first.order.clone(), lines: accounted, rounding: sign * rounding })?;
+        self.documents += 1;
+        if self.interrupt_after.is_some_and(|n| self.documents >= n) {
+            self.flush()?;
+            return Err(Error::Closed);
         }
-        self.lifecycle(first, &order)?;
         Ok(())
     }
 
-    /// Shipping, delivery and cancellation the file records for an order.
-    fn lifecycle(&mut self, row: &Row, order: &str) -> Result<(), Error> {
-        let status = row.status.as_deref().map(str::to_ascii_lowercase);
-        if let Some(shipped_at) =
-            row.shipped_at.or(matches!(status.as_deref(), Some("shipped" | "delivered")).then_some(row.at))
-        {
-            let command = Command::ShipOrder(ShipOrder {
-                order: order.to_owned(),
-                carrier: row.carrier.clone().unwrap_or_else(|| "not in the import".into()),
-                tracking: row.tracking.clone().unwrap_or_else(|| "not in the import".into()),
-                at: Some(shipped_at),
-            });
-            self.push(Request::with_id(self.command_id("s", order), command), order, Vec::new(), Decimal::ZERO)?;
+    /// The spelling of `sku` the shop uses (another case of one it has is the same product),
+    /// adding the product to the catalog the first time a sale names it.
+    fn spelling(&mut self, sku: &str, row: &Row, credit_note: bool) -> Result<String, Error> {
+        let folded = sku.to_lowercase();
+        if let Some(known) = self.skus.get(&folded) {
+            if known != sku {
+                let entry = self.spellings.entry(sku.to_owned()).or_insert_with(|| (known.clone(), 0));
+                entry.1 += 1;
+            }
+            return Ok(known.clone());
         }
-        if status.as_deref() == Some("delivered") {
-            let command = Command::DeliverOrder(DeliverOrder { order: order.to_owned(), at: Some(row.at) });
-            self.push(Request::with_id(self.command_id("d", order), command), order, Vec::new(), Decimal::ZERO)?;
-        }
-        if status.as_deref() == Some("cancelled") {
-            let command = Command::CancelOrder(CancelOrder {
-                order: order.to_owned(),
-                reason: "cancelled in the imported file".into(),
-                at: Some(row.at),
-            });
-            self.push(Request::with_id(self.command_id("x", order), command), order, Vec::new(), Decimal::ZERO)?;
-        }
-        Ok(())
-    }
-
-    /// Adds the row's product to the catalog the first time its SKU appears, at the price it
-    /// sold for there, so imported products can be found and sold at the counter. A SKU the
-    /// catalog cannot take (white space, no name) stays on its order lines only.
-    fn product(&mut self, row: &Row, unit_price: Decimal) -> Result<(), Error> {
-        let Some(sku) = row.sku.as_deref().map(str::trim).filter(|s| !s.is_empty()) else { return Ok(()) };
         let name = row.product.trim();
-        if name.is_empty() || sku.chars().any(char::is_whitespace) || !self.products_seen.insert(sku.to_owned()) {
-            return Ok(());
+        if credit_note || name.is_empty() {
+            return Ok(sku.to_owned());
         }
-        if self.store.product(sku)?.is_some() {
-            return Ok(());
-        }
+        self.skus.insert(folded, sku.to_owned());
+        let price = row
+            .unit_price
+            .or_else(|| row.line_total.and_then(|t| t.checked_div(Decimal::from(row.quantity.unsigned_abs().max(1)))));
         let command = Command::AddProduct(AddProduct {
             sku: sku.to_owned(),
             name: name.to_owned(),
-            unit_price: MoneyInput::new(self.shop.currency.round(unit_price)),
+            unit_price: MoneyInput::new(self.shop.currency.round(price.unwrap_or_default().abs())),
             tax_rate: None,
             image: None,
         });
-        self.push(Request::with_id(self.command_id("p", sku), command), "", Vec::new(), Decimal::ZERO)
+        let request = Request::with_id(self.command_id("p", sku), command);
+        self.push(Pending { request, number: String::new(), lines: Vec::new(), rounding: Decimal::ZERO })?;
+        Ok(sku.to_owned())
     }
 
-    /// Registers the row's customer the first time they appear; returns their id.
-    fn customer(&mut self, row: &Row) -> Result<Option<String>, Error> {
-        let Some(id) = row.customer_id.clone() else { return Ok(None) };
-        if self.customers_seen.insert(id.clone()) && self.store.customer(&id)?.is_none() {
-            let command = Command::AddCustomer(AddCustomer {
-                id: Some(id.clone()),
-                name: row.customer_name.clone().unwrap_or_else(|| format!("Customer {id}")),
-                email: row.email.clone(),
-                phone: None,
-                country: row.country.clone(),
-            });
-            self.push(Request::with_id(self.command_id("c", &id), command), "", Vec::new(), Decimal::ZERO)?;
+    /// The customer as the file names them, with what the shop's rules refuse left out (and
+    /// counted for the report).
+    fn customer(&mut self, row: &Row) -> Option<ImportedCustomer> {
+        let mut warn = |what: &'static str, line: u64| {
+            let entry = self.customer_warnings.entry(what).or_insert((0, line));
+            entry.0 += 1;
+        };
+        let mut c = ImportedCustomer {
+            id: row.customer_id.clone(),
+            name: row.customer_name.clone(),
+            email: row.email.clone(),
+            country: row.country.clone(),
+        };
+        if c.id.as_deref().is_some_and(|id| crate::domain::check_id("customer id", id).is_err()) {
+            warn(
+                "customer ids that are not 1–32 letters, digits, '-', '_' or '.' (the customer was matched by email or name instead)",
+                row.line,
+            );
+            c.id = None;
         }
-        Ok(Some(id))
+        if c.email.as_deref().is_some_and(|e| crate::domain::check_email(e).is_err()) {
+            warn("email addresses that are not valid (left out)", row.line);
+            c.email = None;
+        }
+        if c.name
+            .as_deref()
+            .is_some_and(|n| crate::domain::check_text("customer name", n, crate::domain::NAME_MAX).is_err())
+        {
+            warn("customer names that are too long or hold control characters (left out)", row.line);
+            c.name = None;
+        }
+        if c.country
+            .as_deref()
+            .is_some_and(|n| crate::domain::check_text("country", n, crate::domain::SHORT_MAX).is_err())
+        {
+            warn("countries that are too long or hold control characters (left out)", row.line);
+            c.country = None;
+        }
+        (c.id.is_some() || c.key().is_some()).then_some(c)
     }
 
-    /// Commits the pending requests as a bulk job (an order at the counter meanwhile does not wait
+    /// Shipping, delivery and cancellation the file records for an order.
+    fn lifecycle(
+        &mut self,
+        row: &Row,
+    ) -> (Option<ImportedShipment>, Option<DateTime<Utc>>, Option<ImportedCancellation>) {
+        let status = row.status.as_deref().map(str::to_lowercase);
+        match status.as_deref() {
+            None | Some("shipped" | "delivered" | "cancelled" | "canceled" | "pending" | "placed") => {}
+            Some(other) => {
+                if self.statuses.len() < STATUSES_SHOWN || self.statuses.contains_key(other) {
+                    *self.statuses.entry(other.to_owned()).or_default() += 1;
+                }
+            }
+        }
+        // A tracking number is only there for goods that went out: without a status, it says
+        // the order was shipped (when, the file does not say: on its date).
+        let shipped =
+            matches!(status.as_deref(), Some("shipped" | "delivered")) || (status.is_none() && row.tracking.is_some());
+        let shipped_at = row.shipped_at.or(shipped.then_some(row.at));
+        let shipment = shipped_at.map(|at| ImportedShipment {
+            carrier: row.carrier.clone().unwrap_or_else(|| "not in the import".into()),
+            tracking: row.tracking.clone().unwrap_or_else(|| "not in the import".into()),
+            at,
+        });
+        let delivered = (status.as_deref() == Some("delivered") && shipment.is_some()).then_some(row.at);
+        let cancellation = (matches!(status.as_deref(), Some("cancelled" | "canceled")) && shipment.is_none())
+            .then(|| ImportedCancellation { reason: "cancelled in the imported file".into(), at: row.at });
+        (shipment, delivered, cancellation)
+    }
+
+    /// Sends the pending requests as a bulk job (an order at the counter meanwhile does not wait
     /// for all of them) and accounts for each.
     fn flush(&mut self) -> Result<(), Error> {
         if self.pending.is_empty() {
@@ -449,49 +781,209 @@ impl Importer<'_> {
                     if outcome.replayed {
                         self.report.already_imported += 1;
                     }
-                    self.report.imported_lines += p.lines.len() as u64;
-                    self.expected_rounding += p.rounding;
-                    match (&p.request.command, &outcome.entity) {
-                        (Command::PlaceOrder(_), Entity::Order(o)) => {
-                            self.report.orders += 1;
-                            self.report.imported_net += o.totals.total;
-                            self.report.discounts_and_tax += o.totals.total - o.totals.subtotal;
-                        }
-                        (Command::RecordReturn(_), Entity::Return(r)) => {
-                            self.report.returns += 1;
-                            self.report.imported_net -= r.amount;
-                        }
-                        (Command::RefundOrder(_), Entity::Order(o)) => {
-                            self.report.refunds += 1;
-                            // The refund just recorded is the one at this request's position.
-                            if let Some(refund) = o.refunds.last() {
-                                self.report.imported_net -= refund.amount;
-                            }
-                        }
-                        (Command::AddCustomer(_), _) => self.report.customers += 1,
-                        (Command::AddProduct(_), _) => self.report.products += 1,
-                        _ => {}
-                    }
+                    self.accepted(p, &outcome.entity);
                 }
                 Err(Error::Rejected(reason)) => {
                     for (line, amount) in p.lines {
-                        if let Some(a) = amount {
-                            self.report.rejected_sum += a;
-                        }
-                        let order = (!p.order.is_empty()).then(|| p.order.clone());
-                        self.report.rejected.push(RejectedLine { line, order, reason: reason.to_string(), amount });
+                        let order = (!p.number.is_empty()).then(|| p.number.clone());
+                        let reason = format!("the whole document was refused: {reason}");
+                        self.rejected(RejectedLine { line, order, group: "document refused".into(), reason, amount })?;
                     }
                 }
                 Err(other) => return Err(other),
             }
         }
-        self.report.rejected.sort_by_key(|r| r.line);
         Ok(())
     }
+
+    /// Accounts for an accepted document: recorded by this import, or already in the shop.
+    fn accepted(&mut self, p: Pending, entity: &Entity) {
+        let (id, source, note) = match entity {
+            Entity::Order(o) => (&o.id, &o.source, o.note.as_deref()),
+            Entity::Return(r) => (&r.id, &r.source, Some(r.reason.as_str())),
+            // A product: counted from the log.
+            _ => return,
+        };
+        let Some(first) = p.lines.first().map(|l| l.0) else { return };
+        let last = p.lines.iter().map(|l| l.0).max().unwrap_or(first);
+        let file_amount: Decimal = p.lines.iter().filter_map(|l| l.1).sum();
+        let ours = source.as_ref().is_some_and(|s| s.import == self.import_id);
+        if !ours {
+            self.report.in_shop_documents += 1;
+            self.report.in_shop_lines += p.lines.len() as u64;
+            self.report.in_shop_sum += file_amount;
+            return;
+        }
+        self.report.imported_lines += p.lines.len() as u64;
+        self.expected_rounding += p.rounding;
+        if *id != p.number {
+            self.report.renumbered_count += 1;
+            if self.report.renumbered.len() < RENUMBERED_SHOWN {
+                let reason = note
+                    .and_then(|n| n.rsplit_once('(').map(|(_, why)| why.trim_end_matches(')').to_owned()))
+                    .unwrap_or_default();
+                self.report.renumbered.push(Renumbered {
+                    line: first,
+                    number: p.number.clone(),
+                    recorded_as: id.clone(),
+                    reason,
+                });
+            }
+        }
+        self.expected.insert(first, Expected { number: p.number, last_line: last, amount: file_amount + p.rounding });
+    }
+
+    /// Reads back what the log holds of this import and reconciles it with the file.
+    fn finish(mut self, started: Instant) -> Result<ImportReport, Error> {
+        if let Some(mut out) = self.rejected_out.take() {
+            out.flush().map_err(|e| self.write_error(&e.to_string()))?;
+            self.report.rejected_csv = Some(self.rejected_csv.clone());
+        }
+        let Importer {
+            store,
+            prefix,
+            report: mut r,
+            mut expected,
+            expected_rounding,
+            rejected_shown,
+            groups,
+            spellings,
+            statuses,
+            customer_warnings,
+            ..
+        } = self;
+        r.rounding = expected_rounding;
+        let mut created = BTreeSet::new();
+        let mut customers = BTreeSet::new();
+        let doc_prefix = format!("{prefix}L-");
+        store.commands_with_prefix(&prefix, |id, events| {
+            let first_line = id.strip_prefix(&doc_prefix).and_then(|l| l.parse::<u64>().ok());
+            let placed = events.iter().any(|e| matches!(e.event, Event::OrderPlaced(_) | Event::ReturnRecorded(_)));
+            let mut goods = Decimal::ZERO;
+            for Envelope { event, .. } in events {
+                match event {
+                    Event::OrderPlaced(e) => {
+                        r.orders += 1;
+                        r.imported_net += e.totals.total;
+                        r.discounts_and_tax += e.totals.total - e.totals.subtotal;
+                        goods += e.totals.subtotal;
+                        customers.extend(e.customer.as_ref().map(|c| c.id.clone()));
+                    }
+                    Event::ReturnRecorded(e) => {
+                        r.returns += 1;
+                        r.imported_net -= e.record.amount;
+                        goods -= e.record.amount;
+                        customers.extend(e.record.customer.as_ref().map(|c| c.id.clone()));
+                    }
+                    Event::OrderRefunded(e) if placed => {
+                        r.refunds += 1;
+                        r.imported_net -= e.amount;
+                        goods -= e.amount;
+                    }
+                    Event::CustomerRegistered(e) => {
+                        created.insert(e.customer.id.clone());
+                    }
+                    Event::ProductAdded(_) => r.products += 1,
+                    // What this file added to a sale that was already in the shop.
+                    Event::OrderRefunded(_)
+                    | Event::OrderShipped(_)
+                    | Event::OrderDelivered(_)
+                    | Event::OrderCancelled(_)
+                        if !placed =>
+                    {
+                        r.in_shop_updates += 1;
+                    }
+                    _ => {}
+                }
+            }
+            if placed
+                && let Some(line) = first_line
+                && let Some(e) = expected.remove(&line)
+                && e.amount != goods
+            {
+                r.missing.push(Missing {
+                    number: e.number,
+                    first_line: line,
+                    last_line: e.last_line,
+                    amount: e.amount - goods,
+                });
+            }
+            Ok(())
+        })?;
+        for (line, e) in expected {
+            r.missing.push(Missing { number: e.number, first_line: line, last_line: e.last_line, amount: e.amount });
+        }
+        r.missing.sort_by_key(|m| m.first_line);
+        r.customers_created = created.len() as u64;
+        r.customers_merged = customers.difference(&created).count() as u64;
+        r.difference =
+            r.file_sum - (r.imported_net - r.rounding - r.discounts_and_tax + r.in_shop_sum + r.rejected_sum);
+        r.reconciles = r.difference.is_zero() && r.missing.is_empty();
+        r.rejected = rejected_shown.into_sorted_vec();
+        r.rejected_groups =
+            groups.into_iter().map(|(group, (lines, amount))| RejectedGroup { group, lines, amount }).collect();
+        r.rejected_groups.sort_by(|a, b| b.lines.cmp(&a.lines).then_with(|| a.group.cmp(&b.group)));
+        r.sku_spellings =
+            spellings.into_iter().map(|(sku, (recorded_as, lines))| SkuSpelling { sku, recorded_as, lines }).collect();
+        if let Some(first) = r.sku_spellings.first() {
+            r.warnings.push(format!(
+                "{} SKUs differ from another only in case (such as {} and {}); each was imported as the same product as the first spelling",
+                r.sku_spellings.len(),
+                first.recorded_as,
+                first.sku
+            ));
+        }
+        if !statuses.is_empty() {
+            let words = statuses.iter().map(|(w, n)| format!("'{w}' ({n} orders)")).collect::<Vec<_>>().join(", ");
+            r.warnings.push(format!(
+                "status {words} is not one Countertop knows (placed, shipped, delivered, cancelled); those orders were recorded as placed"
+            ));
+        }
+        for (what, (count, line)) in customer_warnings {
+            r.warnings.push(format!("{count} lines have {what}; the first is line {line}"));
+        }
+        r.seconds = started.elapsed().as_secs_f64();
+        Ok(r)
+    }
+}
+
+/// Mapped columns this import will read but cannot use, said up front.
+fn mapping_warnings(options: &ImportOptions) -> Vec<String> {
+    if options.format != Format::Csv {
+        return Vec::new();
+    }
+    let mapped = |f: Field| options.map.contains_key(&f);
+    let mut out = Vec::new();
+    let customer = [Field::Customer, Field::CustomerId, Field::Email].into_iter().any(mapped);
+    if mapped(Field::Country) && !customer {
+        out.push("--map country: a country is kept on the customer, and no customer column is mapped (customer, customer_id or email); the column was not used".to_owned());
+    }
+    if mapped(Field::Carrier) && !mapped(Field::Status) && !mapped(Field::Tracking) {
+        out.push("--map carrier: a carrier is kept only for orders that were shipped (a status of shipped or delivered, or a tracking number), and neither a status nor a tracking column is mapped; the column was not used".to_owned());
+    }
+    out
 }
 
 /// A moment from a shop-local date and time; a date alone means noon that day.
 pub(crate) fn local_moment(shop: &crate::domain::Shop, local: chrono::NaiveDateTime) -> Option<DateTime<Utc>> {
     use chrono::TimeZone;
     shop.time_zone.from_local_datetime(&local).earliest().map(|t| t.with_timezone(&Utc))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::rows::Problem;
+    use super::*;
+
+    #[test]
+    fn minor_units_have_their_names() {
+        let name = |code: &str| Currency::parse(code).map(minor_unit_name).unwrap_or("?");
+        assert_eq!((name("GBP"), name("USD"), name("JPY"), name("KWD")), ("pence", "cents", "units", "minor units"));
+    }
+
+    #[test]
+    fn problems_keep_their_group() {
+        let p = Problem::new("no date", "date is empty");
+        assert_eq!((p.group, p.message.as_str()), ("no date", "date is empty"));
+    }
 }

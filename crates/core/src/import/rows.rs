@@ -18,6 +18,11 @@ use crate::domain::{LineInput, Rejection, Shop};
 use crate::money::{MoneyInput, parse_decimal};
 use crate::store::Error;
 
+/// The largest amount a line may state: the most a line can be worth at the counter (unit
+/// price 1,000,000,000 × 1,000,000 units). Bounding every line keeps the file's sum exact for
+/// any number of lines a file can hold.
+const MAX_LINE_AMOUNT: Decimal = Decimal::from_parts(0xA4C6_8000, 0x38D7E, 0, false, 0);
+
 /// The layout of the file.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
@@ -131,13 +136,26 @@ pub(super) struct Row {
     pub tracking: Option<String>,
     pub shipped_at: Option<DateTime<Utc>>,
     /// Why the line cannot be imported at all (unreadable number or date, no order, …).
-    pub problem: Option<String>,
+    pub problem: Option<Problem>,
+}
+
+/// What is wrong with a line: a short heading to group lines by, and the whole story.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(super) struct Problem {
+    pub group: &'static str,
+    pub message: String,
+}
+
+impl Problem {
+    pub fn new(group: &'static str, message: impl Into<String>) -> Problem {
+        Problem { group, message: message.into() }
+    }
 }
 
 impl Row {
     /// The line's amount as the file states it: its line total, or quantity × unit price.
     pub fn amount(&self) -> Option<Decimal> {
-        self.line_total.or_else(|| self.unit_price.map(|p| p * Decimal::from(self.quantity)))
+        self.line_total.or_else(|| self.unit_price.and_then(|p| p.checked_mul(Decimal::from(self.quantity))))
     }
 
     /// The line as an ad-hoc item with the quantity made positive. Imported lines carry tax
@@ -237,14 +255,16 @@ impl RowReader {
             Err(e) => {
                 self.line += 1;
                 // A row that is not CSV (an unbalanced quote, invalid UTF-8) is still a line to account for.
-                return Ok(Some(self.broken(format!("not a readable CSV row: {e}"))));
+                return Ok(Some(
+                    self.broken(Problem::new("not a readable CSV row", format!("not a readable CSV row: {e}"))),
+                ));
             }
         }
         self.line = self.record.position().map_or(self.line + 1, csv::Position::line);
         Ok(Some(self.row()))
     }
 
-    fn broken(&self, problem: String) -> Row {
+    fn broken(&self, problem: Problem) -> Row {
         Row {
             line: self.line,
             order: String::new(),
@@ -280,7 +300,7 @@ impl RowReader {
     }
 
     fn row(&self) -> Row {
-        let mut row = self.broken(String::new());
+        let mut row = self.broken(Problem::new("", ""));
         row.problem = None;
         let text = |f: Field| self.cell(f).map(str::to_owned);
         row.order = text(Field::Order).unwrap_or_default();
@@ -294,13 +314,14 @@ impl RowReader {
         row.status = text(Field::Status);
         row.carrier = text(Field::Carrier);
         row.tracking = text(Field::Tracking);
-        let mut problems = Vec::new();
+        let mut problems: Vec<(&'static str, String)> = Vec::new();
         match self.cell(Field::Quantity).map(|q| q.parse::<i64>()) {
             Some(Ok(q)) => row.quantity = q,
-            Some(Err(_)) => {
-                problems.push(format!("quantity '{}' is not a whole number", self.cell(Field::Quantity).unwrap_or("")))
-            }
-            None => problems.push("quantity is empty".to_owned()),
+            Some(Err(_)) => problems.push((
+                "unreadable quantity",
+                format!("quantity '{}' is not a whole number", self.cell(Field::Quantity).unwrap_or("")),
+            )),
+            None => problems.push(("no quantity", "quantity is empty".to_owned())),
         }
         for (field, slot) in [
             (Field::UnitPrice, &mut row.unit_price),
@@ -311,26 +332,43 @@ impl RowReader {
             if let Some(cell) = self.cell(field) {
                 match parse_decimal(cell) {
                     Ok(value) => *slot = Some(value),
-                    Err(_) => problems.push(format!("{} '{cell}' is not a number", field.name())),
+                    Err(_) => {
+                        problems.push(("unreadable number", format!("{} '{cell}' is not a number", field.name())))
+                    }
                 }
             }
         }
         if row.unit_price.is_none() && row.line_total.is_none() && problems.is_empty() {
-            problems.push("it has neither a unit price nor a line total".to_owned());
+            problems.push(("no price", "it has neither a unit price nor a line total".to_owned()));
+        }
+        let too_large = match row.amount() {
+            Some(amount) => amount.abs() > MAX_LINE_AMOUNT,
+            // Quantity × unit price does not fit in a decimal at all.
+            None => row.unit_price.is_some() && row.line_total.is_none(),
+        };
+        if too_large {
+            problems.push((
+                "amount too large",
+                "its amount is more than 1,000,000,000,000,000 (a unit price of 1,000,000,000 × 1,000,000 units, the most a line can hold); check the quantity and price columns"
+                    .to_owned(),
+            ));
         }
         if row.order.is_empty() {
-            problems.push("it has no order number".to_owned());
+            problems.push(("no order number", "it has no order number".to_owned()));
         }
         match self.cell(Field::Date).map(|d| self.moment(d)) {
             Some(Some(at)) => row.at = at,
-            Some(None) => problems.push(format!(
-                "date '{}' is not {}",
-                self.cell(Field::Date).unwrap_or(""),
-                self.date_format
-                    .as_deref()
-                    .map_or("a date and time such as 2011-12-09 12:50:00".to_owned(), |f| format!("in the format {f}"))
+            Some(None) => problems.push((
+                "unreadable date",
+                format!(
+                    "date '{}' is not {}",
+                    self.cell(Field::Date).unwrap_or(""),
+                    self.date_format.as_deref().map_or("a date and time such as 2011-12-09 12:50:00".to_owned(), |f| {
+                        format!("in the format {f}")
+                    })
+                ),
             )),
-            None => problems.push("date is empty".to_owned()),
+            None => problems.push(("no date", "date is empty".to_owned())),
         }
         if self.format == Format::Superstore
             && let Some(ship) = self.cell(Field::Tracking)
@@ -340,10 +378,11 @@ impl RowReader {
             row.tracking = None;
         }
         if row.product.is_empty() && row.sku.is_none() && problems.is_empty() {
-            problems.push("it has neither a product name nor a SKU".to_owned());
+            problems.push(("no product", "it has neither a product name nor a SKU".to_owned()));
         }
-        if !problems.is_empty() {
-            row.problem = Some(problems.join("; "));
+        if let Some((group, _)) = problems.first() {
+            let message = problems.iter().map(|(_, m)| m.as_str()).collect::<Vec<_>>().join("; ");
+            row.problem = Some(Problem::new(group, message));
         }
         row
     }

@@ -91,7 +91,7 @@ impl<'txn> Tables<'txn> {
             Event::ProductImageChanged(e) => return self.update_product(&e.sku, |p| p.image.clone_from(&e.image)),
             Event::ProductArchived(e) => return self.update_product(&e.sku, |p| p.archived = true),
             Event::ProductRestored(e) => return self.update_product(&e.sku, |p| p.archived = false),
-            Event::CustomerRegistered(CustomerRegistered { customer })
+            Event::CustomerRegistered(CustomerRegistered { customer, .. })
             | Event::CustomerDetailsChanged(CustomerDetailsChanged { customer }) => {
                 let info = CustomerInfo::from(customer);
                 self.customers.insert(customer.id.as_str(), to_json(&info)?.as_slice())?;

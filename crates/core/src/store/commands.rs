@@ -64,3 +64,23 @@ impl<'txn> CommandTable<'txn> {
         Ok(())
     }
 }
+
+/// Every command whose id starts with `prefix`, in id order, with what was remembered of it.
+pub(super) fn with_prefix(
+    txn: &redb::ReadTransaction,
+    prefix: &str,
+    mut f: impl FnMut(&str, &Accepted) -> Result<(), Error>,
+) -> Result<(), Error> {
+    let table = txn.open_table(COMMANDS)?;
+    for entry in table.range(prefix..)? {
+        let (id, value) = entry?;
+        let id = id.value();
+        if !id.starts_with(prefix) {
+            break;
+        }
+        let accepted: Accepted = serde_json::from_slice(value.value())
+            .map_err(|e| Error::corrupt(format!("the record of command {id} is not readable: {e}")))?;
+        f(id, &accepted)?;
+    }
+    Ok(())
+}

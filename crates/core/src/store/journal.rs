@@ -62,6 +62,7 @@ pub(super) enum Target {
     Orders = 5,
     Returns = 6,
     Meta = 7,
+    CustomerKeys = 8,
 }
 
 impl Target {
@@ -75,6 +76,7 @@ impl Target {
             5 => Target::Orders,
             6 => Target::Returns,
             7 => Target::Meta,
+            8 => Target::CustomerKeys,
             _ => return None,
         })
     }
@@ -139,6 +141,7 @@ fn apply(txn: &WriteTransaction, mut puts: &[u8]) -> Result<(), Error> {
         txn.open_table(super::state::ORDERS)?,
         txn.open_table(super::state::RETURNS)?,
         txn.open_table(super::state::META)?,
+        txn.open_table(super::state::CUSTOMER_KEYS)?,
     ];
     while let Some((&target, rest)) = puts.split_first() {
         let (key, rest) = take(rest).ok_or_else(bad)?;

@@ -363,7 +363,7 @@ impl WriteStore {
     /// Runs one command; returns once its events are durably committed (or it was refused).
     pub fn execute(&self, request: Request) -> Result<Outcome, Error> {
         let (tx, rx) = mpsc::sync_channel(1);
-        self.send(writer::Job::One(request, tx))?;
+        self.send(writer::Job::One(Box::new(request), tx))?;
         rx.recv().map_err(|_| Error::Closed)?.map_err(|e| e.at(self.path()))
     }
 
@@ -453,6 +453,29 @@ impl WriteStore {
 
     pub fn customer(&self, id: &str) -> Result<Option<Customer>, Error> {
         self.read(|txn| state::StateReader::open(txn)?.customer(id.trim()))
+    }
+
+    /// Every accepted command whose id starts with `prefix`, in id order, with the events it
+    /// appended (none for one that changed nothing), all from one snapshot: what the log holds
+    /// of an import, whose command ids share a prefix.
+    pub fn commands_with_prefix(
+        &self,
+        prefix: &str,
+        mut f: impl FnMut(&str, &[Envelope]) -> Result<(), Error>,
+    ) -> Result<(), Error> {
+        self.read(|txn| {
+            let log = log::LogReader::open(txn)?;
+            commands::with_prefix(txn, prefix, |id, accepted| {
+                let events = match accepted.positions {
+                    Some((first, last)) => log.read(
+                        first,
+                        usize::try_from(last.saturating_sub(first).saturating_add(1)).unwrap_or(usize::MAX),
+                    )?,
+                    None => Vec::new(),
+                };
+                f(id, &events)
+            })
+        })
     }
 
     /// Up to `limit` events from position `from` on.

@@ -14,17 +14,23 @@ use serde::de::DeserializeOwned;
 
 use super::Error;
 use super::journal::{Puts, Target};
-use crate::domain::{Customer, Event, Order, Product, References, Return, Shop, State, StreamId};
+use crate::domain::{
+    Customer, Event, Order, Product, References, Return, Shop, State, StreamId, customer_keys, suffixed,
+};
 
 pub(super) const PRODUCTS: TableDefinition<'_, &str, &[u8]> = TableDefinition::new("state_products");
 pub(super) const CUSTOMERS: TableDefinition<'_, &str, &[u8]> = TableDefinition::new("state_customers");
 pub(super) const ORDERS: TableDefinition<'_, &str, &[u8]> = TableDefinition::new("state_orders");
 pub(super) const RETURNS: TableDefinition<'_, &str, &[u8]> = TableDefinition::new("state_returns");
 pub(super) const META: TableDefinition<'_, &str, &[u8]> = TableDefinition::new("state_meta");
+/// Customers by [`customer_keys`] (folded email, folded name): `key \0 id` → nothing. Entries
+/// are only added; a customer whose details changed keeps their old entries, and lookups check
+/// the customer still has the key.
+pub(super) const CUSTOMER_KEYS: TableDefinition<'_, &str, &[u8]> = TableDefinition::new("state_customer_keys");
 
 /// The shape of the rows in these tables. Bump it when a stored state struct changes shape;
 /// the tables are then rebuilt from the log.
-pub(super) const STATE_VERSION: u64 = 1;
+pub(super) const STATE_VERSION: u64 = 2;
 
 const KEY_SHOP: &str = "shop";
 const KEY_NEXT_ORDER: &str = "next_order_number";
@@ -37,12 +43,13 @@ pub(super) fn create_tables(txn: &WriteTransaction) -> Result<(), redb::Error> {
     txn.open_table(ORDERS)?;
     txn.open_table(RETURNS)?;
     txn.open_table(META)?;
+    txn.open_table(CUSTOMER_KEYS)?;
     Ok(())
 }
 
 /// Copies the state tables from a snapshot (backups).
 pub(super) fn copy(from: &redb::ReadTransaction, to: &WriteTransaction) -> Result<(), Error> {
-    for table in [PRODUCTS, CUSTOMERS, ORDERS, RETURNS, META] {
+    for table in [PRODUCTS, CUSTOMERS, ORDERS, RETURNS, META, CUSTOMER_KEYS] {
         super::copy_table(from, to, table)?;
     }
     Ok(())
@@ -54,6 +61,7 @@ pub(super) struct StateTables<'txn> {
     orders: Table<'txn, &'static str, &'static [u8]>,
     returns: Table<'txn, &'static str, &'static [u8]>,
     meta: Table<'txn, &'static str, &'static [u8]>,
+    customer_keys: Table<'txn, &'static str, &'static [u8]>,
     /// This transaction's writes, for the journal.
     pub(super) puts: Puts,
 }
@@ -66,13 +74,25 @@ impl<'txn> StateTables<'txn> {
             orders: txn.open_table(ORDERS)?,
             returns: txn.open_table(RETURNS)?,
             meta: txn.open_table(META)?,
+            customer_keys: txn.open_table(CUSTOMER_KEYS)?,
             puts: Puts::default(),
         })
     }
 
     /// The slice of the world a command refers to.
     pub(super) fn load(&self, refs: &References, now: DateTime<Utc>) -> Result<State, Error> {
-        load(&self.meta, &self.products, &self.customers, &self.orders, &self.returns, refs, now)
+        load(
+            &Tables {
+                meta: &self.meta,
+                products: &self.products,
+                customers: &self.customers,
+                orders: &self.orders,
+                returns: &self.returns,
+                customer_keys: &self.customer_keys,
+            },
+            refs,
+            now,
+        )
     }
 
     /// Writes back what `events` changed in `state` (after they were applied to it).
@@ -93,6 +113,13 @@ impl<'txn> StateTables<'txn> {
                 StreamId::Customer(id) => {
                     if let Some(c) = state.customers.get(&id) {
                         put(&mut self.customers, &mut self.puts, Target::Customers, &id, c)?;
+                        for key in customer_keys(c) {
+                            let entry = format!("{key}\0{id}");
+                            if self.customer_keys.get(entry.as_str())?.is_none() {
+                                self.customer_keys.insert(entry.as_str(), [].as_slice())?;
+                                self.puts.record(Target::CustomerKeys, entry.as_bytes(), &[]);
+                            }
+                        }
                     }
                     put(&mut self.meta, &mut self.puts, Target::Meta, KEY_NEXT_CUSTOMER, &state.next_customer_number)?;
                 }
@@ -140,6 +167,7 @@ impl<'txn> StateTables<'txn> {
         self.orders.retain(|_, _| false)?;
         self.returns.retain(|_, _| false)?;
         self.meta.retain(|_, _| false)?;
+        self.customer_keys.retain(|_, _| false)?;
         Ok(())
     }
 }
@@ -176,6 +204,7 @@ pub(super) struct StateReader {
     orders: redb::ReadOnlyTable<&'static str, &'static [u8]>,
     returns: redb::ReadOnlyTable<&'static str, &'static [u8]>,
     meta: redb::ReadOnlyTable<&'static str, &'static [u8]>,
+    customer_keys: redb::ReadOnlyTable<&'static str, &'static [u8]>,
 }
 
 impl StateReader {
@@ -186,12 +215,24 @@ impl StateReader {
             orders: txn.open_table(ORDERS)?,
             returns: txn.open_table(RETURNS)?,
             meta: txn.open_table(META)?,
+            customer_keys: txn.open_table(CUSTOMER_KEYS)?,
         })
     }
 
     /// The slice of the world a command refers to, as of this read transaction.
     pub(super) fn load(&self, refs: &References, now: DateTime<Utc>) -> Result<State, Error> {
-        load(&self.meta, &self.products, &self.customers, &self.orders, &self.returns, refs, now)
+        load(
+            &Tables {
+                meta: &self.meta,
+                products: &self.products,
+                customers: &self.customers,
+                orders: &self.orders,
+                returns: &self.returns,
+                customer_keys: &self.customer_keys,
+            },
+            refs,
+            now,
+        )
     }
 
     pub(super) fn shop(&self) -> Result<Option<Shop>, Error> {
@@ -226,44 +267,101 @@ fn all<T: DeserializeOwned>(table: &impl ReadableTable<&'static str, &'static [u
     Ok(out)
 }
 
+/// The state tables, as [`load`] reads them (from a write or a read transaction).
+struct Tables<'a, T> {
+    meta: &'a T,
+    products: &'a T,
+    customers: &'a T,
+    orders: &'a T,
+    returns: &'a T,
+    customer_keys: &'a T,
+}
+
 /// What [`StateTables::load`] and [`StateReader::load`] share: the shop, the next numbers and
-/// every row `refs` names.
-fn load(
-    meta: &impl ReadableTable<&'static str, &'static [u8]>,
-    products: &impl ReadableTable<&'static str, &'static [u8]>,
-    customers: &impl ReadableTable<&'static str, &'static [u8]>,
-    orders: &impl ReadableTable<&'static str, &'static [u8]>,
-    returns: &impl ReadableTable<&'static str, &'static [u8]>,
+/// every row `refs` names — enough for `decide` on this slice to answer as on the whole shop.
+fn load<T: ReadableTable<&'static str, &'static [u8]>>(
+    t: &Tables<'_, T>,
     refs: &References,
     now: DateTime<Utc>,
 ) -> Result<State, Error> {
     let mut state = State::empty(now);
-    state.shop = get(meta, KEY_SHOP)?;
-    if let Some(n) = get(meta, KEY_NEXT_ORDER)? {
+    state.shop = get(t.meta, KEY_SHOP)?;
+    if let Some(n) = get(t.meta, KEY_NEXT_ORDER)? {
         state.next_order_number = n;
     }
-    if let Some(n) = get(meta, KEY_NEXT_CUSTOMER)? {
+    if let Some(n) = get(t.meta, KEY_NEXT_CUSTOMER)? {
         state.next_customer_number = n;
     }
+    if refs.order_number {
+        state.next_order_number = first_free(t.orders, state.next_order_number)?;
+    }
+    if refs.customer_number {
+        state.next_customer_number = first_free(t.customers, state.next_customer_number)?;
+    }
     for sku in &refs.products {
-        if let Some(p) = get::<Product>(products, sku)? {
+        if let Some(p) = get::<Product>(t.products, sku)? {
             state.products.insert(sku.clone(), p);
         }
     }
     for id in &refs.customers {
-        if let Some(c) = get::<Customer>(customers, id)? {
+        if let Some(c) = get::<Customer>(t.customers, id)? {
             state.customers.insert(id.clone(), c);
         }
     }
+    for key in &refs.customer_keys {
+        let prefix = format!("{key}\0");
+        for entry in t.customer_keys.range(prefix.as_str()..)? {
+            let (entry, _) = entry?;
+            let Some(id) = entry.value().strip_prefix(prefix.as_str()) else { break };
+            if let Some(c) = get::<Customer>(t.customers, id)? {
+                state.customers.insert(id.to_owned(), c);
+            }
+        }
+    }
     for id in &refs.orders {
-        if let Some(o) = get::<Order>(orders, id)? {
+        if let Some(o) = get::<Order>(t.orders, id)? {
             state.orders.insert(id.clone(), o);
         }
     }
+    for base in &refs.order_alternatives {
+        load_alternatives(t.orders, base, &mut state.orders)?;
+    }
     for id in &refs.returns {
-        if let Some(r) = get::<Return>(returns, id)? {
+        if let Some(r) = get::<Return>(t.returns, id)? {
             state.returns.insert(id.clone(), r);
         }
     }
+    for base in &refs.return_alternatives {
+        load_alternatives(t.returns, base, &mut state.returns)?;
+    }
     Ok(state)
+}
+
+/// The first number from `n` on that is not a key of `table`.
+fn first_free(table: &impl ReadableTable<&'static str, &'static [u8]>, mut n: u64) -> Result<u64, Error> {
+    while table.get(n.to_string().as_str())?.is_some() {
+        n = n.saturating_add(1);
+    }
+    Ok(n)
+}
+
+/// When `base` is taken: the rows `base-2`, `base-3`, … up to the first free number.
+fn load_alternatives<R: DeserializeOwned>(
+    table: &impl ReadableTable<&'static str, &'static [u8]>,
+    base: &str,
+    into: &mut std::collections::BTreeMap<String, R>,
+) -> Result<(), Error> {
+    if table.get(base)?.is_none() {
+        return Ok(());
+    }
+    for k in 2.. {
+        let id = suffixed(base, k);
+        match get::<R>(table, &id)? {
+            Some(row) => {
+                into.insert(id, row);
+            }
+            None => break,
+        }
+    }
+    Ok(())
 }

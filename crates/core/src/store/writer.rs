@@ -43,7 +43,7 @@ type Results = Vec<Result<Outcome, Error>>;
 pub(super) type BatchReply = SyncSender<Result<Results, Error>>;
 
 pub(super) enum Job {
-    One(Request, SyncSender<Result<Outcome, Error>>),
+    One(Box<Request>, SyncSender<Result<Outcome, Error>>),
     /// Commands committed together or not at all.
     Batch(Vec<Request>, BatchReply),
     /// Commands that may commit in several transactions, giving way to interactive jobs.
@@ -346,7 +346,7 @@ impl<'txn> Tables<'txn> {
         let mut results = Vec::with_capacity(group.iter().map(Job::len).sum());
         for job in group {
             let requests = match job {
-                Job::One(request, _) => std::slice::from_ref(request),
+                Job::One(request, _) => std::slice::from_ref(request.as_ref()),
                 Job::Batch(requests, _) | Job::Bulk(requests, _) => requests.as_slice(),
             };
             for request in requests {
@@ -452,8 +452,15 @@ impl<'txn> Tables<'txn> {
 
 /// The stream whose state is the command's answer.
 pub(super) fn result_stream(command: &Command, events: &[Event]) -> Result<StreamId, Error> {
-    if let Some(first) = events.first() {
-        return Ok(first.stream());
+    // An import's answer is its order or return, whichever customer it registered first.
+    let answer = match command {
+        Command::ImportOrder(_) | Command::ImportReturn(_) => {
+            events.iter().find(|e| matches!(e, Event::OrderPlaced(_) | Event::ReturnRecorded(_)))
+        }
+        _ => events.first(),
+    };
+    if let Some(event) = answer {
+        return Ok(event.stream());
     }
     command.target().ok_or_else(|| Error::Internal("a command without a target recorded nothing".into()))
 }

@@ -7,6 +7,7 @@ mod golden;
 mod hostile;
 mod import;
 mod model;
+mod seams;
 mod store;
 
 use countertop_core::{
