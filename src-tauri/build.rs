@@ -22,6 +22,7 @@ const COMMANDS: &[&str] = &[
     "retry_dead_letters",
     "rebuild",
     "import_file",
+    "save_rejected_lines",
     "load_demo",
     "backup",
 ];

@@ -320,6 +320,32 @@ pub async fn import_file(
     blocking(shell, move |o| jobs::import(&o, app, path, ImportOptions { format, ..ImportOptions::default() })).await
 }
 
+/// Saves every line the last import rejected as a CSV file the owner picks. The dialog is
+/// opened here, not by the page, so the page never names a file to write.
+#[tauri::command]
+pub async fn save_rejected_lines(shell: State<'_, Shell>, app: AppHandle) -> ApiResult<Option<String>> {
+    use tauri_plugin_dialog::DialogExt;
+    blocking(shell, move |o| {
+        let source = o.last_rejected.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clone();
+        let Some(source) = source else {
+            return Err(ApiError::new("invalid", "the last import rejected no lines, so there is nothing to save"));
+        };
+        let name = source.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        let Some(picked) = app.dialog().file().add_filter("CSV", &["csv"]).set_file_name(&name).blocking_save_file()
+        else {
+            return Ok(None);
+        };
+        let target = picked
+            .into_path()
+            .map_err(|e| ApiError::new("write", format!("cannot save there ({e}); pick a folder on this computer")))?;
+        std::fs::copy(&source, &target).map_err(|e| {
+            ApiError::new("write", format!("cannot write {}: {e}; pick another folder", target.display()))
+        })?;
+        Ok(Some(target.display().to_string()))
+    })
+    .await
+}
+
 /// Sets up a demo shop (US dollars, New York time) and imports the bundled Superstore export
 /// into it in the background.
 #[tauri::command]

@@ -3,7 +3,7 @@
 //! events; the UI never polls.
 
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::{Arc, PoisonError};
 use std::time::{Duration, Instant};
 
 use countertop_core::Status;
@@ -36,6 +36,8 @@ impl Job {
 struct ImportFinished {
     file: String,
     report: Option<ImportReport>,
+    /// The reconciliation in words (the core's, so the app and the CLI say the same).
+    statement: Vec<String>,
     error: Option<ApiError>,
 }
 
@@ -59,7 +61,10 @@ pub fn import(opened: &Arc<Opened>, app: AppHandle, path: PathBuf, options: Impo
             Ok(report) => (Some(report), None),
             Err(e) => (None, Some(ApiError::from(e))),
         };
-        let _ = app.emit("import-finished", ImportFinished { file, report, error });
+        let statement = report.as_ref().map(ImportReport::statement).unwrap_or_default();
+        *worker.last_rejected.lock().unwrap_or_else(PoisonError::into_inner) =
+            report.as_ref().and_then(|r| r.rejected_csv.clone());
+        let _ = app.emit("import-finished", ImportFinished { file, report, statement, error });
     });
     spawned.map(drop).map_err(|e| {
         opened.finish_job();

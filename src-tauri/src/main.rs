@@ -62,6 +62,7 @@ fn main() {
             commands::retry_dead_letters,
             commands::rebuild,
             commands::import_file,
+            commands::save_rejected_lines,
             commands::load_demo,
             commands::backup,
         ])

@@ -20,12 +20,14 @@ pub struct Opened {
     pub dir: PathBuf,
     /// The one long job (import or rebuild) allowed at a time.
     job: Mutex<Option<Job>>,
+    /// The CSV of every line the last import rejected, for "save as".
+    pub last_rejected: Mutex<Option<PathBuf>>,
 }
 
 impl Shell {
     pub fn open(dir: PathBuf) -> Shell {
         let opened = Countertop::open(&dir)
-            .map(|ct| Arc::new(Opened { ct, dir, job: Mutex::new(None) }))
+            .map(|ct| Arc::new(Opened { ct, dir, job: Mutex::new(None), last_rejected: Mutex::new(None) }))
             .map_err(ApiError::from);
         Shell { opened }
     }

@@ -76,6 +76,8 @@ export const api = {
   retryDeadLetters: (position: number | null) => call<DeadLetter[]>('retry_dead_letters', { position }),
   rebuild: () => call<void>('rebuild'),
   importFile: (path: string, format: ImportFormat) => call<void>('import_file', { path, format }),
+  /** Asks where (a dialog the backend opens) and saves every line the last import rejected. */
+  saveRejectedLines: () => call<string | null>('save_rejected_lines'),
   backup: (path: string) => call<Verification>('backup', { path }),
 }
 

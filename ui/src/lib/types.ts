@@ -92,14 +92,21 @@ export interface StatusEvent {
 export interface DeadLetter { position: number; projection: string; event_type: string | null; error: string; recorded_at: string | null }
 
 export interface ImportProgress { lines: number; bytes_read: number; bytes_total: number; lines_per_second: number; eta_seconds: number | null }
+export interface RejectedLine { line: number; order: string | null; group: string; reason: string; amount: Money | null }
 export interface ImportReport {
-  format: string; file_hash: string; lines: number; imported_lines: number; orders: number; returns: number
-  refunds: number; customers: number; already_imported: number
-  rejected: { line: number; order: string | null; reason: string; amount: Money | null }[]
+  format: string; currency: string; file_hash: string; lines: number; imported_lines: number; orders: number
+  returns: number; refunds: number; customers_created: number; customers_merged: number; products: number
+  already_imported: number; in_shop_documents: number; in_shop_lines: number; in_shop_sum: Money; in_shop_updates: number
+  renumbered_count: number; renumbered: { line: number; number: string; recorded_as: string; reason: string }[]
+  rejected_count: number; rejected_groups: { group: string; lines: number; amount: Money }[]
+  /** The first 100 rejected lines (lowest line numbers); all of them are in `rejected_csv`. */
+  rejected: RejectedLine[]; rejected_csv: string | null
+  sku_spellings: { sku: string; recorded_as: string; lines: number }[]; warnings: string[]
   file_sum: Money; imported_net: Money; rejected_sum: Money; rounding: Money; discounts_and_tax: Money
+  difference: Money; missing: { number: string; first_line: number; last_line: number; amount: Money }[]
   reconciles: boolean; seconds: number
 }
-export interface ImportFinished { file: string; report: ImportReport | null; error: ApiError | null }
+export interface ImportFinished { file: string; report: ImportReport | null; statement: string[]; error: ApiError | null }
 
 export interface Verification { events: number; head_hash: string | null; first_bad: [number, string] | null }
 
