@@ -55,44 +55,46 @@ pub(super) fn copy(from: &redb::ReadTransaction, to: &WriteTransaction) -> Resul
     Ok(())
 }
 
+/// The state tables, opened in a write transaction ([`StateTables`]) or a read one
+/// ([`StateReader`]).
+struct Tables<T> {
+    meta: T,
+    products: T,
+    customers: T,
+    orders: T,
+    returns: T,
+    customer_keys: T,
+}
+
+impl<T> Tables<T> {
+    fn open(
+        mut open: impl FnMut(TableDefinition<'static, &'static str, &'static [u8]>) -> Result<T, Error>,
+    ) -> Result<Tables<T>, Error> {
+        Ok(Tables {
+            meta: open(META)?,
+            products: open(PRODUCTS)?,
+            customers: open(CUSTOMERS)?,
+            orders: open(ORDERS)?,
+            returns: open(RETURNS)?,
+            customer_keys: open(CUSTOMER_KEYS)?,
+        })
+    }
+}
+
 pub(super) struct StateTables<'txn> {
-    products: Table<'txn, &'static str, &'static [u8]>,
-    customers: Table<'txn, &'static str, &'static [u8]>,
-    orders: Table<'txn, &'static str, &'static [u8]>,
-    returns: Table<'txn, &'static str, &'static [u8]>,
-    meta: Table<'txn, &'static str, &'static [u8]>,
-    customer_keys: Table<'txn, &'static str, &'static [u8]>,
+    t: Tables<Table<'txn, &'static str, &'static [u8]>>,
     /// This transaction's writes, for the journal.
     pub(super) puts: Puts,
 }
 
 impl<'txn> StateTables<'txn> {
     pub(super) fn open(txn: &'txn WriteTransaction) -> Result<StateTables<'txn>, Error> {
-        Ok(StateTables {
-            products: txn.open_table(PRODUCTS)?,
-            customers: txn.open_table(CUSTOMERS)?,
-            orders: txn.open_table(ORDERS)?,
-            returns: txn.open_table(RETURNS)?,
-            meta: txn.open_table(META)?,
-            customer_keys: txn.open_table(CUSTOMER_KEYS)?,
-            puts: Puts::default(),
-        })
+        Ok(StateTables { t: Tables::open(|table| Ok(txn.open_table(table)?))?, puts: Puts::default() })
     }
 
     /// The slice of the world a command refers to.
     pub(super) fn load(&self, refs: &References, now: DateTime<Utc>) -> Result<State, Error> {
-        load(
-            &Tables {
-                meta: &self.meta,
-                products: &self.products,
-                customers: &self.customers,
-                orders: &self.orders,
-                returns: &self.returns,
-                customer_keys: &self.customer_keys,
-            },
-            refs,
-            now,
-        )
+        load(&self.t, refs, now)
     }
 
     /// Writes back what `events` changed in `state` (after they were applied to it).
@@ -102,36 +104,42 @@ impl<'txn> StateTables<'txn> {
             match stream {
                 StreamId::Shop => {
                     if let Some(shop) = &state.shop {
-                        put(&mut self.meta, &mut self.puts, Target::Meta, KEY_SHOP, shop)?;
+                        put(&mut self.t.meta, &mut self.puts, Target::Meta, KEY_SHOP, shop)?;
                     }
                 }
                 StreamId::Product(sku) => {
                     if let Some(p) = state.products.get(&sku) {
-                        put(&mut self.products, &mut self.puts, Target::Products, &sku, p)?;
+                        put(&mut self.t.products, &mut self.puts, Target::Products, &sku, p)?;
                     }
                 }
                 StreamId::Customer(id) => {
                     if let Some(c) = state.customers.get(&id) {
-                        put(&mut self.customers, &mut self.puts, Target::Customers, &id, c)?;
+                        put(&mut self.t.customers, &mut self.puts, Target::Customers, &id, c)?;
                         for key in customer_keys(c) {
                             let entry = format!("{key}\0{id}");
-                            if self.customer_keys.get(entry.as_str())?.is_none() {
-                                self.customer_keys.insert(entry.as_str(), [].as_slice())?;
+                            if self.t.customer_keys.get(entry.as_str())?.is_none() {
+                                self.t.customer_keys.insert(entry.as_str(), [].as_slice())?;
                                 self.puts.record(Target::CustomerKeys, entry.as_bytes(), &[]);
                             }
                         }
                     }
-                    put(&mut self.meta, &mut self.puts, Target::Meta, KEY_NEXT_CUSTOMER, &state.next_customer_number)?;
+                    put(
+                        &mut self.t.meta,
+                        &mut self.puts,
+                        Target::Meta,
+                        KEY_NEXT_CUSTOMER,
+                        &state.next_customer_number,
+                    )?;
                 }
                 StreamId::Order(id) => {
                     if let Some(o) = state.orders.get(&id) {
-                        put(&mut self.orders, &mut self.puts, Target::Orders, &id, o)?;
+                        put(&mut self.t.orders, &mut self.puts, Target::Orders, &id, o)?;
                     }
-                    put(&mut self.meta, &mut self.puts, Target::Meta, KEY_NEXT_ORDER, &state.next_order_number)?;
+                    put(&mut self.t.meta, &mut self.puts, Target::Meta, KEY_NEXT_ORDER, &state.next_order_number)?;
                 }
                 StreamId::Return(id) => {
                     if let Some(r) = state.returns.get(&id) {
-                        put(&mut self.returns, &mut self.puts, Target::Returns, &id, r)?;
+                        put(&mut self.t.returns, &mut self.puts, Target::Returns, &id, r)?;
                     }
                 }
             }
@@ -153,21 +161,21 @@ impl<'txn> StateTables<'txn> {
     }
 
     pub(super) fn version(&self) -> Result<Option<u64>, Error> {
-        get(&self.meta, KEY_VERSION)
+        get(&self.t.meta, KEY_VERSION)
     }
 
     pub(super) fn set_version(&mut self) -> Result<(), Error> {
-        put(&mut self.meta, &mut self.puts, Target::Meta, KEY_VERSION, &STATE_VERSION)
+        put(&mut self.t.meta, &mut self.puts, Target::Meta, KEY_VERSION, &STATE_VERSION)
     }
 
     /// Empties every state table (before a rebuild from the log).
     pub(super) fn clear(&mut self) -> Result<(), Error> {
-        self.products.retain(|_, _| false)?;
-        self.customers.retain(|_, _| false)?;
-        self.orders.retain(|_, _| false)?;
-        self.returns.retain(|_, _| false)?;
-        self.meta.retain(|_, _| false)?;
-        self.customer_keys.retain(|_, _| false)?;
+        self.t.products.retain(|_, _| false)?;
+        self.t.customers.retain(|_, _| false)?;
+        self.t.orders.retain(|_, _| false)?;
+        self.t.returns.retain(|_, _| false)?;
+        self.t.meta.retain(|_, _| false)?;
+        self.t.customer_keys.retain(|_, _| false)?;
         Ok(())
     }
 }
@@ -199,60 +207,37 @@ fn put<T: Serialize>(
 
 /// Read access to the current-state tables from a read transaction.
 pub(super) struct StateReader {
-    products: redb::ReadOnlyTable<&'static str, &'static [u8]>,
-    customers: redb::ReadOnlyTable<&'static str, &'static [u8]>,
-    orders: redb::ReadOnlyTable<&'static str, &'static [u8]>,
-    returns: redb::ReadOnlyTable<&'static str, &'static [u8]>,
-    meta: redb::ReadOnlyTable<&'static str, &'static [u8]>,
-    customer_keys: redb::ReadOnlyTable<&'static str, &'static [u8]>,
+    t: Tables<redb::ReadOnlyTable<&'static str, &'static [u8]>>,
 }
 
 impl StateReader {
     pub(super) fn open(txn: &redb::ReadTransaction) -> Result<StateReader, Error> {
-        Ok(StateReader {
-            products: txn.open_table(PRODUCTS)?,
-            customers: txn.open_table(CUSTOMERS)?,
-            orders: txn.open_table(ORDERS)?,
-            returns: txn.open_table(RETURNS)?,
-            meta: txn.open_table(META)?,
-            customer_keys: txn.open_table(CUSTOMER_KEYS)?,
-        })
+        Ok(StateReader { t: Tables::open(|table| Ok(txn.open_table(table)?))? })
     }
 
     /// The slice of the world a command refers to, as of this read transaction.
     pub(super) fn load(&self, refs: &References, now: DateTime<Utc>) -> Result<State, Error> {
-        load(
-            &Tables {
-                meta: &self.meta,
-                products: &self.products,
-                customers: &self.customers,
-                orders: &self.orders,
-                returns: &self.returns,
-                customer_keys: &self.customer_keys,
-            },
-            refs,
-            now,
-        )
+        load(&self.t, refs, now)
     }
 
     pub(super) fn shop(&self) -> Result<Option<Shop>, Error> {
-        get(&self.meta, KEY_SHOP)
+        get(&self.t.meta, KEY_SHOP)
     }
 
     pub(super) fn products(&self) -> Result<Vec<Product>, Error> {
-        all(&self.products)
+        all(&self.t.products)
     }
 
     pub(super) fn product(&self, sku: &str) -> Result<Option<Product>, Error> {
-        get(&self.products, sku)
+        get(&self.t.products, sku)
     }
 
     pub(super) fn customers(&self) -> Result<Vec<Customer>, Error> {
-        all(&self.customers)
+        all(&self.t.customers)
     }
 
     pub(super) fn customer(&self, id: &str) -> Result<Option<Customer>, Error> {
-        get(&self.customers, id)
+        get(&self.t.customers, id)
     }
 }
 
@@ -267,44 +252,34 @@ fn all<T: DeserializeOwned>(table: &impl ReadableTable<&'static str, &'static [u
     Ok(out)
 }
 
-/// The state tables, as [`load`] reads them (from a write or a read transaction).
-struct Tables<'a, T> {
-    meta: &'a T,
-    products: &'a T,
-    customers: &'a T,
-    orders: &'a T,
-    returns: &'a T,
-    customer_keys: &'a T,
-}
-
 /// What [`StateTables::load`] and [`StateReader::load`] share: the shop, the next numbers and
 /// every row `refs` names — enough for `decide` on this slice to answer as on the whole shop.
 fn load<T: ReadableTable<&'static str, &'static [u8]>>(
-    t: &Tables<'_, T>,
+    t: &Tables<T>,
     refs: &References,
     now: DateTime<Utc>,
 ) -> Result<State, Error> {
     let mut state = State::empty(now);
-    state.shop = get(t.meta, KEY_SHOP)?;
-    if let Some(n) = get(t.meta, KEY_NEXT_ORDER)? {
+    state.shop = get(&t.meta, KEY_SHOP)?;
+    if let Some(n) = get(&t.meta, KEY_NEXT_ORDER)? {
         state.next_order_number = n;
     }
-    if let Some(n) = get(t.meta, KEY_NEXT_CUSTOMER)? {
+    if let Some(n) = get(&t.meta, KEY_NEXT_CUSTOMER)? {
         state.next_customer_number = n;
     }
     if refs.order_number {
-        state.next_order_number = first_free(t.orders, state.next_order_number)?;
+        state.next_order_number = first_free(&t.orders, state.next_order_number)?;
     }
     if refs.customer_number {
-        state.next_customer_number = first_free(t.customers, state.next_customer_number)?;
+        state.next_customer_number = first_free(&t.customers, state.next_customer_number)?;
     }
     for sku in &refs.products {
-        if let Some(p) = get::<Product>(t.products, sku)? {
+        if let Some(p) = get::<Product>(&t.products, sku)? {
             state.products.insert(sku.clone(), p);
         }
     }
     for id in &refs.customers {
-        if let Some(c) = get::<Customer>(t.customers, id)? {
+        if let Some(c) = get::<Customer>(&t.customers, id)? {
             state.customers.insert(id.clone(), c);
         }
     }
@@ -313,26 +288,26 @@ fn load<T: ReadableTable<&'static str, &'static [u8]>>(
         for entry in t.customer_keys.range(prefix.as_str()..)? {
             let (entry, _) = entry?;
             let Some(id) = entry.value().strip_prefix(prefix.as_str()) else { break };
-            if let Some(c) = get::<Customer>(t.customers, id)? {
+            if let Some(c) = get::<Customer>(&t.customers, id)? {
                 state.customers.insert(id.to_owned(), c);
             }
         }
     }
     for id in &refs.orders {
-        if let Some(o) = get::<Order>(t.orders, id)? {
+        if let Some(o) = get::<Order>(&t.orders, id)? {
             state.orders.insert(id.clone(), o);
         }
     }
     for base in &refs.order_alternatives {
-        load_alternatives(t.orders, base, &mut state.orders)?;
+        load_alternatives(&t.orders, base, &mut state.orders)?;
     }
     for id in &refs.returns {
-        if let Some(r) = get::<Return>(t.returns, id)? {
+        if let Some(r) = get::<Return>(&t.returns, id)? {
             state.returns.insert(id.clone(), r);
         }
     }
     for base in &refs.return_alternatives {
-        load_alternatives(t.returns, base, &mut state.returns)?;
+        load_alternatives(&t.returns, base, &mut state.returns)?;
     }
     Ok(state)
 }
