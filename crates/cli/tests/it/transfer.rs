@@ -10,11 +10,7 @@ use serde_json::Value;
 use super::{fails, init_uk, json, ok};
 
 fn data(name: &str) -> PathBuf {
-    std::env::var_os("CARGO_MANIFEST_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_default()
-        .join("../../tests/data")
-        .join(name)
+    std::env::var_os("CARGO_MANIFEST_DIR").map(PathBuf::from).unwrap_or_default().join("../../tests/data").join(name)
 }
 
 fn init_usd(d: &Path) {

@@ -14,11 +14,7 @@ use countertop_core::{Bucket, Countertop, Decimal, Freshness, OpenShop, Period, 
 use rust_decimal::RoundingStrategy;
 
 fn data(name: &str) -> PathBuf {
-    std::env::var_os("CARGO_MANIFEST_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_default()
-        .join("../../tests/data")
-        .join(name)
+    std::env::var_os("CARGO_MANIFEST_DIR").map(PathBuf::from).unwrap_or_default().join("../../tests/data").join(name)
 }
 
 fn shop(dir: &Path, currency: &str, zone: &str) -> Countertop {
