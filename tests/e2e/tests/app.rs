@@ -235,6 +235,13 @@ async fn day(app: &App, dir: &Path) -> Result<()> {
     app.type_into("[data-testid=search-input]", "RM123456789GB").await?;
     app.wait("[data-testid=search-results] [data-kind=order][data-id=\"1001\"]").await?;
     app.screenshot("04-search").await?;
+    // A product's exact name: the product first, under its heading, then the orders with it.
+    app.set_value("[data-testid=search-input]", "enamel MUG").await?;
+    let groups = "return [...document.querySelectorAll('[data-testid=search-results] [data-group]')] \
+         .map(g => [g.dataset.group, [...g.querySelectorAll('[data-id]')].map(b => b.dataset.id)])";
+    app.wait_js(groups, "the mug, then its order", |v| v == &json!([["product", ["MUG"]], ["order", ["1001"]]]))
+        .await?;
+    app.screenshot("04-search-grouped").await?;
     app.keys(ESCAPE).await?;
 
     // --- Dashboard, before and after another sale. ---
