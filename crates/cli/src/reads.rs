@@ -97,6 +97,8 @@ pub enum OrdersCmd {
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
 pub enum StatusArg {
+    /// Placed, not yet shipped (the app shows it as "Placed").
+    #[value(alias = "placed")]
     Pending,
     Shipped,
     Delivered,

@@ -125,6 +125,17 @@ impl App {
         self.wait(css).await?.send_keys(text).await.map_err(|e| format!("typing into `{css}`: {e}").into())
     }
 
+    /// Sets a field's value as a finished edit leaves it: the new value, then its `input` and
+    /// `change` events, in one step. (WebKit's date fields take keys segment by segment in the
+    /// locale's order; what a test means is the finished date.)
+    pub async fn set_value(&self, css: &str, value: &str) -> Result<()> {
+        self.wait(css).await?;
+        let script = "const [css, value] = arguments; const e = document.querySelector(css); e.value = value; \
+             e.dispatchEvent(new Event('input', { bubbles: true })); e.dispatchEvent(new Event('change', { bubbles: true }));";
+        self.client.execute(script, vec![json!(css), json!(value)]).await?;
+        Ok(())
+    }
+
     /// Types into whatever has the focus, as a person at the keyboard does.
     pub async fn keys(&self, text: &str) -> Result<()> {
         let focused = self.client.active_element().await?;

@@ -1,6 +1,8 @@
 //! A shop owner's day in the real window: place orders with the keyboard, find and ship one,
 //! find it again by its tracking number, watch the dashboard move, see a hostile customer name
-//! shown as text, and keep placing orders at normal speed while a big import runs.
+//! shown as text, and keep placing orders at normal speed while a big import runs. And the
+//! seams between the window and the core: a reply to an earlier question never replaces the
+//! answer to the current one.
 //!
 //! Screenshots of every main screen land in `tests/e2e/artifacts/`.
 
@@ -8,13 +10,20 @@ use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use countertop_core::{AddCustomer, AddProduct, Command, OpenShop, Request, WriteStore};
+use countertop_core::{AddCustomer, AddProduct, Command, LineInput, OpenShop, PlaceOrder, Request, WriteStore};
 use countertop_e2e::{App, CONTROL, ENTER, ESCAPE, NULL_KEY, Result, app_binary};
 use serde_json::json;
+use tokio::sync::Mutex;
 
 const XSS: &str = "<img src=x onerror=alert(1)>";
 
-fn seed(dir: &Path) -> Result<()> {
+/// One app window at a time: the tests of this binary run on parallel threads, and two windows
+/// on two cores would slow each other (the import test measures order entry).
+static ONE_WINDOW: Mutex<()> = Mutex::const_new(());
+
+/// A shop with two products and two customers, and `sales` (a day, the SKU and quantity sold
+/// that day at noon UTC) placed as walk-in orders.
+fn seed(dir: &Path, sales: &[(&str, &str, i64)]) -> Result<()> {
     let store = WriteStore::open(dir)?;
     let run = |c: Command| store.execute(Request::new(c));
     run(Command::OpenShop(OpenShop {
@@ -36,6 +45,18 @@ fn seed(dir: &Path) -> Result<()> {
     }
     for name in ["Ada Lovelace", XSS] {
         run(Command::AddCustomer(AddCustomer { name: name.into(), ..AddCustomer::default() }))?;
+    }
+    for (day, sku, quantity) in sales {
+        run(Command::PlaceOrder(PlaceOrder {
+            order: None,
+            customer: None,
+            lines: vec![LineInput::Product { sku: (*sku).into(), quantity: *quantity, unit_price: None }],
+            discount: None,
+            note: None,
+            payment_method: None,
+            // The instant, read as the command's own field type reads it.
+            at: Some(serde_json::from_value(json!(format!("{day}T12:00:00Z")))?),
+        }))?;
     }
     Ok(())
 }
@@ -91,8 +112,9 @@ fn median(mut v: Vec<Duration>) -> Duration {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_day_at_the_counter() -> Result<()> {
     let Some(binary) = app_binary() else { return Ok(()) };
+    let _window = ONE_WINDOW.lock().await;
     let dir = tempfile::tempdir()?;
-    seed(dir.path())?;
+    seed(dir.path(), &[])?;
     let app = App::launch(&binary, dir.path()).await?;
     let result = day(&app, dir.path()).await;
     if result.is_err() {
@@ -100,6 +122,66 @@ async fn a_day_at_the_counter() -> Result<()> {
     }
     app.quit().await?;
     result
+}
+
+/// The reply to a dashboard request for an earlier range arrived after the reply for the range in
+/// the boxes, and replaced it: the boxes said 2011, the numbers and charts were for 2011–2013.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_late_reply_for_an_earlier_range_does_not_replace_the_dashboard() -> Result<()> {
+    let Some(binary) = app_binary() else { return Ok(()) };
+    let _window = ONE_WINDOW.lock().await;
+    let dir = tempfile::tempdir()?;
+    // 2011: one mug (£8.00). 2011–2013: three orders, £26.50.
+    seed(dir.path(), &[("2011-06-15", "MUG", 1), ("2012-06-15", "CARD", 1), ("2013-06-15", "MUG", 2)])?;
+    let app = App::launch(&binary, dir.path()).await?;
+    let result = late_reply(&app).await;
+    if result.is_err() {
+        let _ = app.screenshot("failure-late-reply").await;
+    }
+    app.quit().await?;
+    result
+}
+
+async fn late_reply(app: &App) -> Result<()> {
+    const FROM: &str = "input[aria-label=From]";
+    const TO: &str = "input[aria-label=To]";
+    go(app, "dashboard").await?;
+    app.wait("[data-testid=kpis]").await?;
+    // Replies for the wide range come 1.5 s late. `__lateAnswered` says such a reply has reached
+    // the screen: the hook's timer is set just before the reply's, with the same delay, so it
+    // fires just before it; the flag's timer, set from there, fires after the reply's, and
+    // everything the reply starts (promise callbacks, Svelte's updates) runs before that.
+    app.run_js(
+        "window.__lateAsked = 0; window.__lateAnswered = false; \
+         window.__countertopDelay = (command, args) => { \
+           if (command !== 'dashboard' || args.period.to !== '2013-12-31') return 0; \
+           window.__lateAsked += 1; \
+           setTimeout(() => setTimeout(() => { window.__lateAnswered = true }, 0), 1500); \
+           return 1500 };",
+    )
+    .await?;
+    app.click("[data-testid=range-custom]").await?;
+    app.set_value(FROM, "2011-01-01").await?;
+    app.set_value(TO, "2013-12-31").await?;
+    app.set_value(TO, "2011-12-31").await?;
+    app.wait_text("[data-testid=kpi-orders]", "count the one order of 2011", |t| t == "1").await?;
+    app.wait_js("return window.__lateAnswered", "the late reply to arrive", |v| v == &json!(true)).await?;
+    assert_eq!(app.run_js("return window.__lateAsked").await?, json!(1), "the wide range was asked for once");
+    let shown = "return ['orders', 'net'].map(k => document.querySelector(`[data-testid=kpi-${k}]`).innerText.trim())";
+    assert_eq!(app.run_js(shown).await?, json!(["1", "£8.00"]), "the numbers are 2011's, not 2011–2013's");
+    let top = app.run_js("return document.querySelector('[data-testid=top-products]').innerText").await?;
+    assert!(top.as_str().is_some_and(|t| t.contains("Enamel mug") && !t.contains("Greeting card")), "{top}");
+    app.screenshot("10-dashboard-custom-range").await?;
+
+    // The range is the dashboard's until changed, whatever is looked at in between.
+    go(app, "orders").await?;
+    app.wait("[data-testid=orders-table]").await?;
+    go(app, "dashboard").await?;
+    app.wait_text("[data-testid=kpi-net]", "show 2011's £8.00 again", |t| t == "£8.00").await?;
+    let range = format!("return [document.querySelector('{FROM}')?.value, document.querySelector('{TO}')?.value]");
+    assert_eq!(app.run_js(&range).await?, json!(["2011-01-01", "2011-12-31"]));
+    assert_eq!(app.run_js(shown).await?, json!(["1", "£8.00"]));
+    Ok(())
 }
 
 async fn day(app: &App, dir: &Path) -> Result<()> {
@@ -152,6 +234,13 @@ async fn day(app: &App, dir: &Path) -> Result<()> {
     app.type_into("[data-testid=search-input]", "RM123456789GB").await?;
     app.wait("[data-testid=search-results] [data-kind=order][data-id=\"1001\"]").await?;
     app.screenshot("04-search").await?;
+    // A product's exact name: the product first, under its heading, then the orders with it.
+    app.set_value("[data-testid=search-input]", "enamel MUG").await?;
+    let groups = "return [...document.querySelectorAll('[data-testid=search-results] [data-group]')] \
+         .map(g => [g.dataset.group, [...g.querySelectorAll('[data-id]')].map(b => b.dataset.id)])";
+    app.wait_js(groups, "the mug, then its order", |v| v == &json!([["product", ["MUG"]], ["order", ["1001"]]]))
+        .await?;
+    app.screenshot("04-search-grouped").await?;
     app.keys(ESCAPE).await?;
 
     // --- Dashboard, before and after another sale. ---

@@ -1,10 +1,16 @@
-// App-wide state: the shop, the read side's freshness, the current screen, notices.
+// App-wide state: the shop, the read side's freshness, the current screen, notices, and what a
+// screen's user chose that should still be there when they come back (the dashboard's range).
 import { api, events, asApiError } from './backend'
-import type { AppInfo, ApiError, ImportFinished, ImportProgress, StatusEvent } from './types'
+import { Latest } from './latest'
+import type { AppInfo, ApiError, Day, ImportFinished, ImportProgress, StatusEvent } from './types'
 
 export type Screen = 'new-order' | 'orders' | 'dashboard' | 'catalog' | 'customers' | 'settings' | 'system'
 
 export interface Notice { id: number; kind: 'ok' | 'error'; text: string }
+
+/** The dashboard's range: a preset of `days` ending on `anchor` (null: today), or, with `days`
+ *  null, the custom `from`–`to`. */
+export interface DashboardRange { days: number | null; anchor: Day | null; from: Day; to: Day }
 
 class AppState {
   info = $state<AppInfo | null>(null)
@@ -20,7 +26,11 @@ class AppState {
   importFinished = $state<ImportFinished | null>(null)
   /** Bumped whenever the read side moves, so screens can refresh what they show. */
   projected = $state(0)
+  /** Kept here, not in the Dashboard screen, so it is still the chosen one after a visit elsewhere. */
+  dashboardRange = $state<DashboardRange>({ days: 30, anchor: null, from: '', to: '' })
   private nextNotice = 1
+  private infoReplies = new Latest()
+  private statusReplies = new Latest()
 
   get shop() { return this.info?.shop ?? null }
   get currency() { return this.info?.shop?.currency ?? null }
@@ -33,18 +43,19 @@ class AppState {
   }
 
   async load() {
-    try {
-      this.info = await api.appInfo()
-      this.fatal = null
-    } catch (e) {
-      this.fatal = asApiError(e)
-    }
+    await this.infoReplies.ask(
+      () => api.appInfo(),
+      (info) => { this.info = info; this.fatal = null },
+      (e) => (this.fatal = e),
+    )
   }
 
   async start() {
     await this.load()
     if (this.fatal) return
     await events.status((s) => {
+      // Newer than any status asked for before it.
+      this.statusReplies.forget()
       const tables = s.projections.find((p) => p.name === 'tables')
       if (tables) this.projected = tables.checkpoint
       this.status = s
@@ -60,11 +71,8 @@ class AppState {
       if (r.error) this.notify('error', r.error.message)
       else this.notify('ok', 'Rebuild finished; reports and search are up to date.')
     })
-    try {
-      this.status = await api.status()
-    } catch {
-      // The status event will come.
-    }
+    // On error, nothing: the status event will come.
+    await this.statusReplies.ask(() => api.status(), (s) => (this.status = s))
   }
 
   go(screen: Screen) {

@@ -17,12 +17,30 @@ export function asApiError(e: unknown): ApiError {
   return { code: 'internal', message: String(e) }
 }
 
+/**
+ * A test-only latency hook, inert unless a test sets it: when `window.__countertopDelay` is a
+ * function `(command, args) => ms`, every command's reply (or error) is held back that many
+ * milliseconds before the caller sees it. The end-to-end tests use it to make an earlier request
+ * answer after a later one, the order a slow disk or a busy core can produce; nothing in the app
+ * sets it.
+ */
+async function testDelay(command: string, args: Record<string, unknown>): Promise<void> {
+  const hook = (window as { __countertopDelay?: unknown }).__countertopDelay
+  if (typeof hook !== 'function') return
+  const ms = Number(hook(command, args))
+  if (Number.isFinite(ms) && ms > 0) await new Promise((resolve) => setTimeout(resolve, ms))
+}
+
 async function call<T>(command: string, args: Record<string, unknown> = {}): Promise<T> {
+  let reply: T
   try {
-    return await invoke<T>(command, args)
+    reply = await invoke<T>(command, args)
   } catch (e) {
+    await testDelay(command, args)
     throw asApiError(e)
   }
+  await testDelay(command, args)
+  return reply
 }
 
 /** A fresh id for one submission of a form; resubmitting the same form reuses it. */

@@ -101,6 +101,7 @@ fn orders_are_listed_by_status_day_and_customer() {
     };
     assert_eq!(ids(&[]), ["1004", "1003", "1002", "1001"]);
     assert_eq!(ids(&["--status", "shipped"]), ["1003"]);
+    assert_eq!(ids(&["--status", "placed"]), ids(&["--status", "pending"]), "the app's word and the stored one");
     assert_eq!(ids(&["--from", "2024-03-01", "--to", "2024-03-01"]), ["1002", "1001"]);
     assert_eq!(ids(&["--customer", "1"]), ["1003", "1001"]);
     assert_eq!(ids(&["--limit", "1", "--page", "2"]), ["1003"]);
@@ -123,6 +124,11 @@ fn search_finds_orders_customers_and_products() {
     assert!(hits("lovelace").contains(&"customer:1".to_owned()));
     assert!(hits("enamel").contains(&"product:MUG".to_owned()));
     assert!(hits("enamle").contains(&"product:MUG".to_owned()), "typo tolerance");
+    let mut placed = hits("status:placed");
+    placed.sort();
+    assert_eq!(placed, ["order:1001", "order:1002"]);
+    let shown = ok(d, &["search", "1002"]);
+    assert!(shown.contains("2024-03-01 · Placed · 4.50 GBP"), "the app's word for a pending order: {shown}");
     fails(
         d,
         &["search", "colour:blue"],

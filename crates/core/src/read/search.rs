@@ -8,12 +8,26 @@
 //!
 //! Query syntax: words (all must match; words of 5+ letters also match with one typo; the last
 //! word, from 3 characters, also matches as a prefix, for results as you type), `"a phrase"`, and filters
-//! `kind:order|customer|product`, `status:pending|shipped|delivered|cancelled`.
+//! `kind:order|customer|product`, `status:placed|shipped|delivered|cancelled` (`pending`, the
+//! stored name of placed, works too).
+//!
+//! Words are compared lowercased and with accents folded (ASCII folding), both in documents and
+//! in queries: "zoe muller" finds Zoë Müller, and "Müller" finds Muller.
+//!
+//! What a thing *is called* comes first: when the words typed are exactly an order's number or
+//! tracking number, a product's SKU or name, or a customer's number, name, email or phone (as
+//! words, so case, accents and punctuation do not matter), that document gets [`EXACT_SCORE`]
+//! per word on top of its text score, more than any text score can be, so it ranks above
+//! documents that merely contain the words. The identifiers are indexed a second time for
+//! this, each as one untokenized term of its words (`exact`).
 //!
 //! Typo and prefix matches are looked for only when the words as typed match fewer than
 //! [`WIDEN_BELOW`] documents. Their expansions are what make a search of common words slow on
 //! a big shop ("enamel mug" over a million orders: 22 ms with them, 7 ms without), and when
 //! the exact words already fill pages of results, variants would only rank below them.
+//!
+//! A page of hits comes grouped by kind (the palette shows products, customers and orders under
+//! their own headings): the kind of the page's best hit first, each kind's hits best first.
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -21,19 +35,49 @@ use std::sync::{PoisonError, RwLock};
 
 use serde::{Deserialize, Serialize};
 use tantivy::collector::{Count, TopDocs};
-use tantivy::query::{BooleanQuery, BoostQuery, FuzzyTermQuery, Occur, PhraseQuery, Query, TermQuery};
-use tantivy::schema::{Field, IndexRecordOption, STORED, STRING, Schema, TEXT, Value};
+use tantivy::query::{BooleanQuery, BoostQuery, ConstScoreQuery, FuzzyTermQuery, Occur, PhraseQuery, Query, TermQuery};
+use tantivy::schema::{Field, IndexRecordOption, STORED, STRING, Schema, TextFieldIndexing, TextOptions, Value};
+use tantivy::tokenizer::{AsciiFoldingFilter, LowerCaser, RemoveLongFilter, SimpleTokenizer, TextAnalyzer};
 use tantivy::{Index, IndexReader, IndexWriter, ReloadPolicy, TantivyDocument, Term, doc};
 
 use super::orders::OrderView;
 use super::{CustomerInfo, ProductInfo};
+use crate::domain::OrderStatus;
 
 const POINTER: &str = "CURRENT";
 /// Changes when the schema or what goes into documents changes; a mismatch rebuilds the index.
-const SEARCH_FINGERPRINT: &str = "search@1";
+const SEARCH_FINGERPRINT: &str = "search@2";
 const WRITER_MEMORY: usize = 30_000_000;
 /// Below this many exact matches, a search also looks for typos and prefixes.
 const WIDEN_BELOW: usize = 20;
+/// The analyzer of the `text` field, registered with every index this code opens.
+const WORDS: &str = "countertop_words";
+/// What an exact match adds, per word typed. A text score is a sum of BM25 terms, each at most
+/// (k1 + 1) · ln(1 + 2N) = 2.2 · ln(1 + 2N) over N documents (under 50 for a billion): per word,
+/// its term boosted 3× and, inside a phrase, once more, plus 1 each for a typo and a prefix
+/// match (constant scores); per filter, one term. So an exact match ranks above every document
+/// that merely contains the words, in any shop.
+const EXACT_SCORE: f32 = 1000.0;
+
+/// Words as search compares them: split at anything not a letter or digit, lowercased, accents
+/// folded ("Zoë" → "zoe"), words over 40 bytes dropped.
+fn words_analyzer() -> TextAnalyzer {
+    TextAnalyzer::builder(SimpleTokenizer::default())
+        .filter(RemoveLongFilter::limit(40))
+        .filter(LowerCaser)
+        .filter(AsciiFoldingFilter)
+        .build()
+}
+
+/// The words of `text`, as search compares them.
+fn words(analyzer: &mut TextAnalyzer, text: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut stream = analyzer.token_stream(text);
+    while stream.advance() {
+        out.push(stream.token().text.clone());
+    }
+    out
+}
 
 /// What a hit is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -74,6 +118,17 @@ pub struct SearchHit {
     pub score: f32,
 }
 
+/// How the app names an order's status, everywhere a person reads it (the UI's labels in
+/// `ui/src/lib/format.ts`): a pending order is "Placed".
+pub(crate) fn status_label(status: OrderStatus) -> &'static str {
+    match status {
+        OrderStatus::Pending => "Placed",
+        OrderStatus::Shipped => "Shipped",
+        OrderStatus::Delivered => "Delivered",
+        OrderStatus::Cancelled => "Cancelled",
+    }
+}
+
 #[derive(Clone, Copy, Debug)]
 struct Fields {
     key: Field,
@@ -82,11 +137,17 @@ struct Fields {
     status: Field,
     title: Field,
     subtitle: Field,
+    /// What the thing is called (order and tracking numbers, SKU, names…), each value one term:
+    /// its words joined by single spaces.
+    exact: Field,
     text: Field,
 }
 
 fn schema() -> (Schema, Fields) {
     let mut b = Schema::builder();
+    let text = TextOptions::default().set_indexing_options(
+        TextFieldIndexing::default().set_tokenizer(WORDS).set_index_option(IndexRecordOption::WithFreqsAndPositions),
+    );
     let fields = Fields {
         key: b.add_text_field("key", STRING | STORED),
         kind: b.add_text_field("kind", STRING | STORED),
@@ -94,7 +155,8 @@ fn schema() -> (Schema, Fields) {
         status: b.add_text_field("status", STRING),
         title: b.add_text_field("title", STORED),
         subtitle: b.add_text_field("subtitle", STORED),
-        text: b.add_text_field("text", TEXT),
+        exact: b.add_text_field("exact", STRING),
+        text: b.add_text_field("text", text),
     };
     (b.build(), fields)
 }
@@ -129,16 +191,19 @@ impl Generation {
         Generation::with_index(number, index, fields)
     }
 
-    fn open(dir: &Path, number: u64) -> Result<Generation, crate::Error> {
+    /// The generation, or `None` when it has another schema (an earlier version wrote it).
+    fn open(dir: &Path, number: u64) -> Result<Option<Generation>, crate::Error> {
         let index = Index::open_in_dir(dir.join(format!("gen-{number}"))).map_err(search_err)?;
         let (expected, fields) = schema();
         if index.schema() != expected {
-            return Err(search_err("the index has another schema"));
+            return Ok(None);
         }
-        Generation::with_index(number, index, fields)
+        Generation::with_index(number, index, fields).map(Some)
     }
 
     fn with_index(number: u64, index: Index, fields: Fields) -> Result<Generation, crate::Error> {
+        // Analyzers are not stored in the index: every open registers the schema's.
+        index.tokenizers().register(WORDS, words_analyzer());
         let reader = index.reader_builder().reload_policy(ReloadPolicy::Manual).try_into().map_err(search_err)?;
         Ok(Generation { number, index, fields, reader })
     }
@@ -155,7 +220,7 @@ impl Generation {
 
     pub(crate) fn writer(&self) -> Result<SearchWriter, crate::Error> {
         let writer = self.index.writer_with_num_threads(1, WRITER_MEMORY).map_err(search_err)?;
-        Ok(SearchWriter { writer, fields: self.fields, pending: false })
+        Ok(SearchWriter { writer, fields: self.fields, analyzer: words_analyzer(), pending: false })
     }
 }
 
@@ -179,18 +244,19 @@ impl SearchIndex {
         std::fs::create_dir_all(dir).map_err(search_err)?;
         let pointer = std::fs::read_to_string(dir.join(POINTER)).ok();
         let number = pointer.as_deref().and_then(|p| p.trim().strip_prefix("gen-")?.parse::<u64>().ok());
+        let outdated = |number: u64| -> Result<_, crate::Error> {
+            Ok((
+                Generation::create(dir, number + 1)?,
+                0,
+                Some("the search index was built by another version".to_owned()),
+            ))
+        };
         let (generation, checkpoint, problem) = match number.map(|n| Generation::open(dir, n)) {
-            Some(Ok(generation)) => match generation.checkpoint()? {
+            Some(Ok(Some(generation))) => match generation.checkpoint()? {
                 Some(cp) => (generation, cp, None),
-                None => {
-                    let next = generation.number + 1;
-                    (
-                        Generation::create(dir, next)?,
-                        0,
-                        Some("the search index was built by another version".to_owned()),
-                    )
-                }
+                None => outdated(generation.number)?,
             },
+            Some(Ok(None)) => outdated(number.unwrap_or(0))?,
             Some(Err(e)) => {
                 let next = number.unwrap_or(0) + 1;
                 (Generation::create(dir, next)?, 0, Some(format!("the search index could not be opened ({e})")))
@@ -313,14 +379,28 @@ impl SearchIndex {
                 score,
             });
         }
+        group_by_kind(&mut hits);
         Ok((hits, total))
     }
+}
+
+/// Puts hits (best first) in groups of one kind: the best hit's kind first, then the kind of
+/// the best hit of the rest, and so on; best first within each group (the sort is stable).
+fn group_by_kind(hits: &mut [SearchHit]) {
+    let mut order: Vec<SearchKind> = Vec::with_capacity(3);
+    for hit in hits.iter() {
+        if !order.contains(&hit.kind) {
+            order.push(hit.kind);
+        }
+    }
+    hits.sort_by_key(|hit| order.iter().position(|k| *k == hit.kind));
 }
 
 /// Writes documents; the projector commits with the checkpoint they reach.
 pub(crate) struct SearchWriter {
     writer: IndexWriter,
     fields: Fields,
+    analyzer: TextAnalyzer,
     pending: bool,
 }
 
@@ -337,7 +417,15 @@ impl SearchWriter {
         Ok(())
     }
 
-    fn replace(&mut self, key: &str, document: TantivyDocument) -> Result<(), crate::Error> {
+    /// Replaces the document under `key`, with `names` (what the thing is called) indexed for
+    /// exact matches.
+    fn replace(&mut self, key: &str, mut document: TantivyDocument, names: &[&str]) -> Result<(), crate::Error> {
+        for name in names {
+            let exact = words(&mut self.analyzer, name).join(" ");
+            if !exact.is_empty() {
+                document.add_text(self.fields.exact, exact);
+            }
+        }
         self.writer.delete_term(Term::from_field_text(self.fields.key, key));
         self.writer.add_document(document).map_err(search_err)?;
         self.pending = true;
@@ -366,10 +454,12 @@ impl SearchWriter {
         let subtitle = format!(
             "{} · {} · {} {}",
             view.business_day,
-            view.status.as_str(),
+            status_label(view.status),
             view.currency.fixed(view.totals.total),
             view.currency.code()
         );
+        let mut names = vec![view.id.as_str()];
+        names.extend(view.shipment.as_ref().map(|s| s.tracking.as_str()));
         self.replace(
             &key,
             doc!(
@@ -381,6 +471,7 @@ impl SearchWriter {
                 f.subtitle => subtitle,
                 f.text => words.join(" "),
             ),
+            &names,
         )
     }
 
@@ -393,6 +484,7 @@ impl SearchWriter {
         words.extend(info.country.clone());
         let subtitle =
             [info.email.as_deref(), info.country.as_deref()].into_iter().flatten().collect::<Vec<_>>().join(" · ");
+        let names = [Some(info.id.as_str()), Some(info.name.as_str()), info.email.as_deref(), info.phone.as_deref()];
         self.replace(
             &key,
             doc!(
@@ -403,6 +495,7 @@ impl SearchWriter {
                 f.subtitle => subtitle,
                 f.text => words.join(" "),
             ),
+            &names.into_iter().flatten().collect::<Vec<_>>(),
         )
     }
 
@@ -420,6 +513,7 @@ impl SearchWriter {
                 f.subtitle => subtitle,
                 f.text => format!("{} {}", info.sku, info.name),
             ),
+            &[info.sku.as_str(), info.name.as_str()],
         )
     }
 
@@ -446,16 +540,11 @@ impl SearchWriter {
 fn parse(index: &Index, f: Fields, text: &str, widen: bool) -> Result<Box<dyn Query>, crate::Error> {
     let bad = |message: String| crate::Error::Rejected(crate::Rejection::BadSearch { message });
     let mut clauses: Vec<(Occur, Box<dyn Query>)> = Vec::new();
-    let mut words: Vec<String> = Vec::new();
+    // Words outside phrases (each a clause of its own), and every word typed, in order.
+    let mut loose: Vec<String> = Vec::new();
+    let mut typed: Vec<String> = Vec::new();
     let mut analyzer = index.tokenizer_for_field(f.text).map_err(search_err)?;
-    let mut tokens = |s: &str| {
-        let mut out = Vec::new();
-        let mut stream = analyzer.token_stream(s);
-        while stream.advance() {
-            out.push(stream.token().text.clone());
-        }
-        out
-    };
+    let mut tokens = |s: &str| words(&mut analyzer, s);
 
     let mut rest = text.trim();
     if rest.is_empty() {
@@ -467,9 +556,10 @@ fn parse(index: &Index, f: Fields, text: &str, widen: bool) -> Result<Box<dyn Qu
                 return Err(bad(format!("the quote before '{after}' is not closed; add a closing \"")));
             };
             let phrase = tokens(&after[..end]);
+            typed.extend(phrase.iter().cloned());
             match phrase.len() {
                 0 => {}
-                1 => words.extend(phrase),
+                1 => loose.extend(phrase),
                 _ => {
                     let terms = phrase.iter().map(|t| Term::from_field_text(f.text, t)).collect();
                     clauses.push((Occur::Must, Box::new(PhraseQuery::new(terms))));
@@ -485,10 +575,15 @@ fn parse(index: &Index, f: Fields, text: &str, widen: bool) -> Result<Box<dyn Qu
             && field.chars().all(|c| c.is_ascii_alphabetic())
             && !field.is_empty()
         {
-            let value = value.to_ascii_lowercase();
-            let (field, allowed): (Field, &[&str]) = match field.to_ascii_lowercase().as_str() {
-                "kind" => (f.kind, &["order", "customer", "product"]),
-                "status" => (f.status, &["pending", "shipped", "delivered", "cancelled"]),
+            let mut value = value.to_ascii_lowercase();
+            let (field, allowed, listed): (Field, &[&str], &str) = match field.to_ascii_lowercase().as_str() {
+                "kind" => (f.kind, &["order", "customer", "product"], "order, customer, product"),
+                // The app calls a pending order "placed"; both words work.
+                "status" => (
+                    f.status,
+                    &["placed", "pending", "shipped", "delivered", "cancelled"],
+                    "placed, shipped, delivered, cancelled",
+                ),
                 other => {
                     return Err(bad(format!(
                         "'{other}:' is not a search filter; use kind: or status:, or leave the colon out"
@@ -496,7 +591,10 @@ fn parse(index: &Index, f: Fields, text: &str, widen: bool) -> Result<Box<dyn Qu
                 }
             };
             if !allowed.contains(&value.as_str()) {
-                return Err(bad(format!("'{word}' is not a known value; use one of: {}", allowed.join(", "))));
+                return Err(bad(format!("'{word}' is not a known value; use one of: {listed}")));
+            }
+            if field == f.status && value == "placed" {
+                value = OrderStatus::Pending.as_str().to_owned();
             }
             if field == f.status {
                 clauses.push((
@@ -510,11 +608,13 @@ fn parse(index: &Index, f: Fields, text: &str, widen: bool) -> Result<Box<dyn Qu
             ));
             continue;
         }
-        words.extend(tokens(word));
+        let found = tokens(word);
+        typed.extend(found.iter().cloned());
+        loose.extend(found);
     }
 
-    let last = words.len().saturating_sub(1);
-    for (i, word) in words.iter().enumerate() {
+    let last = loose.len().saturating_sub(1);
+    for (i, word) in loose.iter().enumerate() {
         let term = Term::from_field_text(f.text, word);
         let mut options: Vec<(Occur, Box<dyn Query>)> = vec![(
             Occur::Should,
@@ -532,6 +632,12 @@ fn parse(index: &Index, f: Fields, text: &str, widen: bool) -> Result<Box<dyn Qu
     }
     if clauses.is_empty() {
         return Err(bad("the search has no words to look for; type letters or digits".into()));
+    }
+    if !typed.is_empty() {
+        // Not required: it only lifts what is called exactly what was typed above the rest.
+        let exact = TermQuery::new(Term::from_field_text(f.exact, &typed.join(" ")), IndexRecordOption::Basic);
+        clauses
+            .push((Occur::Should, Box::new(ConstScoreQuery::new(Box::new(exact), EXACT_SCORE * typed.len() as f32))));
     }
     Ok(Box::new(BooleanQuery::new(clauses)))
 }
