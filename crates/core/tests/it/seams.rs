@@ -298,6 +298,19 @@ fn a_mapped_export_without_customer_ids_gives_customers_by_email_and_name() {
     // A tracking number says the order went out.
     let shipped = ct.write().order_history("A-1", None).unwrap().unwrap().order;
     assert_eq!(shipped.shipment.map(|s| s.tracking), Some("RM1".to_owned()));
+    // The customers and their orders are found by name, with accents or without.
+    assert!(ct.wait_caught_up(countertop_core::Freshness::Search, Duration::from_secs(60), |_| {}));
+    for (query, customer, order) in [
+        ("Zoë Müller", "1", "A-1"),
+        ("zoe muller", "1", "A-2"),
+        ("soren kierkegaard", "2", "A-4"),
+        ("SØREN", "2", "A-3"),
+    ] {
+        let hits = ct.search(query, 0, 20).unwrap().value.items;
+        let found = |kind, id: &str| hits.iter().any(|h| h.kind == kind && h.id == id);
+        assert!(found(countertop_core::SearchKind::Customer, customer), "{query}: {hits:?}");
+        assert!(found(countertop_core::SearchKind::Order, order), "{query}: {hits:?}");
+    }
 
     // Imported again into a shop that has these customers: merged, not created.
     let again_dir = tempfile::tempdir().unwrap();
