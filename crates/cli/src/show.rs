@@ -430,7 +430,7 @@ impl Printer {
         if self.json {
             return Self::print_json(r);
         }
-        let m = |d: countertop_core::Decimal| r.currency.format(d);
+        let m = |d: countertop_core::Decimal| r.currency.format_exact(d);
         say!(
             "Imported {} of {} lines in {:.1} s: {} orders, {} returns, {} refunds; customers: {} new, {} already in the shop; {} new products{}.",
             r.imported_lines,
@@ -481,10 +481,11 @@ impl Printer {
         }
         if r.renumbered_count > 0 {
             say!("");
-            say!(
-                "{} documents were recorded under another number, because theirs was already used:",
-                r.renumbered_count
-            );
+            let what = match r.renumbered_count {
+                1 => "1 document was".to_owned(),
+                n => format!("{n} documents were"),
+            };
+            say!("{what} recorded under another number, because theirs was already used:");
             for n in &r.renumbered {
                 say!("  line {:<7} {} → {}  ({})", n.line, n.number, n.recorded_as, n.reason);
             }

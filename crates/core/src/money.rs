@@ -184,6 +184,30 @@ impl Currency {
         }
         format!("{shown} {}", self.code())
     }
+
+    /// Formats an amount for a sentence: thousands grouped, the minor unit's places, and more
+    /// when it has them (a reconciliation must not show a rounding of 0.004 as `0.00`):
+    /// `9,747,747.93 GBP`, `0.004 GBP`.
+    pub fn format_exact(self, amount: Decimal) -> String {
+        let mut shown = amount.normalize();
+        if shown.scale() < self.minor_units() {
+            shown.rescale(self.minor_units());
+        }
+        let text = shown.abs().to_string();
+        let (whole, fraction) = text.split_once('.').map_or((text.as_str(), None), |(w, f)| (w, Some(f)));
+        let mut grouped = String::new();
+        for (i, digit) in whole.chars().enumerate() {
+            if i > 0 && (whole.len() - i) % 3 == 0 {
+                grouped.push(',');
+            }
+            grouped.push(digit);
+        }
+        let sign = if shown.is_sign_negative() && !shown.is_zero() { "-" } else { "" };
+        match fraction {
+            Some(f) => format!("{sign}{grouped}.{f} {}", self.code()),
+            None => format!("{sign}{grouped} {}", self.code()),
+        }
+    }
 }
 
 /// Formats a tax-rate fraction as a percentage: `0.2` → `20%`.
@@ -197,6 +221,19 @@ mod tests {
 
     fn dec(s: &str) -> Decimal {
         Decimal::from_str_exact(s).unwrap()
+    }
+
+    #[test]
+    fn exact_amounts_are_grouped_and_keep_their_digits() {
+        let check = |code: &str, amount: &str, expected: &str| {
+            assert_eq!(Currency::parse(code).unwrap().format_exact(dec(amount)), expected);
+        };
+        check("GBP", "9747747.93", "9,747,747.93 GBP");
+        check("GBP", "0.004", "0.004 GBP");
+        check("GBP", "-22124.1", "-22,124.10 GBP");
+        check("GBP", "0", "0.00 GBP");
+        check("GBP", "999", "999.00 GBP");
+        check("JPY", "1234567", "1,234,567 JPY");
     }
 
     #[test]

@@ -214,7 +214,7 @@ impl ImportReport {
     /// The reconciliation in a shop owner's words, one sentence a line.
     pub fn statement(&self) -> Vec<String> {
         let c = self.currency;
-        let m = |d: Decimal| c.format(d);
+        let m = |d: Decimal| c.format_exact(d);
         let mut out = vec![format!(
             "The file's lines add up to {}. Recorded by this import: {} (orders {}, returns and refunds taken off).",
             m(self.file_sum),
@@ -373,8 +373,9 @@ struct Importer<'a> {
     import_id: String,
     format: Format,
     pending: Vec<Pending>,
-    /// Every SKU seen, folded to lower case → the spelling the catalog uses.
-    skus: HashMap<String, String>,
+    /// Every SKU seen, folded to lower case → the spelling the shop uses, and whether the
+    /// catalog has it.
+    skus: HashMap<String, (String, bool)>,
     spellings: BTreeMap<String, (String, u64)>,
     /// Documents seen recorded, by the command id's line.
     expected: HashMap<u64, Expected>,
@@ -401,7 +402,7 @@ impl<'a> Importer<'a> {
     ) -> Result<Importer<'a>, Error> {
         let mut skus = HashMap::new();
         for product in store.products()? {
-            skus.entry(product.sku.to_lowercase()).or_insert(product.sku);
+            skus.entry(product.sku.to_lowercase()).or_insert((product.sku, true));
         }
         let import_id = file_hash[..16].to_owned();
         Ok(Importer {
@@ -664,35 +665,34 @@ impl<'a> Importer<'a> {
         Ok(())
     }
 
-    /// The spelling of `sku` the shop uses (another case of one it has is the same product),
-    /// adding the product to the catalog the first time a sale names it.
+    /// The spelling of `sku` the shop uses: the catalog's, else the first the file uses
+    /// (another case of one it has is the same product). A function of the catalog before
+    /// the import and of the file alone, so a second run sends the very same commands. The
+    /// product is added to the catalog at the first sale that names it.
     fn spelling(&mut self, sku: &str, row: &Row, credit_note: bool) -> Result<String, Error> {
-        let folded = sku.to_lowercase();
-        if let Some(known) = self.skus.get(&folded) {
-            if known != sku {
-                let entry = self.spellings.entry(sku.to_owned()).or_insert_with(|| (known.clone(), 0));
-                entry.1 += 1;
-            }
-            return Ok(known.clone());
+        let known = self.skus.entry(sku.to_lowercase()).or_insert_with(|| (sku.to_owned(), false));
+        let canonical = known.0.clone();
+        if canonical != sku {
+            self.spellings.entry(sku.to_owned()).or_insert_with(|| (canonical.clone(), 0)).1 += 1;
         }
         let name = row.product.trim();
-        if credit_note || name.is_empty() {
-            return Ok(sku.to_owned());
+        if known.1 || credit_note || name.is_empty() {
+            return Ok(canonical);
         }
-        self.skus.insert(folded, sku.to_owned());
+        known.1 = true;
         let price = row
             .unit_price
             .or_else(|| row.line_total.and_then(|t| t.checked_div(Decimal::from(row.quantity.unsigned_abs().max(1)))));
         let command = Command::AddProduct(AddProduct {
-            sku: sku.to_owned(),
+            sku: canonical.clone(),
             name: name.to_owned(),
             unit_price: MoneyInput::new(self.shop.currency.round(price.unwrap_or_default().abs())),
             tax_rate: None,
             image: None,
         });
-        let request = Request::with_id(self.command_id("p", sku), command);
+        let request = Request::with_id(self.command_id("p", &canonical), command);
         self.push(Pending { request, number: String::new(), lines: Vec::new(), rounding: Decimal::ZERO })?;
-        Ok(sku.to_owned())
+        Ok(canonical)
     }
 
     /// The customer as the file names them, with what the shop's rules refuse left out (and

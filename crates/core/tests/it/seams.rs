@@ -620,3 +620,27 @@ fn seam_run(seed: u64, steps: usize) {
         }
     }
 }
+
+#[test]
+fn an_import_run_again_sends_the_same_commands_whatever_it_added_to_the_catalog() {
+    // Was: "command id imp-…-L-497303 was already used for a different command" on the second
+    // run of Online Retail: a SKU's spelling depended on what the first run had added.
+    let dir = tempfile::tempdir().unwrap();
+    let ct = shop(dir.path());
+    let file = dir.path().join("f.csv");
+    std::fs::write(
+        &file,
+        "order,date,sku,product,quantity,unit_price\n\
+         1,2024-03-01,84971l,,2,0.00\n\
+         2,2024-03-02,84971L,HEART,1,2.00\n\
+         3,2024-03-03,84971l,HEART,1,2.00\n\
+         4,2024-03-04,84971L,HEART,-1,2.00\n",
+    )
+    .unwrap();
+    let first = import(ct.write(), &file, &ImportOptions::default(), |_| {}).unwrap();
+    let again = import(ct.write(), &file, &ImportOptions::default(), |_| {}).unwrap();
+    assert_eq!((first.orders, first.returns, first.products), (3, 1, 1));
+    assert_eq!((again.already_imported, again.imported_net, again.reconciles), (4, first.imported_net, true));
+    let skus: Vec<String> = ct.write().products().unwrap().into_iter().map(|p| p.sku).collect();
+    assert_eq!(skus, ["84971l", "MUG"], "the file's first spelling");
+}
