@@ -216,10 +216,10 @@ impl ImportReport {
         let c = self.currency;
         let m = |d: Decimal| c.format_exact(d);
         let mut out = vec![format!(
-            "The file's lines add up to {}. Recorded by this import: {} (orders {}, returns and refunds taken off).",
+            "The file's lines add up to {}. Recorded by this import: {} ({} orders, returns and refunds taken off).",
             m(self.file_sum),
             m(self.imported_net),
-            self.orders
+            count(self.orders)
         )];
         if !self.discounts_and_tax.is_zero() {
             out.push(format!(
@@ -233,13 +233,13 @@ impl ImportReport {
         if self.in_shop_lines > 0 {
             out.push(format!(
                 "Already in the shop: {} lines ({} documents), {} — not recorded again.",
-                self.in_shop_lines,
-                self.in_shop_documents,
+                count(self.in_shop_lines),
+                count(self.in_shop_documents),
                 m(self.in_shop_sum)
             ));
         }
         if self.rejected_count > 0 {
-            out.push(format!("Rejected: {} lines, {}.", self.rejected_count, m(self.rejected_sum)));
+            out.push(format!("Rejected: {} lines, {}.", count(self.rejected_count), m(self.rejected_sum)));
         }
         if self.reconciles {
             out.push("Recorded + already in the shop + rejected − rounding equals the file's sum: every line is accounted for.".into());
@@ -256,6 +256,19 @@ impl ImportReport {
         }
         out
     }
+}
+
+/// A count with its thousands grouped: `20,727`.
+fn count(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, digit) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(digit);
+    }
+    out
 }
 
 /// What the currency's minor unit is called, for sentences about rounding.
@@ -979,6 +992,14 @@ mod tests {
     fn minor_units_have_their_names() {
         let name = |code: &str| Currency::parse(code).map(minor_unit_name).unwrap_or("?");
         assert_eq!((name("GBP"), name("USD"), name("JPY"), name("KWD")), ("pence", "cents", "units", "minor units"));
+    }
+
+    #[test]
+    fn counts_are_grouped() {
+        assert_eq!(
+            (count(0), count(999), count(1000), count(20_727), count(1_234_567)),
+            ("0".into(), "999".into(), "1,000".into(), "20,727".into(), "1,234,567".into())
+        );
     }
 
     #[test]
