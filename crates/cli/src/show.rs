@@ -427,23 +427,27 @@ impl Printer {
     }
 
     pub fn import_report(&self, r: &countertop_core::import::ImportReport, all: bool) {
+        use countertop_core::import::count_of;
         if self.json {
             return Self::print_json(r);
         }
         let m = |d: countertop_core::Decimal| r.currency.format_exact(d);
         say!(
-            "Imported {} of {} lines in {:.1} s: {} orders, {} returns, {} refunds; customers: {} new, {} already in the shop; {} new products{}.",
+            "Imported {} of {} lines in {:.1} s: {}, {}, {}; customers: {} new, {} already in the shop; {}{}.",
             r.imported_lines,
             r.lines,
             r.seconds,
-            r.orders,
-            r.returns,
-            r.refunds,
+            count_of(r.orders, "order", "orders"),
+            count_of(r.returns, "return", "returns"),
+            count_of(r.refunds, "refund", "refunds"),
             r.customers_created,
             r.customers_merged,
-            r.products,
+            count_of(r.products, "new product", "new products"),
             if r.already_imported > 0 {
-                format!(" ({} documents were imported by an earlier run of this file)", r.already_imported)
+                format!(
+                    " ({} imported by an earlier run of this file)",
+                    count_of(r.already_imported, "document was", "documents were")
+                )
             } else {
                 String::new()
             }
@@ -497,7 +501,7 @@ impl Printer {
             say!("");
             say!("Rejected lines, by reason:");
             for g in &r.rejected_groups {
-                say!("  {:>7} lines {:>18}  {}", g.lines, m(g.amount), g.group);
+                say!("  {:>13} {:>22}  {}", count_of(g.lines, "line", "lines"), m(g.amount), g.group);
             }
             let shown = if all { r.rejected.len() } else { r.rejected.len().min(20) };
             say!("The first {shown}:");

@@ -76,7 +76,9 @@ pub use domain::{
     ReturnRecorded, SHORT_MAX, SKU_MAX, ShipOrder, Shipment, Shop, ShopOpened, ShopSettingsChanged, State, StreamId,
     Totals, UpdateCustomer, UpdateProduct, apply, business_day, check_line, decide, evolve, totals,
 };
-pub use money::{Currency, MAX_PRICE_PLACES, MAX_UNIT_PRICE, MoneyInput, format_rate, parse_decimal, parse_tax_rate};
+pub use money::{
+    Currency, MAX_PRICE_PLACES, MAX_TOTAL, MAX_UNIT_PRICE, MoneyInput, format_rate, parse_decimal, parse_tax_rate,
+};
 pub use read::{
     Bucket, Bucketing, CustomerInfo, CustomerStats, DailyStats, Dashboard, DeadLetter, Kpis, LineView, OrderFilter,
     OrderSource, OrderView, OrderWithSource, Page, Period, ProductInfo, Progress, ProjectionStatus, ProjectorOptions,

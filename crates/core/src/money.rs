@@ -16,6 +16,11 @@ use crate::domain::Rejection;
 /// such as a pasted barcode in the price field, and keeps every total far inside `Decimal`'s range.
 pub const MAX_UNIT_PRICE: Decimal = Decimal::from_parts(1_000_000_000, 0, 0, false, 0);
 
+/// Largest total a line, an order or a return may have: 1,000,000,000,000. Bounding every
+/// recorded amount is what keeps every sum of them exact: `Decimal` holds about 7.9 × 10²⁸, so
+/// even 10¹⁶ orders of this size in one day, or over a shop's whole history, cannot overflow.
+pub const MAX_TOTAL: Decimal = Decimal::from_parts(0xD4A5_1000, 0xE8, 0, false, 0);
+
 /// Most decimal places a unit price may have (0.000001).
 pub const MAX_PRICE_PLACES: u32 = 6;
 
@@ -195,19 +200,25 @@ impl Currency {
         }
         let text = shown.abs().to_string();
         let (whole, fraction) = text.split_once('.').map_or((text.as_str(), None), |(w, f)| (w, Some(f)));
-        let mut grouped = String::new();
-        for (i, digit) in whole.chars().enumerate() {
-            if i > 0 && (whole.len() - i) % 3 == 0 {
-                grouped.push(',');
-            }
-            grouped.push(digit);
-        }
+        let grouped = group_thousands(whole);
         let sign = if shown.is_sign_negative() && !shown.is_zero() { "-" } else { "" };
         match fraction {
             Some(f) => format!("{sign}{grouped}.{f} {}", self.code()),
             None => format!("{sign}{grouped} {}", self.code()),
         }
     }
+}
+
+/// Digits with a comma between each group of three: `1234567` → `1,234,567`.
+pub(crate) fn group_thousands(digits: &str) -> String {
+    let mut grouped = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, digit) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            grouped.push(',');
+        }
+        grouped.push(digit);
+    }
+    grouped
 }
 
 /// Formats a tax-rate fraction as a percentage: `0.2` → `20%`.
@@ -221,6 +232,11 @@ mod tests {
 
     fn dec(s: &str) -> Decimal {
         Decimal::from_str_exact(s).unwrap()
+    }
+
+    #[test]
+    fn the_largest_total_is_a_million_million() {
+        assert_eq!(MAX_TOTAL, dec("1000000000000"));
     }
 
     #[test]

@@ -272,7 +272,9 @@ pub(super) fn place(cx: PlaceContext<'_>, cmd: &PlaceOrder) -> Result<Vec<Event>
     let numbered = cmd.order.is_none();
     let customer = customer_ref(cx.customers, cmd.customer.as_deref())?;
     let lines = check_lines(shop, cx.products, &cmd.lines)?;
+    // At most MAX_LINES × MAX_TOTAL: far inside `Decimal`.
     let subtotal: Decimal = lines.iter().map(|l| l.total).sum();
+    check_total("order total", "order", subtotal, shop.currency)?;
     let (discount, discount_percent) = match &cmd.discount {
         None => (shop.currency.round(Decimal::ZERO), None),
         Some(DiscountInput::Amount(input)) => {
@@ -296,6 +298,7 @@ pub(super) fn place(cx: PlaceContext<'_>, cmd: &PlaceOrder) -> Result<Vec<Event>
         });
     }
     let totals = totals(&lines, discount, shop.currency, shop.prices_include_tax);
+    check_total("order total", "order", totals.total, shop.currency)?;
     Ok(vec![Event::OrderPlaced(OrderPlaced {
         order,
         customer,
@@ -391,7 +394,26 @@ pub fn check_line(
         }
         (None, None) => return Err(Rejection::ItemWithoutPrice { name }),
     };
+    check_total("line total", "line", total, shop.currency)?;
     Ok(OrderLine { from_catalog, sku, name, quantity, unit_price, tax_rate, total })
+}
+
+/// Refuses a total over [`MAX_TOTAL`](crate::money::MAX_TOTAL).
+pub(super) fn check_total(
+    field: &'static str,
+    what: &'static str,
+    total: Decimal,
+    currency: Currency,
+) -> Result<(), Rejection> {
+    if total > crate::money::MAX_TOTAL {
+        return Err(Rejection::TotalTooLarge {
+            field,
+            what,
+            given: currency.format_exact(total),
+            max: currency.format_exact(crate::money::MAX_TOTAL),
+        });
+    }
+    Ok(())
 }
 
 /// The order's totals. The discount is spread over the lines in proportion to their totals
@@ -407,7 +429,11 @@ pub fn totals(lines: &[OrderLine], discount: Decimal, currency: Currency, prices
             l.total * share
         })
         .sum();
-    let tax = currency.round(if subtotal.is_zero() { Decimal::ZERO } else { taxed * goods / subtotal });
+    // taxed × goods can leave `Decimal`'s range for the largest orders (10⁴ lines of 10¹² each):
+    // then taxed × (goods / subtotal), which stays in range and differs only far below the
+    // minor unit.
+    let share = |taxed: Decimal| taxed.checked_mul(goods).map_or_else(|| taxed * (goods / subtotal), |t| t / subtotal);
+    let tax = currency.round(if subtotal.is_zero() { Decimal::ZERO } else { share(taxed) });
     let total = if prices_include_tax { goods } else { goods + tax };
     Totals { subtotal, discount, tax, total }
 }

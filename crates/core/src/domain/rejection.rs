@@ -146,6 +146,9 @@ pub enum Rejection {
         "refund {requested} is more than the {refundable} still refundable on order {id} (paid {paid}, already refunded {refunded})"
     )]
     OverRefund { id: String, requested: String, refundable: String, paid: String, refunded: String },
+    /// A line, order or return total over [`crate::money::MAX_TOTAL`].
+    #[error("{field} {given} is more than {max}, the most one {what} may total; check the quantities and prices")]
+    TotalTooLarge { field: &'static str, what: &'static str, given: String, max: String },
     /// An imported document whose number and every `N-2` … `N-{max}` are taken.
     #[error(
         "number '{id}' and every number from {id}-2 to {id}-{max} are already used; renumber the documents in the file"
@@ -203,6 +206,7 @@ impl Rejection {
             Rejection::DiscountTooLarge { .. } | Rejection::NegativeDiscount { .. } => "discount not possible",
             Rejection::OverRefund { .. } | Rejection::RefundNotPositive { .. } => "refund not possible",
             Rejection::NumberExhausted { .. } => "number used too many times",
+            Rejection::TotalTooLarge { .. } => "total over 1,000,000,000,000",
             _ => "refused by the shop's rules",
         }
     }

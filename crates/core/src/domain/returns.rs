@@ -65,6 +65,7 @@ pub(super) fn record(cx: ReturnContext<'_>, cmd: &RecordReturn) -> Result<Vec<Ev
     let customer = customer_ref(cx.customers, cmd.customer.as_deref())?;
     let lines = check_lines(cx.shop, cx.products, &cmd.lines)?;
     let amount = cx.shop.currency.round(lines.iter().map(|l| l.total).sum());
+    super::orders::check_total("return total", "return", amount, cx.shop.currency)?;
     let reason = text::required("reason", "why the goods came back", &cmd.reason, text::REASON_MAX)?;
     Ok(vec![Event::ReturnRecorded(ReturnRecorded {
         record: Return {

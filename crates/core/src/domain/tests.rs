@@ -808,3 +808,49 @@ fn an_order_placed_before_numbering_was_recorded_still_moves_the_sequence() {
     past.push(event);
     assert_eq!(given(&past).free_order_number(), 5001);
 }
+
+// ---- bounded money: no total can overflow, whatever is typed or imported ----
+
+#[test]
+fn the_largest_line_the_form_accepts_is_refused_with_its_total_not_a_panic() {
+    // Was: a panic in the tax split, reported as "the write store is damaged".
+    let gold = |quantity: i64| item("Gold", quantity, "999999999");
+    assert_eq!(
+        rejected(&shop(), place("1", vec![gold(999_999)])),
+        "line 1: line total 999,998,999,000,001.00 GBP is more than 1,000,000,000,000.00 GBP, the most one line may total; check the quantities and prices"
+    );
+    // Lines at the limit, many of them: the order's total is refused, nothing overflows.
+    let big = || item("Gold", 1000, "999999999");
+    assert_eq!(
+        rejected(&shop(), place("1", vec![big(), big()])),
+        "order total 1,999,999,998,000.00 GBP is more than 1,000,000,000,000.00 GBP, the most one order may total; check the quantities and prices"
+    );
+    let lines: Vec<LineInput> = (0..MAX_LINES).map(|_| big()).collect();
+    assert!(rejected(&shop(), place("1", lines)).starts_with("order total 9,999,999,990,000,000.00 GBP is more than"));
+    // One at the limit is recorded, its tax worked out exactly (prices include 20 %).
+    let events = when(&shop(), place("1", vec![item("Gold", 1000, "1000000000")]));
+    assert_eq!(
+        (placed(&events).totals.total, placed(&events).totals.tax),
+        (dec("1000000000000.00"), dec("166666666666.67"))
+    );
+}
+
+#[test]
+fn the_tax_split_of_the_largest_orders_stays_in_range() {
+    // Many lines of the largest total, taxed, with a discount: taxed × goods would leave
+    // Decimal's range.
+    let lines: Vec<OrderLine> = (0..MAX_LINES)
+        .map(|_| OrderLine {
+            from_catalog: false,
+            sku: None,
+            name: "Gold".into(),
+            quantity: 1,
+            unit_price: dec("1000000000000"),
+            tax_rate: dec("0.2"),
+            total: dec("1000000000000.00"),
+        })
+        .collect();
+    let currency = crate::money::Currency::parse("GBP").unwrap();
+    let t = totals(&lines, dec("1.00"), currency, true);
+    assert_eq!((t.subtotal, t.tax), (dec("10000000000000000.00"), dec("1666666666666666.50")));
+}

@@ -216,10 +216,10 @@ impl ImportReport {
         let c = self.currency;
         let m = |d: Decimal| c.format_exact(d);
         let mut out = vec![format!(
-            "The file's lines add up to {}. Recorded by this import: {} ({} orders, returns and refunds taken off).",
+            "The file's lines add up to {}. Recorded by this import: {} ({}, returns and refunds taken off).",
             m(self.file_sum),
             m(self.imported_net),
-            count(self.orders)
+            count_of(self.orders, "order", "orders")
         )];
         if !self.discounts_and_tax.is_zero() {
             out.push(format!(
@@ -232,14 +232,18 @@ impl ImportReport {
         }
         if self.in_shop_lines > 0 {
             out.push(format!(
-                "Already in the shop: {} lines ({} documents), {} — not recorded again.",
-                count(self.in_shop_lines),
-                count(self.in_shop_documents),
+                "Already in the shop: {} ({}), {} — not recorded again.",
+                count_of(self.in_shop_lines, "line", "lines"),
+                count_of(self.in_shop_documents, "document", "documents"),
                 m(self.in_shop_sum)
             ));
         }
         if self.rejected_count > 0 {
-            out.push(format!("Rejected: {} lines, {}.", count(self.rejected_count), m(self.rejected_sum)));
+            out.push(format!(
+                "Rejected: {}, {}.",
+                count_of(self.rejected_count, "line", "lines"),
+                m(self.rejected_sum)
+            ));
         }
         if self.reconciles {
             out.push("Recorded + already in the shop + rejected − rounding equals the file's sum: every line is accounted for.".into());
@@ -260,15 +264,12 @@ impl ImportReport {
 
 /// A count with its thousands grouped: `20,727`.
 fn count(n: u64) -> String {
-    let digits = n.to_string();
-    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
-    for (i, digit) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
-            out.push(',');
-        }
-        out.push(digit);
-    }
-    out
+    crate::money::group_thousands(&n.to_string())
+}
+
+/// A count with its noun: `1 order`, `20,727 orders`.
+pub fn count_of(n: u64, one: &str, many: &str) -> String {
+    format!("{} {}", count(n), if n == 1 { one } else { many })
 }
 
 /// What the currency's minor unit is called, for sentences about rounding.

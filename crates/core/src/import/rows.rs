@@ -18,10 +18,9 @@ use crate::domain::{LineInput, Rejection, Shop};
 use crate::money::{MoneyInput, parse_decimal};
 use crate::store::Error;
 
-/// The largest amount a line may state: the most a line can be worth at the counter (unit
-/// price 1,000,000,000 × 1,000,000 units). Bounding every line keeps the file's sum exact for
-/// any number of lines a file can hold.
-const MAX_LINE_AMOUNT: Decimal = Decimal::from_parts(0xA4C6_8000, 0x38D7E, 0, false, 0);
+/// The largest amount a line may state: the most one line may total anywhere in the shop.
+/// Bounding every line keeps the file's sum exact for any number of lines a file can hold.
+const MAX_LINE_AMOUNT: Decimal = crate::money::MAX_TOTAL;
 
 /// The layout of the file.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
@@ -349,7 +348,7 @@ impl RowReader {
         if too_large {
             problems.push((
                 "amount too large",
-                "its amount is more than 1,000,000,000,000,000 (a unit price of 1,000,000,000 × 1,000,000 units, the most a line can hold); check the quantity and price columns"
+                "its amount (quantity × unit price) is more than 1,000,000,000,000, the most one line may total; check the quantity and price columns"
                     .to_owned(),
             ));
         }

@@ -7,7 +7,7 @@ use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
 use super::orders;
-use super::{Apply, from_json, to_json};
+use super::{Apply, add_money, from_json, to_json};
 use crate::domain::{Event, OrderStatus};
 use crate::store::Envelope;
 
@@ -49,7 +49,10 @@ impl<'txn> Tables<'txn> {
                 let Some(c) = &e.customer else { return Ok(Ok(())) };
                 let mut stats = self.get(&c.id)?;
                 stats.orders += 1;
-                stats.lifetime_value += e.totals.total;
+                match add_money(stats.lifetime_value, e.totals.total, "the customer's lifetime value") {
+                    Ok(value) => stats.lifetime_value = value,
+                    Err(e) => return Ok(Err(e)),
+                }
                 stats.first_order = Some(stats.first_order.map_or(e.at, |t| t.min(e.at)));
                 stats.last_order = Some(stats.last_order.map_or(e.at, |t| t.max(e.at)));
                 self.put(&c.id, &stats)?;
@@ -60,15 +63,19 @@ impl<'txn> Tables<'txn> {
                 };
                 let Some(c) = &view.customer else { return Ok(Ok(())) };
                 let mut stats = self.get(&c.id)?;
-                stats.lifetime_value -= e.amount;
-                stats.refunds += e.amount;
+                match refund(&stats, e.amount) {
+                    Ok((value, refunds)) => (stats.lifetime_value, stats.refunds) = (value, refunds),
+                    Err(e) => return Ok(Err(e)),
+                }
                 self.put(&c.id, &stats)?;
             }
             Event::ReturnRecorded(e) => {
                 let Some(c) = &e.record.customer else { return Ok(Ok(())) };
                 let mut stats = self.get(&c.id)?;
-                stats.lifetime_value -= e.record.amount;
-                stats.refunds += e.record.amount;
+                match refund(&stats, e.record.amount) {
+                    Ok((value, refunds)) => (stats.lifetime_value, stats.refunds) = (value, refunds),
+                    Err(e) => return Ok(Err(e)),
+                }
                 self.put(&c.id, &stats)?;
             }
             Event::OrderCancelled(e) => {
@@ -78,7 +85,14 @@ impl<'txn> Tables<'txn> {
                 let Some(c) = &view.customer else { return Ok(Ok(())) };
                 let mut stats = self.get(&c.id)?;
                 stats.orders -= 1;
-                stats.lifetime_value -= view.totals.total - view.refunded;
+                match add_money(
+                    stats.lifetime_value,
+                    view.refunded - view.totals.total,
+                    "the customer's lifetime value",
+                ) {
+                    Ok(value) => stats.lifetime_value = value,
+                    Err(e) => return Ok(Err(e)),
+                }
                 // First and last order are over live orders: look again at the others.
                 let (mut first, mut last) = (None::<DateTime<Utc>>, None::<DateTime<Utc>>);
                 for id in orders.customer_orders(&c.id)? {
@@ -106,4 +120,12 @@ pub(crate) fn get(txn: &redb::ReadTransaction, id: &str) -> Result<Option<Custom
 
 pub(crate) fn digest(txn: &redb::ReadTransaction, hasher: &mut blake3::Hasher) -> Result<(), crate::Error> {
     super::tables::digest_table(&txn.open_table(STATS)?, hasher)
+}
+
+/// Lifetime value and refunds after money went back: both within what a read model holds.
+fn refund(stats: &CustomerStats, amount: Decimal) -> Result<(Decimal, Decimal), String> {
+    Ok((
+        add_money(stats.lifetime_value, -amount, "the customer's lifetime value")?,
+        add_money(stats.refunds, amount, "the customer's refunds")?,
+    ))
 }

@@ -17,7 +17,7 @@ use serde::Serialize;
 
 use super::hll::Sketch;
 use super::orders;
-use super::{Apply, Bucketing, day_key, decimal_from, key_day};
+use super::{Apply, Bucketing, add_count, add_money, day_key, decimal_from, key_day};
 use crate::domain::Event;
 use crate::store::Envelope;
 
@@ -113,9 +113,15 @@ impl<'txn> Tables<'txn> {
             Event::OrderPlaced(e) => {
                 let day = bucketing.day(e.at);
                 let mut stats = self.get(day)?;
-                stats.gross += e.totals.total;
+                let items = e.lines.iter().map(|l| i64::from(l.quantity)).sum::<i64>();
+                match (
+                    add_money(stats.gross, e.totals.total, "the day's takings"),
+                    add_count(stats.items, items, "the day's items"),
+                ) {
+                    (Ok(gross), Ok(items)) => (stats.gross, stats.items) = (gross, items),
+                    (Err(e), _) | (_, Err(e)) => return Ok(Err(e)),
+                }
                 stats.orders += 1;
-                stats.items += e.lines.iter().map(|l| i64::from(l.quantity)).sum::<i64>();
                 if let Some(c) = &e.customer
                     && self.add_customer(day, &c.id)?
                 {
@@ -125,12 +131,18 @@ impl<'txn> Tables<'txn> {
             }
             Event::OrderRefunded(e) => {
                 let mut stats = self.get(bucketing.day(e.at))?;
-                stats.refunds += e.amount;
+                match add_money(stats.refunds, e.amount, "the day's refunds") {
+                    Ok(refunds) => stats.refunds = refunds,
+                    Err(e) => return Ok(Err(e)),
+                }
                 self.put(&stats)?;
             }
             Event::ReturnRecorded(e) => {
                 let mut stats = self.get(bucketing.day(e.record.at))?;
-                stats.refunds += e.record.amount;
+                match add_money(stats.refunds, e.record.amount, "the day's refunds") {
+                    Ok(refunds) => stats.refunds = refunds,
+                    Err(e) => return Ok(Err(e)),
+                }
                 self.put(&stats)?;
             }
             Event::OrderCancelled(e) => {
@@ -139,7 +151,10 @@ impl<'txn> Tables<'txn> {
                 };
                 let day = view.business_day;
                 let mut stats = self.get(day)?;
-                stats.gross -= view.totals.total - view.refunded;
+                match add_money(stats.gross, view.refunded - view.totals.total, "the day's takings") {
+                    Ok(gross) => stats.gross = gross,
+                    Err(e) => return Ok(Err(e)),
+                }
                 stats.orders -= 1;
                 stats.items -= i64::try_from(view.units()).unwrap_or(i64::MAX);
                 stats.cancelled += 1;

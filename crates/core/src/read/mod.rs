@@ -74,6 +74,63 @@ pub(crate) fn key_day(key: i32) -> NaiveDate {
 /// Why a projection could not apply an event (goes to the dead-letter table).
 pub(crate) type Apply = Result<(), String>;
 
+/// The most one read-model sum may hold (a day's takings, a customer's lifetime value, a
+/// product's revenue on a day): 10¹⁸. Recorded totals are at most 10¹² each
+/// ([`MAX_TOTAL`](crate::money::MAX_TOTAL)), so it takes a million of the largest orders to
+/// get there; an event that would pass it is parked as a dead letter instead of overflowing,
+/// and a dashboard's sum over any range of days stays far inside `Decimal`.
+pub(crate) const MAX_SUM: Decimal = Decimal::from_parts(0xA764_0000, 0x0DE0_B6B3, 0, false, 0);
+
+/// `sum + amount`, or why a read model cannot hold it.
+pub(crate) fn add_money(sum: Decimal, amount: Decimal, what: &str) -> Result<Decimal, String> {
+    sum.checked_add(amount)
+        .filter(|total| total.abs() <= MAX_SUM)
+        .ok_or_else(|| format!("{what} would pass 1,000,000,000,000,000,000 ({sum} + {amount}); this event is beyond what a read model holds"))
+}
+
+/// `count + by`, or why a read model cannot hold it.
+pub(crate) fn add_count(count: i64, by: i64, what: &str) -> Result<i64, String> {
+    count.checked_add(by).ok_or_else(|| format!("{what} would pass {}", i64::MAX))
+}
+
+/// Whether every amount the event states is one the rules can record (at most
+/// [`MAX_TOTAL`](crate::money::MAX_TOTAL)): a read model takes no event beyond that (one an
+/// older Countertop let through, say), so its sums cannot overflow.
+pub(crate) fn amounts_in_range(event: &crate::domain::Event) -> Result<(), String> {
+    use crate::domain::Event;
+    let max = crate::money::MAX_TOTAL;
+    let check = |what: &str, amount: Decimal| {
+        if amount.abs() > max {
+            Err(format!(
+                "{what} {amount} is more than 1,000,000,000,000, the most Countertop records; this event is out of range"
+            ))
+        } else {
+            Ok(())
+        }
+    };
+    let lines = |lines: &[crate::domain::OrderLine]| lines.iter().try_for_each(|l| check("a line total", l.total));
+    match event {
+        Event::OrderPlaced(e) => {
+            lines(&e.lines)?;
+            for (what, amount) in [
+                ("the subtotal", e.totals.subtotal),
+                ("the discount", e.totals.discount),
+                ("the tax", e.totals.tax),
+                ("the total", e.totals.total),
+            ] {
+                check(what, amount)?;
+            }
+            Ok(())
+        }
+        Event::OrderRefunded(e) => check("the refund", e.amount),
+        Event::ReturnRecorded(e) => {
+            lines(&e.record.lines)?;
+            check("the return", e.record.amount)
+        }
+        _ => Ok(()),
+    }
+}
+
 /// An error while reading or writing the read store: always a storage problem, since the
 /// read store can be rebuilt from the log.
 pub(crate) fn storage(e: impl std::fmt::Display) -> crate::Error {

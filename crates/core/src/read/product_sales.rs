@@ -6,7 +6,7 @@
 //! its lines off its placement day; a return (credit note) takes its lines off its own day.
 //! Refunds of an order are not attributed to products: a refund names an amount, not lines.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
 use chrono::NaiveDate;
 use redb::{ReadableTable, Table, TableDefinition, WriteTransaction};
@@ -14,7 +14,7 @@ use rust_decimal::Decimal;
 use serde::Serialize;
 
 use super::orders;
-use super::{Apply, Bucketing, day_key, decimal_from};
+use super::{Apply, Bucketing, add_count, add_money, day_key, decimal_from};
 use crate::domain::Event;
 use crate::store::Envelope;
 
@@ -63,25 +63,40 @@ impl<'txn> Tables<'txn> {
         Ok(Tables { sales: txn.open_table(SALES)? })
     }
 
-    fn add(
+    /// Adds units and revenue to the (day, product) row of each line, all or none: a row
+    /// that would pass what a read model holds leaves every row as it was.
+    fn add<'a>(
         &mut self,
         day: NaiveDate,
-        sku: Option<&str>,
-        name: &str,
-        units: i64,
-        revenue: Decimal,
-    ) -> Result<(), crate::Error> {
-        let key = product_key(sku, name);
-        let k = (day_key(day), key.as_str());
-        let (old_units, old_revenue) = match self.sales.get(k)? {
-            Some(v) => {
-                let (u, r, _) = decode(v.value());
-                (u, r)
-            }
-            None => (0, Decimal::ZERO),
-        };
-        self.sales.insert(k, encode(old_units + units, old_revenue + revenue, name).as_slice())?;
-        Ok(())
+        lines: impl IntoIterator<Item = (Option<&'a str>, &'a str, i64, Decimal)>,
+    ) -> Result<Apply, crate::Error> {
+        let mut rows: BTreeMap<String, (i64, Decimal, &str)> = BTreeMap::new();
+        for (sku, name, units, revenue) in lines {
+            let key = product_key(sku, name);
+            let (old_units, old_revenue) = match rows.get(&key) {
+                Some((u, r, _)) => (*u, *r),
+                None => match self.sales.get((day_key(day), key.as_str()))? {
+                    Some(v) => {
+                        let (u, r, _) = decode(v.value());
+                        (u, r)
+                    }
+                    None => (0, Decimal::ZERO),
+                },
+            };
+            let units = match add_count(old_units, units, "a product's units on a day") {
+                Ok(units) => units,
+                Err(e) => return Ok(Err(e)),
+            };
+            let revenue = match add_money(old_revenue, revenue, "a product's revenue on a day") {
+                Ok(revenue) => revenue,
+                Err(e) => return Ok(Err(e)),
+            };
+            rows.insert(key, (units, revenue, name));
+        }
+        for (key, (units, revenue, name)) in rows {
+            self.sales.insert((day_key(day), key.as_str()), encode(units, revenue, name).as_slice())?;
+        }
+        Ok(Ok(()))
     }
 
     pub(crate) fn apply(
@@ -92,34 +107,27 @@ impl<'txn> Tables<'txn> {
     ) -> Result<Apply, crate::Error> {
         match &envelope.event {
             Event::OrderPlaced(e) => {
-                let day = bucketing.day(e.at);
-                for line in &e.lines {
-                    self.add(day, line.sku.as_deref(), &line.name, i64::from(line.quantity), line.total)?;
-                }
+                let lines = e.lines.iter().map(|l| (l.sku.as_deref(), l.name.as_str(), i64::from(l.quantity), l.total));
+                self.add(bucketing.day(e.at), lines)
             }
             Event::ReturnRecorded(e) => {
-                let day = bucketing.day(e.record.at);
-                for line in &e.record.lines {
-                    self.add(day, line.sku.as_deref(), &line.name, -i64::from(line.quantity), -line.total)?;
-                }
+                let lines = e
+                    .record
+                    .lines
+                    .iter()
+                    .map(|l| (l.sku.as_deref(), l.name.as_str(), -i64::from(l.quantity), -l.total));
+                self.add(bucketing.day(e.record.at), lines)
             }
             Event::OrderCancelled(e) => {
                 let Some(view) = orders.view(&e.order)? else {
                     return Ok(Err(format!("cancelled order {} is not in the order view", e.order)));
                 };
-                for line in &view.lines {
-                    self.add(
-                        view.business_day,
-                        line.sku.as_deref(),
-                        &line.name,
-                        -i64::from(line.quantity),
-                        -line.total,
-                    )?;
-                }
+                let lines =
+                    view.lines.iter().map(|l| (l.sku.as_deref(), l.name.as_str(), -i64::from(l.quantity), -l.total));
+                self.add(view.business_day, lines)
             }
-            _ => {}
+            _ => Ok(Ok(())),
         }
-        Ok(Ok(()))
     }
 }
 

@@ -62,6 +62,10 @@ impl<'txn> ReadTables<'txn> {
     ) -> Result<Vec<(&'static str, String)>, crate::Error> {
         let mut failed = Vec::new();
         let wanted = |name: &str| only.is_none_or(|o| o == name);
+        if let Err(e) = super::amounts_in_range(&envelope.event) {
+            let names = ["directory", "orders", "daily", "product_sales", "customer_stats"];
+            return Ok(names.into_iter().filter(|n| wanted(n)).map(|n| (n, e.clone())).collect());
+        }
         let mut note = |name: &'static str, result: super::Apply| {
             if let Err(e) = result {
                 failed.push((name, e));

@@ -765,3 +765,65 @@ fn a_rebuild_cut_short_starts_again_at_the_next_start() {
     assert_eq!(ct.read_digest().unwrap().value, digest);
     assert!(!dir.path().join("read.rebuild.redb").exists());
 }
+
+#[test]
+fn an_event_beyond_the_largest_total_is_parked_and_the_day_goes_on() {
+    // Was: one absurd order in the log made the projector's next `+=` on that day panic; its
+    // thread died, and died again on the same event after every restart.
+    let dir = tempfile::tempdir().unwrap();
+    let ct = shop(dir.path());
+    let at = london(2024, 5, 1, 12, 0);
+    ct.execute(Request::new(place(Some("1"), &[("MUG", 1)], Some(at)))).unwrap();
+    let huge = dec("50000000000000000000000000000");
+    let line = OrderLine {
+        from_catalog: false,
+        sku: None,
+        name: "Gold".into(),
+        quantity: 1,
+        unit_price: huge,
+        tax_rate: Decimal::ZERO,
+        total: huge,
+    };
+    let absurd = Event::OrderPlaced(OrderPlaced {
+        order: "9999".into(),
+        customer: Some(CustomerRef { id: "1".into(), name: "Ada Lovelace".into() }),
+        lines: vec![line],
+        totals: Totals { subtotal: huge, discount: Decimal::ZERO, tax: Decimal::ZERO, total: huge },
+        discount_percent: None,
+        currency: crate::money::Currency::parse("GBP").unwrap(),
+        note: None,
+        payment_method: None,
+        at,
+        numbered: false,
+        source: None,
+    });
+    // Twice: 2 × 5·10²⁸ is past what a Decimal holds.
+    let parked = ct.write().append_unchecked(&absurd).unwrap();
+    let again = ct.write().append_unchecked(&absurd).unwrap();
+    ct.execute(Request::new(place(Some("1"), &[("TEA", 2)], Some(at)))).unwrap();
+    caught_up(&ct);
+    let letters = ct.dead_letters().unwrap();
+    let names: Vec<&str> = letters.iter().filter(|l| l.position == parked).map(|l| l.projection.as_str()).collect();
+    assert_eq!(names, ["customer_stats", "daily", "directory", "orders", "product_sales"], "{letters:?}");
+    assert_eq!(letters.iter().filter(|l| l.position == again).count(), 5, "{letters:?}");
+    assert!(letters[0].error.contains("is more than 1,000,000,000,000"), "{}", letters[0].error);
+    // The day holds the two real orders, and keeps taking more.
+    let day =
+        Period { from: NaiveDate::from_ymd_opt(2024, 5, 1).unwrap(), to: NaiveDate::from_ymd_opt(2024, 5, 1).unwrap() };
+    assert_eq!(ct.dashboard(day).unwrap().value.kpis.gross, dec("17.00"));
+    ct.execute(Request::new(place(Some("1"), &[("MUG", 1)], Some(at)))).unwrap();
+    tables_caught_up(&ct);
+    assert_eq!(ct.dashboard(day).unwrap().value.kpis.gross, dec("25.00"));
+}
+
+#[test]
+fn read_model_sums_stop_at_their_bound_instead_of_overflowing() {
+    assert_eq!(super::MAX_SUM, dec("1000000000000000000"));
+    assert_eq!(super::add_money(dec("1"), dec("2"), "x"), Ok(dec("3")));
+    let near = super::MAX_SUM - dec("1");
+    assert!(
+        super::add_money(near, dec("2"), "the day's takings").unwrap_err().starts_with("the day's takings would pass")
+    );
+    assert!(super::add_money(Decimal::MAX, Decimal::MAX, "x").is_err(), "no panic past Decimal's range");
+    assert!(super::add_count(i64::MAX, 1, "units").is_err());
+}

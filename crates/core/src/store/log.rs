@@ -319,15 +319,29 @@ pub(crate) mod testing {
     /// Appends a record whose payload no version of Countertop can read (a "poison" event),
     /// with a correct hash chain.
     pub(crate) fn append_poison(txn: &WriteTransaction) -> Result<u64, Error> {
+        append_raw(txn, "order/poison", "order.teleported", 1, serde_json::Value::Null)
+    }
+
+    /// Appends any record, with a correct hash chain and no decision: what an older or a
+    /// broken Countertop could have written.
+    pub(crate) fn append_raw(
+        txn: &WriteTransaction,
+        stream: &str,
+        event_type: &str,
+        schema: u16,
+        payload: serde_json::Value,
+    ) -> Result<u64, Error> {
         let mut log = LogWriter::open(txn)?;
+        let version =
+            log.stream_version(&StreamId::from_key(stream).ok_or_else(|| Error::Internal(stream.into()))?)? + 1;
         let record = Record {
-            stream: "order/poison".into(),
-            version: 1,
-            event_type: "order.teleported".into(),
-            schema: 1,
+            stream: stream.into(),
+            version,
+            event_type: event_type.into(),
+            schema,
             recorded_at: Utc::now(),
-            command: "poison".into(),
-            payload: serde_json::Value::Null,
+            command: "raw".into(),
+            payload,
         };
         let json = serde_json::to_vec(&record).map_err(|e| Error::Internal(e.to_string()))?;
         let hash = chain(&log.prev_hash, &json);
@@ -335,7 +349,7 @@ pub(crate) mod testing {
         value.extend_from_slice(&json);
         let position = log.next_position;
         log.events.insert(position, value.as_slice())?;
-        log.streams.insert(("order/poison", 1), position)?;
+        log.streams.insert((stream, version), position)?;
         log.next_position += 1;
         Ok(position)
     }

@@ -499,6 +499,20 @@ impl WriteStore {
         Ok(position)
     }
 
+    /// Test hook: appends `event` as it is, without deciding anything (as an older Countertop
+    /// might have written it), and publishes it.
+    #[cfg(test)]
+    pub(crate) fn append_unchecked(&self, event: &domain::Event) -> Result<u64, Error> {
+        let db = self.inner.db.get()?;
+        let txn = db.begin_write()?;
+        let stream = event.stream().to_key();
+        let position =
+            log::testing::append_raw(&txn, &stream, event.type_name(), event.schema_version(), event.to_payload())?;
+        txn.commit()?;
+        self.inner.head.publish(position);
+        Ok(position)
+    }
+
     /// One stream's events, oldest first.
     pub fn stream(&self, stream: &StreamId) -> Result<Vec<Envelope>, Error> {
         self.read(|txn| log::LogReader::open(txn)?.stream(stream))
