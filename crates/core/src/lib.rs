@@ -47,6 +47,7 @@ mod app;
 pub mod chart;
 mod domain;
 pub mod export;
+mod files;
 pub mod import;
 mod money;
 mod read;

@@ -512,9 +512,14 @@ impl<'a> Importer<'a> {
 
     fn open_rejected_csv(&self) -> Result<csv::Writer<std::fs::File>, Error> {
         if let Some(dir) = self.rejected_csv.parent() {
-            std::fs::create_dir_all(dir).map_err(|e| self.write_error(&e.to_string()))?;
+            crate::files::private_dir(dir).map_err(|e| self.write_error(&e.to_string()))?;
         }
-        let file = std::fs::File::create(&self.rejected_csv).map_err(|e| self.write_error(&e.to_string()))?;
+        let file = crate::files::private_options()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .open(&self.rejected_csv)
+            .map_err(|e| self.write_error(&e.to_string()))?;
         let mut out = csv::Writer::from_writer(file);
         out.write_record(["line", "order", "kind", "reason", "amount"])
             .map_err(|e| self.write_error(&e.to_string()))?;

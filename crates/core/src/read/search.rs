@@ -185,7 +185,7 @@ impl Generation {
         if path.exists() {
             std::fs::remove_dir_all(&path).map_err(search_err)?;
         }
-        std::fs::create_dir_all(&path).map_err(search_err)?;
+        crate::files::private_dir(&path).map_err(search_err)?;
         let (schema, fields) = schema();
         let index = Index::create_in_dir(&path, schema).map_err(search_err)?;
         Generation::with_index(number, index, fields)
@@ -241,7 +241,7 @@ impl SearchIndex {
     /// empty one (the projector refills it). Returns the index, its checkpoint, and what was
     /// wrong if it was replaced.
     pub(crate) fn open(dir: &Path) -> Result<(SearchIndex, u64, Option<String>), crate::Error> {
-        std::fs::create_dir_all(dir).map_err(search_err)?;
+        crate::files::private_dir(dir).map_err(search_err)?;
         let pointer = std::fs::read_to_string(dir.join(POINTER)).ok();
         let number = pointer.as_deref().and_then(|p| p.trim().strip_prefix("gen-")?.parse::<u64>().ok());
         let outdated = |number: u64| -> Result<_, crate::Error> {

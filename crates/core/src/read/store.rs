@@ -31,6 +31,9 @@ pub(crate) enum Opened {
 /// Opens the read store at `path`; a missing, damaged or outdated one is replaced by an empty
 /// one (the projector then rebuilds it from the log).
 pub(crate) fn open(path: &Path) -> Result<Opened, crate::Error> {
+    // A file from before files were made private is tightened now.
+    crate::files::private_file(path)
+        .map_err(|e| super::storage(format!("cannot make {} private: {e}", path.display())))?;
     let found = if path.exists() {
         // redb panics on some damaged pages; contained, that is one more way to be damaged.
         let opened = crate::store::contain_damage(|| {
@@ -67,6 +70,8 @@ pub(crate) fn create(path: &Path) -> Result<Database, crate::Error> {
         .set_cache_size(CACHE_BYTES)
         .create(path)
         .map_err(|e| super::storage(format!("cannot create {}: {e}", path.display())))?;
+    crate::files::private_file(path)
+        .map_err(|e| super::storage(format!("cannot make {} private: {e}", path.display())))?;
     init(&db)?;
     Ok(db)
 }

@@ -419,13 +419,19 @@ impl Journal {
 /// a store opened only to be read or checked (a backup being verified) leaves no journal behind.
 fn open_file<'a>(file: &'a mut Option<File>, path: &Path, allocated: &mut u64) -> Result<&'a File, Error> {
     if file.is_none() {
-        let opened = File::options()
+        let existed = path.exists();
+        let opened = crate::files::private_options()
             .read(true)
             .write(true)
             .create(true)
             .truncate(false)
             .open(path)
             .map_err(|e| io(path, "cannot open the journal", e))?;
+        crate::files::private_file(path).map_err(|e| io(path, "cannot make the journal private", e))?;
+        if !existed && let Some(dir) = path.parent() {
+            // The new file's name must survive a power cut as surely as the records in it.
+            crate::files::sync_dir(dir).map_err(|e| io(path, "cannot make the new journal durable", e))?;
+        }
         *allocated = opened.metadata().map_err(|e| io(path, "cannot open the journal", e))?.len();
         *file = Some(opened);
     }

@@ -302,6 +302,10 @@ impl Drop for Inner {
 impl WriteStore {
     /// Opens (or creates) the write store in `data_dir`, which is created if missing.
     pub fn open(data_dir: &Path) -> Result<WriteStore, Error> {
+        crate::files::private_data_dir(data_dir, WRITE_STORE_FILE).map_err(|e| Error::Storage {
+            path: data_dir.to_owned(),
+            detail: format!("cannot create the data directory, or make it private: {e}"),
+        })?;
         let path = data_dir.join(WRITE_STORE_FILE);
         Self::open_file(&path).map_err(|e| e.at(&path))
     }
@@ -320,6 +324,8 @@ impl WriteStore {
             })?;
         }
         let db = open_database(path, check)?;
+        crate::files::private_file(path)
+            .map_err(|e| Error::Storage { path: path.to_owned(), detail: format!("cannot make it private: {e}") })?;
         let (head, journal, recovered) = damage::contain(|| {
             let recovered = journal::replay(&db, path)?;
             let txn = db.begin_read()?;
@@ -587,7 +593,7 @@ impl WriteStore {
                 advice: "restore into an empty data directory (--data DIR); nothing was changed",
             });
         }
-        std::fs::create_dir_all(data_dir).map_err(|e| Error::Storage {
+        crate::files::private_data_dir(data_dir, WRITE_STORE_FILE).map_err(|e| Error::Storage {
             path: data_dir.to_owned(),
             detail: format!("cannot create the data directory: {e}"),
         })?;

@@ -362,3 +362,51 @@ fn a_damaged_backup_is_refused_and_leaves_the_data_dir_empty() {
     assert!(!target.path().join("write.redb").exists(), "nothing half-restored");
     assert_eq!(std::fs::read_dir(target.path()).unwrap().count(), 0, "no partial file left behind");
 }
+
+/// Was: a new data folder was created 0755 and `write.journal` 0644, readable by every user of
+/// the laptop; customers' emails and phones live there.
+#[cfg(unix)]
+#[test]
+fn only_the_owner_can_read_a_shop() {
+    use std::os::unix::fs::PermissionsExt;
+    let parent = tempfile::tempdir().unwrap();
+    let dir = parent.path().join("shop");
+    let ct = countertop_core::Countertop::open(&dir).unwrap();
+    for command in [super::open_shop(), add_product("MUG", "Enamel mug", "8.00")] {
+        ct.execute(Request::new(command)).unwrap();
+    }
+    ct.execute(Request::new(place(None, &[("MUG", 1)]))).unwrap();
+    assert!(ct.wait_caught_up(countertop_core::Freshness::Search, std::time::Duration::from_secs(60), |_| {}));
+    let file = dir.join("sales.csv");
+    std::fs::write(&file, "order,date,product,quantity,unit_price\n1,2024-01-01,Tea,0,2.50\n").unwrap();
+    let report = countertop_core::import::import(ct.write(), &file, &Default::default(), |_| {}).unwrap();
+    std::fs::remove_file(&file).unwrap();
+    let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(&dir), 0o700);
+    let rejected = report.rejected_csv.unwrap();
+    for name in ["write.redb", "write.journal", "read.redb"] {
+        assert_eq!(mode(&dir.join(name)), 0o600, "{name}");
+    }
+    assert_eq!(mode(&rejected), 0o600);
+    assert_eq!(mode(rejected.parent().unwrap()), 0o700);
+    assert_eq!(mode(&dir.join("search")), 0o700);
+    drop(ct);
+    // A folder made by an earlier version is tightened when it is opened.
+    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
+    std::fs::set_permissions(dir.join("write.redb"), std::fs::Permissions::from_mode(0o644)).unwrap();
+    drop(countertop_core::Countertop::open(&dir).unwrap());
+    assert_eq!((mode(&dir), mode(&dir.join("write.redb"))), (0o700, 0o600));
+}
+
+/// A folder with other things in it, given as the data folder, keeps its permissions.
+#[cfg(unix)]
+#[test]
+fn a_shop_in_a_folder_with_other_things_leaves_the_folder_as_it_was() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    std::fs::write(dir.path().join("notes.txt"), "mine").unwrap();
+    drop(WriteStore::open(dir.path()).unwrap());
+    let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    assert_eq!((mode(dir.path()), mode(&dir.path().join("write.redb"))), (0o755, 0o600));
+}
