@@ -50,16 +50,19 @@ pub fn import(opened: &Arc<Opened>, app: AppHandle, path: PathBuf, options: Impo
     let worker = Arc::clone(opened);
     let spawned = std::thread::Builder::new().name("import".into()).spawn(move || {
         let mut last = Instant::now();
-        let result = import::import(worker.ct.write(), &path, &options, |p| {
-            if last.elapsed() >= PROGRESS_EVERY {
-                last = Instant::now();
-                let _ = app.emit("import-progress", p);
-            }
+        let result = caught("the import", || {
+            import::import(worker.ct.write(), &path, &options, |p| {
+                if last.elapsed() >= PROGRESS_EVERY {
+                    last = Instant::now();
+                    let _ = app.emit("import-progress", p);
+                }
+            })
+            .map_err(ApiError::from)
         });
         worker.finish_job();
         let (report, error) = match result {
             Ok(report) => (Some(report), None),
-            Err(e) => (None, Some(ApiError::from(e))),
+            Err(e) => (None, Some(e)),
         };
         let statement = report.as_ref().map(ImportReport::statement).unwrap_or_default();
         *worker.last_rejected.lock().unwrap_or_else(PoisonError::into_inner) =
@@ -69,6 +72,22 @@ pub fn import(opened: &Arc<Opened>, app: AppHandle, path: PathBuf, options: Impo
     spawned.map(drop).map_err(|e| {
         opened.finish_job();
         ApiError::new("internal", format!("cannot start the import: {e}"))
+    })
+}
+
+/// Runs a job's work; a panic in it becomes an error the window shows, so the job slot is
+/// freed and the owner is told, instead of a thread that vanishes and a job "running" forever.
+fn caught<T>(what: &str, work: impl FnOnce() -> ApiResult<T>) -> ApiResult<T> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(work)).unwrap_or_else(|payload| {
+        let message = payload
+            .downcast_ref::<&str>()
+            .map(|s| (*s).to_owned())
+            .or_else(|| payload.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "no message".to_owned());
+        Err(ApiError::new(
+            "bug",
+            format!("{what} stopped on a bug in Countertop ({message}); what it had recorded is kept, and running it again goes on from there. Please report it"),
+        ))
     })
 }
 
@@ -83,9 +102,10 @@ pub fn rebuild(opened: &Arc<Opened>, app: AppHandle) -> ApiResult<()> {
     let worker = Arc::clone(opened);
     let spawned = std::thread::Builder::new().name("rebuild".into()).spawn(move || {
         // Progress reaches the UI through the status pump (`Status::rebuild`).
-        let result = worker.ct.rebuild(Duration::from_secs(24 * 3600), |_| {});
+        let result =
+            caught("the rebuild", || worker.ct.rebuild(Duration::from_secs(24 * 3600), |_| {}).map_err(ApiError::from));
         worker.finish_job();
-        let _ = app.emit("rebuild-finished", RebuildFinished { error: result.err().map(ApiError::from) });
+        let _ = app.emit("rebuild-finished", RebuildFinished { error: result.err() });
     });
     spawned.map(drop).map_err(|e| {
         opened.finish_job();
@@ -109,7 +129,8 @@ pub fn status_pump(opened: Arc<Opened>, app: AppHandle) {
         let mut last: Option<StatusEvent> = None;
         loop {
             let seen = opened.ct.projected().current();
-            match opened.ct.status() {
+            // A bug while reading the status is shown, and the pump goes on (a second later).
+            match caught("the freshness badge", || Ok(opened.ct.status()?)) {
                 Ok(status) => {
                     let event = StatusEvent { status, job: opened.job() };
                     if last.as_ref() != Some(&event) {
@@ -118,7 +139,8 @@ pub fn status_pump(opened: Arc<Opened>, app: AppHandle) {
                     }
                 }
                 Err(e) => {
-                    let _ = app.emit("status-error", ApiError::from(e));
+                    let _ = app.emit("status-error", e);
+                    std::thread::sleep(Duration::from_secs(1));
                 }
             }
             opened.ct.projected().wait_past(seen, Duration::from_millis(250));

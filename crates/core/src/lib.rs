@@ -86,5 +86,7 @@ pub use read::{
     READ_STORE_FILE, ReadCheck, RevenueRow, SearchHit, SearchKind, SeriesPoint, Stamped, Status, TopProduct,
 };
 pub use rust_decimal::Decimal;
-pub use store::{Entity, Envelope, Error, OrderHistory, Outcome, Request, Verification, WRITE_STORE_FILE, WriteStore};
+pub use store::{
+    Entity, Envelope, Error, LOG_FILE, OrderHistory, Outcome, Request, Verification, WRITE_STORE_FILE, WriteStore,
+};
 pub use watch::Watch;

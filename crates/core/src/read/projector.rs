@@ -517,7 +517,10 @@ fn run(inner: &Inner) {
             break;
         }
         let head = inner.write.head().current();
-        match step(inner, &mut live, head) {
+        // A bug of ours that panics while projecting is said in the status and tried again
+        // later, like a failed commit: the thread never ends while the shop is open.
+        let stepped = crate::store::contain_damage(|| step(inner, &mut live, head));
+        match stepped {
             Ok(true) => {
                 backoff = Duration::from_millis(100);
                 lock(&inner.failing).take();

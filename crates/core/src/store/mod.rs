@@ -170,6 +170,22 @@ pub enum Error {
     /// A bug in Countertop: an invariant did not hold.
     #[error("internal error: {0}; please report it")]
     Internal(String),
+    /// A bug in Countertop: a panic, caught. Its transaction was aborted, so nothing of it was
+    /// written, and the store can be used as before. `log` (in the data folder) has the details.
+    #[error("Countertop hit a bug: {message} (at {location}). This is a bug, not damage: nothing was written, and the shop can be used as before. Please report it; the details are in {log}", log = .log.display())]
+    Bug { message: String, location: String, log: PathBuf },
+}
+
+/// The file in the data folder where bugs are written down.
+pub const LOG_FILE: &str = "countertop.log";
+
+/// Appends a bug's details to the log (best effort: the error says what happened either way).
+fn write_down(log: &Path, message: &str, location: &str) {
+    use std::io::Write;
+    let line = format!("{} bug at {location}: {message} (nothing was written)\n", Utc::now().to_rfc3339());
+    if let Ok(mut file) = crate::files::private_options().create(true).append(true).open(log) {
+        let _ = file.write_all(line.as_bytes());
+    }
 }
 
 /// "X could not be used: why", with advice when the disk is full.
@@ -199,14 +215,21 @@ impl Error {
             Error::Corrupt { .. }
                 | Error::Storage { .. }
                 | Error::Internal(_)
+                | Error::Bug { .. }
                 | Error::Closed
                 | Error::AlreadyOpen { .. }
         )
     }
 
-    /// Fills in the file path on errors raised deep down without it.
+    /// Fills in the file path on errors raised deep down without it; a bug is written down in
+    /// the log file beside `file` as its path is filled in.
     fn at(self, file: &Path) -> Error {
         match self {
+            Error::Bug { message, location, log } if log.as_os_str().is_empty() => {
+                let log = file.parent().map(|dir| dir.join(LOG_FILE)).unwrap_or_else(|| PathBuf::from(LOG_FILE));
+                write_down(&log, &message, &location);
+                Error::Bug { message, location, log }
+            }
             Error::Corrupt { path, detail } if path.as_os_str().is_empty() => {
                 Error::Corrupt { path: file.to_owned(), detail }
             }
@@ -232,6 +255,7 @@ impl Error {
             Error::Write { .. } => "write",
             Error::Closed => "closed",
             Error::Internal(_) => "internal",
+            Error::Bug { .. } => "bug",
         }
     }
 }

@@ -85,3 +85,35 @@ fn a_file_of_another_format_is_refused() {
     let err = WriteStore::open(dir.path()).unwrap_err();
     assert!(err.to_string().contains("format 'countertop-write-store/9'"), "{err}");
 }
+
+#[test]
+fn a_panic_of_ours_is_a_bug_that_writes_nothing_not_damage() {
+    // Was: any panic in a write transaction said "the write store … is damaged … restore it
+    // from a backup", and hid where it happened.
+    let dir = tempfile::tempdir().unwrap();
+    let store = shop_with_products(dir.path(), 1);
+    let head = store.head().current();
+    let add = |sku: &str| {
+        Command::AddProduct(AddProduct {
+            sku: sku.into(),
+            name: "Tea".into(),
+            unit_price: MoneyInput::new(rust_decimal::Decimal::ONE),
+            tax_rate: None,
+            image: None,
+        })
+    };
+    let err = store.execute(Request::with_id("test-panic", add("TEA"))).unwrap_err();
+    assert_eq!(err.code(), "bug");
+    let message = err.to_string();
+    assert!(message.starts_with("Countertop hit a bug: a test panic while deciding (at "), "{message}");
+    assert!(message.contains("writer.rs:"), "the location is kept: {message}");
+    assert!(message.contains("nothing was written, and the shop can be used as before"), "{message}");
+    assert!(!message.contains("damaged") && !message.contains("backup"), "{message}");
+    let log = std::fs::read_to_string(dir.path().join(LOG_FILE)).unwrap();
+    assert!(log.contains("a test panic while deciding") && log.contains("writer.rs:"), "{log}");
+    // Nothing was written, and the store goes on.
+    assert_eq!(store.head().current(), head);
+    assert!(store.product("TEA").unwrap().is_none());
+    store.execute(Request::new(add("TEA"))).unwrap();
+    assert!(store.product("TEA").unwrap().is_some());
+}

@@ -379,6 +379,10 @@ impl<'txn> Tables<'txn> {
     }
 
     fn execute(&mut self, request: &Request) -> Result<Outcome, Error> {
+        #[cfg(test)]
+        if request.command_id == "test-panic" {
+            panic!("a test panic while deciding");
+        }
         let command_id = check_command_id(&request.command_id)?;
         let fingerprint = fingerprint(request)?;
         if let Some(accepted) = self.commands.get(command_id)? {
