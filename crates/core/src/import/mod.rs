@@ -38,10 +38,13 @@ use rows::{Row, RowReader};
 
 use crate::domain::{
     AddProduct, Command, Event, ImportOrder, ImportReturn, ImportedCancellation, ImportedCustomer, ImportedRefund,
-    ImportedShipment, LineInput, OrderLine, Rejection, Shop, Source, check_line, totals,
+    ImportedShipment, LineInput, MAX_LINES, OrderLine, Rejection, Shop, Source, check_line, totals,
 };
 use crate::money::{Currency, MoneyInput};
 use crate::store::{Entity, Envelope, Error, Request, WriteStore};
+
+/// The group of rejected lines of an order with too many.
+const TOO_MANY_LINES: &str = "order with too many lines";
 
 /// Commands per bulk batch.
 const BATCH: usize = 2000;
@@ -305,6 +308,15 @@ pub fn import(
     let mut importer = Importer::new(store, &shop, &file_hash, options, rejected_csv)?;
     importer.interrupt_after = options.interrupt_after;
     let mut group: Vec<Row> = Vec::new();
+    // An order past the most lines one may hold: its rows are turned away as they come, so
+    // memory never holds more than one order of the largest size.
+    let mut oversized: Option<String> = None;
+    let too_many = |order: &str| {
+        format!(
+            "order {order} has more than {} lines, more than one order may hold; split it in the file",
+            count(MAX_LINES as u64)
+        )
+    };
     let mut last_progress = Instant::now();
     while let Some(row) = reader.next_row()? {
         importer.report.lines += 1;
@@ -315,8 +327,20 @@ pub fn import(
             importer.reject(&row, problem.group, problem.message)?;
             continue;
         }
+        if oversized.as_ref().is_some_and(|o| *o == row.order) {
+            importer.reject(&row, TOO_MANY_LINES, too_many(&row.order))?;
+            continue;
+        }
+        oversized = None;
         if group.last().is_some_and(|g| g.order != row.order) {
             importer.group(std::mem::take(&mut group))?;
+        }
+        if group.len() >= MAX_LINES {
+            for held in std::mem::take(&mut group).iter().chain([&row]) {
+                importer.reject(held, TOO_MANY_LINES, too_many(&row.order))?;
+            }
+            oversized = Some(row.order);
+            continue;
         }
         group.push(row);
         if last_progress.elapsed().as_millis() >= 200 {

@@ -190,6 +190,36 @@ impl<R: Read> Read for Counting<R> {
     }
 }
 
+/// The longest line (CSV record) an export may have. Real ones are a few hundred bytes; a
+/// longer one is not a shop export (or is damaged), and reading it whole could take all the
+/// memory there is (a small gzip can hold one line of gigabytes).
+const MAX_RECORD: u64 = 1 << 20;
+
+/// How far the CSV reader may read ahead of the record it is on (its buffer, with room).
+const READ_AHEAD: u64 = 1 << 17;
+
+/// Stops the decompressed stream when the record being read grows past [`MAX_RECORD`]: `end`
+/// is where the last whole record ended, set by [`RowReader`] after each one.
+struct Limited<R> {
+    inner: R,
+    delivered: u64,
+    end: Arc<AtomicU64>,
+}
+
+/// The error [`Limited`] stops with, told apart from the file's own I/O errors by its kind.
+const TOO_LONG: std::io::ErrorKind = std::io::ErrorKind::FileTooLarge;
+
+impl<R: Read> Read for Limited<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        if self.delivered.saturating_sub(self.end.load(Ordering::Relaxed)) > MAX_RECORD + READ_AHEAD {
+            return Err(std::io::Error::new(TOO_LONG, "a line longer than 1 MiB"));
+        }
+        let n = self.inner.read(buf)?;
+        self.delivered += n as u64;
+        Ok(n)
+    }
+}
+
 fn bad_file(message: String) -> Error {
     Error::Rejected(Rejection::BadImport { message })
 }
@@ -204,6 +234,9 @@ pub(super) struct RowReader {
     line: u64,
     read: Arc<AtomicU64>,
     total: u64,
+    /// Where the last whole record ended in the decompressed stream (for [`Limited`]).
+    end: Arc<AtomicU64>,
+    path: std::path::PathBuf,
 }
 
 impl RowReader {
@@ -218,8 +251,17 @@ impl RowReader {
         let counted = BufReader::with_capacity(1 << 16, Counting { inner: file, read: Arc::clone(&read) });
         let input: Box<dyn Read> =
             if gzip { Box::new(flate2::read::MultiGzDecoder::new(counted)) } else { Box::new(counted) };
+        let end = Arc::new(AtomicU64::new(0));
+        let input: Box<dyn Read> = Box::new(Limited { inner: input, delivered: 0, end: Arc::clone(&end) });
         let mut csv = csv::ReaderBuilder::new().flexible(true).from_reader(input);
-        let headers = csv.headers().map_err(|e| bad_file(format!("the first line is not a CSV header: {e}")))?.clone();
+        let headers = match csv.headers() {
+            Ok(headers) => headers.clone(),
+            Err(e) => {
+                return Err(read_error(path, 1, &e)
+                    .unwrap_or_else(|| bad_file(format!("the first line is not a CSV header: {e}"))));
+            }
+        };
+        end.store(csv.position().byte(), Ordering::Relaxed);
         let columns = columns(&headers, options)?;
         Ok(RowReader {
             csv,
@@ -231,6 +273,8 @@ impl RowReader {
             line: 1,
             read,
             total,
+            end,
+            path: path.to_owned(),
         })
     }
 
@@ -248,10 +292,15 @@ impl RowReader {
     }
 
     pub fn next_row(&mut self) -> Result<Option<Row>, Error> {
-        match self.csv.read_record(&mut self.record) {
+        let read = self.csv.read_record(&mut self.record);
+        self.end.store(self.csv.position().byte(), Ordering::Relaxed);
+        match read {
             Ok(false) => return Ok(None),
             Ok(true) => {}
             Err(e) => {
+                if let Some(fatal) = read_error(&self.path, self.line + 1, &e) {
+                    return Err(fatal);
+                }
                 self.line += 1;
                 // A row that is not CSV (an unbalanced quote, invalid UTF-8) is still a line to account for.
                 return Ok(Some(
@@ -402,6 +451,22 @@ impl RowReader {
             None => DateTime::parse_from_rfc3339(text).ok().map(|t| t.with_timezone(&Utc)),
         }
     }
+}
+
+/// The file cannot be read on (its disk failed, its gzip is damaged) or is not an export (a
+/// line past [`MAX_RECORD`]): the import stops with that, having written what came before.
+/// `None` for a row that is merely not CSV, which is a line to account for and go past.
+fn read_error(path: &Path, line: u64, e: &csv::Error) -> Option<Error> {
+    let csv::ErrorKind::Io(io) = e.kind() else { return None };
+    Some(if io.kind() == TOO_LONG {
+        bad_file(format!(
+            "line {line} of {} is longer than 1 MiB; a shop export's lines are short, so this is not one, or it is damaged. Check the file; nothing after line {} was read",
+            path.display(),
+            line.saturating_sub(1)
+        ))
+    } else {
+        Error::Read { path: path.to_owned(), detail: format!("{io} (at line {line})") }
+    })
 }
 
 /// Maps fields to column indexes for the format, or says which column is missing.

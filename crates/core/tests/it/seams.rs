@@ -644,3 +644,48 @@ fn an_import_run_again_sends_the_same_commands_whatever_it_added_to_the_catalog(
     let skus: Vec<String> = ct.write().products().unwrap().into_iter().map(|p| p.sku).collect();
     assert_eq!(skus, ["84971l", "MUG"], "the file's first spelling");
 }
+
+#[test]
+fn a_file_with_a_line_of_megabytes_is_refused_in_bounded_memory() {
+    // Was: a 1 MB gzip holding one 1 GiB line took 3.1 GB of memory to import.
+    let dir = tempfile::tempdir().unwrap();
+    let ct = shop(dir.path());
+    let file = dir.path().join("bomb.csv.gz");
+    let mut out = flate2::write::GzEncoder::new(std::fs::File::create(&file).unwrap(), flate2::Compression::fast());
+    out.write_all(b"order,date,product,quantity,unit_price\n1,2024-01-01,Tea,1,2.50\n2,2024-01-01,").unwrap();
+    let chunk = vec![b'x'; 1 << 20];
+    for _ in 0..8 {
+        out.write_all(&chunk).unwrap();
+    }
+    out.write_all(b",1,2.50\n").unwrap();
+    out.finish().unwrap();
+    let err = import(ct.write(), &file, &ImportOptions::default(), |_| {}).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        format!(
+            "line 3 of {} is longer than 1 MiB; a shop export's lines are short, so this is not one, or it is damaged. Check the file; nothing after line 2 was read",
+            file.display()
+        )
+    );
+}
+
+#[test]
+fn an_order_of_more_lines_than_one_may_hold_is_turned_away_whole() {
+    let dir = tempfile::tempdir().unwrap();
+    let ct = shop(dir.path());
+    let file = dir.path().join("huge-order.csv");
+    let mut csv = String::from("order,date,product,quantity,unit_price\n1,2024-01-01,Tea,1,2.50\n");
+    for _ in 0..countertop_core::MAX_LINES + 5 {
+        csv.push_str("2,2024-01-01,Cup,1,1.00\n");
+    }
+    csv.push_str("3,2024-01-01,Tea,2,2.50\n");
+    std::fs::write(&file, csv).unwrap();
+    let report = run(ct.write(), &file, Format::Csv);
+    assert!(report.reconciles, "{report:#?}");
+    assert_eq!((report.orders, report.rejected_count), (2, countertop_core::MAX_LINES as u64 + 5));
+    assert_eq!(report.rejected_groups[0].group, "order with too many lines");
+    assert_eq!(
+        report.rejected[0].reason,
+        "order 2 has more than 10,000 lines, more than one order may hold; split it in the file"
+    );
+}
