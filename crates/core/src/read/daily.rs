@@ -17,7 +17,7 @@ use serde::Serialize;
 
 use super::hll::Sketch;
 use super::orders;
-use super::{Apply, Bucketing, add_count, add_money, day_key, decimal_from, key_day};
+use super::{Apply, Bucketing, add_count, add_money, day_key, decimal_from, i64_from, key_day};
 use crate::domain::Event;
 use crate::store::Envelope;
 
@@ -58,19 +58,20 @@ impl DailyStats {
         out
     }
 
-    pub(crate) fn decode(day: NaiveDate, bytes: &[u8]) -> DailyStats {
-        let int = |i: usize| {
-            bytes.get(32 + 8 * i..40 + 8 * i).and_then(|b| <[u8; 8]>::try_from(b).ok()).map_or(0, i64::from_le_bytes)
-        };
-        DailyStats {
-            day,
-            gross: bytes.get(..16).map_or(Decimal::ZERO, decimal_from),
-            refunds: bytes.get(16..32).map_or(Decimal::ZERO, decimal_from),
-            orders: int(0),
-            items: int(1),
-            cancelled: int(2),
-            customers: int(3),
+    pub(crate) fn decode(day: NaiveDate, bytes: &[u8]) -> Result<DailyStats, crate::Error> {
+        if bytes.len() != 64 {
+            return Err(super::damaged(format!("the day {day} is {} bytes, not 64", bytes.len())));
         }
+        let int = |i: usize| i64_from(bytes.get(32 + 8 * i..40 + 8 * i));
+        Ok(DailyStats {
+            day,
+            gross: decimal_from(&bytes[..16])?,
+            refunds: decimal_from(&bytes[16..32])?,
+            orders: int(0)?,
+            items: int(1)?,
+            cancelled: int(2)?,
+            customers: int(3)?,
+        })
     }
 }
 
@@ -92,7 +93,7 @@ impl<'txn> Tables<'txn> {
     fn get(&self, day: NaiveDate) -> Result<DailyStats, crate::Error> {
         let key = day_key(day);
         Ok(match self.stats.get(key)? {
-            Some(v) => DailyStats::decode(day, v.value()),
+            Some(v) => DailyStats::decode(day, v.value())?,
             None => DailyStats { day, ..DailyStats::default() },
         })
     }
@@ -218,7 +219,7 @@ impl Reader {
         let mut out = Vec::new();
         for entry in self.stats.range(day_key(from)..=day_key(to))? {
             let (key, value) = entry?;
-            out.push(DailyStats::decode(key_day(key.value()), value.value()));
+            out.push(DailyStats::decode(key_day(key.value())?, value.value())?);
         }
         Ok(out)
     }

@@ -67,8 +67,15 @@ pub(crate) fn day_key(day: NaiveDate) -> i32 {
     chrono::Datelike::num_days_from_ce(&day)
 }
 
-pub(crate) fn key_day(key: i32) -> NaiveDate {
-    NaiveDate::from_num_days_from_ce_opt(key).unwrap_or(NaiveDate::MIN)
+pub(crate) fn key_day(key: i32) -> Result<NaiveDate, crate::Error> {
+    NaiveDate::from_num_days_from_ce_opt(key).ok_or_else(|| damaged(format!("a day key {key} is no date")))
+}
+
+/// Read-side damage: a row that cannot be what the projections wrote. Never a zero or a
+/// made-up date on a dashboard: the caller gets this, and the read store is replaced by one
+/// rebuilt from the log.
+pub(crate) fn damaged(detail: impl Into<String>) -> crate::Error {
+    crate::Error::ReadModel { detail: detail.into() }
 }
 
 /// Why a projection could not apply an event (goes to the dead-letter table).
@@ -142,12 +149,22 @@ pub(crate) fn to_json<T: Serialize>(value: &T) -> Result<Vec<u8>, crate::Error> 
 }
 
 pub(crate) fn from_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, crate::Error> {
-    serde_json::from_slice(bytes).map_err(|e| crate::Error::corrupt(format!("read store row is not readable: {e}")))
+    serde_json::from_slice(bytes).map_err(|e| damaged(format!("a row is not readable: {e}")))
 }
 
-pub(crate) fn decimal_from(bytes: &[u8]) -> Decimal {
+/// A stored amount: 16 bytes of `Decimal::serialize`, with a scale `Decimal` can have and no
+/// other flag bits set.
+pub(crate) fn decimal_from(bytes: &[u8]) -> Result<Decimal, crate::Error> {
     match <[u8; 16]>::try_from(bytes) {
-        Ok(raw) => Decimal::deserialize(raw),
-        Err(_) => Decimal::ZERO,
+        Ok(raw) if raw[0] == 0 && raw[1] == 0 && raw[2] <= 28 && raw[3] & 0x7f == 0 => Ok(Decimal::deserialize(raw)),
+        _ => Err(damaged(format!("an amount is not readable ({} bytes)", bytes.len()))),
     }
+}
+
+/// A stored count: 8 little-endian bytes.
+pub(crate) fn i64_from(bytes: Option<&[u8]>) -> Result<i64, crate::Error> {
+    bytes
+        .and_then(|b| <[u8; 8]>::try_from(b).ok())
+        .map(i64::from_le_bytes)
+        .ok_or_else(|| damaged("a count is not readable"))
 }

@@ -14,7 +14,7 @@ use rust_decimal::Decimal;
 use serde::Serialize;
 
 use super::orders;
-use super::{Apply, Bucketing, add_count, add_money, day_key, decimal_from};
+use super::{Apply, Bucketing, add_count, add_money, day_key, decimal_from, i64_from};
 use crate::domain::Event;
 use crate::store::Envelope;
 
@@ -47,11 +47,14 @@ fn encode(units: i64, revenue: Decimal, name: &str) -> Vec<u8> {
     out
 }
 
-fn decode(bytes: &[u8]) -> (i64, Decimal, &str) {
-    let units = bytes.get(..8).and_then(|b| <[u8; 8]>::try_from(b).ok()).map_or(0, i64::from_le_bytes);
-    let revenue = bytes.get(8..24).map_or(Decimal::ZERO, decimal_from);
-    let name = bytes.get(24..).and_then(|b| std::str::from_utf8(b).ok()).unwrap_or("");
-    (units, revenue, name)
+fn decode(bytes: &[u8]) -> Result<(i64, Decimal, &str), crate::Error> {
+    let units = i64_from(bytes.get(..8))?;
+    let revenue = decimal_from(bytes.get(8..24).unwrap_or_default())?;
+    let name = bytes
+        .get(24..)
+        .and_then(|b| std::str::from_utf8(b).ok())
+        .ok_or_else(|| super::damaged("a product's name is not readable"))?;
+    Ok((units, revenue, name))
 }
 
 pub(crate) struct Tables<'txn> {
@@ -77,7 +80,7 @@ impl<'txn> Tables<'txn> {
                 Some((u, r, _)) => (*u, *r),
                 None => match self.sales.get((day_key(day), key.as_str()))? {
                     Some(v) => {
-                        let (u, r, _) = decode(v.value());
+                        let (u, r, _) = decode(v.value())?;
                         (u, r)
                     }
                     None => (0, Decimal::ZERO),
@@ -143,7 +146,7 @@ pub(crate) fn top(
     for entry in table.range((day_key(from), "")..(day_key(to) + 1, ""))? {
         let (key, value) = entry?;
         let product = key.value().1;
-        let (units, revenue, name) = decode(value.value());
+        let (units, revenue, name) = decode(value.value())?;
         let row = sums.entry(product.to_owned()).or_insert_with(|| TopProduct {
             sku: (!product.starts_with("item:")).then(|| product.to_owned()),
             name: name.to_owned(),

@@ -118,6 +118,9 @@ struct Inner {
     rebuild_requested: AtomicBool,
     /// A commit failed with a storage error: reopen `read.redb` before anything else.
     reopen: AtomicBool,
+    /// `read.redb` holds something that cannot be right: replace it with an empty one and
+    /// refill it from the log, before anything else.
+    replace: AtomicBool,
     requests: Mutex<Vec<Request>>,
     progress: Mutex<Option<Progress>>,
     notes: Mutex<Vec<String>>,
@@ -185,12 +188,23 @@ fn open_read_store(dir: &Path, write: &WriteStore, notes: &mut Vec<String>) -> R
 /// rebuild under way starts over. If the file cannot be opened yet, an empty in-memory store
 /// stands in, stamped at position 0 — queries then show the whole log as lag rather than a
 /// wrong answer — and the projector tries again after its back-off, doing nothing else.
-fn reopen_read_store(inner: &Inner, live: &mut Live) -> Result<(), crate::Error> {
+///
+/// With `discard`, the file is damaged: it is removed first, so the store opened is an empty
+/// one that the projector refills from the log.
+fn reopen_read_store(inner: &Inner, live: &mut Live, discard: bool) -> Result<(), crate::Error> {
     let mut slot = inner.db.write().unwrap_or_else(PoisonError::into_inner);
     if !crate::store::wait_sole_owner(&slot, Duration::from_secs(10)) {
         return Err(super::storage("the read store could not be reopened: queries kept it busy"));
     }
     drop(std::mem::replace(&mut *slot, Arc::new(store::in_memory()?)));
+    if discard {
+        let path = inner.dir.join(READ_STORE_FILE);
+        match std::fs::remove_file(&path) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(super::storage(format!("cannot remove the damaged {}: {e}", path.display()))),
+        }
+    }
     let mut notes = Vec::new();
     let reopened = open_read_store(&inner.dir, &inner.write, &mut notes)?;
     let checkpoint = store::checkpoint(&reopened.begin_read()?)?;
@@ -251,6 +265,7 @@ impl ReadSide {
             stop: AtomicBool::new(false),
             rebuild_requested: AtomicBool::new(stale || interrupted),
             reopen: AtomicBool::new(false),
+            replace: AtomicBool::new(false),
             requests: Mutex::new(Vec::new()),
             progress: Mutex::new(None),
             notes: Mutex::new(notes),
@@ -290,6 +305,16 @@ impl ReadSide {
     /// The search index's checkpoint, published after each search commit.
     pub(crate) fn search_watch(&self) -> &Watch {
         &self.inner.searched
+    }
+
+    /// The read store was found damaged (`why`): it is replaced by an empty one refilled from
+    /// the log (queries meanwhile say how far behind they are, never a wrong number).
+    pub(crate) fn replace_damaged(&self, why: &str) {
+        if !self.inner.replace.swap(true, Ordering::SeqCst) {
+            lock(&self.inner.notes)
+                .push(format!("The reports were damaged ({why}); they are being rebuilt from the event log."));
+        }
+        self.inner.write.head().interrupt();
     }
 
     /// Asks for a blue-green rebuild of every projection; the current ones keep serving.
@@ -536,8 +561,15 @@ fn run(inner: &Inner) {
             }
             Err(e) => {
                 *lock(&inner.failing) = Some(explain(&inner.dir, &e));
-                if matches!(e, crate::Error::Storage { .. }) {
-                    inner.reopen.store(true, Ordering::SeqCst);
+                match &e {
+                    crate::Error::Storage { .. } => inner.reopen.store(true, Ordering::SeqCst),
+                    crate::Error::ReadModel { detail } => {
+                        lock(&inner.notes).push(format!(
+                            "The reports were damaged ({detail}); they are being rebuilt from the event log."
+                        ));
+                        inner.replace.store(true, Ordering::SeqCst);
+                    }
+                    _ => {}
                 }
                 inner.write.head().wait_past_since(u64::MAX, interrupts, backoff);
                 backoff = (backoff * 2).min(Duration::from_secs(10));
@@ -575,8 +607,13 @@ fn explain(dir: &Path, e: &crate::Error) -> String {
 
 /// Does one unit of work; `false` when there was nothing to do.
 fn step(inner: &Inner, live: &mut Live, head: u64) -> Result<bool, crate::Error> {
+    if inner.replace.load(Ordering::SeqCst) {
+        reopen_read_store(inner, live, true)?;
+        inner.replace.store(false, Ordering::SeqCst);
+        inner.reopen.store(false, Ordering::SeqCst);
+    }
     if inner.reopen.load(Ordering::SeqCst) {
-        reopen_read_store(inner, live)?;
+        reopen_read_store(inner, live, false)?;
         inner.reopen.store(false, Ordering::SeqCst);
     }
     let db = Arc::clone(&inner.db.read().unwrap_or_else(PoisonError::into_inner));

@@ -265,7 +265,11 @@ impl Countertop {
         let db = self.read.db();
         let txn = db.begin_read()?;
         let position = store::checkpoint(&txn)?;
-        let value = f(&txn)?;
+        let value = f(&txn).inspect_err(|e| {
+            if let crate::Error::ReadModel { detail } = e {
+                self.read.replace_damaged(detail);
+            }
+        })?;
         Ok(Stamped { value, position, head, lag_events: head.saturating_sub(position) })
     }
 

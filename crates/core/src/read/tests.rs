@@ -6,7 +6,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use chrono::{DateTime, NaiveDate, TimeDelta, TimeZone, Utc};
-use redb::ReadableDatabase;
+use redb::{ReadableDatabase, ReadableTable};
 use rust_decimal::Decimal;
 
 use super::projector::apply_batch;
@@ -826,4 +826,45 @@ fn read_model_sums_stop_at_their_bound_instead_of_overflowing() {
     );
     assert!(super::add_money(Decimal::MAX, Decimal::MAX, "x").is_err(), "no panic past Decimal's range");
     assert!(super::add_count(i64::MAX, 1, "units").is_err());
+}
+
+#[test]
+fn a_damaged_report_row_is_an_error_and_a_rebuild_never_a_zero() {
+    // Was: an unreadable amount read as 0 and a bad day key as the minimum date, and a row
+    // that did not parse said "the write store is damaged".
+    let dir = tempfile::tempdir().unwrap();
+    let ct = shop(dir.path());
+    let at = london(2024, 5, 1, 12, 0);
+    ct.execute(Request::new(place(Some("1"), &[("MUG", 1)], Some(at)))).unwrap();
+    tables_caught_up(&ct);
+    let day =
+        Period { from: NaiveDate::from_ymd_opt(2024, 5, 1).unwrap(), to: NaiveDate::from_ymd_opt(2024, 5, 1).unwrap() };
+    assert_eq!(ct.dashboard(day).unwrap().value.kpis.gross, dec("8.00"));
+    {
+        let db = ct.read.db();
+        let txn = db.begin_write().unwrap();
+        {
+            let mut stats = txn.open_table(redb::TableDefinition::<i32, &[u8]>::new("daily_stats")).unwrap();
+            let key = super::day_key(day.from);
+            let mut bytes = stats.get(key).unwrap().unwrap().value().to_vec();
+            bytes[2] = 0xff; // the amount's scale: no Decimal has it
+            stats.insert(key, bytes.as_slice()).unwrap();
+        }
+        txn.commit().unwrap();
+    }
+    let err = ct.dashboard(day).unwrap_err();
+    assert_eq!(err.code(), "read_model_damaged");
+    assert!(err.to_string().starts_with("the reports are damaged (an amount is not readable"), "{err}");
+    assert!(!err.to_string().contains("write store"), "{err}");
+    // The reports are rebuilt from the log, and then right again.
+    let deadline = std::time::Instant::now() + WAIT;
+    let gross = loop {
+        match ct.dashboard(day) {
+            Ok(d) if d.value.kpis.gross == dec("8.00") && d.lag_events == 0 => break d.value.kpis.gross,
+            _ if std::time::Instant::now() > deadline => panic!("not rebuilt: {:?}", ct.status()),
+            _ => std::thread::sleep(Duration::from_millis(20)),
+        }
+    };
+    assert_eq!(gross, dec("8.00"));
+    assert!(ct.status().unwrap().notes.iter().any(|n| n.starts_with("The reports were damaged")), "{:?}", ct.status());
 }

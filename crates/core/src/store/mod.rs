@@ -170,6 +170,13 @@ pub enum Error {
     /// A bug in Countertop: an invariant did not hold.
     #[error("internal error: {0}; please report it")]
     Internal(String),
+    /// The read models (`read.redb`: reports, order lists) hold something that cannot be
+    /// right. Nothing recorded is affected: they are replaced by ones rebuilt from the log,
+    /// which has started by the time this is returned.
+    #[error(
+        "the reports are damaged ({detail}); nothing recorded is affected, and they are being rebuilt from the event log: try again in a moment"
+    )]
+    ReadModel { detail: String },
     /// A bug in Countertop: a panic, caught. Its transaction was aborted, so nothing of it was
     /// written, and the store can be used as before. `log` (in the data folder) has the details.
     #[error("Countertop hit a bug: {message} (at {location}). This is a bug, not damage: nothing was written, and the shop can be used as before. Please report it; the details are in {log}", log = .log.display())]
@@ -216,6 +223,7 @@ impl Error {
                 | Error::Storage { .. }
                 | Error::Internal(_)
                 | Error::Bug { .. }
+                | Error::ReadModel { .. }
                 | Error::Closed
                 | Error::AlreadyOpen { .. }
         )
@@ -256,6 +264,7 @@ impl Error {
             Error::Closed => "closed",
             Error::Internal(_) => "internal",
             Error::Bug { .. } => "bug",
+            Error::ReadModel { .. } => "read_model_damaged",
         }
     }
 }
