@@ -1,7 +1,6 @@
 //! The Tauri commands. Each converts its input, calls `countertop-core` off the UI thread and
 //! returns the answer or an [`ApiError`]. No business rule lives here.
 
-use std::path::PathBuf;
 use std::sync::Arc;
 
 use chrono::{DateTime, NaiveDate, Utc};
@@ -243,11 +242,25 @@ pub enum ExportKind {
     OrdersCsv,
 }
 
-/// Writes a PNG chart or a CSV for `period` to `path` (chosen in a save dialog).
+/// Writes a PNG chart or a CSV for `period` to a file the owner picks in a save dialog;
+/// `None` when they cancel.
 #[tauri::command]
-pub async fn export(shell: State<'_, Shell>, kind: ExportKind, period: Period, path: PathBuf) -> ApiResult<String> {
+pub async fn export(
+    shell: State<'_, Shell>,
+    app: AppHandle,
+    kind: ExportKind,
+    period: Period,
+) -> ApiResult<Option<String>> {
     blocking(shell, move |o| {
         check_period(&period)?;
+        let (stem, extension) = match kind {
+            ExportKind::RevenueChart => ("revenue-chart", "png"),
+            ExportKind::OrdersChart => ("orders-chart", "png"),
+            ExportKind::RevenueCsv => ("revenue", "csv"),
+            ExportKind::OrdersCsv => ("orders", "csv"),
+        };
+        let name = format!("{stem}-{}-to-{}.{extension}", period.from, period.to);
+        let Some(path) = crate::dialogs::save_as(&app, &name, extension)? else { return Ok(None) };
         let file = || {
             std::fs::File::create(&path).map_err(|e| {
                 ApiError::new("write", format!("cannot create {}: {e}; pick another folder", path.display()))
@@ -268,7 +281,7 @@ pub async fn export(shell: State<'_, Shell>, kind: ExportKind, period: Period, p
                 export::orders_csv(&o.ct, period, std::io::BufWriter::new(file()?))?;
             }
         }
-        Ok(path.display().to_string())
+        Ok(Some(path.display().to_string()))
     })
     .await
 }
@@ -303,41 +316,35 @@ pub enum ImportFormat {
     Csv,
 }
 
-/// Starts importing a CSV export; progress arrives as `import-progress` events and the
-/// reconciliation report as `import-finished`.
+/// Asks for a CSV export in an open dialog and starts importing it; progress arrives as
+/// `import-progress` events and the reconciliation report as `import-finished`. `false` when
+/// the owner cancels.
 #[tauri::command]
-pub async fn import_file(
-    shell: State<'_, Shell>,
-    app: AppHandle,
-    path: PathBuf,
-    format: ImportFormat,
-) -> ApiResult<()> {
+pub async fn import_file(shell: State<'_, Shell>, app: AppHandle, format: ImportFormat) -> ApiResult<bool> {
     let format = match format {
         ImportFormat::OnlineRetail => Format::OnlineRetail,
         ImportFormat::Superstore => Format::Superstore,
         ImportFormat::Csv => Format::Csv,
     };
-    blocking(shell, move |o| jobs::import(&o, app, path, ImportOptions { format, ..ImportOptions::default() })).await
+    blocking(shell, move |o| {
+        let Some(path) = crate::dialogs::open_csv(&app)? else { return Ok(false) };
+        jobs::import(&o, app, path, ImportOptions { format, ..ImportOptions::default() })?;
+        Ok(true)
+    })
+    .await
 }
 
 /// Saves every line the last import rejected as a CSV file the owner picks. The dialog is
 /// opened here, not by the page, so the page never names a file to write.
 #[tauri::command]
 pub async fn save_rejected_lines(shell: State<'_, Shell>, app: AppHandle) -> ApiResult<Option<String>> {
-    use tauri_plugin_dialog::DialogExt;
     blocking(shell, move |o| {
         let source = o.last_rejected.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clone();
         let Some(source) = source else {
             return Err(ApiError::new("invalid", "the last import rejected no lines, so there is nothing to save"));
         };
         let name = source.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-        let Some(picked) = app.dialog().file().add_filter("CSV", &["csv"]).set_file_name(&name).blocking_save_file()
-        else {
-            return Ok(None);
-        };
-        let target = picked
-            .into_path()
-            .map_err(|e| ApiError::new("write", format!("cannot save there ({e}); pick a folder on this computer")))?;
+        let Some(target) = crate::dialogs::save_as(&app, &name, "csv")? else { return Ok(None) };
         std::fs::copy(&source, &target).map_err(|e| {
             ApiError::new("write", format!("cannot write {}: {e}; pick another folder", target.display()))
         })?;
@@ -369,8 +376,14 @@ pub async fn load_demo(shell: State<'_, Shell>, app: AppHandle) -> ApiResult<Out
     .await
 }
 
-/// Writes a verified copy of the write store to `path` (the read side is rebuilt from it).
+/// Writes a verified copy of the write store to a file the owner picks (the read side is
+/// rebuilt from it on restore); `None` when they cancel.
 #[tauri::command]
-pub async fn backup(shell: State<'_, Shell>, path: PathBuf) -> ApiResult<Verification> {
-    blocking(shell, move |o| Ok(o.ct.write().backup(&path)?)).await
+pub async fn backup(shell: State<'_, Shell>, app: AppHandle) -> ApiResult<Option<Verification>> {
+    blocking(shell, move |o| {
+        let name = format!("countertop-backup-{}.redb", Utc::now().format("%Y-%m-%d-%H-%M"));
+        let Some(path) = crate::dialogs::save_as(&app, &name, "redb")? else { return Ok(None) };
+        Ok(Some(o.ct.write().backup(&path)?))
+    })
+    .await
 }

@@ -54,6 +54,15 @@ fn free_port() -> Result<u16> {
 }
 
 impl App {
+    /// Where the app's file dialogs answer in tests (`COUNTERTOP_TEST_PICK`, see
+    /// `src-tauri/src/dialogs.rs`): an open dialog picks the one file in `pick_dir/open`, a save
+    /// dialog writes `pick_dir/<suggested name>`.
+    pub fn pick_dir(data_dir: &Path) -> PathBuf {
+        let mut name = data_dir.file_name().unwrap_or_default().to_os_string();
+        name.push("-picked");
+        data_dir.with_file_name(name)
+    }
+
     /// Starts a driver whose environment points the app at `data_dir`, then the app.
     pub async fn launch(binary: &Path, data_dir: &Path) -> Result<App> {
         let port = free_port()?;
@@ -61,6 +70,7 @@ impl App {
             .arg(format!("--port={port}"))
             .env("TAURI_WEBVIEW_AUTOMATION", "true")
             .env("COUNTERTOP_DATA", data_dir)
+            .env("COUNTERTOP_TEST_PICK", App::pick_dir(data_dir))
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .kill_on_drop(true)

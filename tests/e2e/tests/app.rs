@@ -114,9 +114,11 @@ async fn a_day_at_the_counter() -> Result<()> {
     let Some(binary) = app_binary() else { return Ok(()) };
     let _window = ONE_WINDOW.lock().await;
     let dir = tempfile::tempdir()?;
-    seed(dir.path(), &[])?;
-    let app = App::launch(&binary, dir.path()).await?;
-    let result = day(&app, dir.path()).await;
+    // The shop in a folder of its own: the dialogs' answers go beside it (`App::pick_dir`).
+    let data = dir.path().join("shop");
+    seed(&data, &[])?;
+    let app = App::launch(&binary, &data).await?;
+    let result = day(&app, &data).await;
     if result.is_err() {
         let _ = app.screenshot("failure").await;
     }
@@ -310,7 +312,13 @@ async fn day(app: &App, dir: &Path) -> Result<()> {
     } else {
         online_retail_prefix(60_000, &dir.join("online-retail-60k.csv"))?
     };
-    app.invoke("import_file", json!({ "path": file, "format": "online-retail" })).await?;
+    // The page names no file: the backend opens the dialog, and the test's dialog picks the one
+    // file in `open/`.
+    let opened = App::pick_dir(dir).join("open");
+    std::fs::create_dir_all(&opened)?;
+    let name = file.file_name().ok_or("the export has no file name")?;
+    std::os::unix::fs::symlink(std::path::absolute(&file)?, opened.join(name))?;
+    assert_eq!(app.invoke("import_file", json!({ "format": "online-retail" })).await?, json!(true));
     let mut busy = Vec::new();
     for _ in 0..5 {
         app.keys(&format!("CARD{ENTER}")).await?;
@@ -351,5 +359,32 @@ async fn day(app: &App, dir: &Path) -> Result<()> {
     })
     .await?;
     app.screenshot("09-system").await?;
+
+    // --- Files: the page can neither open a dialog itself nor name where a file goes. ---
+    let denied = app.invoke("plugin:dialog|save", json!({ "options": {} })).await;
+    assert!(
+        denied.as_ref().is_err_and(|e| e.to_string().contains("not allowed")),
+        "the page opened a file dialog itself: {denied:?}"
+    );
+    let elsewhere = dir.join("chosen-by-the-page.csv");
+    let today = app.invoke("app_info", json!({})).await?["today"].clone();
+    let saved = app
+        .invoke("export", json!({ "kind": "revenue_csv", "period": { "from": today, "to": today }, "path": elsewhere }))
+        .await?;
+    let saved = PathBuf::from(saved.as_str().ok_or("export saved nothing")?);
+    assert_eq!(saved.parent(), Some(App::pick_dir(dir).as_path()), "saved where the dialog said: {saved:?}");
+    assert!(std::fs::read_to_string(&saved)?.lines().count() >= 2, "the CSV has a header and a day");
+    assert!(!elsewhere.exists(), "the page chose where a file is written");
+    app.click("[data-testid=backup]").await?;
+    let notices = "return [...document.querySelectorAll('[data-testid=notice]')].map((e) => e.innerText).join(' | ')";
+    app.wait_js(notices, "a notice to say the backup is written and checked", |v| {
+        v.as_str().is_some_and(|t| t.contains("Backup written and checked"))
+    })
+    .await?;
+    let backups = std::fs::read_dir(App::pick_dir(dir))?
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_name().to_string_lossy().starts_with("countertop-backup-"))
+        .count();
+    assert_eq!(backups, 1, "the backup is where the dialog said");
     Ok(())
 }

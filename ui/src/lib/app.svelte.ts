@@ -60,7 +60,11 @@ class AppState {
       if (tables) this.projected = tables.checkpoint
       this.status = s
     })
-    await events.importProgress((p) => (this.importProgress = p))
+    await events.importProgress((p) => {
+      // A new import is under way: the last one's report is history.
+      this.importFinished = null
+      this.importProgress = p
+    })
     await events.importFinished((f) => {
       this.importFinished = f
       this.importProgress = null

@@ -3,7 +3,6 @@
 
 import { invoke } from '@tauri-apps/api/core'
 import { listen, type UnlistenFn } from '@tauri-apps/api/event'
-import { open, save } from '@tauri-apps/plugin-dialog'
 import type {
   AppInfo, ApiError, Customer, DashboardView, DeadLetter, ImportFinished, ImportProgress, Order, OrderDetail,
   OrderFilter, OrderView, Outcome, Page, Period, Product, SearchHit, Stamped, StatusEvent, Verification,
@@ -88,15 +87,18 @@ export const api = {
   orderDetail: (id: string, asOf: string | null) => call<OrderDetail | null>('order_detail', { id, asOf }),
   search: (query: string, limit = 20) => call<Stamped<Page<SearchHit>>>('search', { query, limit }),
   dashboard: (period: Period) => call<DashboardView>('dashboard', { period }),
-  export: (kind: ExportKind, period: Period, path: string) => call<string>('export', { kind, period, path }),
+  /** Asks where (a dialog the backend opens) and writes the chart or CSV; null when cancelled. */
+  export: (kind: ExportKind, period: Period) => call<string | null>('export', { kind, period }),
   status: () => call<StatusEvent>('status'),
   deadLetters: () => call<DeadLetter[]>('dead_letters'),
   retryDeadLetters: (position: number | null) => call<DeadLetter[]>('retry_dead_letters', { position }),
   rebuild: () => call<void>('rebuild'),
-  importFile: (path: string, format: ImportFormat) => call<void>('import_file', { path, format }),
+  /** Asks for a file (a dialog the backend opens) and starts importing it; false when cancelled. */
+  importFile: (format: ImportFormat) => call<boolean>('import_file', { format }),
   /** Asks where (a dialog the backend opens) and saves every line the last import rejected. */
   saveRejectedLines: () => call<string | null>('save_rejected_lines'),
-  backup: (path: string) => call<Verification>('backup', { path }),
+  /** Asks where (a dialog the backend opens) and writes a checked backup; null when cancelled. */
+  backup: () => call<Verification | null>('backup'),
 }
 
 export const events = {
@@ -107,14 +109,4 @@ export const events = {
     listen<ImportFinished>('import-finished', (e) => f(e.payload)),
   rebuildFinished: (f: (r: { error: ApiError | null }) => void): Promise<UnlistenFn> =>
     listen<{ error: ApiError | null }>('rebuild-finished', (e) => f(e.payload)),
-}
-
-export const dialogs = {
-  /** A CSV (or .csv.gz) export to import; null when cancelled. */
-  openCsv: async (): Promise<string | null> => {
-    const picked = await open({ multiple: false, directory: false, filters: [{ name: 'CSV', extensions: ['csv', 'gz'] }] })
-    return typeof picked === 'string' ? picked : null
-  },
-  saveAs: (defaultPath: string, extension: string): Promise<string | null> =>
-    save({ defaultPath, filters: [{ name: extension.toUpperCase(), extensions: [extension] }] }),
 }
