@@ -78,6 +78,21 @@ pub(crate) fn damaged(detail: impl Into<String>) -> crate::Error {
     crate::Error::ReadModel { detail: detail.into() }
 }
 
+/// Runs `f` on the read store's behalf: a panic redb raises there (a damaged page) or a
+/// `Corrupted` error is read-side damage ([`crate::Error::ReadModel`], which leads to a rebuild),
+/// never "the write store is damaged"; a panic of ours stays [`crate::Error::Bug`].
+pub(crate) fn on_read_store<T>(f: impl FnOnce() -> Result<T, crate::Error>) -> Result<T, crate::Error> {
+    crate::store::contain_damage(f).map_err(read_side)
+}
+
+/// An error met on the read store: damage there is [`crate::Error::ReadModel`].
+pub(crate) fn read_side(e: crate::Error) -> crate::Error {
+    match e {
+        crate::Error::Corrupt { detail, .. } => damaged(detail),
+        other => other,
+    }
+}
+
 /// Why a projection could not apply an event (goes to the dead-letter table).
 pub(crate) type Apply = Result<(), String>;
 

@@ -27,7 +27,7 @@ use serde::Serialize;
 use super::dead_letters::{self, DeadLetter};
 use super::search::{Generation, SearchIndex, SearchWriter, Touched};
 use super::store::{self, Meta, Opened, READ_STORE_FILE};
-use super::tables::ReadTables;
+use super::tables::{Halt, ReadTables};
 use super::{Bucketing, directory, orders};
 use crate::domain::Event;
 use crate::store::{LoggedEvent, WriteStore};
@@ -399,55 +399,117 @@ fn set_bucketing(db: &Database, bucketing: &Bucketing) -> Result<(), crate::Erro
     Ok(())
 }
 
+/// What [`apply_batch`] did.
+#[derive(Debug)]
+pub(crate) struct Applied {
+    /// The read store's new checkpoint.
+    pub checkpoint: u64,
+    /// Panics of ours caught on the way ([`crate::Error::Bug`]); each parked its projection for
+    /// its event as a dead letter. For the data folder's log.
+    pub bugs: Vec<crate::Error>,
+}
+
 /// Applies a batch of events to a read store in one transaction, with its new checkpoint.
-/// Events no projection can apply are parked as dead letters. Returns the new checkpoint.
-pub(crate) fn apply_batch(db: &Database, events: &[LoggedEvent], durable: bool) -> Result<u64, crate::Error> {
-    let mut txn = db.begin_write()?;
-    txn.set_durability(if durable { Durability::Immediate } else { Durability::None })?;
+/// Events a projection cannot apply are parked as dead letters, and so is an event a projection
+/// panics on: that attempt's transaction is dropped (the projection may have written half its
+/// rows) and the batch applied again with that projection left out for that event. A stored
+/// event can never stop the projector.
+pub(crate) fn apply_batch(db: &Database, events: &[LoggedEvent], durable: bool) -> Result<Applied, crate::Error> {
+    let mut panicked = Vec::new();
+    loop {
+        // redb's panics on a damaged page of the read store are read-side damage.
+        let attempt = super::on_read_store(|| Ok(apply_batch_once(db, events, durable, &panicked)))
+            .map_err(Halt::Failed)
+            .and_then(|attempt| attempt);
+        match attempt {
+            Ok(checkpoint) => {
+                let bugs = panicked.into_iter().map(|(_, _, bug)| bug).collect();
+                return Ok(Applied { checkpoint, bugs });
+            }
+            // Each round leaves out one more (event, projection), so this ends.
+            Err(Halt::Panicked { position, projection, bug })
+                if !panicked.iter().any(|(p, n, _)| *p == position && *n == projection) =>
+            {
+                panicked.push((position, projection, *bug));
+            }
+            Err(halt) => return Err(halt.into()),
+        }
+    }
+}
+
+/// One attempt at [`apply_batch`], leaving out the `(position, projection)`s in `panicked`.
+fn apply_batch_once(
+    db: &Database,
+    events: &[LoggedEvent],
+    durable: bool,
+    panicked: &[(u64, &'static str, crate::Error)],
+) -> Result<u64, Halt> {
+    let failed = |e: crate::Error| Halt::Failed(super::read_side(e));
+    let mut txn = db.begin_write().map_err(|e| failed(e.into()))?;
+    txn.set_durability(if durable { Durability::Immediate } else { Durability::None }).map_err(|e| failed(e.into()))?;
     let mut checkpoint;
     {
-        let mut meta = Meta::open(&txn)?;
-        checkpoint = meta.checkpoint()?;
-        let mut bucketing = meta.bucketing()?;
-        let mut tables = ReadTables::open(&txn)?;
-        let mut letters = dead_letters::Tables::open(&txn)?;
+        let mut meta = Meta::open(&txn).map_err(failed)?;
+        checkpoint = meta.checkpoint().map_err(failed)?;
+        let mut bucketing = meta.bucketing().map_err(failed)?;
+        let mut tables = ReadTables::open(&txn).map_err(failed)?;
+        let mut letters = dead_letters::Tables::open(&txn).map_err(failed)?;
         for (position, event) in events {
             if *position <= checkpoint {
                 continue;
             }
             match event {
-                Err(e) => letters.park(&DeadLetter {
-                    position: *position,
-                    projection: "decode".into(),
-                    event_type: None,
-                    error: e.to_string(),
-                    recorded_at: None,
-                })?,
+                Err(e) => letters
+                    .park(&DeadLetter {
+                        position: *position,
+                        projection: "decode".into(),
+                        event_type: None,
+                        error: e.to_string(),
+                        recorded_at: None,
+                    })
+                    .map_err(failed)?,
                 Ok(envelope) => {
                     if bucketing.is_none()
                         && let Event::ShopOpened(e) = &envelope.event
                     {
                         let b = Bucketing { time_zone: e.shop.time_zone, day_start: e.shop.day_start };
-                        meta.set_bucketing(&b)?;
+                        meta.set_bucketing(&b).map_err(failed)?;
                         bucketing = Some(b);
                     }
-                    for (projection, error) in tables.apply(envelope, &bucketing.unwrap_or_default(), None)? {
-                        letters.park(&DeadLetter {
-                            position: *position,
-                            projection: projection.into(),
-                            event_type: Some(envelope.event_type.clone()),
-                            error,
-                            recorded_at: Some(envelope.recorded_at),
-                        })?;
+                    let left_out = || panicked.iter().filter(|(p, ..)| p == position);
+                    let wanted = |name: &str| !left_out().any(|(_, n, _)| *n == name);
+                    let mut failures = tables.apply(envelope, &bucketing.unwrap_or_default(), wanted)?;
+                    failures.extend(left_out().map(|(_, projection, bug)| (*projection, bug_dead_letter(bug))));
+                    for (projection, error) in failures {
+                        letters
+                            .park(&DeadLetter {
+                                position: *position,
+                                projection: projection.into(),
+                                event_type: Some(envelope.event_type.clone()),
+                                error,
+                                recorded_at: Some(envelope.recorded_at),
+                            })
+                            .map_err(failed)?;
                     }
                 }
             }
             checkpoint = *position;
         }
-        meta.set_checkpoint(checkpoint)?;
+        meta.set_checkpoint(checkpoint).map_err(failed)?;
     }
-    txn.commit()?;
+    txn.commit().map_err(|e| failed(e.into()))?;
     Ok(checkpoint)
+}
+
+/// The dead letter of a projection that panicked on an event.
+fn bug_dead_letter(bug: &crate::Error) -> String {
+    match bug {
+        crate::Error::Bug { message, location, .. } => format!(
+            "Countertop hit a bug here ({message}, at {location}); this report left the event out and went on. Please report it (the details are in {})",
+            crate::store::LOG_FILE
+        ),
+        other => other.to_string(),
+    }
 }
 
 /// Makes earlier non-durable commits durable.
@@ -633,7 +695,9 @@ fn step(inner: &Inner, live: &mut Live, head: u64) -> Result<bool, crate::Error>
         let events = inner.write.events_each(tables + 1, batch)?;
         let durable = inner.options.durable_every.is_zero()
             || live.dirty_since.is_some_and(|t| t.elapsed() >= inner.options.durable_every);
-        let checkpoint = apply_batch(&db, &events, durable)?;
+        let applied = apply_batch(&db, &events, durable)?;
+        write_down(&inner.dir, &applied.bugs);
+        let checkpoint = applied.checkpoint;
         live.dirty_since = if durable { None } else { live.dirty_since.or(Some(Instant::now())) };
         let shop_changed =
             events.iter().any(|(_, e)| matches!(e, Ok(env) if matches!(env.event, Event::ShopSettingsChanged(_))));
@@ -677,7 +741,9 @@ fn step(inner: &Inner, live: &mut Live, head: u64) -> Result<bool, crate::Error>
         if rebuild.checkpoint < head {
             let events = inner.write.events_each(rebuild.checkpoint + 1, REBUILD_BATCH)?;
             let durable = rebuild.last_durable.elapsed() >= inner.options.durable_every;
-            rebuild.checkpoint = apply_batch(&rebuild.db, &events, durable)?;
+            let applied = apply_batch(&rebuild.db, &events, durable)?;
+            write_down(&inner.dir, &applied.bugs);
+            rebuild.checkpoint = applied.checkpoint;
             index(&rebuild.db, &mut rebuild.writer, &events)?;
             if durable {
                 // The new index commits with the tables, so an uncommitted writer does not
@@ -704,6 +770,15 @@ fn step(inner: &Inner, live: &mut Live, head: u64) -> Result<bool, crate::Error>
     }
     worked |= commit_search_if_due(inner, live)?;
     Ok(worked)
+}
+
+/// Writes the bugs a batch met down in the data folder's log (each is also a dead letter).
+fn write_down(dir: &Path, bugs: &[crate::Error]) {
+    for bug in bugs {
+        if let crate::Error::Bug { message, location, .. } = bug {
+            crate::store::write_down(&dir.join(crate::store::LOG_FILE), message, location, "the event was parked");
+        }
+    }
 }
 
 /// Commits the index when something is waiting and the last commit is [`SEARCH_COMMIT`] old.
@@ -779,7 +854,7 @@ fn retry(
                 continue;
             };
             let only = (letter.projection != "decode").then_some(letter.projection.as_str());
-            let failed = tables.apply(&envelope, &bucketing, only)?;
+            let failed = tables.apply(&envelope, &bucketing, |name| only.is_none_or(|o| o == name))?;
             retried.push((letter.position, Ok(envelope.clone())));
             parked.remove(letter.position, &letter.projection)?;
             for (projection, error) in failed {

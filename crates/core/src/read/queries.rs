@@ -263,9 +263,13 @@ impl Countertop {
     ) -> Result<Stamped<T>, crate::Error> {
         let head = self.write().head().current();
         let db = self.read.db();
-        let txn = db.begin_read()?;
-        let position = store::checkpoint(&txn)?;
-        let value = f(&txn).inspect_err(|e| {
+        // Damage met in the read store (a redb error or panic there included) is read-side
+        // damage: the read store is replaced, and the caller told so.
+        let read = super::on_read_store(|| {
+            let txn = db.begin_read()?;
+            Ok((store::checkpoint(&txn)?, f(&txn)?))
+        });
+        let (position, value) = read.inspect_err(|e| {
             if let crate::Error::ReadModel { detail } = e {
                 self.read.replace_damaged(detail);
             }

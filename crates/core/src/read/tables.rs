@@ -52,19 +52,19 @@ impl<'txn> ReadTables<'txn> {
         })
     }
 
-    /// Applies one event to every projection (or to the one named by `only`). Returns the
-    /// projections that could not apply it, with why; storage errors abort the batch.
+    /// Applies one event to the projections `wanted` names, in order. Returns the projections
+    /// that could not apply it, with why. Storage errors, and a projection that panics (a bug of
+    /// ours, which may have written half its rows), stop the batch: its transaction must be
+    /// dropped, see [`Halt`].
     pub(crate) fn apply(
         &mut self,
         envelope: &Envelope,
         bucketing: &Bucketing,
-        only: Option<&str>,
-    ) -> Result<Vec<(&'static str, String)>, crate::Error> {
+        wanted: impl Fn(&str) -> bool,
+    ) -> Result<Vec<(&'static str, String)>, Halt> {
         let mut failed = Vec::new();
-        let wanted = |name: &str| only.is_none_or(|o| o == name);
         if let Err(e) = super::amounts_in_range(&envelope.event) {
-            let names = ["directory", "orders", "daily", "product_sales", "customer_stats"];
-            return Ok(names.into_iter().filter(|n| wanted(n)).map(|n| (n, e.clone())).collect());
+            return Ok(NAMES.iter().map(|(n, _)| *n).filter(|n| wanted(n)).map(|n| (n, e.clone())).collect());
         }
         let mut note = |name: &'static str, result: super::Apply| {
             if let Err(e) = result {
@@ -72,21 +72,73 @@ impl<'txn> ReadTables<'txn> {
             }
         };
         if wanted("directory") {
-            note("directory", self.directory.apply(envelope)?);
+            note("directory", guarded("directory", envelope, || self.directory.apply(envelope))?);
         }
         if wanted("orders") {
-            note("orders", self.orders.apply(envelope, bucketing, &self.directory)?);
+            note("orders", guarded("orders", envelope, || self.orders.apply(envelope, bucketing, &self.directory))?);
         }
         if wanted("daily") {
-            note("daily", self.daily.apply(envelope, bucketing, &self.orders)?);
+            note("daily", guarded("daily", envelope, || self.daily.apply(envelope, bucketing, &self.orders))?);
         }
         if wanted("product_sales") {
-            note("product_sales", self.product_sales.apply(envelope, bucketing, &self.orders)?);
+            let apply = || self.product_sales.apply(envelope, bucketing, &self.orders);
+            note("product_sales", guarded("product_sales", envelope, apply)?);
         }
         if wanted("customer_stats") {
-            note("customer_stats", self.customer_stats.apply(envelope, &self.orders)?);
+            let apply = || self.customer_stats.apply(envelope, &self.orders);
+            note("customer_stats", guarded("customer_stats", envelope, apply)?);
         }
         Ok(failed)
+    }
+}
+
+/// Why a batch stopped part-way; its write transaction is dropped, so none of it is kept.
+#[derive(Debug)]
+pub(crate) enum Halt {
+    /// The read store failed (disk, damage): the whole batch is tried again later.
+    Failed(crate::Error),
+    /// `projection` panicked on the event at `position`: a bug of ours ([`crate::Error::Bug`]). It may have
+    /// written half its rows, so the batch is applied again with that projection parked for
+    /// that event (`projector::apply_batch`), and everything else goes on.
+    Panicked { position: u64, projection: &'static str, bug: Box<crate::Error> },
+}
+
+impl From<crate::Error> for Halt {
+    fn from(e: crate::Error) -> Halt {
+        Halt::Failed(e)
+    }
+}
+
+impl From<Halt> for crate::Error {
+    fn from(halt: Halt) -> crate::Error {
+        match halt {
+            Halt::Failed(e) => e,
+            Halt::Panicked { bug, .. } => *bug,
+        }
+    }
+}
+
+/// Runs one projection's `apply` with its panics caught: redb's (a damaged page of the read
+/// store) are read-side damage, ours are [`Halt::Panicked`].
+fn guarded(
+    projection: &'static str,
+    envelope: &Envelope,
+    apply: impl FnOnce() -> Result<super::Apply, crate::Error>,
+) -> Result<super::Apply, Halt> {
+    let run = || {
+        let applied = apply();
+        // A projection that wrote its rows and then panicked (the rows must not be kept).
+        #[cfg(test)]
+        if envelope.command_id == format!("test-panic-{projection}") {
+            panic!("a test panic in the {projection} projection");
+        }
+        applied
+    };
+    match super::on_read_store(run) {
+        Err(bug @ crate::Error::Bug { .. }) => {
+            Err(Halt::Panicked { position: envelope.position, projection, bug: Box::new(bug) })
+        }
+        other => other.map_err(Halt::Failed),
     }
 }
 

@@ -187,9 +187,9 @@ pub enum Error {
 pub const LOG_FILE: &str = "countertop.log";
 
 /// Appends a bug's details to the log (best effort: the error says what happened either way).
-fn write_down(log: &Path, message: &str, location: &str) {
+pub(crate) fn write_down(log: &Path, message: &str, location: &str, outcome: &str) {
     use std::io::Write;
-    let line = format!("{} bug at {location}: {message} (nothing was written)\n", Utc::now().to_rfc3339());
+    let line = format!("{} bug at {location}: {message} ({outcome})\n", Utc::now().to_rfc3339());
     if let Ok(mut file) = crate::files::private_options().create(true).append(true).open(log) {
         let _ = file.write_all(line.as_bytes());
     }
@@ -235,7 +235,7 @@ impl Error {
         match self {
             Error::Bug { message, location, log } if log.as_os_str().is_empty() => {
                 let log = file.parent().map(|dir| dir.join(LOG_FILE)).unwrap_or_else(|| PathBuf::from(LOG_FILE));
-                write_down(&log, &message, &location);
+                write_down(&log, &message, &location, "nothing was written");
                 Error::Bug { message, location, log }
             }
             Error::Corrupt { path, detail } if path.as_os_str().is_empty() => {
