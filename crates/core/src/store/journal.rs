@@ -21,8 +21,7 @@
 //! not carry the next number — so records left over from before the journal started over are
 //! never applied.
 
-use std::fs::File;
-use std::os::unix::fs::FileExt;
+use super::disk::{Disk, JournalFile};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -222,13 +221,13 @@ pub(super) fn mark_applied(txn: &WriteTransaction, seq: u64) -> Result<(), Error
 
 /// Applies the journal's records the database does not have yet, in one durable transaction.
 /// Run at open, before any other reader or writer. Returns how many records were applied.
-pub(super) fn replay(db: &redb::Database, store: &Path) -> Result<u64, Error> {
+pub(super) fn replay(db: &redb::Database, disk: &Disk, store: &Path) -> Result<u64, Error> {
     let path = path_for(store);
     let txn = db.begin_write()?;
     let (id, mut applied, created) = ids(&txn, store)?;
     let mut count = 0;
-    match File::open(&path) {
-        Ok(file) => {
+    match disk.open_journal(&path, false) {
+        Ok(Some(file)) => {
             let mut offset = 0u64;
             while let Some((seq, puts, next)) =
                 read_record(&file, offset, &id).map_err(|e| io(&path, "cannot read the journal", e))?
@@ -242,7 +241,7 @@ pub(super) fn replay(db: &redb::Database, store: &Path) -> Result<u64, Error> {
                 offset = next;
             }
         }
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Ok(None) => {}
         Err(e) => return Err(io(&path, "cannot open the journal", e)),
     }
     if count == 0 && !created {
@@ -256,7 +255,7 @@ pub(super) fn replay(db: &redb::Database, store: &Path) -> Result<u64, Error> {
 }
 
 /// The record at `offset`, if there is a whole one of this journal: (seq, puts, next offset).
-fn read_record(file: &File, offset: u64, id: &[u8; 16]) -> std::io::Result<Option<(u64, Vec<u8>, u64)>> {
+fn read_record(file: &JournalFile, offset: u64, id: &[u8; 16]) -> std::io::Result<Option<(u64, Vec<u8>, u64)>> {
     let mut header = [0u8; HEADER];
     if !read_exact_or_eof(file, &mut header, offset)? {
         return Ok(None);
@@ -280,7 +279,7 @@ fn read_record(file: &File, offset: u64, id: &[u8; 16]) -> std::io::Result<Optio
     Ok(Some((seq, puts, offset + (HEADER + len) as u64)))
 }
 
-fn read_exact_or_eof(file: &File, buf: &mut [u8], offset: u64) -> std::io::Result<bool> {
+fn read_exact_or_eof(file: &JournalFile, buf: &mut [u8], offset: u64) -> std::io::Result<bool> {
     match file.read_exact_at(buf, offset) {
         Ok(()) => Ok(true),
         Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => Ok(false),
@@ -293,7 +292,8 @@ fn read_exact_or_eof(file: &File, buf: &mut [u8], offset: u64) -> std::io::Resul
 pub(super) struct Journal {
     store: PathBuf,
     path: PathBuf,
-    file: Option<File>,
+    disk: Disk,
+    file: Option<JournalFile>,
     id: [u8; 16],
     /// The last record written (and applied to the database, durably or not).
     seq: u64,
@@ -309,7 +309,7 @@ pub(super) struct Journal {
 
 impl Journal {
     /// Opens the journal of a store whose records were all applied ([`replay`] ran).
-    pub(super) fn open(db: &redb::Database, store: &Path) -> Result<Journal, Error> {
+    pub(super) fn open(db: &redb::Database, disk: &Disk, store: &Path) -> Result<Journal, Error> {
         let path = path_for(store);
         let txn = db.begin_read()?;
         let table = txn.open_table(JOURNAL)?;
@@ -318,7 +318,17 @@ impl Journal {
         let (Some(id), Some(seq)) = (id, seq) else {
             return Err(Error::Internal("the journal was opened before it was replayed".into()));
         };
-        Ok(Journal { store: store.to_owned(), path, file: None, id, seq, end: 0, since: None, allocated: 0 })
+        Ok(Journal {
+            store: store.to_owned(),
+            path,
+            disk: disk.clone(),
+            file: None,
+            id,
+            seq,
+            end: 0,
+            since: None,
+            allocated: 0,
+        })
     }
 
     /// The number the next record will carry.
@@ -359,7 +369,7 @@ impl Journal {
         if needed > self.allocated {
             self.allocate(needed)?;
         }
-        let file = open_file(&mut self.file, &self.path, &mut self.allocated)?;
+        let file = open_file(&mut self.file, &self.disk, &self.path, &mut self.allocated)?;
         file.write_all_at(&record, self.end).map_err(|e| io(&self.path, "cannot write the journal", e))?;
         file.sync_data().map_err(|e| io(&self.path, "cannot write the journal", e))?;
         self.seq = seq;
@@ -371,7 +381,7 @@ impl Journal {
     /// Grows the file with zeros, a chunk at a time, to at least `len` bytes.
     fn allocate(&mut self, len: u64) -> Result<(), Error> {
         const CHUNK: u64 = 1 << 20;
-        let file = open_file(&mut self.file, &self.path, &mut self.allocated)?;
+        let file = open_file(&mut self.file, &self.disk, &self.path, &mut self.allocated)?;
         if len <= self.allocated {
             return Ok(());
         }
@@ -391,7 +401,7 @@ impl Journal {
     /// Takes back the last record (its redb commit failed): its header is overwritten, so a
     /// replay stops before it.
     pub(super) fn retract(&mut self, seq: u64, at: u64) -> Result<(), Error> {
-        let file = open_file(&mut self.file, &self.path, &mut self.allocated)?;
+        let file = open_file(&mut self.file, &self.disk, &self.path, &mut self.allocated)?;
         file.write_all_at(&[0u8; HEADER], at).map_err(|e| io(&self.path, "cannot write the journal", e))?;
         file.sync_data().map_err(|e| io(&self.path, "cannot write the journal", e))?;
         self.seq = seq - 1;
@@ -409,7 +419,7 @@ impl Journal {
 
     /// After the database was reopened (and replayed): back in step with it.
     pub(super) fn resync(&mut self, db: &redb::Database) -> Result<(), Error> {
-        let fresh = Journal::open(db, &self.store)?;
+        let fresh = Journal::open(db, &self.disk, &self.store)?;
         *self = fresh;
         Ok(())
     }
@@ -417,22 +427,23 @@ impl Journal {
 
 /// The journal's file, opened (or created) on first use, when `allocated` learns its length:
 /// a store opened only to be read or checked (a backup being verified) leaves no journal behind.
-fn open_file<'a>(file: &'a mut Option<File>, path: &Path, allocated: &mut u64) -> Result<&'a File, Error> {
+fn open_file<'a>(
+    file: &'a mut Option<JournalFile>,
+    disk: &Disk,
+    path: &Path,
+    allocated: &mut u64,
+) -> Result<&'a JournalFile, Error> {
     if file.is_none() {
-        let existed = path.exists();
-        let opened = crate::files::private_options()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .open(path)
-            .map_err(|e| io(path, "cannot open the journal", e))?;
-        crate::files::private_file(path).map_err(|e| io(path, "cannot make the journal private", e))?;
+        let existed = disk.exists(path);
+        let opened = disk
+            .open_journal(path, true)
+            .map_err(|e| io(path, "cannot open the journal", e))?
+            .ok_or_else(|| Error::Internal("the journal could not be created".into()))?;
         if !existed && let Some(dir) = path.parent() {
             // The new file's name must survive a power cut as surely as the records in it.
-            crate::files::sync_dir(dir).map_err(|e| io(path, "cannot make the new journal durable", e))?;
+            disk.sync_dir(dir).map_err(|e| io(path, "cannot make the new journal durable", e))?;
         }
-        *allocated = opened.metadata().map_err(|e| io(path, "cannot open the journal", e))?.len();
+        *allocated = opened.len().map_err(|e| io(path, "cannot open the journal", e))?;
         *file = Some(opened);
     }
     file.as_ref().ok_or_else(|| Error::Internal("the journal file went missing".into()))
@@ -448,15 +459,18 @@ pub(super) fn applied(db: &redb::Database) -> Result<u64, Error> {
 
 #[cfg(test)]
 mod tests {
+    use std::fs::File;
+    use std::os::unix::fs::FileExt;
+
     use super::*;
 
     /// A prepared write store file, with its journal replayed (empty) and opened.
     fn store(dir: &Path) -> (redb::Database, Journal, PathBuf) {
         std::fs::create_dir_all(dir).unwrap();
         let path = dir.join(super::super::WRITE_STORE_FILE);
-        let db = super::super::open_database(&path, false).unwrap();
-        replay(&db, &path).unwrap();
-        let journal = Journal::open(&db, &path).unwrap();
+        let db = super::super::open_database(&Disk::Real, &path, false).unwrap();
+        replay(&db, &Disk::Real, &path).unwrap();
+        let journal = Journal::open(&db, &Disk::Real, &path).unwrap();
         (db, journal, path)
     }
 
@@ -488,8 +502,8 @@ mod tests {
 
     /// Reopens the file as after a crash: the database as it is on disk, then the journal.
     fn reopen(path: &Path) -> (redb::Database, u64) {
-        let db = super::super::open_database(path, false).unwrap();
-        let replayed = replay(&db, path).unwrap();
+        let db = super::super::open_database(&Disk::Real, path, false).unwrap();
+        let replayed = replay(&db, &Disk::Real, path).unwrap();
         (db, replayed)
     }
 
@@ -529,7 +543,7 @@ mod tests {
         // After the durable commit the journal starts over at the front: record 4 overwrites
         // record 1 exactly (same length), so old record 2 — whole, checksum and all — follows
         // it. Applying it again would set "b" back to version 1.
-        let mut journal = Journal::open(&db, &path).unwrap();
+        let mut journal = Journal::open(&db, &Disk::Real, &path).unwrap();
         journal.append(4, &command_at("b", 2)).unwrap();
         drop((journal, db));
         let (db, replayed) = reopen(&path);
@@ -537,7 +551,7 @@ mod tests {
         assert_eq!(version_of(&db, "b"), "2", "a record from before the restart was applied again");
 
         // A flipped byte in a record's writes: its checksum fails and replay stops there.
-        let mut journal = Journal::open(&db, &path).unwrap();
+        let mut journal = Journal::open(&db, &Disk::Real, &path).unwrap();
         journal.append(5, &command("e")).unwrap();
         drop((journal, db));
         let file = File::options().read(true).write(true).open(path_for(&path)).unwrap();

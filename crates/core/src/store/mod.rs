@@ -7,6 +7,7 @@
 
 mod commands;
 mod damage;
+pub(crate) mod disk;
 mod journal;
 pub(crate) use damage::contain as contain_damage;
 pub(crate) use slot::wait_sole_owner;
@@ -15,6 +16,8 @@ mod slot;
 mod state;
 mod writer;
 
+#[cfg(test)]
+mod power_cuts;
 #[cfg(test)]
 mod tests;
 
@@ -356,16 +359,30 @@ impl WriteStore {
                 detail: format!("cannot create the data directory: {e}"),
             })?;
         }
-        let db = open_database(path, check)?;
-        crate::files::private_file(path)
-            .map_err(|e| Error::Storage { path: path.to_owned(), detail: format!("cannot make it private: {e}") })?;
+        WriteStore::open_on(disk::Disk::Real, path, check)
+    }
+
+    /// Opens the write store at `path` on a simulated disk (the power-cut campaign).
+    #[cfg(test)]
+    pub(crate) fn open_simulated(disk: &Arc<disk::sim::SimDisk>, path: &Path) -> Result<WriteStore, Error> {
+        WriteStore::open_on(disk::Disk::Simulated(Arc::clone(disk)), path, false).map_err(|e| e.at(path))
+    }
+
+    fn open_on(disk: disk::Disk, path: &Path, check: bool) -> Result<WriteStore, Error> {
+        let db = open_database(&disk, path, check)?;
+        if matches!(disk, disk::Disk::Real) {
+            crate::files::private_file(path).map_err(|e| Error::Storage {
+                path: path.to_owned(),
+                detail: format!("cannot make it private: {e}"),
+            })?;
+        }
         let (head, journal, recovered) = damage::contain(|| {
-            let recovered = journal::replay(&db, path)?;
+            let recovered = journal::replay(&db, &disk, path)?;
             let txn = db.begin_read()?;
-            Ok((log::LogReader::open(&txn)?.head()?, journal::Journal::open(&db, path)?, recovered))
+            Ok((log::LogReader::open(&txn)?.head()?, journal::Journal::open(&db, &disk, path)?, recovered))
         })
         .map_err(|e| e.at(path))?;
-        let db = Arc::new(slot::DbSlot::new(path, db, reopen_database));
+        let db = Arc::new(slot::DbSlot::new(path, db, Box::new(move |path: &Path| reopen_database(&disk, path))));
         let head = Watch::new(head);
         let (tx, rx) = mpsc::sync_channel(QUEUE);
         let thread = std::thread::Builder::new()
@@ -706,9 +723,11 @@ pub(crate) fn decode_stored_event(bytes: &[u8]) -> Result<Envelope, Error> {
 
 /// Opens the file as a database and prepares it (format check, tables, state rebuild); redb's
 /// panics on damaged pages become [`Error::Corrupt`].
-fn open_database(path: &Path, check: bool) -> Result<Database, Error> {
+fn open_database(disk: &disk::Disk, path: &Path, check: bool) -> Result<Database, Error> {
     damage::contain(|| {
-        let db = match Database::builder().set_cache_size(CACHE_BYTES).set_check_integrity_on_open(check).create(path) {
+        let mut builder = Database::builder();
+        builder.set_cache_size(CACHE_BYTES).set_check_integrity_on_open(check);
+        let db = match disk.open_database(&builder, path) {
             Ok(db) => db,
             Err(redb::DatabaseError::DatabaseAlreadyOpen) => {
                 return Err(Error::AlreadyOpen { path: path.to_owned() });
@@ -728,9 +747,9 @@ fn open_database(path: &Path, check: bool) -> Result<Database, Error> {
 
 /// Opens the file again after an I/O error, with the journal's records replayed: redb went
 /// back to its last durable commit, and acknowledged commits after it are in the journal.
-fn reopen_database(path: &Path) -> Result<Database, Error> {
-    let db = open_database(path, false)?;
-    damage::contain(|| journal::replay(&db, path)).map_err(|e| e.at(path))?;
+fn reopen_database(disk: &disk::Disk, path: &Path) -> Result<Database, Error> {
+    let db = open_database(disk, path, false)?;
+    damage::contain(|| journal::replay(&db, disk, path)).map_err(|e| e.at(path))?;
     Ok(db)
 }
 

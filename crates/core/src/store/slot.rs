@@ -17,16 +17,24 @@ use super::Error;
 /// How long a reopen waits for reads that are under way (a backup, say) to finish.
 const DRAIN: Duration = Duration::from_secs(30);
 
-#[derive(Debug)]
+/// How the slot opens its file again.
+pub(crate) type Open = Box<dyn Fn(&Path) -> Result<Database, Error> + Send + Sync>;
+
 pub(crate) struct DbSlot {
     path: PathBuf,
-    open: fn(&Path) -> Result<Database, Error>,
+    open: Open,
     /// `None` while a reopen has failed (the writer tries again with the next command).
     db: RwLock<Option<Arc<Database>>>,
 }
 
+impl std::fmt::Debug for DbSlot {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DbSlot").field("path", &self.path).field("db", &self.db).finish_non_exhaustive()
+    }
+}
+
 impl DbSlot {
-    pub(crate) fn new(path: &Path, db: Database, open: fn(&Path) -> Result<Database, Error>) -> DbSlot {
+    pub(crate) fn new(path: &Path, db: Database, open: Open) -> DbSlot {
         DbSlot { path: path.to_owned(), open, db: RwLock::new(Some(Arc::new(db))) }
     }
 
