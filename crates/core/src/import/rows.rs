@@ -152,8 +152,16 @@ impl Problem {
 }
 
 impl Row {
-    /// The line's amount as the file states it: its line total, or quantity × unit price.
+    /// The line's amount as the file states it (its line total, or quantity × unit price),
+    /// when it is one a line may hold: an amount past [`MAX_LINE_AMOUNT`] is no amount to add up
+    /// (the line is rejected for it, and a few such could pass what a `Decimal` holds).
     pub fn amount(&self) -> Option<Decimal> {
+        self.stated_amount().filter(|amount| amount.abs() <= MAX_LINE_AMOUNT)
+    }
+
+    /// The amount as stated, whatever its size; `None` when quantity × unit price does not fit
+    /// in a decimal at all.
+    fn stated_amount(&self) -> Option<Decimal> {
         self.line_total.or_else(|| self.unit_price.and_then(|p| p.checked_mul(Decimal::from(self.quantity))))
     }
 
@@ -389,7 +397,7 @@ impl RowReader {
         if row.unit_price.is_none() && row.line_total.is_none() && problems.is_empty() {
             problems.push(("no price", "it has neither a unit price nor a line total".to_owned()));
         }
-        let too_large = match row.amount() {
+        let too_large = match row.stated_amount() {
             Some(amount) => amount.abs() > MAX_LINE_AMOUNT,
             // Quantity × unit price does not fit in a decimal at all.
             None => row.unit_price.is_some() && row.line_total.is_none(),

@@ -689,3 +689,27 @@ fn an_order_of_more_lines_than_one_may_hold_is_turned_away_whole() {
         "order 2 has more than 10,000 lines, more than one order may hold; split it in the file"
     );
 }
+
+#[test]
+fn a_row_whose_price_times_quantity_passes_any_bound_is_rejected_by_name_not_a_panic() {
+    // Was: quantity 1e9 × unit price 1e20 overflowed in the row parser, and the CLI ended with
+    // a panic (exit 101).
+    let dir = tempfile::tempdir().unwrap();
+    let ct = shop(dir.path());
+    let file = dir.path().join("absurd.csv");
+    std::fs::write(
+        &file,
+        "order,date,product,quantity,unit_price\n\
+         1,2024-01-01,Tea,1,2.50\n\
+         2,2024-01-01,Gold,1000000000,100000000000000000000\n\
+         3,2024-01-01,Gold,1,79228162514264337593543950335\n\
+         4,2024-01-01,Tea,2,2.50\n",
+    )
+    .unwrap();
+    let report = run(ct.write(), &file, Format::Csv);
+    assert!(report.reconciles, "{report:#?}");
+    assert_eq!((report.orders, report.rejected_count), (2, 2), "{report:#?}");
+    for line in &report.rejected {
+        assert!(line.reason.contains("more than 1,000,000,000,000"), "names the bound: {}", line.reason);
+    }
+}
