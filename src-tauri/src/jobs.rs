@@ -150,3 +150,22 @@ pub fn status_pump(opened: Arc<Opened>, app: AppHandle) {
         eprintln!("countertop: cannot start the status thread ({e}); the freshness badge will not update");
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_job_that_panics_ends_with_an_error_that_says_it_is_a_bug() {
+        // Was: the import thread died with the panic, and the job slot said "busy" until a restart.
+        let ended: ApiResult<()> = caught("the import", || panic!("an invariant did not hold"));
+        let error = ended.unwrap_err();
+        assert_eq!(error.code, "bug");
+        assert!(
+            error.message.starts_with("the import stopped on a bug in Countertop (an invariant did not hold)"),
+            "{}",
+            error.message
+        );
+        assert_eq!(caught("the rebuild", || Ok(7)).ok(), Some(7));
+    }
+}
