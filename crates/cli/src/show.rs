@@ -334,12 +334,11 @@ impl Printer {
         );
         row(
             "Unique customers",
-            format!("≈{}", k.unique_customers),
+            k.unique_customers.to_string(),
             p.unique_customers.to_string(),
             delta(k.unique_customers.into(), p.unique_customers.into()),
         );
         row("Refunds", self.money(k.refunds), self.money(p.refunds), delta(k.refunds, p.refunds));
-        say!("  (unique customers are estimated, ±{:.1}%)", v.unique_customers_error * 100.0);
         if !v.top_products.is_empty() {
             say!("Top products:");
             for t in &v.top_products {

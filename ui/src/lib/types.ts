@@ -77,7 +77,7 @@ export interface SeriesPoint { day: Day; net: Money; gross: Money; refunds: Mone
 export interface TopProduct { sku: string | null; name: string; units: number; revenue: Money }
 export interface Dashboard {
   currency: string | null; period: Period; previous_period: Period; kpis: Kpis; previous_kpis: Kpis
-  series: SeriesPoint[]; top_products: TopProduct[]; unique_customers_error: number
+  series: SeriesPoint[]; top_products: TopProduct[]
 }
 export interface DashboardView extends Stamped<Dashboard> { revenue_svg: string; orders_svg: string; latest_day: Day | null }
 

@@ -1,5 +1,6 @@
 //! Read model: sales per business day, so a dashboard over any range reads one row per day,
-//! never one per order. Owns `daily_stats`, `daily_customers`, `daily_sketch`.
+//! never one per order. Owns `daily_stats`, `daily_customers`, `daily_customer_set`,
+//! `customer_numbers` and `customer_numbers_next`.
 //!
 //! - An order counts on the business day it was placed (back-dated orders on their own day):
 //!   `gross` += total, `orders` += 1, `items` += units.
@@ -7,15 +8,19 @@
 //! - A cancellation voids the order on its placement day: `gross` −= what was still paid
 //!   (total − refunds before cancelling), `orders` −= 1, `items` −= units, `cancelled` += 1.
 //!   So `net = gross − refunds` is what the shop kept.
-//! - Unique customers: `daily_customers` holds (day, customer) → live orders, exact per day;
-//!   `daily_sketch` holds that day's HyperLogLog so ranges are counted in O(days).
+//! - Unique customers, exact over any range: every customer gets a small number the first time
+//!   they buy (`customer_numbers`, in log order, so a rebuild numbers them the same), and each
+//!   day keeps the set of numbers with a live order that day as a roaring bitmap
+//!   (`daily_customer_set`, a few bytes per customer). A range is the union of its days' sets,
+//!   counted: O(days), exact. `daily_customers` holds (day, customer) → live orders, so a
+//!   cancellation takes a customer out of a day's set only with their last order that day.
 
 use chrono::NaiveDate;
 use redb::{ReadableTable, Table, TableDefinition, WriteTransaction};
+use roaring::RoaringBitmap;
 use rust_decimal::Decimal;
 use serde::Serialize;
 
-use super::hll::Sketch;
 use super::orders;
 use super::{Apply, Bucketing, add_count, add_money, day_key, decimal_from, i64_from, key_day};
 use crate::domain::Event;
@@ -23,7 +28,10 @@ use crate::store::Envelope;
 
 const STATS: TableDefinition<'_, i32, &[u8]> = TableDefinition::new("daily_stats");
 const CUSTOMERS: TableDefinition<'_, (i32, &str), u32> = TableDefinition::new("daily_customers");
-const SKETCH: TableDefinition<'_, i32, &[u8]> = TableDefinition::new("daily_sketch");
+const CUSTOMER_SET: TableDefinition<'_, i32, &[u8]> = TableDefinition::new("daily_customer_set");
+const CUSTOMER_NUMBERS: TableDefinition<'_, &str, u32> = TableDefinition::new("customer_numbers");
+/// One row (key 0): the number the next new customer gets.
+const NEXT_NUMBER: TableDefinition<'_, u8, u32> = TableDefinition::new("customer_numbers_next");
 
 /// One business day's sales.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
@@ -78,7 +86,9 @@ impl DailyStats {
 pub(crate) struct Tables<'txn> {
     stats: Table<'txn, i32, &'static [u8]>,
     customers: Table<'txn, (i32, &'static str), u32>,
-    sketch: Table<'txn, i32, &'static [u8]>,
+    customer_set: Table<'txn, i32, &'static [u8]>,
+    numbers: Table<'txn, &'static str, u32>,
+    next_number: Table<'txn, u8, u32>,
 }
 
 impl<'txn> Tables<'txn> {
@@ -86,7 +96,9 @@ impl<'txn> Tables<'txn> {
         Ok(Tables {
             stats: txn.open_table(STATS)?,
             customers: txn.open_table(CUSTOMERS)?,
-            sketch: txn.open_table(SKETCH)?,
+            customer_set: txn.open_table(CUSTOMER_SET)?,
+            numbers: txn.open_table(CUSTOMER_NUMBERS)?,
+            next_number: txn.open_table(NEXT_NUMBER)?,
         })
     }
 
@@ -177,15 +189,16 @@ impl<'txn> Tables<'txn> {
         let count = self.customers.get((key, customer))?.map_or(0, |v| v.value());
         self.customers.insert((key, customer), count + 1)?;
         if count == 0 {
-            let mut sketch = self.sketch.get(key)?.map_or_else(Sketch::new, |v| Sketch::from_bytes(v.value()));
-            sketch.insert(customer);
-            self.sketch.insert(key, sketch.as_bytes())?;
+            let number = self.number(customer)?;
+            let mut set = self.set(key)?;
+            set.insert(number);
+            self.put_set(key, &set)?;
         }
         Ok(count == 0)
     }
 
-    /// Counts one less live order; true when the customer has none left that day (the
-    /// day's sketch is then rebuilt from the remaining customers: sketches cannot forget).
+    /// Counts one less live order; true when the customer has none left that day (and leaves
+    /// the day's set).
     fn remove_customer(&mut self, day: NaiveDate, customer: &str) -> Result<bool, crate::Error> {
         let key = day_key(day);
         let count = self.customers.get((key, customer))?.map_or(0, |v| v.value());
@@ -194,24 +207,62 @@ impl<'txn> Tables<'txn> {
             return Ok(false);
         }
         self.customers.remove((key, customer))?;
-        let mut sketch = Sketch::new();
-        for entry in self.customers.range((key, "")..(key + 1, ""))? {
-            sketch.insert(entry?.0.value().1);
+        if count == 1 {
+            let Some(number) = self.numbers.get(customer)?.map(|v| v.value()) else {
+                return Err(super::damaged(format!("customer {customer} bought on {day} but has no number")));
+            };
+            let mut set = self.set(key)?;
+            set.remove(number);
+            self.put_set(key, &set)?;
         }
-        self.sketch.insert(key, sketch.as_bytes())?;
         Ok(count == 1)
     }
+
+    /// The customer's number, given now if they have none.
+    fn number(&mut self, customer: &str) -> Result<u32, crate::Error> {
+        if let Some(number) = self.numbers.get(customer)? {
+            return Ok(number.value());
+        }
+        let number = self.next_number.get(0)?.map_or(0, |v| v.value());
+        let next = number.checked_add(1).ok_or_else(|| super::damaged("more than 4,294,967,295 customers"))?;
+        self.numbers.insert(customer, number)?;
+        self.next_number.insert(0, next)?;
+        Ok(number)
+    }
+
+    fn set(&self, key: i32) -> Result<RoaringBitmap, crate::Error> {
+        match self.customer_set.get(key)? {
+            Some(bytes) => decode_set(key, bytes.value()),
+            None => Ok(RoaringBitmap::new()),
+        }
+    }
+
+    fn put_set(&mut self, key: i32, set: &RoaringBitmap) -> Result<(), crate::Error> {
+        if set.is_empty() {
+            self.customer_set.remove(key)?;
+            return Ok(());
+        }
+        let mut bytes = Vec::with_capacity(set.serialized_size());
+        set.serialize_into(&mut bytes).map_err(|e| super::damaged(format!("a day's customers: {e}")))?;
+        self.customer_set.insert(key, bytes.as_slice())?;
+        Ok(())
+    }
+}
+
+fn decode_set(key: i32, bytes: &[u8]) -> Result<RoaringBitmap, crate::Error> {
+    RoaringBitmap::deserialize_from(bytes)
+        .map_err(|e| super::damaged(format!("the customers of day key {key} are not readable: {e}")))
 }
 
 /// Read access for dashboards.
 pub(crate) struct Reader {
     stats: redb::ReadOnlyTable<i32, &'static [u8]>,
-    sketch: redb::ReadOnlyTable<i32, &'static [u8]>,
+    customer_set: redb::ReadOnlyTable<i32, &'static [u8]>,
 }
 
 impl Reader {
     pub(crate) fn open(txn: &redb::ReadTransaction) -> Result<Reader, crate::Error> {
-        Ok(Reader { stats: txn.open_table(STATS)?, sketch: txn.open_table(SKETCH)? })
+        Ok(Reader { stats: txn.open_table(STATS)?, customer_set: txn.open_table(CUSTOMER_SET)? })
     }
 
     /// The days in `[from, to]` that have any activity, in order.
@@ -224,15 +275,14 @@ impl Reader {
         Ok(out)
     }
 
-    /// Estimated distinct customers over `[from, to]`.
+    /// Distinct customers with a live order in `[from, to]`, exactly.
     pub(crate) fn unique_customers(&self, from: NaiveDate, to: NaiveDate) -> Result<u64, crate::Error> {
-        let mut sketch = Sketch::new();
-        let mut any = false;
-        for entry in self.sketch.range(day_key(from)..=day_key(to))? {
-            sketch.merge_bytes(entry?.1.value());
-            any = true;
+        let mut all = RoaringBitmap::new();
+        for entry in self.customer_set.range(day_key(from)..=day_key(to))? {
+            let (key, bytes) = entry?;
+            all |= decode_set(key.value(), bytes.value())?;
         }
-        Ok(if any { sketch.estimate() } else { 0 })
+        Ok(all.len())
     }
 }
 
@@ -240,5 +290,7 @@ pub(crate) fn digest(txn: &redb::ReadTransaction, hasher: &mut blake3::Hasher) -
     use super::tables::digest_table;
     digest_table(&txn.open_table(STATS)?, hasher)?;
     digest_table(&txn.open_table(CUSTOMERS)?, hasher)?;
-    digest_table(&txn.open_table(SKETCH)?, hasher)
+    digest_table(&txn.open_table(CUSTOMER_SET)?, hasher)?;
+    digest_table(&txn.open_table(CUSTOMER_NUMBERS)?, hasher)?;
+    digest_table(&txn.open_table(NEXT_NUMBER)?, hasher)
 }

@@ -10,7 +10,6 @@ mod customer_stats;
 mod daily;
 mod dead_letters;
 mod directory;
-mod hll;
 mod orders;
 mod product_sales;
 mod projector;

@@ -18,7 +18,7 @@ use super::product_sales;
 pub use super::product_sales::TopProduct;
 use super::projector::{Progress, apply_batch};
 use super::search::SearchHit;
-use super::{Bucketing, CustomerInfo, directory, hll, store};
+use super::{Bucketing, CustomerInfo, directory, store};
 use crate::Countertop;
 use crate::domain::{Event, OrderStatus, Shop};
 use crate::money::Currency;
@@ -74,7 +74,7 @@ pub struct Kpis {
     pub items: i64,
     /// Average order value: net ÷ orders, rounded to the minor unit.
     pub average_order_value: Option<Decimal>,
-    /// Distinct customers (HyperLogLog estimate; see `unique_customers_error`).
+    /// Distinct customers with a live order in the period (exact).
     pub unique_customers: u64,
     pub cancelled: i64,
 }
@@ -101,8 +101,6 @@ pub struct Dashboard {
     pub series: Vec<SeriesPoint>,
     pub previous_series: Vec<SeriesPoint>,
     pub top_products: Vec<TopProduct>,
-    /// Relative standard error of `unique_customers`.
-    pub unique_customers_error: f64,
 }
 
 /// Report bucket size.
@@ -244,7 +242,6 @@ pub(crate) fn dashboard_in(txn: &ReadTransaction, period: Period, top: usize) ->
         series: series(period, &days, currency),
         previous_series: series(previous_period, &previous_days, currency),
         top_products: if top == 0 { Vec::new() } else { product_sales::top(txn, period.from, period.to, top)? },
-        unique_customers_error: hll::UNIQUE_CUSTOMERS_ERROR,
     })
 }
 

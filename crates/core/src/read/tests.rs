@@ -926,3 +926,68 @@ fn damage_met_in_the_read_store_is_never_called_write_store_damage() {
     let bug = super::on_read_store::<()>(|| panic!("ours")).unwrap_err();
     assert_eq!(bug.code(), "bug", "a panic of ours stays a bug: {bug}");
 }
+
+#[test]
+fn unique_customers_are_exact_over_any_range() {
+    // Was: a HyperLogLog estimate per day, ±1.6 % (the bench's 30 days of Online Retail said
+    // 1,659 where there are 1,629). Now a set per day, counted exactly.
+    let dir = tempfile::tempdir().unwrap();
+    let ct = shop(dir.path());
+    let customers = 2_000u64;
+    let adds = (0..customers)
+        .map(|i| {
+            Request::new(Command::AddCustomer(AddCustomer {
+                id: Some(format!("C{i}")),
+                name: format!("Customer {i}"),
+                ..Default::default()
+            }))
+        })
+        .collect();
+    assert!(ct.write().execute_batch(adds).unwrap().iter().all(Result::is_ok));
+    let mut rng = Rng(0x5eed);
+    let first = NaiveDate::from_ymd_opt(2024, 3, 1).unwrap();
+    let mut sales: Vec<(NaiveDate, u64)> = Vec::new();
+    let orders = (0..4_000)
+        .map(|_| {
+            let (day, customer) = (first + TimeDelta::days(rng.below(60) as i64), rng.below(customers));
+            sales.push((day, customer));
+            let at = london(2024, 3, 1, 12, 0) + TimeDelta::days((day - first).num_days());
+            place(Some(&format!("C{customer}")), &[("MUG", 1)], Some(at))
+        })
+        .map(Request::new)
+        .collect();
+    let placed = ct.write().execute_batch(orders).unwrap();
+    // Cancel every 7th order: a customer leaves a day's set only with their last order there.
+    let cancels = placed
+        .iter()
+        .step_by(7)
+        .map(|o| {
+            let order = o.as_ref().unwrap().stream.trim_start_matches("order/").to_owned();
+            Request::new(Command::CancelOrder(CancelOrder { order, reason: "test".into(), at: None }))
+        })
+        .collect();
+    assert!(ct.write().execute_batch(cancels).unwrap().iter().all(Result::is_ok));
+    let live: Vec<(NaiveDate, u64)> =
+        sales.iter().enumerate().filter(|(i, _)| i % 7 != 0).map(|(_, sale)| *sale).collect();
+    caught_up(&ct);
+    let exact = |from: NaiveDate, to: NaiveDate| {
+        live.iter()
+            .filter(|(d, _)| (from..=to).contains(d))
+            .map(|(_, c)| *c)
+            .collect::<std::collections::BTreeSet<_>>()
+            .len() as u64
+    };
+    let last = first + TimeDelta::days(59);
+    for (from, to) in [
+        (first, last),
+        (first, first + TimeDelta::days(29)),
+        (first + TimeDelta::days(10), first + TimeDelta::days(10)),
+    ] {
+        let d = ct.dashboard(Period { from, to }).unwrap().value;
+        assert_eq!(d.kpis.unique_customers, exact(from, to), "{from}..={to}");
+        assert_eq!(d.previous_kpis.unique_customers, exact(d.previous_period.from, d.previous_period.to));
+    }
+    assert!(exact(first, last) > 1_500, "enough customers that an estimate would be off");
+    // A rebuild numbers customers the same way: the read models equal a replay.
+    assert_eq!(ct.read_digest().unwrap().value, scratch_digest(&ct));
+}
