@@ -159,27 +159,38 @@ pub fn run(dir: &Path, workload: &Workload, probe: &Probe, plan: Plan) -> Result
             ct.dashboard_with(period, top).map(drop).map_err(|e| eprintln!("{e}")).ok();
         });
     }
-    let customers = workload::customers(n);
+    // The same questions as the baseline asks, taken from the workload (or the export); how
+    // many of them find something, so a run shows it asked about real orders and customers.
+    let found_orders = probe.orders.iter().filter(|o| matches!(ct.order(o, None, Duration::ZERO), Ok(Some(_)))).count();
+    let found_customers = probe
+        .customers
+        .iter()
+        .filter(|c| {
+            let filter = OrderFilter { customer: Some((*c).clone()), limit: 1, ..OrderFilter::default() };
+            ct.orders(&filter).is_ok_and(|page| !page.value.items.is_empty())
+        })
+        .count();
+    m.insert("probe_orders_found", found_orders as f64 / probe.orders.len().max(1) as f64);
+    m.insert("probe_customers_found", found_customers as f64 / probe.customers.len().max(1) as f64);
     let mut i = 0;
     m.samples("history", plan.queries, || {
         i += 1;
         let filter = OrderFilter {
-            customer: Some((1 + (i * 7919) % customers).to_string()),
+            customer: Some(probe.customers[i % probe.customers.len().max(1)].clone()),
             limit: 20,
             ..OrderFilter::default()
         };
         ct.orders(&filter).map(drop).ok();
     });
-    let queries = ["customer 17", "enamel mug", "oak lamp", "100042", "ceramc"];
     let mut q = 0;
     m.samples("search", plan.queries, || {
         q += 1;
-        ct.search(queries[q % queries.len()], 0, 10).map(drop).ok();
+        ct.search(probe.searches[q % probe.searches.len()], 0, 10).map(drop).ok();
     });
     let mut k = 0;
     m.samples("order", plan.queries, || {
         k += 1;
-        ct.order(&(100_001 + (k * 7919) % n).to_string(), None, Duration::ZERO).map(drop).ok();
+        ct.order(&probe.orders[k % probe.orders.len().max(1)], None, Duration::ZERO).map(drop).ok();
     });
 
     rss_phase(&mut m, "queries");
