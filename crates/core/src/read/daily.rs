@@ -17,7 +17,7 @@
 
 use chrono::NaiveDate;
 use redb::{ReadableTable, Table, TableDefinition, WriteTransaction};
-use roaring::RoaringBitmap;
+use roaring::{MultiOps, RoaringBitmap};
 use rust_decimal::Decimal;
 use serde::Serialize;
 
@@ -277,12 +277,14 @@ impl Reader {
 
     /// Distinct customers with a live order in `[from, to]`, exactly.
     pub(crate) fn unique_customers(&self, from: NaiveDate, to: NaiveDate) -> Result<u64, crate::Error> {
-        let mut all = RoaringBitmap::new();
+        let mut days = Vec::new();
         for entry in self.customer_set.range(day_key(from)..=day_key(to))? {
             let (key, bytes) = entry?;
-            all |= decode_set(key.value(), bytes.value())?;
+            days.push(decode_set(key.value(), bytes.value())?);
         }
-        Ok(all.len())
+        // One union of all of them: folding them in one by one re-merges the growing result
+        // each day (a year of Online Retail took 2.7 ms that way).
+        Ok(days.union().len())
     }
 }
 

@@ -135,6 +135,11 @@ impl<'txn> Tables<'txn> {
 }
 
 /// The best-selling products over `[from, to]` by revenue (then units, then name).
+///
+/// A year of a busy shop is hundreds of thousands of (day, product) rows, so the scan does
+/// the least per row: it adds up units and revenue under the product's key, and reads names
+/// only for the products that make the list (from their last row in the range: the name they
+/// were last sold under).
 pub(crate) fn top(
     txn: &redb::ReadTransaction,
     from: NaiveDate,
@@ -142,27 +147,55 @@ pub(crate) fn top(
     limit: usize,
 ) -> Result<Vec<TopProduct>, crate::Error> {
     let table = txn.open_table(SALES)?;
-    let mut sums: HashMap<String, TopProduct> = HashMap::new();
+    // Product key → (units, revenue, the last day it has a row on).
+    let mut sums: HashMap<String, (i64, Decimal, i32)> = HashMap::new();
     for entry in table.range((day_key(from), "")..(day_key(to) + 1, ""))? {
         let (key, value) = entry?;
-        let product = key.value().1;
-        let (units, revenue, name) = decode(value.value())?;
-        let row = sums.entry(product.to_owned()).or_insert_with(|| TopProduct {
-            sku: (!product.starts_with("item:")).then(|| product.to_owned()),
-            name: name.to_owned(),
-            units: 0,
-            revenue: Decimal::ZERO,
-        });
-        row.units += units;
-        row.revenue += revenue;
-        if !name.is_empty() {
-            name.clone_into(&mut row.name);
+        let (day, product) = key.value();
+        let (units, revenue) = decode_amounts(value.value())?;
+        match sums.get_mut(product) {
+            Some(sum) => {
+                sum.0 = sum.0.saturating_add(units);
+                sum.1 += revenue;
+                sum.2 = day;
+            }
+            None => {
+                sums.insert(product.to_owned(), (units, revenue, day));
+            }
         }
     }
-    let mut rows: Vec<TopProduct> = sums.into_values().filter(|r| r.units != 0 || !r.revenue.is_zero()).collect();
+    let mut ranked: Vec<(String, i64, Decimal, i32)> = sums
+        .into_iter()
+        .filter(|(_, (units, revenue, _))| *units != 0 || !revenue.is_zero())
+        .map(|(product, (units, revenue, day))| (product, units, revenue, day))
+        .collect();
+    ranked.sort_unstable_by(|a, b| b.2.cmp(&a.2).then(b.1.cmp(&a.1)));
+    // The list, and whatever ties with its last one on revenue and units: names break ties.
+    let mut cut = ranked.len().min(limit);
+    if let Some(last) = cut.checked_sub(1).map(|i| (ranked[i].2, ranked[i].1)) {
+        while ranked.get(cut).is_some_and(|r| (r.2, r.1) == last) {
+            cut += 1;
+        }
+    }
+    ranked.truncate(cut);
+    let mut rows = Vec::with_capacity(ranked.len());
+    for (product, units, revenue, day) in ranked {
+        let name = match table.get((day, product.as_str()))? {
+            Some(v) => decode(v.value())?.2.to_owned(),
+            None => String::new(),
+        };
+        let name = if name.is_empty() { product.strip_prefix("item:").unwrap_or(&product).to_owned() } else { name };
+        let sku = (!product.starts_with("item:")).then_some(product);
+        rows.push(TopProduct { sku, name, units, revenue });
+    }
     rows.sort_by(|a, b| b.revenue.cmp(&a.revenue).then(b.units.cmp(&a.units)).then(a.name.cmp(&b.name)));
     rows.truncate(limit);
     Ok(rows)
+}
+
+/// A row's units and revenue, without its name.
+fn decode_amounts(bytes: &[u8]) -> Result<(i64, Decimal), crate::Error> {
+    Ok((i64_from(bytes.get(..8))?, decimal_from(bytes.get(8..24).unwrap_or_default())?))
 }
 
 pub(crate) fn digest(txn: &redb::ReadTransaction, hasher: &mut blake3::Hasher) -> Result<(), crate::Error> {

@@ -991,3 +991,60 @@ fn unique_customers_are_exact_over_any_range() {
     // A rebuild numbers customers the same way: the read models equal a replay.
     assert_eq!(ct.read_digest().unwrap().value, scratch_digest(&ct));
 }
+
+#[test]
+fn top_products_break_ties_by_name_and_show_the_name_last_sold_under() {
+    let dir = tempfile::tempdir().unwrap();
+    let ct = shop(dir.path());
+    let run = |c: Command| ct.execute(Request::new(c)).unwrap();
+    let item = |name: &str, price: &str| LineInput::Item {
+        sku: None,
+        name: name.into(),
+        quantity: 1,
+        unit_price: Some(MoneyInput::new(dec(price))),
+        tax_rate: None,
+        total: None,
+    };
+    let sale = |lines: Vec<LineInput>, at| {
+        Command::PlaceOrder(PlaceOrder {
+            order: None,
+            customer: None,
+            lines,
+            discount: None,
+            note: None,
+            payment_method: None,
+            at: Some(at),
+        })
+    };
+    let (day1, day2) = (london(2024, 6, 1, 12, 0), london(2024, 6, 2, 12, 0));
+    // Zebra and Apple tie on revenue and units, on different days; the mug sells under its old
+    // name, then its new one.
+    run(sale(vec![item("Zebra", "5.00")], day1));
+    run(place(None, &[("MUG", 2)], Some(day1)));
+    run(Command::UpdateProduct(UpdateProduct {
+        sku: "MUG".into(),
+        name: Some("Blue enamel mug".into()),
+        unit_price: None,
+        tax_rate: None,
+        image: None,
+        archived: None,
+    }));
+    run(place(None, &[("MUG", 1)], Some(day2)));
+    run(sale(vec![item("Apple", "5.00")], day2));
+    tables_caught_up(&ct);
+    let period = Period { from: day1.date_naive(), to: day2.date_naive() };
+    let top = |n| ct.dashboard_with(period, n).unwrap().value.top_products;
+    let names: Vec<(Option<String>, String, i64, Decimal)> =
+        top(10).into_iter().map(|t| (t.sku, t.name, t.units, t.revenue)).collect();
+    assert_eq!(
+        names,
+        [
+            (Some("MUG".into()), "Blue enamel mug".into(), 3, dec("24.00")),
+            (None, "Apple".into(), 1, dec("5.00")),
+            (None, "Zebra".into(), 1, dec("5.00")),
+        ]
+    );
+    // Cut inside a tie: the name decides which one makes the list.
+    let two: Vec<String> = top(2).into_iter().map(|t| t.name).collect();
+    assert_eq!(two, ["Blue enamel mug", "Apple"]);
+}
