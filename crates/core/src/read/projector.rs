@@ -495,6 +495,7 @@ fn apply_batch_once(
             }
             checkpoint = *position;
         }
+        tables.finish().map_err(failed)?;
         meta.set_checkpoint(checkpoint).map_err(failed)?;
     }
     txn.commit().map_err(|e| failed(e.into()))?;
@@ -867,6 +868,7 @@ fn retry(
                 })?;
             }
         }
+        tables.finish()?;
     }
     txn.commit()?;
     live.dirty_since = None;

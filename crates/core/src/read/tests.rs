@@ -1048,3 +1048,64 @@ fn top_products_break_ties_by_name_and_show_the_name_last_sold_under() {
     let two: Vec<String> = top(2).into_iter().map(|t| t.name).collect();
     assert_eq!(two, ["Blue enamel mug", "Apple"]);
 }
+
+#[test]
+fn top_products_over_whole_months_and_odd_days_match_the_orders() {
+    // Whole months come from the month rows, the days at either end from the day rows: every
+    // way a range can fall across months must add up to what the orders say.
+    let dir = tempfile::tempdir().unwrap();
+    let ct = shop(dir.path());
+    let first = NaiveDate::from_ymd_opt(2024, 1, 15).unwrap();
+    let mut rng = Rng(0xdecade);
+    let mut sold: Vec<(NaiveDate, i64, i64)> = Vec::new(); // day, mugs, towels
+    let orders: Vec<Request> = (0..400)
+        .map(|_| {
+            let day = first + TimeDelta::days(rng.below(120) as i64);
+            let (mugs, towels) = (1 + rng.below(3) as i64, rng.below(3) as i64);
+            sold.push((day, mugs, towels));
+            let at = london(2024, 1, 15, 12, 0) + TimeDelta::days((day - first).num_days());
+            let mut lines = vec![("MUG", mugs)];
+            if towels > 0 {
+                lines.push(("TEA", towels));
+            }
+            Request::new(place(None, &lines, Some(at)))
+        })
+        .collect();
+    let placed = ct.write().execute_batch(orders).unwrap();
+    let cancels = placed
+        .iter()
+        .step_by(5)
+        .map(|o| {
+            let order = o.as_ref().unwrap().stream.trim_start_matches("order/").to_owned();
+            Request::new(Command::CancelOrder(CancelOrder { order, reason: "test".into(), at: None }))
+        })
+        .collect();
+    assert!(ct.write().execute_batch(cancels).unwrap().iter().all(Result::is_ok));
+    tables_caught_up(&ct);
+    let d = |m, day| NaiveDate::from_ymd_opt(2024, m, day).unwrap();
+    for (from, to) in [
+        (first, first + TimeDelta::days(119)),
+        (d(2, 1), d(2, 29)),
+        (d(2, 1), d(3, 31)),
+        (d(1, 20), d(1, 25)),
+        (d(1, 31), d(3, 1)),
+        (d(2, 29), d(4, 1)),
+    ] {
+        let (mut mugs, mut towels) = (0, 0);
+        for (i, (day, m, t)) in sold.iter().enumerate() {
+            if i % 5 != 0 && (from..=to).contains(day) {
+                (mugs, towels) = (mugs + m, towels + t);
+            }
+        }
+        let top = ct.dashboard_with(Period { from, to }, 10).unwrap().value.top_products;
+        let got: Vec<(String, i64, Decimal)> =
+            top.into_iter().map(|t| (t.sku.unwrap_or_default(), t.units, t.revenue)).collect();
+        let mut want = vec![
+            ("MUG".to_owned(), mugs, Decimal::from(mugs * 8)),
+            ("TEA".to_owned(), towels, dec("4.50") * Decimal::from(towels)),
+        ];
+        want.retain(|(_, units, _)| *units != 0);
+        want.sort_by_key(|w| std::cmp::Reverse(w.2));
+        assert_eq!(got, want, "{from}..={to}");
+    }
+}
