@@ -1,12 +1,21 @@
 //! Read model: units and revenue per product per business day, and per month, for top-product
-//! lists. Owns `product_sales` and `product_sales_month`.
+//! lists. Owns `product_sales`, `product_sales_month`, `product_numbers`,
+//! `product_numbers_next` and `product_names`.
 //!
-//! Keyed by (day, product key): the SKU for lines with one, `item:NAME` for ad-hoc items
-//! without. Every change to a day's row is made to its month's row too (keyed by the month's
-//! first day), so a long range reads its whole months from the month rows and only the days at
-//! its ends from the day rows: a year is 12 months and at most 60 days, not 365 days. Revenue is the line totals (before the order discount). Cancelling an order takes
-//! its lines off its placement day; a return (credit note) takes its lines off its own day.
-//! Refunds of an order are not attributed to products: a refund names an amount, not lines.
+//! Every product gets a small number the first time it sells (`product_numbers`, keyed by the
+//! SKU for lines with one and `item:NAME` for ad-hoc items without; in log order, so a rebuild
+//! numbers them the same), and its key and the name it was last sold under live once, in
+//! `product_names`. The sales rows are keyed by (day, number) and hold units and revenue in 24
+//! fixed bytes, so a range is summed into a plain array indexed by number — no strings, no
+//! hashing per row. Every change to a day's row is made to its month's row too (keyed by the
+//! month's first day), so a long range reads its whole months from the month rows and only the
+//! days at its ends from the day rows: a year is 12 months and at most 60 days, not 365 days.
+//! The rows a batch changes are kept in memory and written once each, at the end of the batch
+//! ([`Tables::finish`]).
+//!
+//! Revenue is the line totals (before the order discount). Cancelling an order takes its lines
+//! off its placement day; a return (credit note) takes its lines off its own day. Refunds of an
+//! order are not attributed to products: a refund names an amount, not lines.
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -20,8 +29,13 @@ use super::{Apply, Bucketing, add_count, add_money, day_key, decimal_from, i64_f
 use crate::domain::Event;
 use crate::store::Envelope;
 
-const SALES: TableDefinition<'_, (i32, &str), &[u8]> = TableDefinition::new("product_sales");
-const MONTHS: TableDefinition<'_, (i32, &str), &[u8]> = TableDefinition::new("product_sales_month");
+const SALES: TableDefinition<'_, (i32, u32), &[u8]> = TableDefinition::new("product_sales");
+const MONTHS: TableDefinition<'_, (i32, u32), &[u8]> = TableDefinition::new("product_sales_month");
+const NUMBERS: TableDefinition<'_, &str, u32> = TableDefinition::new("product_numbers");
+/// One row (key 0): the number the next new product gets.
+const NEXT_NUMBER: TableDefinition<'_, u8, u32> = TableDefinition::new("product_numbers_next");
+/// Number → key length (2, LE) ‖ key ‖ the name it was last sold under.
+const NAMES: TableDefinition<'_, u32, &[u8]> = TableDefinition::new("product_names");
 
 /// The first day of `day`'s month.
 fn month_of(day: NaiveDate) -> NaiveDate {
@@ -46,83 +60,153 @@ fn product_key(sku: Option<&str>, name: &str) -> String {
     }
 }
 
-/// units (8) ‖ revenue (16) ‖ name (UTF-8)
-fn encode(units: i64, revenue: Decimal, name: &str) -> Vec<u8> {
-    let mut out = Vec::with_capacity(24 + name.len());
-    out.extend_from_slice(&units.to_le_bytes());
-    out.extend_from_slice(&revenue.serialize());
+/// units (8) ‖ revenue (16)
+fn encode(units: i64, revenue: Decimal) -> [u8; 24] {
+    let mut out = [0u8; 24];
+    out[..8].copy_from_slice(&units.to_le_bytes());
+    out[8..].copy_from_slice(&revenue.serialize());
+    out
+}
+
+fn decode(bytes: &[u8]) -> Result<(i64, Decimal), crate::Error> {
+    if bytes.len() != 24 {
+        return Err(super::damaged(format!("a product's sales are {} bytes, not 24", bytes.len())));
+    }
+    Ok((i64_from(bytes.get(..8))?, decimal_from(&bytes[8..24])?))
+}
+
+fn encode_name(key: &str, name: &str) -> Vec<u8> {
+    let mut out = Vec::with_capacity(2 + key.len() + name.len());
+    out.extend_from_slice(&u16::try_from(key.len()).unwrap_or(u16::MAX).to_le_bytes());
+    out.extend_from_slice(key.as_bytes());
     out.extend_from_slice(name.as_bytes());
     out
 }
 
-fn decode(bytes: &[u8]) -> Result<(i64, Decimal, &str), crate::Error> {
-    let units = i64_from(bytes.get(..8))?;
-    let revenue = decimal_from(bytes.get(8..24).unwrap_or_default())?;
-    let name = bytes
-        .get(24..)
-        .and_then(|b| std::str::from_utf8(b).ok())
-        .ok_or_else(|| super::damaged("a product's name is not readable"))?;
-    Ok((units, revenue, name))
+/// (key, name) of a `product_names` row.
+fn decode_name(bytes: &[u8]) -> Result<(&str, &str), crate::Error> {
+    let damaged = || super::damaged("a product's name is not readable");
+    let len = usize::from(u16::from_le_bytes(bytes.get(..2).and_then(|b| b.try_into().ok()).ok_or_else(damaged)?));
+    let key = bytes.get(2..2 + len).and_then(|b| std::str::from_utf8(b).ok()).ok_or_else(damaged)?;
+    let name = bytes.get(2 + len..).and_then(|b| std::str::from_utf8(b).ok()).ok_or_else(damaged)?;
+    Ok((key, name))
 }
 
-/// A row being changed in this batch: (is a month row, day or month key, product key).
-type RowKey = (bool, i32, String);
-
-/// The rows as this batch leaves them: units, revenue, name.
-type Row = (i64, Decimal, String);
+/// A sales row being changed in this batch: (is a month row, day or month key, number).
+type RowKey = (bool, i32, u32);
 
 pub(crate) struct Tables<'txn> {
-    sales: Table<'txn, (i32, &'static str), &'static [u8]>,
-    months: Table<'txn, (i32, &'static str), &'static [u8]>,
-    /// The batch's changes, written once each by [`Tables::finish`]: a batch of Online Retail
-    /// invoices touches the same month rows thousands of times.
-    changed: HashMap<RowKey, Row>,
+    sales: Table<'txn, (i32, u32), &'static [u8]>,
+    months: Table<'txn, (i32, u32), &'static [u8]>,
+    numbers: Table<'txn, &'static str, u32>,
+    next_number: Table<'txn, u8, u32>,
+    names: Table<'txn, u32, &'static [u8]>,
+    /// The batch's changed rows, written once each by [`Tables::finish`]: a batch of Online
+    /// Retail invoices touches the same month rows thousands of times.
+    changed: HashMap<RowKey, (i64, Decimal)>,
+    /// Products this batch has met: number → (key, the name it was last sold under), all
+    /// written (once each) by [`Tables::finish`].
+    renamed: HashMap<u32, (String, String)>,
+    /// Product key → number, for the products this batch has met.
+    known: HashMap<String, u32>,
 }
 
 impl<'txn> Tables<'txn> {
     pub(crate) fn open(txn: &'txn WriteTransaction) -> Result<Tables<'txn>, crate::Error> {
-        Ok(Tables { sales: txn.open_table(SALES)?, months: txn.open_table(MONTHS)?, changed: HashMap::new() })
+        Ok(Tables {
+            sales: txn.open_table(SALES)?,
+            months: txn.open_table(MONTHS)?,
+            numbers: txn.open_table(NUMBERS)?,
+            next_number: txn.open_table(NEXT_NUMBER)?,
+            names: txn.open_table(NAMES)?,
+            changed: HashMap::new(),
+            renamed: HashMap::new(),
+            known: HashMap::new(),
+        })
     }
 
     /// Writes the batch's changed rows; before the transaction commits.
     pub(crate) fn finish(&mut self) -> Result<(), crate::Error> {
-        for ((in_month, at, key), (units, revenue, name)) in self.changed.drain() {
+        for ((in_month, at, number), (units, revenue)) in self.changed.drain() {
             let table = if in_month { &mut self.months } else { &mut self.sales };
-            table.insert((at, key.as_str()), encode(units, revenue, &name).as_slice())?;
+            table.insert((at, number), encode(units, revenue).as_slice())?;
         }
+        for (number, (key, name)) in self.renamed.drain() {
+            self.names.insert(number, encode_name(&key, &name).as_slice())?;
+        }
+        self.known.clear();
         Ok(())
     }
 
     /// A row as the batch has it so far.
-    fn row(&self, key: &RowKey) -> Result<(i64, Decimal), crate::Error> {
-        if let Some((units, revenue, _)) = self.changed.get(key) {
-            return Ok((*units, *revenue));
+    fn row(&self, key: RowKey) -> Result<(i64, Decimal), crate::Error> {
+        if let Some(row) = self.changed.get(&key) {
+            return Ok(*row);
         }
         let table = if key.0 { &self.months } else { &self.sales };
-        Ok(match table.get((key.1, key.2.as_str()))? {
-            Some(v) => {
-                let (units, revenue, _) = decode(v.value())?;
-                (units, revenue)
+        match table.get((key.1, key.2))? {
+            Some(v) => decode(v.value()),
+            None => Ok((0, Decimal::ZERO)),
+        }
+    }
+
+    /// The product's number, given now if it has none; `sale` names it after this line.
+    fn number(&mut self, key: &str, name: &str, sale: bool) -> Result<u32, crate::Error> {
+        let number = match self.known.get(key) {
+            Some(number) => *number,
+            None => {
+                let found = self.numbers.get(key)?.map(|v| v.value());
+                let number = match found {
+                    Some(number) => {
+                        let stored = self
+                            .names
+                            .get(number)?
+                            .map(|v| v.value().to_vec())
+                            .ok_or_else(|| super::damaged(format!("product {key} has a number but no name")))?;
+                        let stored = decode_name(&stored)?.1.to_owned();
+                        self.renamed.insert(number, (key.to_owned(), stored));
+                        number
+                    }
+                    None => {
+                        let number = self.next_number.get(0)?.map_or(0, |v| v.value());
+                        let next =
+                            number.checked_add(1).ok_or_else(|| super::damaged("more than 4,294,967,295 products"))?;
+                        self.numbers.insert(key, number)?;
+                        self.next_number.insert(0, next)?;
+                        self.renamed.insert(number, (key.to_owned(), name.to_owned()));
+                        number
+                    }
+                };
+                self.known.insert(key.to_owned(), number);
+                number
             }
-            None => (0, Decimal::ZERO),
-        })
+        };
+        if (sale && !name.is_empty())
+            && let Some(row) = self.renamed.get_mut(&number)
+            && row.1 != name
+        {
+            name.clone_into(&mut row.1);
+        }
+        Ok(number)
     }
 
     /// Adds units and revenue to the (day, product) and (month, product) rows of each line,
     /// all or none: a row that would pass what a read model holds leaves every row as it was.
+    /// `sale`: the lines are sold (not taken back), so they name their products.
     fn add<'a>(
         &mut self,
         day: NaiveDate,
         lines: impl IntoIterator<Item = (Option<&'a str>, &'a str, i64, Decimal)>,
+        sale: bool,
     ) -> Result<Apply, crate::Error> {
         let (day, month) = (day_key(day), day_key(month_of(day)));
-        let mut rows: BTreeMap<RowKey, (i64, Decimal, &str)> = BTreeMap::new();
+        let mut rows: BTreeMap<RowKey, (i64, Decimal)> = BTreeMap::new();
         for (sku, name, units, revenue) in lines {
-            let key = product_key(sku, name);
-            for row in [(false, day, key.clone()), (true, month, key)] {
+            let number = self.number(&product_key(sku, name), name, sale)?;
+            for row in [(false, day, number), (true, month, number)] {
                 let (old_units, old_revenue) = match rows.get(&row) {
-                    Some((u, r, _)) => (*u, *r),
-                    None => self.row(&row)?,
+                    Some(found) => *found,
+                    None => self.row(row)?,
                 };
                 let (units_of, revenue_of) = if row.0 {
                     ("a product's units in a month", "a product's revenue in a month")
@@ -137,12 +221,10 @@ impl<'txn> Tables<'txn> {
                     Ok(revenue) => revenue,
                     Err(e) => return Ok(Err(e)),
                 };
-                rows.insert(row, (units, revenue, name));
+                rows.insert(row, (units, revenue));
             }
         }
-        for (key, (units, revenue, name)) in rows {
-            self.changed.insert(key, (units, revenue, name.to_owned()));
-        }
+        self.changed.extend(rows);
         Ok(Ok(()))
     }
 
@@ -155,7 +237,7 @@ impl<'txn> Tables<'txn> {
         match &envelope.event {
             Event::OrderPlaced(e) => {
                 let lines = e.lines.iter().map(|l| (l.sku.as_deref(), l.name.as_str(), i64::from(l.quantity), l.total));
-                self.add(bucketing.day(e.at), lines)
+                self.add(bucketing.day(e.at), lines, true)
             }
             Event::ReturnRecorded(e) => {
                 let lines = e
@@ -163,7 +245,7 @@ impl<'txn> Tables<'txn> {
                     .lines
                     .iter()
                     .map(|l| (l.sku.as_deref(), l.name.as_str(), -i64::from(l.quantity), -l.total));
-                self.add(bucketing.day(e.record.at), lines)
+                self.add(bucketing.day(e.record.at), lines, false)
             }
             Event::OrderCancelled(e) => {
                 let Some(view) = orders.view(&e.order)? else {
@@ -171,7 +253,7 @@ impl<'txn> Tables<'txn> {
                 };
                 let lines =
                     view.lines.iter().map(|l| (l.sku.as_deref(), l.name.as_str(), -i64::from(l.quantity), -l.total));
-                self.add(view.business_day, lines)
+                self.add(view.business_day, lines, false)
             }
             _ => Ok(Ok(())),
         }
@@ -180,10 +262,9 @@ impl<'txn> Tables<'txn> {
 
 /// The best-selling products over `[from, to]` by revenue (then units, then name).
 ///
-/// A year of a busy shop is hundreds of thousands of (day, product) rows, so whole months are
-/// read from the month rows, and the scan does the least per row: it adds up units and revenue
-/// under the product's key, and reads names only for the products that make the list (from
-/// their last row in the range: the name they were last sold under).
+/// Whole months are read from the month rows, the days at either end from the day rows, and
+/// summed into an array indexed by product number; names are read for the products on the
+/// list only.
 pub(crate) fn top(
     txn: &redb::ReadTransaction,
     from: NaiveDate,
@@ -192,50 +273,39 @@ pub(crate) fn top(
 ) -> Result<Vec<TopProduct>, crate::Error> {
     let days = txn.open_table(SALES)?;
     let months = txn.open_table(MONTHS)?;
-    // Product key → (units, revenue, its last row so far: (in the month table, key)).
-    let mut sums: HashMap<String, (i64, Decimal, (bool, i32))> = HashMap::new();
-    let mut add = |table: &redb::ReadOnlyTable<(i32, &'static str), &'static [u8]>,
-                   in_month: bool,
-                   first: i32,
-                   last: i32|
-     -> Result<(), crate::Error> {
-        for entry in table.range((first, "")..(last + 1, ""))? {
+    let products = txn.open_table(NEXT_NUMBER)?.get(0)?.map_or(0, |v| v.value());
+    // Number → (units, revenue, sold in the range).
+    let mut sums: Vec<(i64, Decimal, bool)> = vec![(0, Decimal::ZERO, false); products as usize];
+    let mut add = |table: &redb::ReadOnlyTable<(i32, u32), &'static [u8]>, first: i32, last: i32| {
+        for entry in table.range((first, 0)..(last + 1, 0))? {
             let (key, value) = entry?;
-            let (at, product) = key.value();
-            let (units, revenue) = decode_amounts(value.value())?;
-            match sums.get_mut(product) {
-                Some(sum) => {
-                    sum.0 = sum.0.saturating_add(units);
-                    sum.1 += revenue;
-                    sum.2 = (in_month, at);
-                }
-                None => {
-                    sums.insert(product.to_owned(), (units, revenue, (in_month, at)));
-                }
-            }
+            let (units, revenue) = decode(value.value())?;
+            let sum = sums
+                .get_mut(key.value().1 as usize)
+                .ok_or_else(|| super::damaged("a product's sales name a product with no number"))?;
+            *sum = (sum.0.saturating_add(units), sum.1 + revenue, true);
         }
-        Ok(())
+        Ok::<(), crate::Error>(())
     };
-    // In date order, so each product's last row is the latest: the days before the first
-    // whole month, whole months, the days after the last one.
     let mut cursor = from;
     while cursor <= to {
         let next_month = month_of(cursor).checked_add_months(chrono::Months::new(1)).unwrap_or(NaiveDate::MAX);
         let month_end = next_month.pred_opt().unwrap_or(next_month);
         if cursor.day() == 1 && month_end <= to {
-            add(&months, true, day_key(cursor), day_key(cursor))?;
+            add(&months, day_key(cursor), day_key(cursor))?;
         } else {
-            add(&days, false, day_key(cursor), day_key(month_end.min(to)))?;
+            add(&days, day_key(cursor), day_key(month_end.min(to)))?;
         }
         if next_month == NaiveDate::MAX {
             break;
         }
         cursor = next_month;
     }
-    let mut ranked: Vec<(String, i64, Decimal, (bool, i32))> = sums
+    let mut ranked: Vec<(u32, i64, Decimal)> = sums
         .into_iter()
-        .filter(|(_, (units, revenue, _))| *units != 0 || !revenue.is_zero())
-        .map(|(product, (units, revenue, last))| (product, units, revenue, last))
+        .zip(0u32..)
+        .filter(|((units, revenue, sold), _)| *sold && (*units != 0 || !revenue.is_zero()))
+        .map(|((units, revenue, _), number)| (number, units, revenue))
         .collect();
     ranked.sort_unstable_by(|a, b| b.2.cmp(&a.2).then(b.1.cmp(&a.1)));
     // The list, and whatever ties with its last one on revenue and units: names break ties.
@@ -246,28 +316,25 @@ pub(crate) fn top(
         }
     }
     ranked.truncate(cut);
+    let names = txn.open_table(NAMES)?;
     let mut rows = Vec::with_capacity(ranked.len());
-    for (product, units, revenue, (in_month, at)) in ranked {
-        let table = if in_month { &months } else { &days };
-        let name = match table.get((at, product.as_str()))? {
-            Some(v) => decode(v.value())?.2.to_owned(),
-            None => String::new(),
-        };
-        let name = if name.is_empty() { product.strip_prefix("item:").unwrap_or(&product).to_owned() } else { name };
-        let sku = (!product.starts_with("item:")).then_some(product);
-        rows.push(TopProduct { sku, name, units, revenue });
+    for (number, units, revenue) in ranked {
+        let stored = names.get(number)?.ok_or_else(|| super::damaged(format!("product {number} has no name")))?;
+        let (key, name) = decode_name(stored.value())?;
+        let name = if name.is_empty() { key.strip_prefix("item:").unwrap_or(key) } else { name };
+        let sku = (!key.starts_with("item:")).then(|| key.to_owned());
+        rows.push(TopProduct { sku, name: name.to_owned(), units, revenue });
     }
     rows.sort_by(|a, b| b.revenue.cmp(&a.revenue).then(b.units.cmp(&a.units)).then(a.name.cmp(&b.name)));
     rows.truncate(limit);
     Ok(rows)
 }
 
-/// A row's units and revenue, without its name.
-fn decode_amounts(bytes: &[u8]) -> Result<(i64, Decimal), crate::Error> {
-    Ok((i64_from(bytes.get(..8))?, decimal_from(bytes.get(8..24).unwrap_or_default())?))
-}
-
 pub(crate) fn digest(txn: &redb::ReadTransaction, hasher: &mut blake3::Hasher) -> Result<(), crate::Error> {
-    super::tables::digest_table(&txn.open_table(SALES)?, hasher)?;
-    super::tables::digest_table(&txn.open_table(MONTHS)?, hasher)
+    use super::tables::digest_table;
+    digest_table(&txn.open_table(SALES)?, hasher)?;
+    digest_table(&txn.open_table(MONTHS)?, hasher)?;
+    digest_table(&txn.open_table(NUMBERS)?, hasher)?;
+    digest_table(&txn.open_table(NEXT_NUMBER)?, hasher)?;
+    digest_table(&txn.open_table(NAMES)?, hasher)
 }
