@@ -4,7 +4,8 @@
 //!
 //! The end-to-end tests cannot click a native dialog: `COUNTERTOP_TEST_PICK=DIR`, set by their
 //! launcher in the app's environment (never by the page), makes an open dialog pick the one
-//! file in `DIR/open` and a save dialog answer `DIR/<suggested name>`.
+//! file in `DIR/open` and a save dialog answer `DIR/<suggested name>`. Only debug builds (what
+//! the tests run) read it: a release app always asks the person at the keyboard.
 
 use std::path::PathBuf;
 
@@ -15,9 +16,14 @@ use crate::error::{ApiError, ApiResult};
 
 const TEST_PICK: &str = "COUNTERTOP_TEST_PICK";
 
+/// The tests' answer folder, in debug builds only.
+fn test_pick() -> Option<PathBuf> {
+    if cfg!(debug_assertions) { std::env::var_os(TEST_PICK).map(PathBuf::from) } else { None }
+}
+
 /// Asks for a CSV (or `.csv.gz`) export to import; `None` when the owner cancels.
 pub fn open_csv(app: &AppHandle) -> ApiResult<Option<PathBuf>> {
-    if let Some(dir) = std::env::var_os(TEST_PICK).map(PathBuf::from) {
+    if let Some(dir) = test_pick() {
         let picked = std::fs::read_dir(dir.join("open")).ok().and_then(|mut entries| entries.next()?.ok());
         return Ok(picked.map(|entry| entry.path()));
     }
@@ -27,7 +33,7 @@ pub fn open_csv(app: &AppHandle) -> ApiResult<Option<PathBuf>> {
 
 /// Asks where to save a file, suggesting `name`; `None` when the owner cancels.
 pub fn save_as(app: &AppHandle, name: &str, extension: &str) -> ApiResult<Option<PathBuf>> {
-    if let Some(dir) = std::env::var_os(TEST_PICK).map(PathBuf::from) {
+    if let Some(dir) = test_pick() {
         return Ok(Some(dir.join(name)));
     }
     let picked =
