@@ -1,6 +1,7 @@
-//! `countertop-bench`: Countertop and a single-model SQLite shop on the same workload, side by
-//! side in one run. Each system runs in its own child process (so peak memory is its own);
-//! the parent prints one table — metric, Countertop, baseline, ratio — and can write JSON.
+//! `countertop-bench`: Countertop, a single-model SQLite shop, and the same SQLite shop with
+//! summary tables on the same workload, side by side in one run. Each system runs in its own
+//! child process (so peak memory is its own); the parent prints one table — metric, the three
+//! systems, Countertop's ratio to each baseline — and can write JSON.
 //!
 //! ```text
 //! cargo run --release -p countertop-bench -- [--orders 100000] [--seed 7] [--json out.json]
@@ -227,7 +228,10 @@ fn child(system: &str, dir: &Path, workload: &Workload, plan: Plan) -> Result<()
     };
     let metrics = match system {
         "countertop" => countertop::run(dir, workload, &probe, plan).map_err(|e| e.to_string())?,
-        "sqlite" => sqlite::run(dir, workload, &probe, plan).map_err(|e| e.to_string())?,
+        "sqlite" => sqlite::run(dir, workload, &probe, plan, sqlite::Model::Single).map_err(|e| e.to_string())?,
+        "sqlite-summary" => {
+            sqlite::run(dir, workload, &probe, plan, sqlite::Model::Summary).map_err(|e| e.to_string())?
+        }
         "fsync" => fsync_floor(dir),
         other => return Err(format!("unknown system '{other}'")),
     };
@@ -287,25 +291,41 @@ fn main() -> ExitCode {
         let fsync = run_child("fsync", &args)?;
         let ours = run_child("countertop", &args)?;
         let base = run_child("sqlite", &args)?;
-        let mut keys: Vec<&String> = ours.keys().chain(base.keys()).collect();
+        let summary = run_child("sqlite-summary", &args)?;
+        let mut keys: Vec<&String> = ours.keys().chain(base.keys()).chain(summary.keys()).collect();
         keys.sort();
         keys.dedup();
-        println!("{:<32} {:>14} {:>14} {:>10}", "metric", "countertop", "sqlite", "ratio c/s");
+        println!(
+            "{:<32} {:>14} {:>14} {:>14} {:>10} {:>10}",
+            "metric", "countertop", "sqlite", "sqlite+sum", "ratio c/s", "c/sum"
+        );
         for key in &keys {
-            let (c, s) = (ours.get(*key), base.get(*key));
+            let (c, s, t) = (ours.get(*key), base.get(*key), summary.get(*key));
             let show = |v: Option<&f64>| v.map_or_else(|| "n/a".to_owned(), |v| format!("{v:.3}"));
-            let ratio = match (c, s) {
+            let ratio = |c: Option<&f64>, s: Option<&f64>| match (c, s) {
                 (Some(c), Some(s)) if *s != 0.0 => format!("{:.3}", c / s),
                 _ => "-".into(),
             };
-            println!("{key:<32} {:>14} {:>14} {:>10}", show(c), show(s), ratio);
+            println!(
+                "{key:<32} {:>14} {:>14} {:>14} {:>10} {:>10}",
+                show(c),
+                show(s),
+                show(t),
+                ratio(c, s),
+                ratio(c, t)
+            );
         }
         for (key, v) in &fsync {
             println!("{key:<32} {v:>14.3}   (this disk: raw writes + fsync)");
         }
-        Ok(
-            serde_json::json!({ "orders": args.orders, "seed": args.seed, "countertop": ours, "sqlite": base, "fsync": fsync }),
-        )
+        Ok(serde_json::json!({
+            "orders": args.orders,
+            "seed": args.seed,
+            "countertop": ours,
+            "sqlite": base,
+            "sqlite_summary": summary,
+            "fsync": fsync,
+        }))
     };
     match run() {
         Ok(json) => {

@@ -1,7 +1,9 @@
-//! The baseline: the same shop done the usual single-model way on SQLite — normalised tables
+//! The baselines: the same shop done the usual single-model way on SQLite — normalised tables
 //! with the indexes a sensible app has, WAL with `synchronous=FULL` (durable like ours), money
 //! in integer cents, a business-day column, a GROUP BY dashboard, and FTS5 search kept in the
-//! same transaction as the order.
+//! same transaction as the order — and the stronger one a pragmatic engineer would build next:
+//! the same, plus summary tables (per day; per day and product; per day and customer) kept in
+//! each order's own transaction, which the dashboard reads instead of the orders.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -36,6 +38,86 @@ CREATE INDEX refunds_by_day ON refunds(day);
 CREATE VIRTUAL TABLE order_search USING fts5(number, customer, email, products, skus, tracking, carrier, note);
 ";
 
+/// The summary tables of the second baseline.
+const SUMMARY_SCHEMA: &str = "
+CREATE TABLE day_summary (day TEXT PRIMARY KEY, gross_cents INTEGER NOT NULL, orders INTEGER NOT NULL,
+    items INTEGER NOT NULL, refunds_cents INTEGER NOT NULL) WITHOUT ROWID;
+CREATE TABLE day_product (day TEXT NOT NULL, sku TEXT NOT NULL, name TEXT NOT NULL, units INTEGER NOT NULL,
+    revenue_cents INTEGER NOT NULL, PRIMARY KEY (day, sku)) WITHOUT ROWID;
+CREATE TABLE day_customer (day TEXT NOT NULL, customer_id INTEGER NOT NULL, PRIMARY KEY (day, customer_id)) WITHOUT ROWID;
+";
+const SUMMARY_DAILY: &str =
+    "SELECT day, gross_cents, orders, items FROM day_summary WHERE day BETWEEN ?1 AND ?2 ORDER BY day";
+const SUMMARY_REFUNDS: &str = "SELECT day, refunds_cents FROM day_summary WHERE day BETWEEN ?1 AND ?2";
+const SUMMARY_UNIQUE: &str = "SELECT COUNT(DISTINCT customer_id) FROM day_customer WHERE day BETWEEN ?1 AND ?2";
+const SUMMARY_TOP: &str = "SELECT sku, name, SUM(units), SUM(revenue_cents) AS revenue FROM day_product
+    WHERE day BETWEEN ?1 AND ?2 GROUP BY sku ORDER BY revenue DESC LIMIT 10";
+
+/// The summary tables recomputed from the orders, items and refunds.
+const RECOMPUTE: &str = "
+DELETE FROM day_summary; DELETE FROM day_product; DELETE FROM day_customer;
+INSERT INTO day_summary (day, gross_cents, orders, items, refunds_cents)
+    SELECT o.day, SUM(i.total_cents), COUNT(DISTINCT o.id), SUM(i.quantity), 0
+    FROM orders o JOIN order_items i ON i.order_id = o.id WHERE o.status != 'cancelled' GROUP BY o.day;
+INSERT INTO day_summary (day, gross_cents, orders, items, refunds_cents)
+    SELECT day, 0, 0, 0, SUM(amount_cents) FROM refunds WHERE true GROUP BY day
+    ON CONFLICT(day) DO UPDATE SET refunds_cents = excluded.refunds_cents;
+INSERT INTO day_product (day, sku, name, units, revenue_cents)
+    SELECT o.day, i.sku, MAX(i.name), SUM(i.quantity), SUM(i.total_cents)
+    FROM orders o JOIN order_items i ON i.order_id = o.id WHERE o.status != 'cancelled' GROUP BY o.day, i.sku;
+INSERT INTO day_customer (day, customer_id)
+    SELECT DISTINCT day, customer_id FROM orders WHERE status != 'cancelled' AND customer_id IS NOT NULL;
+";
+
+/// Which baseline.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Model {
+    /// Normalised tables only; the dashboard aggregates the orders.
+    Single,
+    /// The same, plus summary tables kept in each order's transaction.
+    Summary,
+}
+
+/// Adds a live order to the summary tables (in the order's transaction).
+fn summarize(
+    tx: &rusqlite::Transaction<'_>,
+    day: &str,
+    customer: Option<i64>,
+    lines: &[(&str, &str, i64, i64)],
+) -> Result<(), rusqlite::Error> {
+    let total: i64 = lines.iter().map(|l| l.3).sum();
+    let items: i64 = lines.iter().map(|l| l.2).sum();
+    tx.prepare_cached(
+        "INSERT INTO day_summary (day, gross_cents, orders, items, refunds_cents) VALUES (?1, ?2, 1, ?3, 0)
+         ON CONFLICT(day) DO UPDATE SET gross_cents = gross_cents + excluded.gross_cents,
+             orders = orders + 1, items = items + excluded.items",
+    )?
+    .execute(params![day, total, items])?;
+    let mut product = tx.prepare_cached(
+        "INSERT INTO day_product (day, sku, name, units, revenue_cents) VALUES (?1, ?2, ?3, ?4, ?5)
+         ON CONFLICT(day, sku) DO UPDATE SET units = units + excluded.units,
+             revenue_cents = revenue_cents + excluded.revenue_cents, name = excluded.name",
+    )?;
+    for (sku, name, quantity, cents) in lines {
+        product.execute(params![day, sku, name, quantity, cents])?;
+    }
+    if let Some(c) = customer {
+        tx.prepare_cached("INSERT OR IGNORE INTO day_customer (day, customer_id) VALUES (?1, ?2)")?
+            .execute(params![day, c])?;
+    }
+    Ok(())
+}
+
+/// Adds a refund to the day's summary (in the refund's transaction).
+fn summarize_refund(tx: &rusqlite::Transaction<'_>, day: &str, cents: i64) -> Result<(), rusqlite::Error> {
+    tx.prepare_cached(
+        "INSERT INTO day_summary (day, gross_cents, orders, items, refunds_cents) VALUES (?1, 0, 0, 0, ?2)
+         ON CONFLICT(day) DO UPDATE SET refunds_cents = refunds_cents + excluded.refunds_cents",
+    )?
+    .execute(params![day, cents])?;
+    Ok(())
+}
+
 /// The dashboard the seed app ran: per-day revenue from orders joined to items, refunds per
 /// day, distinct customers, top products — for the period and the one before it.
 const DAILY: &str = "SELECT o.day, SUM(i.total_cents), COUNT(DISTINCT o.id), SUM(i.quantity)
@@ -55,11 +137,20 @@ fn day(at: DateTime<Utc>) -> String {
     countertop_core::business_day(at, chrono_tz::Europe::London, four).to_string()
 }
 
-pub fn run(dir: &Path, workload: &Workload, probe: &Probe, plan: Plan) -> Result<Metrics, rusqlite::Error> {
+pub fn run(
+    dir: &Path,
+    workload: &Workload,
+    probe: &Probe,
+    plan: Plan,
+    model: Model,
+) -> Result<Metrics, rusqlite::Error> {
     let path = dir.join("shop.sqlite");
     let mut m = Metrics::new();
     let mut db = Connection::open(&path)?;
     db.execute_batch(SCHEMA)?;
+    if model == Model::Summary {
+        db.execute_batch(SUMMARY_SCHEMA)?;
+    }
     {
         let tx = db.transaction()?;
         for i in 0..PRODUCTS {
@@ -90,27 +181,35 @@ pub fn run(dir: &Path, workload: &Workload, probe: &Probe, plan: Plan) -> Result
             for o in workload::orders(*orders, *seed) {
                 pending.push(o);
                 if pending.len() >= 2000 {
-                    import(&mut db, &pending)?;
+                    import(&mut db, &pending, model)?;
                     pending.clear();
                 }
             }
-            import(&mut db, &pending)?;
+            import(&mut db, &pending, model)?;
             *orders
         }
         Workload::OnlineRetail(path) => {
-            let (orders, lines) = load_online_retail(&mut db, path)?;
+            let (orders, lines) = load_online_retail(&mut db, path, model)?;
             m.insert("import_lines_per_s", lines as f64 / started.elapsed().as_secs_f64());
             orders
         }
     };
     m.insert("import_orders_per_s", n as f64 / started.elapsed().as_secs_f64());
+    if model == Model::Summary {
+        // What a rebuild is for this design: the summary tables recomputed from the orders.
+        let started = Instant::now();
+        let tx = db.transaction()?;
+        tx.execute_batch(RECOMPUTE)?;
+        tx.commit()?;
+        m.insert("rebuild_tables_s", started.elapsed().as_secs_f64());
+    }
 
     // 5. Queries.
     let last = probe.last_day;
     for (key, days, top) in [("dash30", 30, false), ("dash365", 365, false), ("top30", 30, true), ("top365", 365, true)]
     {
         m.samples(key, if n > 200_000 { plan.queries.min(20) } else { plan.queries.min(100) }, || {
-            dashboard(&db, last, days, top).map_err(|e| eprintln!("{e}")).ok();
+            dashboard(&db, last, days, top, model).map_err(|e| eprintln!("{e}")).ok();
         });
     }
     let mut i = 0;
@@ -143,7 +242,7 @@ pub fn run(dir: &Path, workload: &Workload, probe: &Probe, plan: Plan) -> Result
             cancelled: false,
         };
         let t = Instant::now();
-        if let Err(e) = import(db, std::slice::from_ref(&o)) {
+        if let Err(e) = import(db, std::slice::from_ref(&o), model) {
             eprintln!("sqlite: {e}");
         }
         t.elapsed()
@@ -162,7 +261,7 @@ pub fn run(dir: &Path, workload: &Workload, probe: &Probe, plan: Plan) -> Result
             let Ok(reader) = Connection::open(&path) else { return 0 };
             let mut runs = 0;
             while !stop.load(Ordering::Relaxed) {
-                dashboard(&reader, last, 30, true).ok();
+                dashboard(&reader, last, 30, true, model).ok();
                 runs += 1;
             }
             runs
@@ -182,7 +281,7 @@ pub fn run(dir: &Path, workload: &Workload, probe: &Probe, plan: Plan) -> Result
     m.insert("disk_mb", dir_bytes(dir) as f64 / 1e6);
     let started = Instant::now();
     let db = Connection::open(&path)?;
-    dashboard(&db, last, 30, true)?;
+    dashboard(&db, last, 30, true, model)?;
     m.insert("cold_open_ms", started.elapsed().as_secs_f64() * 1e3);
     drop(db);
     m.insert("peak_rss_mb", peak_rss_mb());
@@ -193,7 +292,7 @@ pub fn run(dir: &Path, workload: &Workload, probe: &Probe, plan: Plan) -> Result
 /// invoice, credit notes (`C…`) as refunds on their own day, stock adjustments (negative
 /// quantities on sale invoices) and negative prices skipped — the same lines Countertop's
 /// importer imports. Transactions of 2000 invoices. Returns (orders, lines read).
-fn load_online_retail(db: &mut Connection, path: &Path) -> Result<(u64, u64), rusqlite::Error> {
+fn load_online_retail(db: &mut Connection, path: &Path, model: Model) -> Result<(u64, u64), rusqlite::Error> {
     let bad = |e: String| rusqlite::Error::ToSqlConversionFailure(e.into());
     let file = std::fs::File::open(path).map_err(|e| bad(format!("{}: {e}", path.display())))?;
     let mut reader = csv::Reader::from_reader(flate2::read::MultiGzDecoder::new(file));
@@ -207,7 +306,7 @@ fn load_online_retail(db: &mut Connection, path: &Path) -> Result<(u64, u64), ru
      -> Result<(), rusqlite::Error> {
         let tx = db.transaction()?;
         for rows in batch.drain(..) {
-            if load_invoice(&tx, &rows, &mut seen)? {
+            if load_invoice(&tx, &rows, &mut seen, model)? {
                 *orders += 1;
             }
         }
@@ -234,6 +333,7 @@ fn load_invoice(
     tx: &rusqlite::Transaction<'_>,
     rows: &[csv::StringRecord],
     seen: &mut std::collections::HashSet<String>,
+    model: Model,
 ) -> Result<bool, rusqlite::Error> {
     let Some(first) = rows.first() else { return Ok(false) };
     let local = chrono::NaiveDateTime::parse_from_str(&first[4], "%Y-%m-%d %H:%M:%S").unwrap_or_default();
@@ -267,6 +367,9 @@ fn load_invoice(
         let amount: i64 = kept.iter().map(|r| cents(&r[5], r[3].parse().unwrap_or(0))).sum();
         tx.prepare_cached("INSERT INTO refunds (order_id, amount_cents, day) VALUES (NULL, ?1, ?2)")?
             .execute(params![amount, day(at)])?;
+        if model == Model::Summary {
+            summarize_refund(tx, &day(at), amount)?;
+        }
         return Ok(false);
     }
     let mut number = first[0].to_owned();
@@ -280,13 +383,17 @@ fn load_invoice(
     let mut item = tx.prepare_cached(
         "INSERT INTO order_items (order_id, product_id, sku, name, quantity, unit_price_cents, total_cents) VALUES (?1, NULL, ?2, ?3, ?4, ?5, ?6)",
     )?;
-    let (mut names, mut skus) = (Vec::new(), Vec::new());
+    let (mut names, mut skus, mut summary) = (Vec::new(), Vec::new(), Vec::new());
     for r in &kept {
         let q: i64 = r[3].parse().unwrap_or(0);
         let unit = cents(&r[5], 1);
         item.execute(params![id, &r[1], &r[2], q, unit, cents(&r[5], q)])?;
         names.push(r[2].to_owned());
         skus.push(r[1].to_owned());
+        summary.push((&r[1], &r[2], q, cents(&r[5], q)));
+    }
+    if model == Model::Summary {
+        summarize(tx, &day(at), customer, &summary)?;
     }
     let who = customer.map(|c| format!("Customer {c}")).unwrap_or_default();
     tx.prepare_cached(
@@ -297,7 +404,7 @@ fn load_invoice(
 }
 
 /// Writes orders (with their items, search row, refund and cancellation) in one transaction.
-fn import(db: &mut Connection, orders: &[GenOrder]) -> Result<(), rusqlite::Error> {
+fn import(db: &mut Connection, orders: &[GenOrder], model: Model) -> Result<(), rusqlite::Error> {
     let tx = db.transaction()?;
     {
         let mut order = tx.prepare_cached(
@@ -342,6 +449,14 @@ fn import(db: &mut Connection, orders: &[GenOrder]) -> Result<(), rusqlite::Erro
             fts.execute(params![id, o.number.to_string(), customer, email, names.join(" "), skus.join(" ")])?;
             if let Some((cents, at)) = o.refund {
                 refund.execute(params![id, cents, day(at)])?;
+                if model == Model::Summary {
+                    summarize_refund(&tx, &day(at), cents)?;
+                }
+            }
+            if model == Model::Summary && !o.cancelled {
+                let summary: Vec<(&str, &str, i64, i64)> =
+                    lines.iter().map(|(sku, name, cents, q)| (sku.as_str(), name.as_str(), *q, cents * q)).collect();
+                summarize(&tx, &day(o.at), o.customer.map(|c| c as i64), &summary)?;
             }
         }
     }
@@ -350,27 +465,31 @@ fn import(db: &mut Connection, orders: &[GenOrder]) -> Result<(), rusqlite::Erro
 
 /// KPIs and the daily series for the period and the previous one; with `top`, also the top
 /// products (the same split as Countertop's `dashboard_with`).
-fn dashboard(db: &Connection, last: NaiveDate, days: u64, top: bool) -> Result<(), rusqlite::Error> {
+fn dashboard(db: &Connection, last: NaiveDate, days: u64, top: bool, model: Model) -> Result<(), rusqlite::Error> {
+    let (daily, refunds, unique, top_query) = match model {
+        Model::Single => (DAILY, REFUNDS, UNIQUE, TOP),
+        Model::Summary => (SUMMARY_DAILY, SUMMARY_REFUNDS, SUMMARY_UNIQUE, SUMMARY_TOP),
+    };
     let from = last - chrono::TimeDelta::days(days as i64 - 1);
     let previous_to = from - chrono::TimeDelta::days(1);
     let previous_from = previous_to - chrono::TimeDelta::days(days as i64 - 1);
     for (a, b) in [(from, last), (previous_from, previous_to)] {
         let (a, b) = (a.to_string(), b.to_string());
-        let mut daily = db.prepare_cached(DAILY)?;
+        let mut daily = db.prepare_cached(daily)?;
         let rows = daily.query_map(params![a, b], |r| {
             Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?, r.get::<_, i64>(2)?, r.get::<_, i64>(3)?))
         })?;
         std::hint::black_box(rows.collect::<Result<Vec<_>, _>>()?);
-        let mut refunds = db.prepare_cached(REFUNDS)?;
+        let mut refunds = db.prepare_cached(refunds)?;
         let rows = refunds.query_map(params![a, b], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))?;
         std::hint::black_box(rows.collect::<Result<Vec<_>, _>>()?);
-        std::hint::black_box(db.prepare_cached(UNIQUE)?.query_row(params![a, b], |r| r.get::<_, i64>(0))?);
+        std::hint::black_box(db.prepare_cached(unique)?.query_row(params![a, b], |r| r.get::<_, i64>(0))?);
     }
     if !top {
         return Ok(());
     }
     let (a, b) = (from.to_string(), last.to_string());
-    let mut top = db.prepare_cached(TOP)?;
+    let mut top = db.prepare_cached(top_query)?;
     let rows = top.query_map(params![a, b], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(3)?)))?;
     std::hint::black_box(rows.collect::<Result<Vec<_>, _>>()?);
     Ok(())

@@ -6,7 +6,7 @@
 use std::process::Command;
 
 #[test]
-fn the_harness_runs_both_systems_and_writes_json() {
+fn the_harness_runs_every_system_and_writes_json() {
     let dir = tempfile::tempdir().unwrap();
     let json = dir.path().join("bench.json");
     let out = Command::new(env!("CARGO_BIN_EXE_countertop-bench"))
@@ -18,7 +18,7 @@ fn the_harness_runs_both_systems_and_writes_json() {
     let table = String::from_utf8_lossy(&out.stdout);
     assert!(table.starts_with("metric"), "{table}");
     let parsed: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
-    for system in ["countertop", "sqlite"] {
+    for system in ["countertop", "sqlite", "sqlite_summary"] {
         for key in
             ["import_orders_per_s", "entry_idle_p99_ms", "dash30_p99_ms", "search_p99_ms", "disk_mb", "peak_rss_mb"]
         {
@@ -33,6 +33,9 @@ fn the_harness_runs_both_systems_and_writes_json() {
         "anon_after_import_mb",
     ] {
         assert!(parsed["countertop"][key].is_number(), "countertop.{key} missing: {parsed}");
+    }
+    for system in ["countertop", "sqlite_summary"] {
+        assert!(parsed[system]["rebuild_tables_s"].is_number(), "{system}.rebuild_tables_s missing: {parsed}");
     }
     for key in ["fsync_p50_ms", "fsync_20_contiguous_p50_ms", "fsync_20_scattered_p99_ms"] {
         assert!(parsed["fsync"][key].is_number(), "fsync.{key} missing: {parsed}");
