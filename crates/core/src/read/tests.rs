@@ -927,6 +927,19 @@ fn damage_met_in_the_read_store_is_never_called_write_store_damage() {
     assert_eq!(bug.code(), "bug", "a panic of ours stays a bug: {bug}");
 }
 
+/// Cancels the 1st, (n+1)th, … of the orders `placed` answered, in one batch.
+fn cancel_every(ct: &Countertop, placed: &[Result<crate::Outcome, crate::Error>], n: usize) {
+    let cancels = placed
+        .iter()
+        .step_by(n)
+        .map(|o| {
+            let order = o.as_ref().unwrap().stream.trim_start_matches("order/").to_owned();
+            Request::new(Command::CancelOrder(CancelOrder { order, reason: "test".into(), at: None }))
+        })
+        .collect();
+    assert!(ct.write().execute_batch(cancels).unwrap().iter().all(Result::is_ok));
+}
+
 #[test]
 fn unique_customers_are_exact_over_any_range() {
     // Was: a HyperLogLog estimate per day, ±1.6 % (the bench's 30 days of Online Retail said
@@ -958,15 +971,7 @@ fn unique_customers_are_exact_over_any_range() {
         .collect();
     let placed = ct.write().execute_batch(orders).unwrap();
     // Cancel every 7th order: a customer leaves a day's set only with their last order there.
-    let cancels = placed
-        .iter()
-        .step_by(7)
-        .map(|o| {
-            let order = o.as_ref().unwrap().stream.trim_start_matches("order/").to_owned();
-            Request::new(Command::CancelOrder(CancelOrder { order, reason: "test".into(), at: None }))
-        })
-        .collect();
-    assert!(ct.write().execute_batch(cancels).unwrap().iter().all(Result::is_ok));
+    cancel_every(&ct, &placed, 7);
     let live: Vec<(NaiveDate, u64)> =
         sales.iter().enumerate().filter(|(i, _)| i % 7 != 0).map(|(_, sale)| *sale).collect();
     caught_up(&ct);
@@ -1072,15 +1077,7 @@ fn top_products_over_whole_months_and_odd_days_match_the_orders() {
         })
         .collect();
     let placed = ct.write().execute_batch(orders).unwrap();
-    let cancels = placed
-        .iter()
-        .step_by(5)
-        .map(|o| {
-            let order = o.as_ref().unwrap().stream.trim_start_matches("order/").to_owned();
-            Request::new(Command::CancelOrder(CancelOrder { order, reason: "test".into(), at: None }))
-        })
-        .collect();
-    assert!(ct.write().execute_batch(cancels).unwrap().iter().all(Result::is_ok));
+    cancel_every(&ct, &placed, 5);
     tables_caught_up(&ct);
     let d = |m, day| NaiveDate::from_ymd_opt(2024, m, day).unwrap();
     for (from, to) in [

@@ -170,36 +170,18 @@ fn day(disk: &Arc<SimDisk>, seed: u64) -> Day {
                 // An import-sized job: sometimes past the journal's largest record.
                 let n = if rng.chance(3) { 900 } else { 5 + rng.below(60) };
                 let requests: Vec<Request> = (0..n).map(|_| place(id(), &done.products, customers, &mut rng)).collect();
-                match store.execute_bulk(requests.clone()) {
-                    Ok(results) => {
-                        for (request, result) in requests.into_iter().zip(results) {
-                            if let Ok(outcome) = result {
-                                note(&mut done, request, outcome);
-                            }
-                        }
-                    }
-                    Err(e) => {
-                        done.stopped = Some(format!("bulk: {e}"));
-                        return done;
-                    }
+                if let Err(e) = note_all(&mut done, requests.clone(), store.execute_bulk(requests)) {
+                    done.stopped = Some(format!("bulk: {e}"));
+                    return done;
                 }
                 None
             }
             _ => {
                 let requests: Vec<Request> =
                     (0..2 + rng.below(4)).map(|_| place(id(), &done.products, customers, &mut rng)).collect();
-                match store.execute_batch(requests.clone()) {
-                    Ok(results) => {
-                        for (request, result) in requests.into_iter().zip(results) {
-                            if let Ok(outcome) = result {
-                                note(&mut done, request, outcome);
-                            }
-                        }
-                    }
-                    Err(e) => {
-                        done.stopped = Some(format!("batch: {e}"));
-                        return done;
-                    }
+                if let Err(e) = note_all(&mut done, requests.clone(), store.execute_batch(requests)) {
+                    done.stopped = Some(format!("batch: {e}"));
+                    return done;
                 }
                 None
             }
@@ -220,6 +202,21 @@ fn day(disk: &Arc<SimDisk>, seed: u64) -> Day {
         }
     }
     done
+}
+
+/// Notes the commands of a batch or bulk job that were answered `Ok`; the job's own error if
+/// it failed as a whole.
+fn note_all(
+    done: &mut Day,
+    requests: Vec<Request>,
+    results: Result<Vec<Result<Outcome, Error>>, Error>,
+) -> Result<(), Error> {
+    for (request, result) in requests.into_iter().zip(results?) {
+        if let Ok(outcome) = result {
+            note(done, request, outcome);
+        }
+    }
+    Ok(())
 }
 
 fn note(done: &mut Day, request: Request, outcome: Outcome) {
