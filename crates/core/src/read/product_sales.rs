@@ -150,8 +150,9 @@ impl<'txn> Tables<'txn> {
         }
     }
 
-    /// The product's number, given now if it has none; `sale` names it after this line.
-    fn number(&mut self, key: &str, name: &str, sale: bool) -> Result<u32, crate::Error> {
+    /// The product's number, given now if it has none (a number is only an identity: one given
+    /// for an event that is then parked changes no sum).
+    fn number(&mut self, key: &str, name: &str) -> Result<u32, crate::Error> {
         let number = match self.known.get(key) {
             Some(number) => *number,
             None => {
@@ -181,13 +182,17 @@ impl<'txn> Tables<'txn> {
                 number
             }
         };
-        if (sale && !name.is_empty())
+        Ok(number)
+    }
+
+    /// The product was just sold under `name` (it has been numbered in this batch).
+    fn sold_as(&mut self, number: u32, name: &str) {
+        if !name.is_empty()
             && let Some(row) = self.renamed.get_mut(&number)
             && row.1 != name
         {
             name.clone_into(&mut row.1);
         }
-        Ok(number)
     }
 
     /// Adds units and revenue to the (day, product) and (month, product) rows of each line,
@@ -201,8 +206,10 @@ impl<'txn> Tables<'txn> {
     ) -> Result<Apply, crate::Error> {
         let (day, month) = (day_key(day), day_key(month_of(day)));
         let mut rows: BTreeMap<RowKey, (i64, Decimal)> = BTreeMap::new();
+        let mut names = Vec::new();
         for (sku, name, units, revenue) in lines {
-            let number = self.number(&product_key(sku, name), name, sale)?;
+            let number = self.number(&product_key(sku, name), name)?;
+            names.push((number, name));
             for row in [(false, day, number), (true, month, number)] {
                 let (old_units, old_revenue) = match rows.get(&row) {
                     Some(found) => *found,
@@ -225,6 +232,11 @@ impl<'txn> Tables<'txn> {
             }
         }
         self.changed.extend(rows);
+        if sale {
+            for (number, name) in names {
+                self.sold_as(number, name);
+            }
+        }
         Ok(Ok(()))
     }
 
