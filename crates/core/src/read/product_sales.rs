@@ -106,7 +106,7 @@ pub(crate) struct Tables<'txn> {
     changed: HashMap<RowKey, (i64, Decimal)>,
     /// Products this batch has met: number → (key, the name it was last sold under), all
     /// written (once each) by [`Tables::finish`].
-    renamed: HashMap<u32, (String, String)>,
+    met: HashMap<u32, (String, String)>,
     /// Product key → number, for the products this batch has met.
     known: HashMap<String, u32>,
 }
@@ -120,7 +120,7 @@ impl<'txn> Tables<'txn> {
             next_number: txn.open_table(NEXT_NUMBER)?,
             names: txn.open_table(NAMES)?,
             changed: HashMap::new(),
-            renamed: HashMap::new(),
+            met: HashMap::new(),
             known: HashMap::new(),
         })
     }
@@ -131,7 +131,7 @@ impl<'txn> Tables<'txn> {
             let table = if in_month { &mut self.months } else { &mut self.sales };
             table.insert((at, number), encode(units, revenue).as_slice())?;
         }
-        for (number, (key, name)) in self.renamed.drain() {
+        for (number, (key, name)) in self.met.drain() {
             self.names.insert(number, encode_name(&key, &name).as_slice())?;
         }
         self.known.clear();
@@ -165,7 +165,7 @@ impl<'txn> Tables<'txn> {
                             .map(|v| v.value().to_vec())
                             .ok_or_else(|| super::damaged(format!("product {key} has a number but no name")))?;
                         let stored = decode_name(&stored)?.1.to_owned();
-                        self.renamed.insert(number, (key.to_owned(), stored));
+                        self.met.insert(number, (key.to_owned(), stored));
                         number
                     }
                     None => {
@@ -174,7 +174,7 @@ impl<'txn> Tables<'txn> {
                             number.checked_add(1).ok_or_else(|| super::damaged("more than 4,294,967,295 products"))?;
                         self.numbers.insert(key, number)?;
                         self.next_number.insert(0, next)?;
-                        self.renamed.insert(number, (key.to_owned(), name.to_owned()));
+                        self.met.insert(number, (key.to_owned(), name.to_owned()));
                         number
                     }
                 };
@@ -188,7 +188,7 @@ impl<'txn> Tables<'txn> {
     /// The product was just sold under `name` (it has been numbered in this batch).
     fn sold_as(&mut self, number: u32, name: &str) {
         if !name.is_empty()
-            && let Some(row) = self.renamed.get_mut(&number)
+            && let Some(row) = self.met.get_mut(&number)
             && row.1 != name
         {
             name.clone_into(&mut row.1);
