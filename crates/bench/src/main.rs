@@ -8,6 +8,7 @@
 //! ```
 
 mod countertop;
+mod sizes;
 mod sqlite;
 mod workload;
 
@@ -136,6 +137,15 @@ fn dir_bytes(dir: &Path) -> u64 {
         .sum()
 }
 
+/// Bytes in a file, or in a directory tree.
+fn dir_or_file_bytes(path: &Path) -> u64 {
+    match std::fs::metadata(path) {
+        Ok(m) if m.is_dir() => dir_bytes(path),
+        Ok(m) => m.len(),
+        Err(_) => 0,
+    }
+}
+
 /// The disk's fsync floor: write 4 KiB and fsync, p50/p99, for context. Also what a commit
 /// that rewrites 20 pages costs when they lie together (an append-only log, SQLite's WAL) and
 /// when they are scattered through a 64 MiB file (a copy-on-write B-tree such as redb's): an
@@ -190,11 +200,12 @@ struct Args {
     dir: Option<PathBuf>,
     quick: bool,
     online_retail: Option<PathBuf>,
+    sizes: Option<PathBuf>,
 }
 
 fn args() -> Result<Args, String> {
     let mut args =
-        Args { orders: 100_000, seed: 7, json: None, system: None, dir: None, quick: false, online_retail: None };
+        Args { orders: 100_000, seed: 7, json: None, system: None, dir: None, quick: false, online_retail: None, sizes: None };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
         let mut value = || it.next().ok_or_else(|| format!("{flag} needs a value"));
@@ -206,9 +217,10 @@ fn args() -> Result<Args, String> {
             "--dir" => args.dir = Some(PathBuf::from(value()?)),
             "--quick" => args.quick = true,
             "--online-retail" => args.online_retail = Some(PathBuf::from(value()?)),
+            "--sizes" => args.sizes = Some(PathBuf::from(value()?)),
             "--help" | "-h" => {
                 return Err(
-                    "usage: countertop-bench [--orders N (100000)] [--seed S (7)] [--online-retail FILE.csv.gz] [--json FILE] [--quick]".into()
+                    "usage: countertop-bench [--orders N (100000)] [--seed S (7)] [--online-retail FILE.csv.gz] [--json FILE] [--quick]\n       countertop-bench --sizes DATA_DIR   (where a data folder's bytes go, table by table)".into()
                 );
             }
             other => return Err(format!("unknown argument '{other}'; see --help")),
@@ -273,6 +285,15 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    if let Some(dir) = &args.sizes {
+        return match sizes::print(dir) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("error: {e}");
+                ExitCode::FAILURE
+            }
+        };
+    }
     if let (Some(system), Some(dir)) = (&args.system, &args.dir) {
         let plan = if args.quick { Plan::QUICK } else { Plan::FULL };
         let workload = match &args.online_retail {
