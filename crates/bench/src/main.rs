@@ -204,8 +204,16 @@ struct Args {
 }
 
 fn args() -> Result<Args, String> {
-    let mut args =
-        Args { orders: 100_000, seed: 7, json: None, system: None, dir: None, quick: false, online_retail: None, sizes: None };
+    let mut args = Args {
+        orders: 100_000,
+        seed: 7,
+        json: None,
+        system: None,
+        dir: None,
+        quick: false,
+        online_retail: None,
+        sizes: None,
+    };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
         let mut value = || it.next().ok_or_else(|| format!("{flag} needs a value"));

@@ -44,7 +44,12 @@ fn redb_file(path: &Path) -> Result<(), String> {
         let stats = table.stats().map_err(|e| fail(&e))?;
         total += row(redb::MultimapTableHandle::name(&table), table.len().map_err(|e| fail(&e))?, &stats);
     }
-    println!("  {:<26} {:>10} {:>12.1}   (the rest of the file is redb's free and system pages)", "all tables", "", total as f64 / 1e6);
+    println!(
+        "  {:<26} {:>10} {:>12.1}   (the rest of the file is redb's free and system pages)",
+        "all tables",
+        "",
+        total as f64 / 1e6
+    );
     Ok(())
 }
 

@@ -45,6 +45,7 @@
 
 mod app;
 pub mod chart;
+mod codec;
 mod domain;
 pub mod export;
 mod files;

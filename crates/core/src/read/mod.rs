@@ -159,11 +159,14 @@ pub(crate) fn storage(e: impl std::fmt::Display) -> crate::Error {
 }
 
 pub(crate) fn to_json<T: Serialize>(value: &T) -> Result<Vec<u8>, crate::Error> {
-    serde_json::to_vec(value).map_err(|e| crate::Error::Internal(format!("encoding a read-model row: {e}")))
+    serde_json::to_vec(value)
+        .map(crate::codec::pack)
+        .map_err(|e| crate::Error::Internal(format!("encoding a read-model row: {e}")))
 }
 
 pub(crate) fn from_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, crate::Error> {
-    serde_json::from_slice(bytes).map_err(|e| damaged(format!("a row is not readable: {e}")))
+    let json = crate::codec::unpack(bytes).map_err(|e| damaged(format!("a row is not readable: {e}")))?;
+    serde_json::from_slice(&json).map_err(|e| damaged(format!("a row is not readable: {e}")))
 }
 
 /// A stored amount: 16 bytes of `Decimal::serialize`, with a scale `Decimal` can have and no

@@ -1,9 +1,10 @@
 //! The event log: the `events` table (global position → envelope) and the `streams` index
 //! ((stream, version) → position). Owns both tables and the hash chain.
 //!
-//! A stored envelope is `hash (32 bytes) ‖ record (JSON)`, where
-//! `hash = BLAKE3(previous hash ‖ record)` and the first event's previous hash is 32 zero
-//! bytes. Positions start at 1 and have no gaps. Rewriting, removing or reordering any event
+//! A stored envelope is `hash (32 bytes) ‖ record`, where `record` is the envelope's JSON,
+//! compressed when long (see [`crate::codec`]; logs written before that hold plain JSON, and
+//! a log may hold both), `hash = BLAKE3(previous hash ‖ record)` over the record as stored,
+//! and the first event's previous hash is 32 zero bytes. Positions start at 1 and have no gaps. Rewriting, removing or reordering any event
 //! breaks the chain at that position, which [`verify`] reports.
 
 use std::borrow::Cow;
@@ -131,10 +132,11 @@ impl<'txn> LogWriter<'txn> {
             payload: event.to_payload(),
         };
         let json = serde_json::to_vec(&record).map_err(|e| Error::Internal(format!("encoding an event: {e}")))?;
-        let hash = chain(&self.prev_hash, &json);
-        let mut value = Vec::with_capacity(HASH_LEN + json.len());
+        let stored = crate::codec::pack(json);
+        let hash = chain(&self.prev_hash, &stored);
+        let mut value = Vec::with_capacity(HASH_LEN + stored.len());
         value.extend_from_slice(&hash);
-        value.extend_from_slice(&json);
+        value.extend_from_slice(&stored);
         let position = self.next_position;
         self.events.insert(position, value.as_slice())?;
         self.streams.insert((&*record.stream, version), position)?;
@@ -172,8 +174,10 @@ fn split(position: u64, value: &[u8]) -> Result<([u8; HASH_LEN], &[u8]), Error> 
 }
 
 pub(super) fn decode(position: u64, value: &[u8]) -> Result<Envelope, Error> {
-    let (hash, json) = split(position, value)?;
-    let record: Record<'_, &RawValue> = serde_json::from_slice(json)
+    let (hash, stored) = split(position, value)?;
+    let json = crate::codec::unpack(stored)
+        .map_err(|e| Error::corrupt_event(position, format!("the envelope is not readable: {e}")))?;
+    let record: Record<'_, &RawValue> = serde_json::from_slice(&json)
         .map_err(|e| Error::corrupt_event(position, format!("the envelope is not readable: {e}")))?;
     let stream = StreamId::from_key(&record.stream)
         .ok_or_else(|| Error::corrupt_event(position, format!("unknown stream '{}'", record.stream)))?;

@@ -187,9 +187,7 @@ fn get<T: DeserializeOwned>(
     let Some(value) = table.get(key)? else {
         return Ok(None);
     };
-    serde_json::from_slice(value.value())
-        .map(Some)
-        .map_err(|e| Error::corrupt(format!("the current state of '{key}' is not readable: {e}")))
+    decode(key, value.value()).map(Some)
 }
 
 fn put<T: Serialize>(
@@ -200,9 +198,18 @@ fn put<T: Serialize>(
     value: &T,
 ) -> Result<(), Error> {
     let json = serde_json::to_vec(value).map_err(|e| Error::Internal(format!("encoding the state of '{key}': {e}")))?;
-    table.insert(key, json.as_slice())?;
-    puts.record(target, key.as_bytes(), &json);
+    let stored = crate::codec::pack(json);
+    table.insert(key, stored.as_slice())?;
+    puts.record(target, key.as_bytes(), &stored);
     Ok(())
+}
+
+/// A state row as stored (JSON, compressed when long; see [`crate::codec`]).
+fn decode<T: DeserializeOwned>(key: &str, stored: &[u8]) -> Result<T, Error> {
+    let unreadable =
+        |e: &dyn std::fmt::Display| Error::corrupt(format!("the current state of '{key}' is not readable: {e}"));
+    let json = crate::codec::unpack(stored).map_err(|e| unreadable(&e))?;
+    serde_json::from_slice(&json).map_err(|e| unreadable(&e))
 }
 
 /// Read access to the current-state tables from a read transaction.
@@ -245,9 +252,7 @@ fn all<T: DeserializeOwned>(table: &impl ReadableTable<&'static str, &'static [u
     let mut out = Vec::new();
     for entry in table.iter()? {
         let (key, value) = entry?;
-        let row = serde_json::from_slice(value.value())
-            .map_err(|e| Error::corrupt(format!("the current state of '{}' is not readable: {e}", key.value())))?;
-        out.push(row);
+        out.push(decode(key.value(), value.value())?);
     }
     Ok(out)
 }

@@ -115,8 +115,22 @@ fn folder() {
 
 #[test]
 fn the_v1_golden_store_still_loads() {
+    check_golden_store(&golden());
+}
+
+/// The same events written with long records compressed (`write-v2-packed.redb`, 2026-11-29).
+#[test]
+fn the_packed_golden_store_still_loads() {
+    let path = golden_path("write-v2-packed.redb");
+    let bytes = std::fs::read(&path).expect("the golden file is committed");
+    // zstd frames' magic number: some records are stored compressed.
+    assert!(bytes.windows(4).any(|w| w == [0x28, 0xB5, 0x2F, 0xFD]), "the file holds compressed records");
+    check_golden_store(&path);
+}
+
+fn check_golden_store(path: &Path) {
     let dir = tempfile::tempdir().unwrap();
-    std::fs::copy(golden(), dir.path().join("write.redb")).expect("the golden file is committed");
+    std::fs::copy(path, dir.path().join("write.redb")).expect("the golden file is committed");
     let store = WriteStore::open(dir.path()).unwrap();
 
     let report = store.verify().unwrap();
