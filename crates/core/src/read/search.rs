@@ -47,7 +47,7 @@ use crate::domain::OrderStatus;
 const POINTER: &str = "CURRENT";
 /// Changes when the schema or what goes into documents changes; a mismatch rebuilds the index.
 const SEARCH_FINGERPRINT: &str = "search@2";
-const WRITER_MEMORY: usize = 30_000_000;
+const WRITER_MEMORY: usize = 15_000_000;
 /// Below this many exact matches, a search also looks for typos and prefixes.
 const WIDEN_BELOW: usize = 20;
 /// The analyzer of the `text` field, registered with every index this code opens.

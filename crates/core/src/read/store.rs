@@ -12,7 +12,7 @@ use super::{Bucketing, from_json, tables, to_json};
 pub const READ_STORE_FILE: &str = "read.redb";
 
 /// redb's page cache for the read store (see the write store's for why not the default).
-const CACHE_BYTES: usize = 64 << 20;
+const CACHE_BYTES: usize = 16 << 20;
 
 const META: TableDefinition<'_, &str, &[u8]> = TableDefinition::new("read_meta");
 const CHECKPOINT: &str = "checkpoint";

@@ -46,7 +46,7 @@ const FORMAT_TABLE: TableDefinition<'_, &str, &str> = TableDefinition::new("form
 /// redb's page cache for the write store. Writes touch the log's tail and a few state rows;
 /// redb's default (1 GiB) would let a long import grow the process far past what a laptop app
 /// should take.
-const CACHE_BYTES: usize = 64 << 20;
+const CACHE_BYTES: usize = 16 << 20;
 
 /// Channel capacity: how many jobs may wait for the writer before senders block.
 const QUEUE: usize = 1024;
