@@ -1,17 +1,22 @@
 //! Read model: units and revenue per product per business day, and per month, for top-product
-//! lists. Owns `product_sales`, `product_sales_month`, `product_numbers`,
+//! lists. Owns `product_sales_days`, `product_sales_months`, `product_numbers`,
 //! `product_numbers_next` and `product_names`.
 //!
 //! Every product gets a small number the first time it sells (`product_numbers`, keyed by the
 //! SKU for lines with one and `item:NAME` for ad-hoc items without; in log order, so a rebuild
 //! numbers them the same), and its key and the name it was last sold under live once, in
-//! `product_names`. The sales rows are keyed by (day, number) and hold units and revenue in 24
-//! fixed bytes, so a range is summed into a plain array indexed by number — no strings, no
-//! hashing per row. Every change to a day's row is made to its month's row too (keyed by the
-//! month's first day), so a long range reads its whole months from the month rows and only the
-//! days at its ends from the day rows: a year is 12 months and at most 60 days, not 365 days.
-//! The rows a batch changes are kept in memory and written once each, at the end of the batch
-//! ([`Tables::finish`]).
+//! `product_names`. A day's sales are one row: every product sold that day, as fixed 28-byte
+//! entries (number, units, revenue) sorted by number, so a range is summed into a plain array
+//! indexed by number — no strings, no hashing, no B-tree step per product. Every change to a
+//! day is made to its month's row too (keyed by the month's first day), so a long range reads
+//! its whole months from the month rows and only the days at its ends from the day rows: a year
+//! is 12 months and at most 60 days. The periods a batch changes are kept in memory and
+//! written once each, at the end of the batch ([`Tables::finish`]).
+//!
+//! One row per period instead of one per (period, product) took the Online Retail export's
+//! year with top products from 7.5 to ~1 ms (BENCHMARKS.md). The price is on the write side:
+//! a live order rewrites its day's and month's rows whole (a month of a wholesaler's 2,600
+//! products is 73 KB).
 //!
 //! Revenue is the line totals (before the order discount). Cancelling an order takes its lines
 //! off its placement day; a return (credit note) takes its lines off its own day. Refunds of an
@@ -29,8 +34,10 @@ use super::{Apply, Bucketing, add_count, add_money, day_key, decimal_from, i64_f
 use crate::domain::Event;
 use crate::store::Envelope;
 
-const SALES: TableDefinition<'_, (i32, u32), &[u8]> = TableDefinition::new("product_sales");
-const MONTHS: TableDefinition<'_, (i32, u32), &[u8]> = TableDefinition::new("product_sales_month");
+/// Day key → the day's entries.
+const DAYS: TableDefinition<'_, i32, &[u8]> = TableDefinition::new("product_sales_days");
+/// The month's first day's key → the month's entries.
+const MONTHS: TableDefinition<'_, i32, &[u8]> = TableDefinition::new("product_sales_months");
 const NUMBERS: TableDefinition<'_, &str, u32> = TableDefinition::new("product_numbers");
 /// One row (key 0): the number the next new product gets.
 const NEXT_NUMBER: TableDefinition<'_, u8, u32> = TableDefinition::new("product_numbers_next");
@@ -60,19 +67,34 @@ fn product_key(sku: Option<&str>, name: &str) -> String {
     }
 }
 
-/// units (8) ‖ revenue (16)
-fn encode(units: i64, revenue: Decimal) -> [u8; 24] {
-    let mut out = [0u8; 24];
-    out[..8].copy_from_slice(&units.to_le_bytes());
-    out[8..].copy_from_slice(&revenue.serialize());
+/// One product's entry in a period's row: number (4, LE) ‖ units (8, LE) ‖ revenue (16).
+const ENTRY: usize = 28;
+
+/// A period's row: its products' entries, sorted by number, without the ones at zero.
+type Period = BTreeMap<u32, (i64, Decimal)>;
+
+fn encode(period: &Period) -> Vec<u8> {
+    let mut out = Vec::with_capacity(period.len() * ENTRY);
+    for (number, (units, revenue)) in period {
+        if *units == 0 && revenue.is_zero() {
+            continue;
+        }
+        out.extend_from_slice(&number.to_le_bytes());
+        out.extend_from_slice(&units.to_le_bytes());
+        out.extend_from_slice(&revenue.serialize());
+    }
     out
 }
 
-fn decode(bytes: &[u8]) -> Result<(i64, Decimal), crate::Error> {
-    if bytes.len() != 24 {
-        return Err(super::damaged(format!("a product's sales are {} bytes, not 24", bytes.len())));
+/// The entries of a period's row, in order.
+fn entries(bytes: &[u8]) -> Result<impl Iterator<Item = Result<(u32, i64, Decimal), crate::Error>> + '_, crate::Error> {
+    if bytes.len() % ENTRY != 0 {
+        return Err(super::damaged(format!("a period's sales are {} bytes, not whole entries", bytes.len())));
     }
-    Ok((i64_from(bytes.get(..8))?, decimal_from(&bytes[8..24])?))
+    Ok(bytes.chunks_exact(ENTRY).map(|e| {
+        let number = u32::from_le_bytes([e[0], e[1], e[2], e[3]]);
+        Ok((number, i64_from(e.get(4..12))?, decimal_from(&e[12..ENTRY])?))
+    }))
 }
 
 fn encode_name(key: &str, name: &str) -> Vec<u8> {
@@ -92,18 +114,19 @@ fn decode_name(bytes: &[u8]) -> Result<(&str, &str), crate::Error> {
     Ok((key, name))
 }
 
-/// A sales row being changed in this batch: (is a month row, day or month key, number).
+/// A product's entry in a period: (is a month, day or month key, number).
 type RowKey = (bool, i32, u32);
 
 pub(crate) struct Tables<'txn> {
-    sales: Table<'txn, (i32, u32), &'static [u8]>,
-    months: Table<'txn, (i32, u32), &'static [u8]>,
+    days: Table<'txn, i32, &'static [u8]>,
+    months: Table<'txn, i32, &'static [u8]>,
     numbers: Table<'txn, &'static str, u32>,
     next_number: Table<'txn, u8, u32>,
     names: Table<'txn, u32, &'static [u8]>,
-    /// The batch's changed rows, written once each by [`Tables::finish`]: a batch of Online
-    /// Retail invoices touches the same month rows thousands of times.
-    changed: HashMap<RowKey, (i64, Decimal)>,
+    /// The periods this batch has read or changed, as they are now; each changed one is
+    /// written once by [`Tables::finish`] (a batch of Online Retail invoices changes the same
+    /// month thousands of times). (is a month, key) → (entries, changed).
+    periods: HashMap<(bool, i32), (Period, bool)>,
     /// Products this batch has met: number → (key, the name it was last sold under), all
     /// written (once each) by [`Tables::finish`].
     met: HashMap<u32, (String, String)>,
@@ -114,12 +137,12 @@ pub(crate) struct Tables<'txn> {
 impl<'txn> Tables<'txn> {
     pub(crate) fn open(txn: &'txn WriteTransaction) -> Result<Tables<'txn>, crate::Error> {
         Ok(Tables {
-            sales: txn.open_table(SALES)?,
+            days: txn.open_table(DAYS)?,
             months: txn.open_table(MONTHS)?,
             numbers: txn.open_table(NUMBERS)?,
             next_number: txn.open_table(NEXT_NUMBER)?,
             names: txn.open_table(NAMES)?,
-            changed: HashMap::new(),
+            periods: HashMap::new(),
             met: HashMap::new(),
             known: HashMap::new(),
         })
@@ -127,9 +150,17 @@ impl<'txn> Tables<'txn> {
 
     /// Writes the batch's changed rows; before the transaction commits.
     pub(crate) fn finish(&mut self) -> Result<(), crate::Error> {
-        for ((in_month, at, number), (units, revenue)) in self.changed.drain() {
-            let table = if in_month { &mut self.months } else { &mut self.sales };
-            table.insert((at, number), encode(units, revenue).as_slice())?;
+        for ((in_month, at), (period, changed)) in self.periods.drain() {
+            if !changed {
+                continue;
+            }
+            let table = if in_month { &mut self.months } else { &mut self.days };
+            let row = encode(&period);
+            if row.is_empty() {
+                table.remove(at)?;
+            } else {
+                table.insert(at, row.as_slice())?;
+            }
         }
         for (number, (key, name)) in self.met.drain() {
             self.names.insert(number, encode_name(&key, &name).as_slice())?;
@@ -138,16 +169,29 @@ impl<'txn> Tables<'txn> {
         Ok(())
     }
 
-    /// A row as the batch has it so far.
-    fn row(&self, key: RowKey) -> Result<(i64, Decimal), crate::Error> {
-        if let Some(row) = self.changed.get(&key) {
-            return Ok(*row);
+    /// A period as the batch has it so far, read from its row the first time.
+    fn period(&mut self, in_month: bool, at: i32) -> Result<&mut (Period, bool), crate::Error> {
+        use std::collections::hash_map::Entry;
+        match self.periods.entry((in_month, at)) {
+            Entry::Occupied(found) => Ok(found.into_mut()),
+            Entry::Vacant(slot) => {
+                let table = if in_month { &self.months } else { &self.days };
+                let mut period = Period::new();
+                if let Some(row) = table.get(at)? {
+                    for entry in entries(row.value())? {
+                        let (number, units, revenue) = entry?;
+                        period.insert(number, (units, revenue));
+                    }
+                }
+                Ok(slot.insert((period, false)))
+            }
         }
-        let table = if key.0 { &self.months } else { &self.sales };
-        match table.get((key.1, key.2))? {
-            Some(v) => decode(v.value()),
-            None => Ok((0, Decimal::ZERO)),
-        }
+    }
+
+    /// A product's entry as the batch has it so far.
+    fn row(&mut self, key: RowKey) -> Result<(i64, Decimal), crate::Error> {
+        let (period, _) = self.period(key.0, key.1)?;
+        Ok(period.get(&key.2).copied().unwrap_or((0, Decimal::ZERO)))
     }
 
     /// The product's number, given now if it has none (a number is only an identity: one given
@@ -231,7 +275,11 @@ impl<'txn> Tables<'txn> {
                 rows.insert(row, (units, revenue));
             }
         }
-        self.changed.extend(rows);
+        for ((in_month, at, number), row) in rows {
+            let (period, changed) = self.period(in_month, at)?;
+            period.insert(number, row);
+            *changed = true;
+        }
         if sale {
             for (number, name) in names {
                 self.sold_as(number, name);
@@ -283,19 +331,21 @@ pub(crate) fn top(
     to: NaiveDate,
     limit: usize,
 ) -> Result<Vec<TopProduct>, crate::Error> {
-    let days = txn.open_table(SALES)?;
+    let days = txn.open_table(DAYS)?;
     let months = txn.open_table(MONTHS)?;
     let products = txn.open_table(NEXT_NUMBER)?.get(0)?.map_or(0, |v| v.value());
     // Number → (units, revenue, sold in the range).
     let mut sums: Vec<(i64, Decimal, bool)> = vec![(0, Decimal::ZERO, false); products as usize];
-    let mut add = |table: &redb::ReadOnlyTable<(i32, u32), &'static [u8]>, first: i32, last: i32| {
-        for entry in table.range((first, 0)..(last + 1, 0))? {
-            let (key, value) = entry?;
-            let (units, revenue) = decode(value.value())?;
-            let sum = sums
-                .get_mut(key.value().1 as usize)
-                .ok_or_else(|| super::damaged("a product's sales name a product with no number"))?;
-            *sum = (sum.0.saturating_add(units), sum.1 + revenue, true);
+    let mut add = |table: &redb::ReadOnlyTable<i32, &'static [u8]>, first: i32, last: i32| {
+        for row in table.range(first..=last)? {
+            let (_, row) = row?;
+            for entry in entries(row.value())? {
+                let (number, units, revenue) = entry?;
+                let sum = sums
+                    .get_mut(number as usize)
+                    .ok_or_else(|| super::damaged("a product's sales name a product with no number"))?;
+                *sum = (sum.0.saturating_add(units), sum.1 + revenue, true);
+            }
         }
         Ok::<(), crate::Error>(())
     };
@@ -344,7 +394,7 @@ pub(crate) fn top(
 
 pub(crate) fn digest(txn: &redb::ReadTransaction, hasher: &mut blake3::Hasher) -> Result<(), crate::Error> {
     use super::tables::digest_table;
-    digest_table(&txn.open_table(SALES)?, hasher)?;
+    digest_table(&txn.open_table(DAYS)?, hasher)?;
     digest_table(&txn.open_table(MONTHS)?, hasher)?;
     digest_table(&txn.open_table(NUMBERS)?, hasher)?;
     digest_table(&txn.open_table(NEXT_NUMBER)?, hasher)?;
