@@ -124,24 +124,21 @@ fn proc_status_mb(field: &str) -> f64 {
         .map_or(0.0, |kb| kb / 1e3)
 }
 
-/// Bytes in a directory tree.
+/// Bytes a directory tree takes on disk: the blocks its files have allocated, as `du` counts
+/// them, not their apparent length. redb grows its file ahead of use (doubling it while it is
+/// small) and leaves the part never written as a hole, which takes no space; SQLite's files
+/// have no holes, so both are measured the same way.
 fn dir_bytes(dir: &Path) -> u64 {
     let Ok(entries) = std::fs::read_dir(dir) else { return 0 };
-    entries
-        .flatten()
-        .map(|e| match e.metadata() {
-            Ok(m) if m.is_dir() => dir_bytes(&e.path()),
-            Ok(m) => m.len(),
-            Err(_) => 0,
-        })
-        .sum()
+    entries.flatten().map(|e| dir_or_file_bytes(&e.path())).sum()
 }
 
-/// Bytes in a file, or in a directory tree.
+/// Bytes a file, or a directory tree, takes on disk (see [`dir_bytes`]).
 fn dir_or_file_bytes(path: &Path) -> u64 {
-    match std::fs::metadata(path) {
+    use std::os::unix::fs::MetadataExt;
+    match std::fs::symlink_metadata(path) {
         Ok(m) if m.is_dir() => dir_bytes(path),
-        Ok(m) => m.len(),
+        Ok(m) => m.blocks() * 512,
         Err(_) => 0,
     }
 }

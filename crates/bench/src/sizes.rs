@@ -22,7 +22,13 @@ pub fn print(dir: &Path) -> Result<(), String> {
     }
     println!();
     for path in &entries {
-        println!("{:<40} {:>10.1} MB", path.display(), crate::dir_or_file_bytes(path) as f64 / 1e6);
+        let apparent = std::fs::metadata(path).map_or(0, |m| if m.is_dir() { 0 } else { m.len() });
+        let on_disk = crate::dir_or_file_bytes(path) as f64 / 1e6;
+        if apparent > 0 {
+            println!("{:<40} {on_disk:>10.1} MB on disk ({:.1} MB long)", path.display(), apparent as f64 / 1e6);
+        } else {
+            println!("{:<40} {on_disk:>10.1} MB on disk", path.display());
+        }
     }
     Ok(())
 }

@@ -88,7 +88,7 @@ fn encode(period: &Period) -> Vec<u8> {
 
 /// The entries of a period's row, in order.
 fn entries(bytes: &[u8]) -> Result<impl Iterator<Item = Result<(u32, i64, Decimal), crate::Error>> + '_, crate::Error> {
-    if bytes.len() % ENTRY != 0 {
+    if !bytes.len().is_multiple_of(ENTRY) {
         return Err(super::damaged(format!("a period's sales are {} bytes, not whole entries", bytes.len())));
     }
     Ok(bytes.chunks_exact(ENTRY).map(|e| {

@@ -93,8 +93,10 @@ impl<'txn> ReadTables<'txn> {
 
     /// Writes what projections keep in memory during a batch; call before the transaction
     /// commits (a batch dropped without it leaves nothing, like a dropped transaction).
-    pub(crate) fn finish(&mut self) -> Result<(), crate::Error> {
-        self.product_sales.finish()
+    /// Returns the order views the batch changed, as written (the search index reads them).
+    pub(crate) fn finish(&mut self) -> Result<Vec<orders::OrderView>, crate::Error> {
+        self.product_sales.finish()?;
+        self.orders.finish()
     }
 }
 
