@@ -88,6 +88,7 @@ pub use read::{
 };
 pub use rust_decimal::Decimal;
 pub use store::{
-    Entity, Envelope, Error, LOG_FILE, OrderHistory, Outcome, Request, Verification, WRITE_STORE_FILE, WriteStore,
+    BulkJob, Entity, Envelope, Error, LOG_FILE, OrderHistory, Outcome, Request, Verification, WRITE_STORE_FILE,
+    WriteStore,
 };
 pub use watch::Watch;

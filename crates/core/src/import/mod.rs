@@ -41,7 +41,7 @@ use crate::domain::{
     ImportedShipment, LineInput, MAX_LINES, OrderLine, Rejection, Shop, Source, check_line, totals,
 };
 use crate::money::{Currency, MoneyInput};
-use crate::store::{Entity, Envelope, Error, Request, WriteStore};
+use crate::store::{BulkJob, Entity, Envelope, Error, Request, WriteStore};
 
 /// The group of rejected lines of an order with too many.
 const TOO_MANY_LINES: &str = "order with too many lines";
@@ -49,10 +49,12 @@ const TOO_MANY_LINES: &str = "order with too many lines";
 /// Commands per bulk batch, at most.
 const BATCH: usize = 2000;
 /// Lines per bulk batch, at most: a batch is held twice while it commits (as commands, and as
-/// events in the writer's transaction), so wide invoices make smaller batches. 2,000 orders of
-/// the Online Retail export are ~50,000 lines; this keeps the import's memory flat at a small
-/// cost in commits (measured in BENCHMARKS.md).
-const BATCH_LINES: usize = 10_000;
+/// events in the writer's transaction) and the next one is parsed meanwhile, so wide invoices
+/// make smaller batches. 2,000 orders of the Online Retail export are ~50,000 lines. Its CLI
+/// import (release, 2 cores) took 8.5–10.5 s and 110 MB at its peak with 10,000 lines and
+/// no overlap; 6.1–6.5 s and 124–142 MB with 10,000 and overlap; 6.7–8.1 s and 107–116 MB
+/// with 5,000 and overlap.
+const BATCH_LINES: usize = 5_000;
 /// Rejected lines kept in the report itself (the lowest line numbers); all of them go to the
 /// CSV file the report names.
 const REJECTED_SHOWN: usize = 100;
@@ -355,6 +357,7 @@ pub fn import(
     }
     importer.group(group)?;
     importer.flush()?;
+    importer.settle()?;
     progress(&reader.progress(importer.report.lines, started));
     importer.finish(started)
 }
@@ -423,6 +426,8 @@ struct Importer<'a> {
     pending: Vec<Pending>,
     /// The file lines `pending` carries.
     pending_lines: usize,
+    /// The batch the writer is committing, and what accounting needs of its documents.
+    in_flight: Option<(BulkJob, Vec<Document>)>,
     /// Every SKU seen, folded to lower case → the spelling the shop uses, and whether the
     /// catalog has it.
     skus: HashMap<String, (String, bool)>,
@@ -463,6 +468,7 @@ impl<'a> Importer<'a> {
             format: options.format,
             pending: Vec::new(),
             pending_lines: 0,
+            in_flight: None,
             skus,
             spellings: BTreeMap::new(),
             expected: HashMap::new(),
@@ -718,6 +724,7 @@ impl<'a> Importer<'a> {
         self.documents += 1;
         if self.interrupt_after.is_some_and(|n| self.documents >= n) {
             self.flush()?;
+            self.settle()?;
             return Err(Error::Closed);
         }
         Ok(())
@@ -826,8 +833,10 @@ impl<'a> Importer<'a> {
     }
 
     /// Sends the pending requests as a bulk job (an order at the counter meanwhile does not wait
-    /// for all of them) and accounts for each.
+    /// for all of them) once the one before is accounted for, and returns while the writer
+    /// commits it: the file is parsed on meanwhile ([`Importer::settle`] accounts for it).
     fn flush(&mut self) -> Result<(), Error> {
+        self.settle()?;
         if self.pending.is_empty() {
             return Ok(());
         }
@@ -836,7 +845,14 @@ impl<'a> Importer<'a> {
         let (requests, documents): (Vec<Request>, Vec<Document>) =
             std::mem::take(&mut self.pending).into_iter().map(|p| (p.request, p.document)).unzip();
         self.pending_lines = 0;
-        let results = self.store.execute_bulk(requests)?;
+        self.in_flight = Some((self.store.submit_bulk(requests)?, documents));
+        Ok(())
+    }
+
+    /// Waits for the batch the writer has and accounts for each of its documents.
+    fn settle(&mut self) -> Result<(), Error> {
+        let Some((job, documents)) = self.in_flight.take() else { return Ok(()) };
+        let results = job.wait()?;
         for (p, result) in documents.into_iter().zip(results) {
             match result {
                 Ok(outcome) => {

@@ -54,6 +54,27 @@ const QUEUE: usize = 1024;
 /// One event read back on its own: its position, and the envelope or why it is unreadable.
 pub(crate) type LoggedEvent = (u64, Result<Envelope, Error>);
 
+/// Each command's result, in order.
+type BulkResults = Vec<Result<Outcome, Error>>;
+
+/// Many commands sent to the writer ([`WriteStore::submit_bulk`]), whose results are still to
+/// come.
+#[derive(Debug)]
+#[must_use = "the results say which commands were refused"]
+pub struct BulkJob {
+    reply: Option<mpsc::Receiver<Result<BulkResults, Error>>>,
+    path: PathBuf,
+}
+
+impl BulkJob {
+    /// Waits for the writer: each command's result in order, or the error that stopped the job
+    /// (see [`WriteStore::execute_bulk`] for what was committed then).
+    pub fn wait(self) -> Result<Vec<Result<Outcome, Error>>, Error> {
+        let Some(reply) = self.reply else { return Ok(Vec::new()) };
+        reply.recv().map_err(|_| Error::Closed)?.map_err(|e| e.at(&self.path))
+    }
+}
+
 /// A command with its id and, optionally, the stream version the caller expects.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Request {
@@ -436,7 +457,14 @@ impl WriteStore {
     /// next. So on an outer error the commands committed before it stay in the log; running the
     /// same requests again (same command ids) adds only the rest.
     pub fn execute_bulk(&self, requests: Vec<Request>) -> Result<Vec<Result<Outcome, Error>>, Error> {
-        self.execute_many(requests, writer::Job::Bulk)
+        self.submit_bulk(requests)?.wait()
+    }
+
+    /// Sends a bulk job ([`execute_bulk`](Self::execute_bulk)) to the writer and returns at
+    /// once: the caller prepares the next one while the writer commits this one (the importer
+    /// parses while it writes), then [`BulkJob::wait`]s for the results.
+    pub fn submit_bulk(&self, requests: Vec<Request>) -> Result<BulkJob, Error> {
+        self.submit_many(requests, writer::Job::Bulk)
     }
 
     fn execute_many(
@@ -444,12 +472,21 @@ impl WriteStore {
         requests: Vec<Request>,
         job: fn(Vec<Request>, writer::BatchReply) -> writer::Job,
     ) -> Result<Vec<Result<Outcome, Error>>, Error> {
+        self.submit_many(requests, job)?.wait()
+    }
+
+    fn submit_many(
+        &self,
+        requests: Vec<Request>,
+        job: fn(Vec<Request>, writer::BatchReply) -> writer::Job,
+    ) -> Result<BulkJob, Error> {
+        let path = self.path().to_owned();
         if requests.is_empty() {
-            return Ok(Vec::new());
+            return Ok(BulkJob { reply: None, path });
         }
         let (tx, rx) = mpsc::sync_channel(1);
         self.send(job(requests, tx))?;
-        rx.recv().map_err(|_| Error::Closed)?.map_err(|e| e.at(self.path()))
+        Ok(BulkJob { reply: Some(rx), path })
     }
 
     fn send(&self, job: writer::Job) -> Result<(), Error> {
