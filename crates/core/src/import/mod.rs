@@ -50,10 +50,9 @@ const TOO_MANY_LINES: &str = "order with too many lines";
 const BATCH: usize = 2000;
 /// Lines per bulk batch, at most: a batch is held twice while it commits (as commands, and as
 /// events in the writer's transaction) and the next one is parsed meanwhile, so wide invoices
-/// make smaller batches. 2,000 orders of the Online Retail export are ~50,000 lines. Its CLI
-/// import (release, 2 cores) took 8.5–10.5 s and 110 MB at its peak with 10,000 lines and
-/// no overlap; 6.1–6.5 s and 124–142 MB with 10,000 and overlap; 6.7–8.1 s and 107–116 MB
-/// with 5,000 and overlap.
+/// make smaller batches (2,000 orders of the Online Retail export are ~50,000 lines). Its CLI
+/// import peaked at 234 MB with 2,000-document batches cloned for the writer, and at 106–119 MB
+/// with these (BENCHMARKS.md).
 const BATCH_LINES: usize = 5_000;
 /// Rejected lines kept in the report itself (the lowest line numbers); all of them go to the
 /// CSV file the report names.
