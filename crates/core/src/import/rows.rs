@@ -477,10 +477,9 @@ fn read_error(path: &Path, line: u64, e: &csv::Error) -> Option<Error> {
     })
 }
 
-/// Maps fields to column indexes for the format, or says which column is missing.
-fn columns(headers: &csv::StringRecord, options: &ImportOptions) -> Result<BTreeMap<Field, usize>, Error> {
-    let find = |name: &str| headers.iter().position(|h| h.trim().trim_start_matches('\u{feff}') == name);
-    let known: &[(Field, &str)] = match options.format {
+/// The columns a known export has, and the field each one fills (none for generic CSV).
+fn known_columns(format: Format) -> &'static [(Field, &'static str)] {
+    match format {
         Format::OnlineRetail => &[
             (Field::Order, "InvoiceNo"),
             (Field::Sku, "StockCode"),
@@ -506,7 +505,13 @@ fn columns(headers: &csv::StringRecord, options: &ImportOptions) -> Result<BTree
             (Field::Quantity, "Quantity"),
         ],
         Format::Csv => &[],
-    };
+    }
+}
+
+/// Maps fields to column indexes for the format, or says which column is missing.
+fn columns(headers: &csv::StringRecord, options: &ImportOptions) -> Result<BTreeMap<Field, usize>, Error> {
+    let find = |name: &str| headers.iter().position(|h| h.trim().trim_start_matches('\u{feff}') == name);
+    let known = known_columns(options.format);
     let mut columns = BTreeMap::new();
     if options.format == Format::Csv {
         for field in Field::ALL {
@@ -527,13 +532,28 @@ fn columns(headers: &csv::StringRecord, options: &ImportOptions) -> Result<BTree
         }
         let required = [Field::Order, Field::Date, Field::Quantity];
         for field in required {
-            if !columns.contains_key(&field) {
+            if columns.contains_key(&field) {
+                continue;
+            }
+            // A known export read as generic CSV: say which format it is.
+            let export = [
+                (Format::OnlineRetail, "UCI Online Retail", "online-retail"),
+                (Format::Superstore, "Superstore", "superstore"),
+            ]
+            .into_iter()
+            .find(|(format, ..)| known_columns(*format).iter().all(|(_, name)| find(name).is_some()));
+            if let Some((_, label, flag)) = export
+                && options.map.is_empty()
+            {
                 return Err(bad_file(format!(
-                    "the file has no '{0}' column; name the column that holds it with --map {0}=COLUMN (its columns are: {1})",
-                    field.name(),
-                    headers.iter().collect::<Vec<_>>().join(", ")
+                    "this is a {label} export (it has that export's columns), read as a generic CSV; import it with --format {flag}"
                 )));
             }
+            return Err(bad_file(format!(
+                "the file has no '{0}' column; name the column that holds it with --map {0}=COLUMN (its columns are: {1})",
+                field.name(),
+                headers.iter().collect::<Vec<_>>().join(", ")
+            )));
         }
         if !columns.contains_key(&Field::UnitPrice) && !columns.contains_key(&Field::LineTotal) {
             return Err(bad_file(
@@ -574,5 +594,54 @@ mod tests {
             assert_eq!(Field::parse(field.name()), Some(field));
         }
         assert_eq!(Field::parse("price"), None);
+    }
+
+    fn message(e: Error) -> String {
+        match e {
+            Error::Rejected(Rejection::BadImport { message }) => message,
+            other => panic!("not a bad-import error: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_known_export_read_as_generic_csv_is_named_with_the_format_to_use() {
+        let generic = ImportOptions::default();
+        let online_retail = csv::StringRecord::from(vec![
+            "InvoiceNo",
+            "StockCode",
+            "Description",
+            "Quantity",
+            "InvoiceDate",
+            "UnitPrice",
+            "CustomerID",
+            "Country",
+        ]);
+        let e = message(columns(&online_retail, &generic).unwrap_err());
+        assert!(e.contains("UCI Online Retail export") && e.contains("--format online-retail"), "{e}");
+        let superstore = csv::StringRecord::from(vec![
+            "Row ID",
+            "Order ID",
+            "Order Date",
+            "Ship Date",
+            "Ship Mode",
+            "Customer ID",
+            "Customer Name",
+            "Segment",
+            "Country",
+            "Product ID",
+            "Product Name",
+            "Sales",
+            "Quantity",
+        ]);
+        let e = message(columns(&superstore, &generic).unwrap_err());
+        assert!(e.contains("--format superstore"), "{e}");
+        // Once the owner maps columns, the mapping is what is checked.
+        let mapped = ImportOptions { map: BTreeMap::from([(Field::Sku, "StockCode".to_owned())]), ..generic.clone() };
+        let e = message(columns(&online_retail, &mapped).unwrap_err());
+        assert!(e.contains("no 'order' column") && e.contains("--map order=COLUMN"), "{e}");
+        // An unknown file still gets the column it lacks.
+        let other = csv::StringRecord::from(vec!["Invoice", "When", "Qty"]);
+        let e = message(columns(&other, &generic).unwrap_err());
+        assert!(e.contains("no 'order' column"), "{e}");
     }
 }

@@ -14,7 +14,7 @@
 //! written once each, at the end of the batch ([`Tables::finish`]).
 //!
 //! One row per period instead of one per (period, product) took the Online Retail export's
-//! year with top products from 7.5 to ~1 ms (BENCHMARKS.md). The price is on the write side:
+//! year with top products from 7.5 to 1.5–2 ms (BENCHMARKS.md). The price is on the write side:
 //! a live order rewrites its day's and month's rows whole (a month of a wholesaler's 2,600
 //! products is 73 KB).
 //!
