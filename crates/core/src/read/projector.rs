@@ -35,8 +35,9 @@ use crate::watch::Watch;
 
 /// Events per rebuild batch: as many as a live batch. A batch's changed order views stay
 /// decoded until it commits (the search index reads them), so its size is memory: `countertop
-/// rebuild` of the Online Retail export peaked at 156 MB with 5,000, 121 MB with 2,500 and
-/// ~100 MB with 1,000, for 4.2–4.9, 4.2–4.6 and 5.0–6.0 s.
+/// rebuild` of the Online Retail export (release, `/usr/bin/time`, three runs each) peaked at
+/// 156 MB with 5,000, 121 MB with 2,500 and 99–105 MB with 1,000, for 4.2–4.9, 4.2–4.6 and
+/// 5.0–6.0 s.
 const REBUILD_BATCH: usize = 1000;
 /// Longest time between search commits while there is something to commit.
 pub(crate) const SEARCH_COMMIT: Duration = Duration::from_millis(300);
