@@ -44,11 +44,11 @@ pub(crate) fn pack(json: Vec<u8>) -> Vec<u8> {
             Some(c) => c,
             None => slot.insert(zstd::bulk::Compressor::new(LEVEL).ok()?),
         };
-        let mut out = Vec::with_capacity(1 + zstd::zstd_safe::compress_bound(json.len()));
-        out.push(ZSTD);
-        let mut frame = Vec::with_capacity(zstd::zstd_safe::compress_bound(json.len()));
-        compressor.compress_to_buffer(&json, &mut frame).ok()?;
-        out.extend_from_slice(&frame);
+        // The frame goes straight after the tag: one buffer, no copy.
+        let mut out = vec![0u8; 1 + zstd::zstd_safe::compress_bound(json.len())];
+        out[0] = ZSTD;
+        let written = compressor.compress_to_buffer(&json, &mut out[1..]).ok()?;
+        out.truncate(1 + written);
         Some(out)
     });
     // Compression cannot fail on a sized buffer; if it ever did, plain JSON is still a valid
