@@ -4,8 +4,9 @@
 //! A stored envelope is `hash (32 bytes) ‖ record`, where `record` is the envelope's JSON,
 //! compressed when long (see [`crate::codec`]; logs written before that hold plain JSON, and
 //! a log may hold both), `hash = BLAKE3(previous hash ‖ record)` over the record as stored,
-//! and the first event's previous hash is 32 zero bytes. Positions start at 1 and have no gaps. Rewriting, removing or reordering any event
-//! breaks the chain at that position, which [`verify`] reports.
+//! and the first event's previous hash is 32 zero bytes. Positions start at 1 and have no
+//! gaps. Rewriting, removing or reordering any event breaks the chain at that position, which
+//! [`verify`] reports.
 
 use std::borrow::Cow;
 
