@@ -39,6 +39,26 @@ pub enum Format {
     Csv,
 }
 
+impl Format {
+    /// What the owner calls the export.
+    fn label(self) -> &'static str {
+        match self {
+            Format::OnlineRetail => "UCI Online Retail",
+            Format::Superstore => "Superstore",
+            Format::Csv => "generic CSV",
+        }
+    }
+
+    /// Its name as the CLI's `--format` takes it (and as serialized).
+    fn name(self) -> &'static str {
+        match self {
+            Format::OnlineRetail => "online-retail",
+            Format::Superstore => "superstore",
+            Format::Csv => "csv",
+        }
+    }
+}
+
 /// A field of the generic CSV format.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -536,17 +556,16 @@ fn columns(headers: &csv::StringRecord, options: &ImportOptions) -> Result<BTree
                 continue;
             }
             // A known export read as generic CSV: say which format it is.
-            let export = [
-                (Format::OnlineRetail, "UCI Online Retail", "online-retail"),
-                (Format::Superstore, "Superstore", "superstore"),
-            ]
-            .into_iter()
-            .find(|(format, ..)| known_columns(*format).iter().all(|(_, name)| find(name).is_some()));
-            if let Some((_, label, flag)) = export
+            let export = [Format::OnlineRetail, Format::Superstore]
+                .into_iter()
+                .find(|format| known_columns(*format).iter().all(|(_, name)| find(name).is_some()));
+            if let Some(format) = export
                 && options.map.is_empty()
             {
                 return Err(bad_file(format!(
-                    "this is a {label} export (it has that export's columns), read as a generic CSV; import it with --format {flag}"
+                    "this is a {} export (it has that export's columns), read as a generic CSV; import it with --format {}",
+                    format.label(),
+                    format.name()
                 )));
             }
             return Err(bad_file(format!(
@@ -571,10 +590,7 @@ fn columns(headers: &csv::StringRecord, options: &ImportOptions) -> Result<BTree
             let i = find(name).ok_or_else(|| {
                 bad_file(format!(
                     "this is not a {} export: it has no '{name}' column (its columns are: {}); check --format",
-                    match options.format {
-                        Format::OnlineRetail => "UCI Online Retail",
-                        _ => "Superstore",
-                    },
+                    options.format.label(),
                     headers.iter().collect::<Vec<_>>().join(", ")
                 ))
             })?;
@@ -600,6 +616,13 @@ mod tests {
         match e {
             Error::Rejected(Rejection::BadImport { message }) => message,
             other => panic!("not a bad-import error: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn formats_are_named_as_the_cli_and_serde_name_them() {
+        for format in [Format::OnlineRetail, Format::Superstore, Format::Csv] {
+            assert_eq!(serde_json::to_value(format).unwrap(), format.name());
         }
     }
 

@@ -7,7 +7,7 @@ use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
 use super::orders;
-use super::{Apply, add_money, from_json, to_json};
+use super::{Apply, add_money, decode_row, encode_row};
 use crate::domain::{Event, OrderStatus};
 use crate::store::Envelope;
 
@@ -35,11 +35,11 @@ impl<'txn> Tables<'txn> {
     }
 
     fn get(&self, id: &str) -> Result<CustomerStats, crate::Error> {
-        Ok(self.stats.get(id)?.map(|v| from_json(v.value())).transpose()?.unwrap_or_default())
+        Ok(self.stats.get(id)?.map(|v| decode_row(v.value())).transpose()?.unwrap_or_default())
     }
 
     fn put(&mut self, id: &str, stats: &CustomerStats) -> Result<(), crate::Error> {
-        self.stats.insert(id, to_json(stats)?.as_slice())?;
+        self.stats.insert(id, encode_row(stats)?.as_slice())?;
         Ok(())
     }
 
@@ -115,7 +115,7 @@ impl<'txn> Tables<'txn> {
 
 pub(crate) fn get(txn: &redb::ReadTransaction, id: &str) -> Result<Option<CustomerStats>, crate::Error> {
     let table = txn.open_table(STATS)?;
-    table.get(id)?.map(|v| from_json(v.value())).transpose()
+    table.get(id)?.map(|v| decode_row(v.value())).transpose()
 }
 
 pub(crate) fn digest(txn: &redb::ReadTransaction, hasher: &mut blake3::Hasher) -> Result<(), crate::Error> {

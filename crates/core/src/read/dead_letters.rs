@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use redb::{ReadableTable, ReadableTableMetadata, Table, TableDefinition, WriteTransaction};
 use serde::{Deserialize, Serialize};
 
-use super::{from_json, to_json};
+use super::{decode_row, encode_row};
 
 /// (position, projection) → letter
 const LETTERS: TableDefinition<'_, (u64, &str), &[u8]> = TableDefinition::new("dead_letters");
@@ -45,7 +45,7 @@ impl<'txn> Tables<'txn> {
             error: letter.error.clone(),
             recorded_at: letter.recorded_at,
         };
-        self.letters.insert((letter.position, letter.projection.as_str()), to_json(&stored)?.as_slice())?;
+        self.letters.insert((letter.position, letter.projection.as_str()), encode_row(&stored)?.as_slice())?;
         Ok(())
     }
 
@@ -61,7 +61,7 @@ pub(crate) fn list(txn: &redb::ReadTransaction) -> Result<Vec<DeadLetter>, crate
     for entry in table.iter()? {
         let (key, value) = entry?;
         let (position, projection) = key.value();
-        let stored: Stored = from_json(value.value())?;
+        let stored: Stored = decode_row(value.value())?;
         out.push(DeadLetter {
             position,
             projection: projection.to_owned(),

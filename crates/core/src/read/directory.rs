@@ -5,7 +5,7 @@
 use redb::{ReadableTable, Table, TableDefinition, WriteTransaction};
 use serde::{Deserialize, Serialize};
 
-use super::{Apply, from_json, to_json};
+use super::{Apply, decode_row, encode_row};
 use crate::domain::{Customer, CustomerDetailsChanged, CustomerRegistered, Event, Shop};
 use crate::store::Envelope;
 
@@ -60,11 +60,11 @@ impl<'txn> Tables<'txn> {
     }
 
     pub(crate) fn customer(&self, id: &str) -> Result<Option<CustomerInfo>, crate::Error> {
-        self.customers.get(id)?.map(|v| from_json(v.value())).transpose()
+        self.customers.get(id)?.map(|v| decode_row(v.value())).transpose()
     }
 
     pub(crate) fn product(&self, sku: &str) -> Result<Option<ProductInfo>, crate::Error> {
-        self.products.get(sku)?.map(|v| from_json(v.value())).transpose()
+        self.products.get(sku)?.map(|v| decode_row(v.value())).transpose()
     }
 
     pub(crate) fn apply(&mut self, envelope: &Envelope) -> Result<Apply, crate::Error> {
@@ -85,7 +85,7 @@ impl<'txn> Tables<'txn> {
                 let p = &e.product;
                 let info =
                     ProductInfo { sku: p.sku.clone(), name: p.name.clone(), image: p.image.clone(), archived: false };
-                self.products.insert(p.sku.as_str(), to_json(&info)?.as_slice())?;
+                self.products.insert(p.sku.as_str(), encode_row(&info)?.as_slice())?;
             }
             Event::ProductRenamed(e) => return self.update_product(&e.sku, |p| p.name.clone_from(&e.name)),
             Event::ProductImageChanged(e) => return self.update_product(&e.sku, |p| p.image.clone_from(&e.image)),
@@ -94,7 +94,7 @@ impl<'txn> Tables<'txn> {
             Event::CustomerRegistered(CustomerRegistered { customer, .. })
             | Event::CustomerDetailsChanged(CustomerDetailsChanged { customer }) => {
                 let info = CustomerInfo::from(customer);
-                self.customers.insert(customer.id.as_str(), to_json(&info)?.as_slice())?;
+                self.customers.insert(customer.id.as_str(), encode_row(&info)?.as_slice())?;
             }
             _ => {}
         }
@@ -102,11 +102,11 @@ impl<'txn> Tables<'txn> {
     }
 
     fn shop(&self) -> Result<Option<Shop>, crate::Error> {
-        self.shop.get("shop")?.map(|v| from_json(v.value())).transpose()
+        self.shop.get("shop")?.map(|v| decode_row(v.value())).transpose()
     }
 
     fn put_shop(&mut self, shop: &Shop) -> Result<(), crate::Error> {
-        self.shop.insert("shop", to_json(shop)?.as_slice())?;
+        self.shop.insert("shop", encode_row(shop)?.as_slice())?;
         Ok(())
     }
 
@@ -115,7 +115,7 @@ impl<'txn> Tables<'txn> {
             return Ok(Err(format!("product {sku} is not in the directory")));
         };
         change(&mut info);
-        self.products.insert(sku, to_json(&info)?.as_slice())?;
+        self.products.insert(sku, encode_row(&info)?.as_slice())?;
         Ok(Ok(()))
     }
 }
@@ -123,17 +123,17 @@ impl<'txn> Tables<'txn> {
 /// Read access for queries.
 pub(crate) fn shop(txn: &redb::ReadTransaction) -> Result<Option<Shop>, crate::Error> {
     let table = txn.open_table(SHOP)?;
-    table.get("shop")?.map(|v| from_json(v.value())).transpose()
+    table.get("shop")?.map(|v| decode_row(v.value())).transpose()
 }
 
 pub(crate) fn customer(txn: &redb::ReadTransaction, id: &str) -> Result<Option<CustomerInfo>, crate::Error> {
     let table = txn.open_table(CUSTOMERS)?;
-    table.get(id)?.map(|v| from_json(v.value())).transpose()
+    table.get(id)?.map(|v| decode_row(v.value())).transpose()
 }
 
 pub(crate) fn product(txn: &redb::ReadTransaction, sku: &str) -> Result<Option<ProductInfo>, crate::Error> {
     let table = txn.open_table(PRODUCTS)?;
-    table.get(sku)?.map(|v| from_json(v.value())).transpose()
+    table.get(sku)?.map(|v| decode_row(v.value())).transpose()
 }
 
 pub(crate) fn digest(txn: &redb::ReadTransaction, hasher: &mut blake3::Hasher) -> Result<(), crate::Error> {

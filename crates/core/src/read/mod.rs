@@ -158,13 +158,15 @@ pub(crate) fn storage(e: impl std::fmt::Display) -> crate::Error {
     crate::Error::Storage { path: std::path::PathBuf::new(), detail: format!("read store: {e}") }
 }
 
-pub(crate) fn to_json<T: Serialize>(value: &T) -> Result<Vec<u8>, crate::Error> {
+/// A read-model row as stored: JSON, compressed when long ([`crate::codec`]).
+pub(crate) fn encode_row<T: Serialize>(value: &T) -> Result<Vec<u8>, crate::Error> {
     serde_json::to_vec(value)
         .map(crate::codec::pack)
         .map_err(|e| crate::Error::Internal(format!("encoding a read-model row: {e}")))
 }
 
-pub(crate) fn from_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, crate::Error> {
+/// A stored read-model row (either kind [`crate::codec`] writes), or read-side damage.
+pub(crate) fn decode_row<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, crate::Error> {
     let json = crate::codec::unpack(bytes).map_err(|e| damaged(format!("a row is not readable: {e}")))?;
     serde_json::from_slice(&json).map_err(|e| damaged(format!("a row is not readable: {e}")))
 }

@@ -12,7 +12,7 @@ use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
 use super::directory::{self, CustomerInfo};
-use super::{Apply, Bucketing, day_key, from_json, to_json};
+use super::{Apply, Bucketing, day_key, decode_row, encode_row};
 use crate::domain::{Cancellation, Event, OrderPlaced, OrderStatus, Refund, Shipment, Totals};
 use crate::money::Currency;
 use crate::store::Envelope;
@@ -191,7 +191,7 @@ impl<'txn> Tables<'txn> {
         if let Some(view) = self.batch.get(id) {
             return Ok(Some(Cow::Borrowed(view)));
         }
-        Ok(self.views.get(id)?.map(|v| from_json(v.value())).transpose()?.map(Cow::Owned))
+        Ok(self.views.get(id)?.map(|v| decode_row(v.value())).transpose()?.map(Cow::Owned))
     }
 
     /// An order's view as this batch has it so far, to change and [`Tables::put`] back.
@@ -199,7 +199,7 @@ impl<'txn> Tables<'txn> {
         if let Some(view) = self.batch.remove(id) {
             return Ok(Some(view));
         }
-        self.views.get(id)?.map(|v| from_json(v.value())).transpose()
+        self.views.get(id)?.map(|v| decode_row(v.value())).transpose()
     }
 
     /// Writes the views this batch changed; before the transaction commits. Returns them, for
@@ -208,7 +208,7 @@ impl<'txn> Tables<'txn> {
         let mut views: Vec<OrderView> = self.batch.drain().map(|(_, view)| view).collect();
         views.sort_unstable_by(|a, b| a.id.cmp(&b.id));
         for view in &views {
-            self.views.insert(view.id.as_str(), to_json(view)?.as_slice())?;
+            self.views.insert(view.id.as_str(), encode_row(view)?.as_slice())?;
         }
         Ok(views)
     }
@@ -310,7 +310,7 @@ impl Reader {
     }
 
     pub(crate) fn view(&self, id: &str) -> Result<Option<OrderView>, crate::Error> {
-        self.views.get(id)?.map(|v| from_json(v.value())).transpose()
+        self.views.get(id)?.map(|v| decode_row(v.value())).transpose()
     }
 
     fn views(&self, ids: Vec<String>) -> Result<Vec<OrderView>, crate::Error> {

@@ -6,7 +6,7 @@ use std::path::Path;
 
 use redb::{Database, ReadableTable, TableDefinition, WriteTransaction};
 
-use super::{Bucketing, from_json, tables, to_json};
+use super::{Bucketing, decode_row, encode_row, tables};
 
 /// The read store's file name inside the data dir.
 pub const READ_STORE_FILE: &str = "read.redb";
@@ -119,7 +119,7 @@ pub(crate) fn checkpoint(txn: &redb::ReadTransaction) -> Result<u64, crate::Erro
 
 pub(crate) fn bucketing(txn: &redb::ReadTransaction) -> Result<Option<Bucketing>, crate::Error> {
     let meta = txn.open_table(META)?;
-    meta.get(BUCKETING)?.map(|v| from_json(v.value())).transpose()
+    meta.get(BUCKETING)?.map(|v| decode_row(v.value())).transpose()
 }
 
 fn u64_from(bytes: &[u8]) -> u64 {
@@ -146,11 +146,11 @@ impl<'txn> Meta<'txn> {
     }
 
     pub(crate) fn bucketing(&self) -> Result<Option<Bucketing>, crate::Error> {
-        self.table.get(BUCKETING)?.map(|v| from_json(v.value())).transpose()
+        self.table.get(BUCKETING)?.map(|v| decode_row(v.value())).transpose()
     }
 
     pub(crate) fn set_bucketing(&mut self, bucketing: &Bucketing) -> Result<(), crate::Error> {
-        self.table.insert(BUCKETING, to_json(bucketing)?.as_slice())?;
+        self.table.insert(BUCKETING, encode_row(bucketing)?.as_slice())?;
         Ok(())
     }
 }
