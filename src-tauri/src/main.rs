@@ -31,6 +31,7 @@ fn data_dir() -> Result<PathBuf, String> {
 }
 
 fn main() {
+    countertop_core::tune_allocator();
     let result = tauri::Builder::default()
         .plugin(tauri_plugin_dialog::init())
         .setup(|app| {

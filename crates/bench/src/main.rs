@@ -283,6 +283,7 @@ fn run_child(system: &str, args: &Args) -> Result<BTreeMap<String, f64>, String>
 }
 
 fn main() -> ExitCode {
+    countertop_core::tune_allocator();
     let args = match args() {
         Ok(a) => a,
         Err(e) => {

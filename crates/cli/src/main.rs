@@ -379,6 +379,7 @@ impl From<countertop_core::Error> for Failure {
 }
 
 fn main() -> ExitCode {
+    countertop_core::tune_allocator();
     let matches = Cli::command().get_matches();
     let cli = match Cli::from_arg_matches(&matches) {
         Ok(cli) => cli,

@@ -50,6 +50,7 @@ mod domain;
 pub mod export;
 mod files;
 pub mod import;
+mod memory;
 mod money;
 mod read;
 mod store;
@@ -78,6 +79,7 @@ pub use domain::{
     ReturnRecorded, SHORT_MAX, SKU_MAX, ShipOrder, Shipment, Shop, ShopOpened, ShopSettingsChanged, State, StreamId,
     Totals, UpdateCustomer, UpdateProduct, apply, business_day, check_line, decide, evolve, totals,
 };
+pub use memory::tune_allocator;
 pub use money::{
     Currency, MAX_PRICE_PLACES, MAX_TOTAL, MAX_UNIT_PRICE, MoneyInput, format_rate, parse_decimal, parse_tax_rate,
 };
