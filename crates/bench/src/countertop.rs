@@ -277,6 +277,7 @@ pub fn run(dir: &Path, workload: &Workload, probe: &Probe, plan: Plan) -> Result
     }
     let _ = std::fs::remove_file(&csv);
     m.put_samples("entry_import", &mut during);
+    rss_phase(&mut m, "entry_import");
     m.insert("peak_rss_before_lag_mb", peak_rss_mb());
 
     // 4. Projection lag at a steady 100 orders/s.

@@ -94,17 +94,28 @@ impl Samples {
     }
 }
 
-/// Peak resident memory of this process (Linux `VmHWM`), in MB.
+/// The highest `VmHWM` seen before [`rss_phase`] last reset it, in MB (as bits of an `f64`).
+static EARLIER_PEAK: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+/// Peak resident memory of this process (Linux `VmHWM`) over the whole run, in MB.
 fn peak_rss_mb() -> f64 {
-    proc_status_mb("VmHWM:")
+    let earlier = f64::from_bits(EARLIER_PEAK.load(std::sync::atomic::Ordering::Relaxed));
+    proc_status_mb("VmHWM:").max(earlier)
 }
 
 /// Resident memory of this process after a phase, in MB, to show where the peak comes from:
-/// all of it (`VmRSS`) and the anonymous part (`RssAnon`: heap and caches, as opposed to
-/// pages of mapped files such as the search index, which the OS can drop).
+/// all of it (`VmRSS`), the anonymous part (`RssAnon`: heap and caches, as opposed to pages of
+/// mapped files such as the search index, which the OS can drop), and the peak during the phase
+/// (`VmHWM`, which is then reset through `/proc/self/clear_refs` for the next phase).
 fn rss_phase(m: &mut Metrics, phase: &str) {
     m.insert(&format!("rss_after_{phase}_mb"), proc_status_mb("VmRSS:"));
     m.insert(&format!("anon_after_{phase}_mb"), proc_status_mb("RssAnon:"));
+    let peak = proc_status_mb("VmHWM:");
+    m.insert(&format!("peak_in_{phase}_mb"), peak);
+    let earlier = f64::from_bits(EARLIER_PEAK.load(std::sync::atomic::Ordering::Relaxed));
+    EARLIER_PEAK.store(peak.max(earlier).to_bits(), std::sync::atomic::Ordering::Relaxed);
+    // "5" resets the peak to the current size (proc(5)); without it, later phases show the max.
+    let _ = std::fs::write("/proc/self/clear_refs", "5");
 }
 
 /// Bytes this process has caused to be written to storage so far (Linux `/proc/self/io`).
