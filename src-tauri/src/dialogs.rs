@@ -5,7 +5,9 @@
 //! The end-to-end tests cannot click a native dialog: `COUNTERTOP_TEST_PICK=DIR`, set by their
 //! launcher in the app's environment (never by the page), makes an open dialog pick the one
 //! file in `DIR/open` and a save dialog answer `DIR/<suggested name>`. Only debug builds (what
-//! the tests run) read it: a release app always asks the person at the keyboard.
+//! the tests run) and release builds with the `test-dialogs` feature (what
+//! `scripts/entry-timing.sh` times) read it: a release app always asks the person at the
+//! keyboard.
 
 use std::path::PathBuf;
 
@@ -16,9 +18,13 @@ use crate::error::{ApiError, ApiResult};
 
 const TEST_PICK: &str = "COUNTERTOP_TEST_PICK";
 
-/// The tests' answer folder, in debug builds only.
+/// The tests' answer folder, in debug builds (and with the `test-dialogs` feature) only.
 fn test_pick() -> Option<PathBuf> {
-    if cfg!(debug_assertions) { std::env::var_os(TEST_PICK).map(PathBuf::from) } else { None }
+    if cfg!(any(debug_assertions, feature = "test-dialogs")) {
+        std::env::var_os(TEST_PICK).map(PathBuf::from)
+    } else {
+        None
+    }
 }
 
 /// Asks for a CSV (or `.csv.gz`) export to import; `None` when the owner cancels.
