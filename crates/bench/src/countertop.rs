@@ -13,7 +13,9 @@ use countertop_core::{
 use countertop_core::import::{self, Format, ImportOptions};
 
 use crate::workload::{self, GenOrder, PRODUCTS, Probe, Workload};
-use crate::{Metrics, Plan, Samples, bytes_written, dir_bytes, peak_rss_mb, rss_phase};
+use crate::{
+    Metrics, Plan, Samples, bytes_dirtied, device_bytes_written, device_kb_each, dir_bytes, peak_rss_mb, rss_phase,
+};
 
 const WAIT: Duration = Duration::from_secs(3600);
 
@@ -217,12 +219,15 @@ pub fn run(dir: &Path, workload: &Workload, probe: &Probe, plan: Plan) -> Result
         t.elapsed()
     };
     let mut idle = Samples::default();
-    let written = bytes_written();
+    let (device, dirtied) = (device_bytes_written(dir), bytes_dirtied());
     for _ in 0..plan.entries {
         idle.push(entry(&ct));
     }
-    // Includes the projector's writes for those orders (it runs alongside, as in the app).
-    m.insert("entry_kb_written_each", (bytes_written() - written) / 1024.0 / plan.entries.max(1) as f64);
+    // Includes the projector's and the index's writes for those orders, once they are caught up
+    // (they run alongside, as in the app).
+    ct.wait_caught_up(Freshness::Search, WAIT, |_| {});
+    device_kb_each(&mut m, dir, device, plan.entries);
+    m.insert("entry_kb_dirtied_each", (bytes_dirtied() - dirtied) / 1024.0 / plan.entries.max(1) as f64);
     m.put_samples("entry_idle", &mut idle);
     let stop = Arc::new(AtomicBool::new(false));
     let loader = {

@@ -14,7 +14,7 @@ use chrono::{DateTime, NaiveDate, NaiveTime, Utc};
 use rusqlite::{Connection, params};
 
 use crate::workload::{self, GenOrder, PRODUCTS, Probe, Workload};
-use crate::{Metrics, Plan, Samples, bytes_written, dir_bytes, peak_rss_mb};
+use crate::{Metrics, Plan, Samples, bytes_dirtied, device_bytes_written, device_kb_each, dir_bytes, peak_rss_mb};
 
 const SCHEMA: &str = "
 PRAGMA journal_mode = WAL;
@@ -252,11 +252,12 @@ pub fn run(
         t.elapsed()
     };
     let mut idle = Samples::default();
-    let written = bytes_written();
+    let (device, dirtied) = (device_bytes_written(dir), bytes_dirtied());
     for _ in 0..plan.entries {
         idle.push(entry(&mut db));
     }
-    m.insert("entry_kb_written_each", (bytes_written() - written) / 1024.0 / plan.entries.max(1) as f64);
+    device_kb_each(&mut m, dir, device, plan.entries);
+    m.insert("entry_kb_dirtied_each", (bytes_dirtied() - dirtied) / 1024.0 / plan.entries.max(1) as f64);
     m.put_samples("entry_idle", &mut idle);
     let stop = Arc::new(AtomicBool::new(false));
     let loader = {
