@@ -12,6 +12,7 @@ const COMMANDS: &[&str] = &[
     "save_customer",
     "products",
     "customers",
+    "customer_page",
     "orders",
     "order_detail",
     "search",

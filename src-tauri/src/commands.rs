@@ -7,8 +7,8 @@ use chrono::{DateTime, NaiveDate, Utc};
 use countertop_core::chart::{self, ChartKind};
 use countertop_core::import::{Format, ImportOptions};
 use countertop_core::{
-    Command, Customer, Dashboard, DeadLetter, Entity, Envelope, OrderFilter, OrderView, Outcome, Page, Period, Product,
-    Request, SearchHit, Shop, Stamped, Status, Verification, export,
+    Command, Customer, CustomerInfo, CustomerStats, Dashboard, DeadLetter, Decimal, Entity, Envelope, OrderFilter,
+    OrderView, Outcome, Page, Period, Product, Request, SearchHit, Shop, Stamped, Status, Verification, export,
 };
 use serde::{Deserialize, Serialize};
 use tauri::{AppHandle, State};
@@ -118,6 +118,34 @@ pub async fn products(shell: State<'_, Shell>) -> ApiResult<Vec<Product>> {
 #[tauri::command]
 pub async fn customers(shell: State<'_, Shell>) -> ApiResult<Vec<Customer>> {
     blocking(shell, |o| Ok(o.ct.write().customers()?)).await
+}
+
+/// A customer's page: who they are and what they have bought (their orders come page by page
+/// from [`orders`] with the customer in the filter).
+#[derive(Debug, Serialize)]
+pub struct CustomerPage {
+    pub customer: CustomerInfo,
+    pub stats: CustomerStats,
+    /// Lifetime value over orders, in the shop's currency's minor units; `None` before a first order.
+    pub average_order: Option<Decimal>,
+}
+
+/// `None` when no customer has that number (the page says so).
+#[tauri::command]
+pub async fn customer_page(shell: State<'_, Shell>, id: String) -> ApiResult<Stamped<Option<CustomerPage>>> {
+    blocking(shell, move |o| {
+        let currency = o.ct.write().shop()?.map(|shop| shop.currency);
+        let Stamped { value, position, head, lag_events } = o.ct.customer_stats(&id)?;
+        let value = value.map(|(customer, stats)| {
+            let average_order = (stats.orders > 0).then(|| {
+                let average = stats.lifetime_value / Decimal::from(stats.orders);
+                currency.map_or_else(|| average.round_dp(2), |currency| currency.round(average))
+            });
+            CustomerPage { customer, stats, average_order }
+        });
+        Ok(Stamped { value, position, head, lag_events })
+    })
+    .await
 }
 
 #[tauri::command]

@@ -54,6 +54,7 @@ fn main() {
             commands::save_customer,
             commands::products,
             commands::customers,
+            commands::customer_page,
             commands::orders,
             commands::order_detail,
             commands::search,

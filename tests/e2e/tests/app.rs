@@ -43,8 +43,9 @@ fn seed(dir: &Path, sales: &[(&str, &str, i64)]) -> Result<()> {
             image: None,
         }))?;
     }
-    for name in ["Ada Lovelace", XSS] {
-        run(Command::AddCustomer(AddCustomer { name: name.into(), ..AddCustomer::default() }))?;
+    for (name, country) in [("Ada Lovelace", Some("United Kingdom")), (XSS, None)] {
+        let country = country.map(str::to_owned);
+        run(Command::AddCustomer(AddCustomer { name: name.into(), country, ..AddCustomer::default() }))?;
     }
     for (day, sku, quantity) in sales {
         run(Command::PlaceOrder(PlaceOrder {
@@ -211,9 +212,11 @@ async fn day(app: &App, dir: &Path) -> Result<()> {
     app.screenshot("02-order-placed").await?;
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert_eq!(app.client.find_all(fantoccini::Locator::Css("[data-testid=placed-order]")).await?.len(), 1);
-    // Enter on an empty order says what to do instead of placing nothing.
+    // The Enter after the one that placed it is not a mistake: nothing to explain under the card.
     app.keys(ENTER).await?;
-    app.wait_text("[data-testid=order-error]", "explain the empty order", |t| t.contains("no lines")).await?;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let order_error = "return document.querySelector('[data-testid=order-error]')?.innerText ?? null";
+    assert_eq!(app.run_js(order_error).await?, json!(null), "no error under the placed order");
 
     // --- Orders: find it, ship it. ---
     go(app, "orders").await?;
@@ -283,6 +286,54 @@ async fn day(app: &App, dir: &Path) -> Result<()> {
         .run_js("return [document.querySelectorAll('.content img:not([data-testid])').length, window.__alerts]")
         .await?;
     assert_eq!(injected, json!([0, 0]), "no <img> from data, no alert()");
+
+    // --- A customer's page, opened from an order: who they are and what they bought. ---
+    app.click("tr[data-order=\"1001\"] td").await?;
+    app.click("[data-testid=detail-customer]").await?;
+    app.wait_text("[data-testid=customer-page] h2", "name Ada", |t| t == "Ada Lovelace").await?;
+    app.wait_text("[data-testid=customer-orders]", "count her one order", |t| t == "1").await?;
+    app.wait_text("[data-testid=customer-spent]", "show what she spent", |t| t == "£18.50").await?;
+    app.wait("[data-testid=customer-orders-table] tr[data-order=\"1001\"]").await?;
+    app.screenshot("06-customer-page").await?;
+    // The list's filter looks at every field the list has (her country here), and the count
+    // follows it.
+    app.set_value("[data-testid=customers-filter]", "kingdom").await?;
+    app.wait_text("[data-testid=customers-count]", "count one of two", |t| t == "1 of 2 customers").await?;
+    app.set_value("[data-testid=customers-filter]", "norway").await?;
+    app.wait_text("[data-testid=customers-count]", "count none of two", |t| t == "0 of 2 customers").await?;
+    app.wait_text("[data-testid=customers-table]", "say nothing matches", |t| {
+        t.contains("No customer matches “norway”")
+    })
+    .await?;
+    // Her order opens from the keyboard.
+    app.run_js("document.querySelector('[data-testid=customer-orders-table] tr[data-order=\"1001\"]').focus()").await?;
+    app.keys(ENTER).await?;
+    app.wait_text("[data-testid=order-detail] h2", "open order 1001", |t| t == "Order 1001").await?;
+
+    // --- A new customer made while entering an order: the name, Enter, an email, Enter. ---
+    go(app, "new-order").await?;
+    app.click("[data-testid=customer-input]").await?;
+    app.keys("Bob Newman").await?;
+    app.wait_text("[data-testid=customer-create]", "offer to create Bob", |t| t.contains("Create “Bob Newman”"))
+        .await?;
+    app.keys(ENTER).await?;
+    app.wait("[data-testid=customer-create-form]").await?;
+    app.screenshot("02b-customer-create").await?;
+    app.keys(&format!("bob@example.org{ENTER}")).await?;
+    app.wait_text("[data-testid=order-customer]", "use the new customer", |t| t.contains("Bob Newman")).await?;
+    // Enter on an order with no lines says what to do, and the message goes once a line is there.
+    app.keys(ENTER).await?;
+    app.wait_text("[data-testid=order-error]", "explain the empty order", |t| t.contains("no lines")).await?;
+    app.keys(&format!("MUG{ENTER}")).await?;
+    app.wait_js(order_error, "the empty-order message to clear", |v| v.is_null()).await?;
+    let (bobs, _) = place_with_enter(app).await?;
+    app.wait_text(&format!("[data-testid=placed-order][data-order=\"{bobs}\"]"), "show Bob's order", |t| {
+        t.contains("Bob Newman")
+    })
+    .await?;
+    go(app, "customers").await?;
+    app.set_value("[data-testid=customers-filter]", "bob@example").await?;
+    app.wait_text("[data-testid=customers-count]", "find Bob by email", |t| t == "1 of 3 customers").await?;
 
     // --- The other screens. ---
     go(app, "catalog").await?;

@@ -19,6 +19,8 @@ class AppState {
   screen = $state<Screen>('new-order')
   /** An order to open in the Orders screen (set by search or by New order). */
   openOrder = $state<string | null>(null)
+  /** A customer to open in the Customers screen (set by search or by an order). */
+  openCustomer = $state<string | null>(null)
   searchOpen = $state(false)
   notices = $state<Notice[]>([])
   /** The running import's progress, and the last import's report (kept across screens). */

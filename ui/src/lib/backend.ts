@@ -4,6 +4,7 @@
 import { invoke } from '@tauri-apps/api/core'
 import { listen, type UnlistenFn } from '@tauri-apps/api/event'
 import type {
+  CustomerPage,
   AppInfo, ApiError, Customer, DashboardView, DeadLetter, ImportFinished, ImportProgress, Order, OrderDetail,
   OrderFilter, OrderView, Outcome, Page, Period, Product, SearchHit, Stamped, StatusEvent, Verification,
 } from './types'
@@ -83,6 +84,7 @@ export const api = {
   saveCustomer: (commandId: string, form: CustomerForm) => call<Outcome>('save_customer', { commandId, form }),
   products: () => call<Product[]>('products'),
   customers: () => call<Customer[]>('customers'),
+  customerPage: (id: string) => call<Stamped<CustomerPage | null>>('customer_page', { id }),
   orders: (filter: OrderFilter) => call<Stamped<Page<OrderView>>>('orders', { filter }),
   orderDetail: (id: string, asOf: string | null) => call<OrderDetail | null>('order_detail', { id, asOf }),
   search: (query: string, limit = 20) => call<Stamped<Page<SearchHit>>>('search', { query, limit }),

@@ -45,6 +45,16 @@ export function count(n: number): string {
   return groupDigits(String(n))
 }
 
+/** 1, "product" → "1 product"; 3926 → "3,926 products" (`many` when the plural is not +s). */
+export function plural(n: number, one: string, many = `${one}s`): string {
+  return `${count(n)} ${n === 1 ? one : many}`
+}
+
+/** How many a filtered list shows: "4,339 customers", or "3 of 4,339 customers" while filtering. */
+export function shownOf(matching: number, total: number, filtering: boolean, one: string, many = `${one}s`): string {
+  return filtering ? `${count(matching)} of ${plural(total, one, many)}` : plural(total, one, many)
+}
+
 /** A UTC instant shown in the shop's time zone. */
 export function dateTime(utc: string | null | undefined, timeZone: string | undefined): string {
   if (!utc) return '—'
@@ -52,6 +62,16 @@ export function dateTime(utc: string | null | undefined, timeZone: string | unde
     return new Intl.DateTimeFormat('en-GB', {
       timeZone, year: 'numeric', month: 'short', day: 'numeric', hour: '2-digit', minute: '2-digit',
     }).format(new Date(utc))
+  } catch {
+    return utc
+  }
+}
+
+/** The calendar date of a UTC instant in the shop's time zone, as "3 May 2024". */
+export function dateIn(utc: string | null | undefined, timeZone: string | undefined): string {
+  if (!utc) return '—'
+  try {
+    return new Intl.DateTimeFormat('en-GB', { timeZone, year: 'numeric', month: 'short', day: 'numeric' }).format(new Date(utc))
   } catch {
     return utc
   }

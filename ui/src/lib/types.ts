@@ -16,6 +16,11 @@ export interface Product {
 }
 
 export interface Customer { id: string; name: string; email: string | null; phone: string | null; country: string | null }
+export interface CustomerStats {
+  orders: number; lifetime_value: Money; refunds: Money; first_order: string | null; last_order: string | null
+}
+/** `customer_page`: who the customer is and their numbers (orders come from `orders`). */
+export interface CustomerPage { customer: Customer; stats: CustomerStats; average_order: Money | null }
 
 export type OrderStatus = 'pending' | 'shipped' | 'delivered' | 'cancelled'
 
