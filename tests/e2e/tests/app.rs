@@ -222,6 +222,7 @@ async fn day(app: &App, dir: &Path) -> Result<()> {
     go(app, "orders").await?;
     app.click("tr[data-order=\"1001\"] td").await?;
     app.wait_text("[data-testid=detail-status]", "say Placed", |t| t == "Placed").await?;
+    app.wait_text("[data-testid=detail-payment]", "say how it was paid", |t| t == "Paid by Card").await?;
     app.click("[data-testid=action-ship]").await?;
     // A missing tracking number is refused with a message that names it.
     app.type_into("[data-testid=ship-carrier]", "Royal Mail").await?;
@@ -338,6 +339,13 @@ async fn day(app: &App, dir: &Path) -> Result<()> {
     // --- The other screens. ---
     go(app, "catalog").await?;
     app.wait("[data-testid=products-table]").await?;
+    // Enter in the filter on a SKU the catalog does not have goes to the add form with it.
+    app.click("[data-testid=products-filter]").await?;
+    app.keys(&format!("TEA{ENTER}")).await?;
+    let sku_field = "return [document.activeElement?.dataset.testid ?? null, \
+         document.querySelector('[data-testid=product-sku]').value]";
+    app.wait_js(sku_field, "the SKU field to have TEA and the focus", |v| v == &json!(["product-sku", "TEA"])).await?;
+    app.wait_text("[data-testid=products-count]", "count none of two", |t| t == "0 of 2 products").await?;
     app.screenshot("07-catalog").await?;
     go(app, "settings").await?;
     app.wait("[data-testid=settings-form]").await?;

@@ -105,3 +105,10 @@ export function addDays(from: string, days: number): string {
 export const statusLabel: Record<string, string> = {
   pending: 'Placed', shipped: 'Shipped', delivered: 'Delivered', cancelled: 'Cancelled',
 }
+
+/** How an order was paid, in words ("card" → "Card", "transfer" → "Bank transfer"). */
+export function paymentLabel(method: string | null | undefined): string {
+  if (!method) return '—'
+  const known: Record<string, string> = { card: 'Card', cash: 'Cash', transfer: 'Bank transfer', other: 'Other' }
+  return known[method] ?? method
+}
