@@ -191,11 +191,90 @@ impl App {
     pub async fn screenshot(&self, name: &str) -> Result<PathBuf> {
         tokio::time::sleep(Duration::from_secs(1)).await;
         let png = self.client.screenshot().await?;
-        let dir = artifacts_dir();
-        std::fs::create_dir_all(&dir)?;
-        let path = dir.join(format!("{name}.png"));
+        let path = artifacts_dir().join(format!("{name}.png"));
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir)?;
+        }
         std::fs::write(&path, png)?;
         Ok(path)
+    }
+}
+
+/// Everything on the screen that spills out of its panel or is cut, as "what: how" lines (empty
+/// when everything fits). Checked:
+/// - the main area scrolls sideways (something is wider than the window);
+/// - an element reaches outside its panel, unless a box between them scrolls sideways (a wide
+///   table in a scrolling wrapper does not spill), but such a box that has to scroll sideways
+///   at all hides columns, and is reported too;
+/// - an element hides part of its own content (`overflow: hidden` with more inside than shown),
+///   unless it is meant to (`.ellipsis`: long names in lists end in "…" and show whole on the
+///   detail).
+const OVERFLOWS: &str = r#"
+const out = [];
+const name = (el) => {
+  const id = el.dataset.testid ? `[data-testid=${el.dataset.testid}]` : '';
+  const cls = typeof el.className === 'string' && el.className ? '.' + el.className.trim().split(/\s+/).join('.') : '';
+  const text = (el.innerText || el.textContent || '').trim().replace(/\s+/g, ' ').slice(0, 40);
+  return `${el.tagName.toLowerCase()}${id}${cls} "${text}"`;
+};
+const content = document.querySelector('.content');
+if (content && content.scrollWidth > content.clientWidth + 1) {
+  out.push(`the screen scrolls sideways: ${content.scrollWidth} px of content in ${content.clientWidth}`);
+}
+const scrollsX = (el) => /(auto|scroll)/.test(getComputedStyle(el).overflowX);
+for (const panel of document.querySelectorAll('.content .panel')) {
+  const p = panel.getBoundingClientRect();
+  if (!p.width) continue;
+  const reported = new Set();
+  for (const el of panel.querySelectorAll('*')) {
+    // The outermost element that does not fit stands for everything inside it.
+    let inside = false;
+    for (let a = el.parentElement; a && a !== panel; a = a.parentElement) if (reported.has(a)) { inside = true; break; }
+    if (inside) continue;
+    const r = el.getBoundingClientRect();
+    if (!r.width || !r.height || getComputedStyle(el).visibility === 'hidden') continue;
+    if (el.closest('.ellipsis')) continue;
+    let scroller = false;
+    for (let a = el.parentElement; a && a !== panel; a = a.parentElement) if (scrollsX(a)) { scroller = true; break; }
+    if (!scroller && (r.right > p.right + 1 || r.left < p.left - 1)) {
+      out.push(`${name(el)} reaches outside its panel (${Math.round(r.left)}–${Math.round(r.right)} in ${Math.round(p.left)}–${Math.round(p.right)})`);
+      reported.add(el);
+      continue;
+    }
+    if (scrollsX(el) && el.scrollWidth > el.clientWidth + 1) {
+      out.push(`${name(el)} scrolls sideways (${el.scrollWidth} px of content in ${el.clientWidth})`);
+      reported.add(el);
+      continue;
+    }
+    const s = getComputedStyle(el);
+    const clips = /(hidden|clip)/.test(s.overflowX) && !scrollsX(el);
+    if (clips && el.scrollWidth > el.clientWidth + 1 && el.children.length === 0) {
+      out.push(`${name(el)} is cut (${el.scrollWidth} px of text in ${el.clientWidth})`);
+      reported.add(el);
+    }
+  }
+}
+return out;
+"#;
+
+impl App {
+    /// What spills out of its panel or is cut on the screen as it is now (see [`OVERFLOWS`]).
+    pub async fn overflows(&self) -> Result<Vec<String>> {
+        let found = self.client.execute(OVERFLOWS, vec![]).await?;
+        Ok(serde_json::from_value(found)?)
+    }
+
+    /// Makes the window `width` × `height` and waits until the page has that size.
+    pub async fn resize(&self, width: u32, height: u32) -> Result<()> {
+        self.client.set_window_size(width, height).await?;
+        self.poll(
+            "return [window.innerWidth, window.innerHeight]",
+            vec![],
+            &format!("the window to be {width}×{height}"),
+            |v| v == &json!([width, height]),
+        )
+        .await?;
+        Ok(())
     }
 }
 

@@ -447,3 +447,126 @@ async fn day(app: &App, dir: &Path) -> Result<()> {
     assert_eq!(backups, 1, "the backup is where the dialog said");
     Ok(())
 }
+
+/// The smallest window the app allows (960×600) and the usual one (1280×800): on every screen,
+/// with long names, a twelve-line order and takings in the millions, nothing spills out of its
+/// panel or is cut. Screenshots of each screen at both sizes land in `artifacts/sizes/`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_screen_fits_the_smallest_window_and_the_usual_one() -> Result<()> {
+    let Some(binary) = app_binary() else { return Ok(()) };
+    let _window = ONE_WINDOW.lock().await;
+    let dir = tempfile::tempdir()?;
+    seed(dir.path(), &[])?;
+    seed_a_busy_shop(dir.path())?;
+    let app = App::launch(&binary, dir.path()).await?;
+    let result = sizes(&app).await;
+    if result.is_err() {
+        let _ = app.screenshot("failure-sizes").await;
+    }
+    app.quit().await?;
+    result
+}
+
+/// Long product and customer names, an order of twelve lines for a customer with a long name,
+/// and one order of £9,020,500.00, all today.
+fn seed_a_busy_shop(dir: &Path) -> Result<()> {
+    let store = WriteStore::open(dir)?;
+    let run = |c: Command| store.execute(Request::new(c));
+    let mut lines = Vec::new();
+    for i in 1..=12 {
+        let sku = format!("LONG-SKU-{i:02}");
+        run(Command::AddProduct(AddProduct {
+            sku: sku.clone(),
+            name: format!("Hand-thrown stoneware breakfast bowl in sea green, large, no. {i}"),
+            unit_price: "1234.56".parse()?,
+            tax_rate: None,
+            image: None,
+        }))?;
+        lines.push(LineInput::Product { sku, quantity: 99, unit_price: None });
+    }
+    run(Command::AddProduct(AddProduct {
+        sku: "PIANO".into(),
+        name: "Concert grand piano".into(),
+        unit_price: "9020.50".parse()?,
+        tax_rate: None,
+        image: None,
+    }))?;
+    run(Command::AddCustomer(AddCustomer {
+        id: Some("C-LONG".into()),
+        name: "Maximiliana Wilhelmina Featherstonehaugh-Cholmondeley".into(),
+        email: Some("maximiliana.featherstonehaugh-cholmondeley@example.org".into()),
+        country: Some("United Kingdom of Great Britain and Northern Ireland".into()),
+        ..AddCustomer::default()
+    }))?;
+    for (customer, lines) in [
+        (Some("C-LONG".to_owned()), lines),
+        (None, vec![LineInput::Product { sku: "PIANO".into(), quantity: 1000, unit_price: None }]),
+    ] {
+        run(Command::PlaceOrder(PlaceOrder {
+            order: None,
+            customer,
+            lines,
+            discount: None,
+            note: Some("Deliver to the back door; ring twice and wait, the shop is upstairs".into()),
+            payment_method: Some("transfer".into()),
+            at: None,
+        }))?;
+    }
+    Ok(())
+}
+
+async fn sizes(app: &App) -> Result<()> {
+    let mut problems = Vec::new();
+    for (width, height) in [(960, 600), (1280, 800)] {
+        app.resize(width, height).await?;
+        let mut check = async |screen: &str| -> Result<()> {
+            app.screenshot(&format!("sizes/{width}x{height}-{screen}")).await?;
+            for problem in app.overflows().await? {
+                problems.push(format!("{width}×{height} {screen}: {problem}"));
+            }
+            // A figure is read whole: none breaks across lines.
+            let broken = "return [...document.querySelectorAll('.kpi-value')].filter((e) => { \
+                 const r = document.createRange(); r.selectNodeContents(e); return r.getClientRects().length > 1 \
+                 }).map((e) => e.innerText)";
+            let broken = app.run_js(broken).await?;
+            if broken != json!([]) {
+                problems.push(format!("{width}×{height} {screen}: figures broken across lines: {broken}"));
+            }
+            Ok(())
+        };
+        // An order being entered, with twelve long lines.
+        go(app, "new-order").await?;
+        app.click("[data-testid=customer-input]").await?;
+        app.keys("Maximiliana").await?;
+        app.wait("[data-testid=customer-suggestions]").await?;
+        app.keys(ENTER).await?;
+        for i in 1..=12 {
+            app.keys(&format!("LONG-SKU-{i:02}{ENTER}")).await?;
+        }
+        app.wait_text("[data-testid=live-total]", "show the live total", |t| t.starts_with('£')).await?;
+        check("new-order").await?;
+        // The orders, with the twelve-line order open.
+        go(app, "orders").await?;
+        app.click("tr[data-order=\"1001\"] td").await?;
+        app.wait_text("[data-testid=detail-total]", "show the order's total", |t| t.starts_with('£')).await?;
+        check("orders").await?;
+        go(app, "dashboard").await?;
+        app.wait_text("[data-testid=kpi-net]", "show the millions", |t| t.contains(",")).await?;
+        check("dashboard").await?;
+        go(app, "catalog").await?;
+        app.wait("[data-testid=products-table]").await?;
+        check("catalog").await?;
+        go(app, "customers").await?;
+        app.click("tr[data-customer=\"C-LONG\"] td").await?;
+        app.wait("[data-testid=customer-facts]").await?;
+        check("customers").await?;
+        go(app, "settings").await?;
+        app.wait("[data-testid=settings-form]").await?;
+        check("settings").await?;
+        go(app, "system").await?;
+        app.wait("[data-testid=rebuild]").await?;
+        check("system").await?;
+    }
+    assert!(problems.is_empty(), "{} things do not fit:\n{}", problems.len(), problems.join("\n"));
+    Ok(())
+}
