@@ -4,11 +4,12 @@
 use std::sync::Arc;
 
 use chrono::{DateTime, NaiveDate, Utc};
-use countertop_core::chart::{self, ChartKind};
+use countertop_core::chart::{self, ChartKind, ChartPoint, Geometry};
 use countertop_core::import::{Format, ImportOptions};
 use countertop_core::{
-    Command, Customer, CustomerInfo, CustomerStats, Dashboard, DeadLetter, Decimal, Entity, Envelope, OrderFilter,
-    OrderView, Outcome, Page, Period, Product, Request, SearchHit, Shop, Stamped, Status, Verification, export,
+    Bucket, Command, Customer, CustomerInfo, CustomerStats, Dashboard, DeadLetter, Decimal, Entity, Envelope,
+    OrderFilter, OrderView, Outcome, Page, Period, Product, Request, SearchHit, Shop, Stamped, Status, Verification,
+    export,
 };
 use serde::{Deserialize, Serialize};
 use tauri::{AppHandle, State};
@@ -230,6 +231,12 @@ pub struct DashboardView {
     pub stamped: Stamped<Dashboard>,
     pub revenue_svg: String,
     pub orders_svg: String,
+    /// What the charts' marks are (days, weeks or months: it follows the range) and where they
+    /// are across each chart, so the page can say what is under the pointer.
+    pub bucket: Bucket,
+    pub points: Vec<ChartPoint>,
+    pub revenue_geometry: Geometry,
+    pub orders_geometry: Geometry,
     /// The business day of the newest order, so an empty range can offer to jump to it.
     pub latest_day: Option<NaiveDate>,
 }
@@ -239,11 +246,26 @@ pub async fn dashboard(shell: State<'_, Shell>, period: Period) -> ApiResult<Das
     blocking(shell, move |o| {
         check_period(&period)?;
         let stamped = o.ct.dashboard_with(period, 10)?;
-        let revenue_svg = chart::svg(&stamped.value, ChartKind::Revenue, (760, 300))?;
-        let orders_svg = chart::svg(&stamped.value, ChartKind::Orders, (760, 220))?;
+        // Drawn about the size they are shown at, so their text reads at its own size: the
+        // revenue chart spans the screen, the orders chart half of it.
+        const REVENUE: (u32, u32) = (760, 300);
+        const ORDERS: (u32, u32) = (480, 240);
+        let revenue_svg = chart::svg_in_panel(&stamped.value, ChartKind::Revenue, REVENUE)?;
+        let orders_svg = chart::svg_in_panel(&stamped.value, ChartKind::Orders, ORDERS)?;
+        let bucket = chart::bucket_for(stamped.value.period);
+        let points = chart::points(&stamped.value.series, bucket);
         let newest = o.ct.orders(&OrderFilter { limit: 1, ..OrderFilter::default() })?.value;
         let latest_day = newest.items.first().map(|order| order.business_day);
-        Ok(DashboardView { stamped, revenue_svg, orders_svg, latest_day })
+        Ok(DashboardView {
+            stamped,
+            revenue_svg,
+            orders_svg,
+            bucket,
+            points,
+            revenue_geometry: chart::geometry(REVENUE.0),
+            orders_geometry: chart::geometry(ORDERS.0),
+            latest_day,
+        })
     })
     .await
 }

@@ -253,6 +253,14 @@ async fn day(app: &App, dir: &Path) -> Result<()> {
     go(app, "dashboard").await?;
     app.wait_text("[data-testid=kpi-orders]", "count one order", |t| t == "1").await?;
     app.wait_text("[data-testid=kpi-net]", "show £18.50", |t| t == "£18.50").await?;
+    // The chart says what is under the pointer: today's mark is the last of 30 days.
+    app.run_js(
+        "const img = document.querySelector('[data-testid=revenue-chart]'); const b = img.getBoundingClientRect(); \
+         img.parentElement.dispatchEvent(new MouseEvent('mousemove', \
+           { clientX: b.left + b.width * 0.97, clientY: b.top + b.height / 2, bubbles: true }));",
+    )
+    .await?;
+    app.wait_text("[data-testid=chart-tip]", "show today's takings", |t| t.ends_with("· £18.50")).await?;
     app.screenshot("05-dashboard").await?;
     go(app, "new-order").await?;
     app.click("[data-testid=product-finder]").await?;

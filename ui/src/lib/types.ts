@@ -84,7 +84,13 @@ export interface Dashboard {
   currency: string | null; period: Period; previous_period: Period; kpis: Kpis; previous_kpis: Kpis
   series: SeriesPoint[]; top_products: TopProduct[]
 }
-export interface DashboardView extends Stamped<Dashboard> { revenue_svg: string; orders_svg: string; latest_day: Day | null }
+export interface ChartPoint { start: Day; label: string; net: Money; orders: number }
+export interface ChartGeometry { width: number; plot_left: number; plot_right: number }
+export interface DashboardView extends Stamped<Dashboard> {
+  revenue_svg: string; orders_svg: string; latest_day: Day | null
+  /** The charts' marks: days, weeks or months, following the range. */
+  bucket: 'day' | 'week' | 'month'; points: ChartPoint[]; revenue_geometry: ChartGeometry; orders_geometry: ChartGeometry
+}
 
 export interface Progress { what: string; done: number; total: number; rate: number; eta_seconds: number | null }
 export interface ProjectionStatus { name: string; checkpoint: number; lag_events: number; lag_ms: number }
