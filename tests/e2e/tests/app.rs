@@ -164,9 +164,18 @@ async fn late_reply(app: &App) -> Result<()> {
     )
     .await?;
     app.click("[data-testid=range-custom]").await?;
-    app.set_value(FROM, "2011-01-01").await?;
+    // Dates are typed as the shop writes them (or as ISO dates); a date that does not exist
+    // is refused where it is typed and changes nothing.
+    app.set_value(FROM, "01/01/2011").await?;
+    app.set_value(TO, "31/02/2013").await?;
+    app.wait_js(
+        &format!("return document.querySelector('{TO}').getAttribute('aria-invalid')"),
+        "the 31st of February to be refused",
+        |v| v == "true",
+    )
+    .await?;
     app.set_value(TO, "2013-12-31").await?;
-    app.set_value(TO, "2011-12-31").await?;
+    app.set_value(TO, "31/12/2011").await?;
     app.wait_text("[data-testid=kpi-orders]", "count the one order of 2011", |t| t == "1").await?;
     app.wait_js("return window.__lateAnswered", "the late reply to arrive", |v| v == &json!(true)).await?;
     assert_eq!(app.run_js("return window.__lateAsked").await?, json!(1), "the wide range was asked for once");
@@ -182,7 +191,8 @@ async fn late_reply(app: &App) -> Result<()> {
     go(app, "dashboard").await?;
     app.wait_text("[data-testid=kpi-net]", "show 2011's £8.00 again", |t| t == "£8.00").await?;
     let range = format!("return [document.querySelector('{FROM}')?.value, document.querySelector('{TO}')?.value]");
-    assert_eq!(app.run_js(&range).await?, json!(["2011-01-01", "2011-12-31"]));
+    // Shown the way a London shop writes dates.
+    assert_eq!(app.run_js(&range).await?, json!(["01/01/2011", "31/12/2011"]));
     assert_eq!(app.run_js(shown).await?, json!(["1", "£8.00"]));
     Ok(())
 }

@@ -2,6 +2,7 @@
 // screen's user chose that should still be there when they come back (the dashboard's range).
 import { api, events, asApiError } from './backend'
 import { Latest } from './latest'
+import { useShopZone } from './format'
 import type { AppInfo, ApiError, Day, ImportFinished, ImportProgress, StatusEvent } from './types'
 
 export type Screen = 'new-order' | 'orders' | 'dashboard' | 'catalog' | 'customers' | 'settings' | 'system'
@@ -47,7 +48,7 @@ class AppState {
   async load() {
     await this.infoReplies.ask(
       () => api.appInfo(),
-      (info) => { this.info = info; this.fatal = null },
+      (info) => { useShopZone(info.shop?.time_zone); this.info = info; this.fatal = null },
       (e) => (this.fatal = e),
     )
   }

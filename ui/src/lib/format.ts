@@ -55,34 +55,75 @@ export function shownOf(matching: number, total: number, filtering: boolean, one
   return filtering ? `${count(matching)} of ${plural(total, one, many)}` : plural(total, one, many)
 }
 
+// Dates are written the way the shop's country writes them: 28/11/2026 for a shop in Europe
+// (and most of the world), 11/28/2026 for one in the Americas' US-style zones. Set from the
+// shop's time zone when the app loads (`useShopZone`).
+let dateLocale = 'en-GB'
+
+export function useShopZone(zone: string | null | undefined): void {
+  dateLocale = zone && /^(America|US)\//.test(zone) ? 'en-US' : 'en-GB'
+}
+
+/** How a typed date should look in this shop: "dd/mm/yyyy" or "mm/dd/yyyy". */
+export function dayPattern(): string {
+  return dateLocale === 'en-US' ? 'mm/dd/yyyy' : 'dd/mm/yyyy'
+}
+
+/** A business day `YYYY-MM-DD` in the shop's numeric format ("28/11/2026"); '' for ''. */
+export function formatDay(iso: string | null | undefined): string {
+  if (!iso) return ''
+  const [y, m, d] = iso.split('-').map(Number)
+  if (!y || !m || !d) return iso
+  return new Intl.DateTimeFormat(dateLocale, { timeZone: 'UTC', year: 'numeric', month: '2-digit', day: '2-digit' })
+    .format(new Date(Date.UTC(y, m - 1, d)))
+}
+
+/** A typed date as `YYYY-MM-DD`, or null when it is not a real date. Takes the shop's order
+ *  (28/11/2026, 28.11.26, 28-11-2026) or ISO (2026-11-28); a two-digit year is 20xx. */
+export function parseDay(text: string): string | null {
+  const t = text.trim()
+  let y: number, m: number, d: number
+  const iso = /^(\d{4})-(\d{1,2})-(\d{1,2})$/.exec(t)
+  const local = /^(\d{1,2})[/.\-](\d{1,2})[/.\-](\d{2}|\d{4})$/.exec(t)
+  if (iso) {
+    ;[y, m, d] = [Number(iso[1]), Number(iso[2]), Number(iso[3])]
+  } else if (local) {
+    const [a, b] = [Number(local[1]), Number(local[2])]
+    ;[d, m] = dateLocale === 'en-US' ? [b, a] : [a, b]
+    y = Number(local[3]) + (local[3].length === 2 ? 2000 : 0)
+  } else {
+    return null
+  }
+  const date = new Date(Date.UTC(y, m - 1, d))
+  if (date.getUTCFullYear() !== y || date.getUTCMonth() !== m - 1 || date.getUTCDate() !== d) return null
+  return `${String(y).padStart(4, '0')}-${String(m).padStart(2, '0')}-${String(d).padStart(2, '0')}`
+}
+
 /** A UTC instant shown in the shop's time zone. */
 export function dateTime(utc: string | null | undefined, timeZone: string | undefined): string {
   if (!utc) return '—'
   try {
-    return new Intl.DateTimeFormat('en-GB', {
-      timeZone, year: 'numeric', month: 'short', day: 'numeric', hour: '2-digit', minute: '2-digit',
+    return new Intl.DateTimeFormat(dateLocale, {
+      timeZone, year: 'numeric', month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit',
     }).format(new Date(utc))
   } catch {
     return utc
   }
 }
 
-/** The calendar date of a UTC instant in the shop's time zone, as "3 May 2024". */
+/** The calendar date of a UTC instant in the shop's time zone, as the shop writes it. */
 export function dateIn(utc: string | null | undefined, timeZone: string | undefined): string {
   if (!utc) return '—'
   try {
-    return new Intl.DateTimeFormat('en-GB', { timeZone, year: 'numeric', month: 'short', day: 'numeric' }).format(new Date(utc))
+    return new Intl.DateTimeFormat(dateLocale, { timeZone, year: 'numeric', month: '2-digit', day: '2-digit' }).format(new Date(utc))
   } catch {
     return utc
   }
 }
 
-/** A business day `YYYY-MM-DD` as "3 May 2024". */
+/** A business day `YYYY-MM-DD` as the shop writes it ("03/05/2024"), or "—". */
 export function day(d: string | null | undefined): string {
-  if (!d) return '—'
-  const [y, m, dd] = d.split('-').map(Number)
-  return new Intl.DateTimeFormat('en-GB', { timeZone: 'UTC', year: 'numeric', month: 'short', day: 'numeric' })
-    .format(new Date(Date.UTC(y, m - 1, dd)))
+  return d ? formatDay(d) : '—'
 }
 
 /** The relative change from `before` to `now` as "+12.5 %", or null when it has no meaning. */
