@@ -5,9 +5,9 @@
 //! block freed, up to 32 MiB, so after the first few big buffers (redb's dirty pages, the search
 //! writer's arenas, an import batch) every later one comes from the thread's heap instead. Freed
 //! there, it stays resident until everything above it is freed too. Measured on the Online Retail
-//! export (release, `/usr/bin/time`, three runs each, side by side): `countertop import` peaked
-//! at 113–118 MB and `countertop rebuild` at 106–109 MB with the dynamic threshold, and at
-//! 94–97 MB and 92–99 MB with it fixed at 256 KiB, at the same speed. mimalloc instead was ~10 %
+//! export (release, `/usr/bin/time`, six runs each, side by side; BENCHMARKS.md): `countertop
+//! import` peaked at 113–118 MB and `countertop rebuild` at 101–109 MB with the dynamic
+//! threshold, and at 90–98 MB and 92–99 MB with it fixed at 256 KiB, at the same speed. mimalloc instead was ~10 %
 //! faster to import but peaked at 210–231 MB.
 
 /// Fixes glibc's mmap threshold at 256 KiB (see the module's comment). Call it first thing in
