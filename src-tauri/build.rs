@@ -8,6 +8,7 @@ const COMMANDS: &[&str] = &[
     "place_order",
     "preview_order",
     "order_action",
+    "preview_order_action",
     "save_product",
     "save_customer",
     "products",

@@ -93,6 +93,17 @@ pub async fn preview_order(shell: State<'_, Shell>, form: OrderForm) -> ApiResul
     .await
 }
 
+/// What an action would leave the order as, or why it would be refused, without recording
+/// anything: the refund form's worked-out amount for the goods ticked.
+#[tauri::command]
+pub async fn preview_order_action(shell: State<'_, Shell>, action: OrderAction) -> ApiResult<countertop_core::Order> {
+    blocking(shell, move |o| match o.ct.write().preview(&action.command()?)? {
+        Entity::Order(order) => Ok(order),
+        _ => Err(ApiError::new("internal", "internal error: an order action's preview gave no order; please report it")),
+    })
+    .await
+}
+
 #[tauri::command]
 pub async fn order_action(shell: State<'_, Shell>, command_id: String, action: OrderAction) -> ApiResult<Outcome> {
     blocking(shell, move |o| execute(&o, command_id, action.command()?)).await

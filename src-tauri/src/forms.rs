@@ -4,7 +4,7 @@
 
 use countertop_core::{
     AddCustomer, AddProduct, CancelOrder, ChangeShopSettings, Command, DeliverOrder, DiscountInput, LineInput,
-    MoneyInput, OpenShop, PlaceOrder, RefundOrder, ShipOrder, UpdateCustomer, UpdateProduct, parse_decimal,
+    MoneyInput, OpenShop, PlaceOrder, RefundLineInput, RefundOrder, ShipOrder, UpdateCustomer, UpdateProduct, parse_decimal,
     parse_tax_rate,
 };
 use serde::Deserialize;
@@ -144,7 +144,21 @@ pub enum OrderAction {
     Ship { order: String, carrier: String, tracking: String },
     Deliver { order: String },
     Cancel { order: String, reason: String },
-    Refund { order: String, amount: String, reason: String },
+    /// `amount` empty: what the `lines` were sold for.
+    Refund {
+        order: String,
+        amount: String,
+        #[serde(default)]
+        lines: Vec<RefundLineForm>,
+        reason: String,
+    },
+}
+
+/// Units of one order line to refund, as typed (lines count from 1).
+#[derive(Debug, Deserialize)]
+pub struct RefundLineForm {
+    pub line: usize,
+    pub quantity: String,
 }
 
 impl OrderAction {
@@ -155,8 +169,22 @@ impl OrderAction {
             }
             OrderAction::Deliver { order } => Command::DeliverOrder(DeliverOrder { order, at: None }),
             OrderAction::Cancel { order, reason } => Command::CancelOrder(CancelOrder { order, reason, at: None }),
-            OrderAction::Refund { order, amount, reason } => {
-                Command::RefundOrder(RefundOrder { order, amount: money("refund amount", &amount)?, reason, at: None })
+            OrderAction::Refund { order, amount, lines, reason } => {
+                let amount = match amount.trim() {
+                    "" => None,
+                    amount => Some(money("refund amount", amount)?),
+                };
+                let lines = lines
+                    .into_iter()
+                    // A line left empty or at 0 is one the customer keeps.
+                    .filter(|l| !matches!(l.quantity.trim(), "" | "0"))
+                    .map(|l| {
+                        let quantity = quantity(&l.quantity)
+                            .map_err(|e| ApiError { message: format!("line {}: {}", l.line, e.message), ..e })?;
+                        Ok(RefundLineInput { line: l.line, quantity })
+                    })
+                    .collect::<ApiResult<_>>()?;
+                Command::RefundOrder(RefundOrder { order, amount, lines, reason, at: None })
             }
         })
     }
@@ -269,8 +297,18 @@ mod tests {
         assert_eq!(e.code, "invalid_input");
         assert_eq!(e.message, "line 2: quantity 'two' is not a whole number; enter e.g. 2");
 
-        let refund = OrderAction::Refund { order: "1001".into(), amount: "five".into(), reason: "x".into() };
+        let refund =
+            OrderAction::Refund { order: "1001".into(), amount: "five".into(), lines: vec![], reason: "x".into() };
         let e = refund.command().unwrap_err();
         assert!(e.message.starts_with("refund amount: 'five' is not a number"), "{}", e.message);
+
+        let lines = vec![
+            RefundLineForm { line: 1, quantity: "".into() },
+            RefundLineForm { line: 2, quantity: "1".into() },
+            RefundLineForm { line: 3, quantity: "a few".into() },
+        ];
+        let refund = OrderAction::Refund { order: "1001".into(), amount: "".into(), lines, reason: "x".into() };
+        let e = refund.command().unwrap_err();
+        assert_eq!(e.message, "line 3: quantity 'a few' is not a whole number; enter e.g. 2");
     }
 }

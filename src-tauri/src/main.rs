@@ -50,6 +50,7 @@ fn main() {
             commands::place_order,
             commands::preview_order,
             commands::order_action,
+            commands::preview_order_action,
             commands::save_product,
             commands::save_customer,
             commands::products,

@@ -52,7 +52,8 @@ fn import_synthetic(ct: &Countertop, n: u64, seed: u64) -> Result<(), countertop
         if let Some((cents, at)) = o.refund {
             later.push(Request::new(Command::RefundOrder(RefundOrder {
                 order: o.number.to_string(),
-                amount: MoneyInput::new(Decimal::new(cents, 2)),
+                amount: Some(MoneyInput::new(Decimal::new(cents, 2))),
+                lines: Vec::new(),
                 reason: "bench".into(),
                 at: Some(at),
             })));

@@ -3,7 +3,9 @@
 
 use chrono::{DateTime, LocalResult, NaiveDate, NaiveDateTime, TimeZone, Utc};
 use chrono_tz::Tz;
-use countertop_core::{Decimal, DiscountInput, LineInput, MoneyInput, parse_decimal, parse_tax_rate};
+use countertop_core::{
+    Decimal, DiscountInput, LineInput, MoneyInput, RefundLineInput, parse_decimal, parse_tax_rate,
+};
 
 /// A usage mistake in one argument.
 #[derive(Debug)]
@@ -65,6 +67,20 @@ fn quantity_of(flag: &str, whole: &str, text: &str) -> Result<i64, InputError> {
     text.trim()
         .parse()
         .or_else(|_| err(format!("{flag} '{whole}': quantity '{}' is not a whole number; enter e.g. 2", text.trim())))
+}
+
+/// `LINE:QTY`: units of an order's line (counted from 1, as `order show` lists them) to refund.
+pub fn refund_line(text: &str) -> Result<RefundLineInput, InputError> {
+    let usage = || {
+        format!("--line '{text}' is not LINE:QUANTITY; write it like 2:1 (one unit of the order's second line)")
+    };
+    let Some((line, quantity)) = text.split_once(':') else {
+        return err(usage());
+    };
+    let Ok(line) = line.trim().parse::<usize>() else {
+        return err(usage());
+    };
+    Ok(RefundLineInput { line, quantity: quantity_of("--line", text, quantity)? })
 }
 
 /// A money amount: `12.50`, `12.50 GBP`.

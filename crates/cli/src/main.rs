@@ -293,11 +293,17 @@ enum OrderCmd {
         #[command(flatten)]
         write: WriteOpts,
     },
-    /// Refund part or all of an order.
+    /// Refund part or all of an order: an amount, or goods by line (the amount is then what
+    /// they were sold for, discount and tax included), or both.
     Refund {
         order: String,
-        #[arg(long)]
-        amount: String,
+        /// How much goes back; leave it out to refund what the `--line`s were sold for.
+        #[arg(long, required_unless_present = "line")]
+        amount: Option<String>,
+        /// Units of a line that came back, as LINE:QUANTITY (lines count from 1, as `order
+        /// show` lists them); repeat for more lines.
+        #[arg(long, value_name = "LINE:QUANTITY")]
+        line: Vec<String>,
         #[arg(long)]
         reason: String,
         #[command(flatten)]
@@ -554,9 +560,10 @@ fn order(store: &WriteStore, out: &show::Printer, cmd: OrderCmd, matches: &ArgMa
         OrderCmd::Cancel { order, reason, write } => {
             request(write, Command::CancelOrder(CancelOrder { order, reason, at: None }))
         }
-        OrderCmd::Refund { order, amount, reason, write } => {
-            let amount = input::money("--amount", &amount)?;
-            request(write, Command::RefundOrder(RefundOrder { order, amount, reason, at: None }))
+        OrderCmd::Refund { order, amount, line, reason, write } => {
+            let amount = amount.map(|a| input::money("--amount", &a)).transpose()?;
+            let lines = line.iter().map(|l| input::refund_line(l)).collect::<Result<_, _>>()?;
+            request(write, Command::RefundOrder(RefundOrder { order, amount, lines, reason, at: None }))
         }
         OrderCmd::Show { order, as_of } => {
             let as_of = at("--as-of", as_of)?;

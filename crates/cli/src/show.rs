@@ -131,10 +131,15 @@ impl Printer {
             Some(customer) => say!("Customer: {} ({})", customer.name, customer.id),
             None => say!("Customer: walk-in"),
         }
-        for line in &o.lines {
+        for (i, line) in o.lines.iter().enumerate() {
             let sku = line.sku.as_deref().map(|s| format!(" [{s}]")).unwrap_or_default();
+            let back = match o.refunded_units(i) {
+                0 => String::new(),
+                n => format!("  ({n} refunded)"),
+            };
             say!(
-                "  {:>5} × {}{sku} @ {}  = {}",
+                "  {:>3}. {:>5} × {}{sku} @ {}  = {}{back}",
+                i + 1,
                 line.quantity,
                 line.name,
                 c.format_price(line.unit_price),
@@ -164,7 +169,16 @@ impl Printer {
             say!("Cancelled {}: {}", self.time(cancel.at), cancel.reason);
         }
         for r in &o.refunds {
-            say!("Refunded {} on {}: {}", c.format(r.amount), self.time(r.at), r.reason);
+            let goods: Vec<String> = r
+                .lines
+                .iter()
+                .map(|l| {
+                    let name = o.lines.get(l.line as usize).map_or("?", |line| line.name.as_str());
+                    format!("{} × {name}", l.quantity)
+                })
+                .collect();
+            let goods = if goods.is_empty() { String::new() } else { format!(" for {}", goods.join(", ")) };
+            say!("Refunded {}{goods} on {}: {}", c.format(r.amount), self.time(r.at), r.reason);
         }
         if !o.refunds.is_empty() {
             say!("Still refundable: {}", c.format(o.refundable()));

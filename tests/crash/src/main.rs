@@ -115,7 +115,7 @@ impl Child {
                 80..90 => {
                     if let Some(order) = self.some_order() {
                         let amount = MoneyInput::new(dec("1.00"));
-                        let refund = RefundOrder { order, amount, reason: "chipped".into(), at: None };
+                        let refund = RefundOrder::amount(order, amount, "chipped");
                         self.run_command(&id, Command::RefundOrder(refund))?;
                     }
                 }

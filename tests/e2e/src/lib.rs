@@ -279,6 +279,7 @@ impl App {
 }
 
 /// WebDriver key codes.
+pub const BACKSPACE: &str = "\u{E003}";
 pub const ENTER: &str = "\u{E007}";
 pub const CONTROL: &str = "\u{E009}";
 pub const ESCAPE: &str = "\u{E00C}";

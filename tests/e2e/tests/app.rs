@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use countertop_core::{AddCustomer, AddProduct, Command, LineInput, OpenShop, PlaceOrder, Request, WriteStore};
-use countertop_e2e::{App, CONTROL, ENTER, ESCAPE, NULL_KEY, Result, app_binary};
+use countertop_e2e::{App, BACKSPACE, CONTROL, ENTER, ESCAPE, NULL_KEY, Result, app_binary};
 use serde_json::json;
 use tokio::sync::Mutex;
 
@@ -328,6 +328,27 @@ async fn day(app: &App, dir: &Path) -> Result<()> {
     app.run_js("document.querySelector('[data-testid=customer-orders-table] tr[data-order=\"1001\"]').focus()").await?;
     app.keys(ENTER).await?;
     app.wait_text("[data-testid=order-detail] h2", "open order 1001", |t| t == "Order 1001").await?;
+
+    // --- One of the two mugs comes back: refund by line, the amount worked out. ---
+    app.click("[data-testid=action-refund]").await?;
+    app.type_into("[data-testid=refund-qty]", "3").await?;
+    app.wait_text("[data-testid=action-error]", "refuse more mugs than were sold", |t| {
+        t == "line 1: 3 of 'Enamel mug' cannot be refunded: 2 of the 2 sold are left to refund; enter at most 2"
+    })
+    .await?;
+    app.keys(&format!("{BACKSPACE}1")).await?;
+    app.wait_text("[data-testid=refund-worked]", "work out one mug", |t| t.contains("£8.00")).await?;
+    let form = "return [document.querySelector('[data-testid=refund-amount]').value,          document.querySelectorAll('[data-testid=action-error]').length]";
+    app.wait_js(form, "the amount to follow and the error to go", |v| v == &json!(["8.00", 0])).await?;
+    app.type_into("[data-testid=refund-reason]", "Chipped").await?;
+    app.screenshot("03b-refund-by-line").await?;
+    app.keys(ENTER).await?;
+    app.wait_text("[data-testid=line-refunded]", "mark the mug refunded", |t| t == "1 refunded").await?;
+    app.wait_text("[data-testid=timeline]", "list the refund with its goods", |t| {
+        t.contains("Refunded £8.00 for 1 × Enamel mug: Chipped")
+    })
+    .await?;
+    app.screenshot("03c-refunded").await?;
 
     // --- A new customer made while entering an order: the name, Enter, an email, Enter. ---
     go(app, "new-order").await?;

@@ -62,7 +62,8 @@ export type OrderAction =
   | { action: 'ship'; order: string; carrier: string; tracking: string }
   | { action: 'deliver'; order: string }
   | { action: 'cancel'; order: string; reason: string }
-  | { action: 'refund'; order: string; amount: string; reason: string }
+  /** `amount` empty: what the `lines` (counted from 1) were sold for. */
+  | { action: 'refund'; order: string; amount: string; lines: { line: number; quantity: string }[]; reason: string }
 export interface ProductForm {
   sku: string; name: string; unit_price: string; tax_rate: string | null; existing: boolean; archived: boolean | null
 }
@@ -80,6 +81,8 @@ export const api = {
   previewOrder: (form: OrderForm) => call<Order>('preview_order', { form }),
   placeOrder: (commandId: string, form: OrderForm) => call<Outcome>('place_order', { commandId, form }),
   orderAction: (commandId: string, action: OrderAction) => call<Outcome>('order_action', { commandId, action }),
+  /** The order as the action would leave it, recording nothing (the refund's worked-out amount). */
+  previewOrderAction: (action: OrderAction) => call<Order>('preview_order_action', { action }),
   saveProduct: (commandId: string, form: ProductForm) => call<Outcome>('save_product', { commandId, form }),
   saveCustomer: (commandId: string, form: CustomerForm) => call<Outcome>('save_customer', { commandId, form }),
   products: () => call<Product[]>('products'),

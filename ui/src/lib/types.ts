@@ -29,7 +29,10 @@ export interface OrderLine {
 }
 export interface Totals { subtotal: Money; discount: Money; tax: Money; total: Money }
 export interface Shipment { carrier: string; tracking: string; at: string }
-export interface Refund { amount: Money; reason: string; at: string }
+/** Units of an order line (`line` from 0) a refund gave back. */
+export interface RefundedLine { line: number; quantity: number }
+/** `lines` is left out when the refund named an amount only. */
+export interface Refund { amount: Money; reason: string; at: string; lines?: RefundedLine[] }
 
 export interface Order {
   id: string; customer: { id: string; name: string } | null; lines: OrderLine[]; totals: Totals; currency: string

@@ -181,7 +181,7 @@ events! {
     OrderShipped => "order.shipped", v 1,
     OrderDelivered => "order.delivered", v 1,
     OrderCancelled => "order.cancelled", v 1,
-    OrderRefunded => "order.refunded", v 1,
+    OrderRefunded => "order.refunded", v 2,
     ReturnRecorded => "return.recorded", v 2,
 }
 
@@ -194,10 +194,12 @@ events! {
 ///   record it and moved the sequence past every number, so a v1 event reads as `numbered`:
 ///   a store written then keeps the sequence it had.
 /// - `return.recorded` v1 → v2: v2 may carry a `source`; a v1 return has none.
+/// - `order.refunded` v1 → v2: v2 may name the goods that came back (`lines`); a v1 refund
+///   was of an amount only.
 fn upcast(event_type: &str, version: u16, payload: Value) -> Value {
     match (event_type, version) {
         ("order.placed" | "customer.registered", 1) => upcast(event_type, 2, with_field(payload, "numbered", true)),
-        ("return.recorded", 1) => upcast(event_type, 2, payload),
+        ("return.recorded" | "order.refunded", 1) => upcast(event_type, 2, payload),
         _ => payload,
     }
 }

@@ -227,7 +227,8 @@ fn lifecycle(shop: &Shop, order: &mut Order, cmd: &ImportOrder, now: DateTime<Ut
             Some(order),
             &RefundOrder {
                 order: order.id.clone(),
-                amount: r.amount.clone(),
+                amount: Some(r.amount.clone()),
+                lines: Vec::new(),
                 reason: r.reason.clone(),
                 at: Some(r.at),
             },

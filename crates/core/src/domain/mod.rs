@@ -38,7 +38,8 @@ pub use imports::{
 pub use orders::{
     CancelOrder, Cancellation, CustomerRef, DeliverOrder, DiscountInput, LineInput, MAX_LINES, MAX_QUANTITY, Order,
     OrderCancelled, OrderDelivered, OrderLine, OrderPlaced, OrderRefunded, OrderShipped, OrderStatus, PlaceOrder,
-    Refund, RefundOrder, ShipOrder, Shipment, Totals, check_line, totals,
+    Refund, RefundLineInput, RefundOrder, RefundedLine, ShipOrder, Shipment, Totals, check_line, line_refund_value,
+    refunded_units, totals,
 };
 pub use rejection::Rejection;
 pub use returns::{RecordReturn, Return, ReturnRecorded};

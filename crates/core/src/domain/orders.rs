@@ -49,6 +49,29 @@ impl Order {
     pub fn refundable(&self) -> Decimal {
         self.totals.total - self.refunded()
     }
+
+    /// Units of line `index` (from 0) refunded so far.
+    pub fn refunded_units(&self, index: usize) -> u32 {
+        refunded_units(&self.refunds, index)
+    }
+}
+
+/// Units of line `index` (from 0) that `refunds` gave back.
+pub fn refunded_units(refunds: &[Refund], index: usize) -> u32 {
+    refunds.iter().flat_map(|r| &r.lines).filter(|l| l.line as usize == index).map(|l| l.quantity).sum()
+}
+
+/// What giving back `quantity` units of `line` is worth on an order with `totals`: the line's
+/// share of the goods, with the order's discount and any tax added on top spread over it as
+/// they were when the order was placed. Not rounded: sum the lines, then round once.
+pub fn line_refund_value(totals: &Totals, line: &OrderLine, quantity: u32) -> Decimal {
+    if line.quantity == 0 || totals.subtotal.is_zero() {
+        return Decimal::ZERO;
+    }
+    let goods = line.total * Decimal::from(quantity) / Decimal::from(line.quantity);
+    // goods × total can leave `Decimal`'s range only for the very largest orders: then
+    // goods × (total / subtotal), which differs far below the minor unit.
+    goods.checked_mul(totals.total).map_or_else(|| goods * (totals.total / totals.subtotal), |v| v / totals.subtotal)
 }
 
 /// Where an order is in its lifecycle.
@@ -125,6 +148,25 @@ pub struct Refund {
     pub amount: Decimal,
     pub reason: String,
     pub at: DateTime<Utc>,
+    /// The goods that came back, when the refund names them (empty: an amount only).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub lines: Vec<RefundedLine>,
+}
+
+/// Units of one order line given back by a refund.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RefundedLine {
+    /// The line's place in the order, from 0.
+    pub line: u32,
+    pub quantity: u32,
+}
+
+/// Units of one order line to refund, as entered.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RefundLineInput {
+    /// The line's place in the order, from 1 (as receipts and screens number them).
+    pub line: usize,
+    pub quantity: i64,
 }
 
 /// A line as entered.
@@ -191,12 +233,26 @@ pub struct CancelOrder {
     pub at: Option<DateTime<Utc>>,
 }
 
+/// Give money back on an order: an amount, or goods by line and quantity (the amount then is
+/// worked out from what they were sold for), or both (goods back, and the amount given —
+/// e.g. less a restocking fee).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RefundOrder {
     pub order: String,
-    pub amount: MoneyInput,
+    /// `None`: what the `lines` were sold for.
+    #[serde(default)]
+    pub amount: Option<MoneyInput>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub lines: Vec<RefundLineInput>,
     pub reason: String,
     pub at: Option<DateTime<Utc>>,
+}
+
+impl RefundOrder {
+    /// A refund of `amount`, naming no goods.
+    pub fn amount(order: impl Into<String>, amount: MoneyInput, reason: impl Into<String>) -> RefundOrder {
+        RefundOrder { order: order.into(), amount: Some(amount), lines: Vec::new(), reason: reason.into(), at: None }
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -248,6 +304,9 @@ pub struct OrderRefunded {
     pub amount: Decimal,
     pub reason: String,
     pub at: DateTime<Utc>,
+    /// The goods that came back (v2; empty for a refund of an amount only, as every v1 was).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub lines: Vec<RefundedLine>,
 }
 
 /// What `place` needs to know besides the command.
@@ -510,7 +569,15 @@ pub(super) fn refund(
         });
     }
     let currency = order.currency;
-    let requested = cmd.amount.in_currency(shop.currency, "refund amount")?;
+    let lines = refund_lines(order, &cmd.lines)?;
+    let requested = match &cmd.amount {
+        Some(amount) => amount.in_currency(shop.currency, "refund amount")?,
+        None if lines.is_empty() => return Err(Rejection::RefundWithoutAmount),
+        None => lines
+            .iter()
+            .map(|l| line_refund_value(&order.totals, &order.lines[l.line as usize], l.quantity))
+            .sum(),
+    };
     let amount = currency.round(requested);
     if amount <= Decimal::ZERO {
         return Err(Rejection::RefundNotPositive { given: currency.format(requested) });
@@ -525,7 +592,51 @@ pub(super) fn refund(
         });
     }
     let reason = text::required("reason", "why the money goes back", &cmd.reason, text::REASON_MAX)?;
-    Ok(vec![Event::OrderRefunded(OrderRefunded { order: order.id.clone(), amount, reason, at: cmd.at.unwrap_or(now) })])
+    Ok(vec![Event::OrderRefunded(OrderRefunded {
+        order: order.id.clone(),
+        amount,
+        reason,
+        at: cmd.at.unwrap_or(now),
+        lines,
+    })])
+}
+
+/// The goods a refund names, checked against what the order sold and has not yet refunded:
+/// one entry per line, in line order (a line named twice counts once, with both quantities).
+fn refund_lines(order: &Order, input: &[RefundLineInput]) -> Result<Vec<RefundedLine>, Rejection> {
+    let mut wanted: BTreeMap<usize, u64> = BTreeMap::new();
+    for l in input {
+        if l.line == 0 || l.line > order.lines.len() {
+            return Err(Rejection::UnknownOrderLine { id: order.id.clone(), line: l.line, lines: order.lines.len() });
+        }
+        if l.quantity < 1 {
+            return Err(Rejection::RefundQuantityTooSmall { given: l.quantity }.on_line(l.line - 1));
+        }
+        // Quantities are at most MAX_QUANTITY each after the check below; a sum of wild inputs
+        // saturates and is refused by it.
+        let quantity = u64::try_from(l.quantity).unwrap_or(u64::MAX);
+        let entry = wanted.entry(l.line - 1).or_default();
+        *entry = entry.saturating_add(quantity);
+    }
+    wanted
+        .into_iter()
+        .map(|(index, requested)| {
+            let sold = &order.lines[index];
+            let left = sold.quantity.saturating_sub(order.refunded_units(index));
+            match u32::try_from(requested) {
+                Ok(quantity) if quantity <= left => {
+                    Ok(RefundedLine { line: u32::try_from(index).unwrap_or(u32::MAX), quantity })
+                }
+                _ => Err(Rejection::RefundQuantityTooLarge {
+                    name: sold.name.clone(),
+                    requested,
+                    sold: sold.quantity,
+                    left,
+                }
+                .on_line(index)),
+            }
+        })
+        .collect()
 }
 
 fn find<'a>(order: Option<&'a Order>, id: &str) -> Result<&'a Order, Rejection> {
@@ -566,7 +677,7 @@ pub(super) fn apply(order: &mut Order, event: &Event) {
             order.cancellation = Some(Cancellation { reason: e.reason.clone(), at: e.at });
         }
         Event::OrderRefunded(e) => {
-            order.refunds.push(Refund { amount: e.amount, reason: e.reason.clone(), at: e.at });
+            order.refunds.push(Refund { amount: e.amount, reason: e.reason.clone(), at: e.at, lines: e.lines.clone() });
         }
         _ => {}
     }

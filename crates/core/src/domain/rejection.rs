@@ -146,6 +146,18 @@ pub enum Rejection {
         "refund {requested} is more than the {refundable} still refundable on order {id} (paid {paid}, already refunded {refunded})"
     )]
     OverRefund { id: String, requested: String, refundable: String, paid: String, refunded: String },
+    /// A refund that says neither how much nor which goods.
+    #[error("the refund names no amount and no items; enter an amount, or how many of which lines come back")]
+    RefundWithoutAmount,
+    /// A refund of a line the order does not have (lines count from 1).
+    #[error("order {id} has no line {line}; it has {lines} line(s)")]
+    UnknownOrderLine { id: String, line: usize, lines: usize },
+    /// A refund of less than one unit of a line.
+    #[error("quantity {given} is less than 1; enter how many came back, or leave the line out")]
+    RefundQuantityTooSmall { given: i64 },
+    /// A refund of more units of a line than were sold and not yet refunded.
+    #[error("{requested} of '{name}' cannot be refunded: {left} of the {sold} sold are left to refund; enter at most {left}")]
+    RefundQuantityTooLarge { name: String, requested: u64, sold: u32, left: u32 },
     /// A line, order or return total over [`crate::money::MAX_TOTAL`].
     #[error("{field} {given} is more than {max}, the most one {what} may total; check the quantities and prices")]
     TotalTooLarge { field: &'static str, what: &'static str, given: String, max: String },
@@ -204,7 +216,12 @@ impl Rejection {
             Rejection::TooManyLines { .. } => "order with too many lines",
             Rejection::ItemWithoutPrice { .. } => "no price",
             Rejection::DiscountTooLarge { .. } | Rejection::NegativeDiscount { .. } => "discount not possible",
-            Rejection::OverRefund { .. } | Rejection::RefundNotPositive { .. } => "refund not possible",
+            Rejection::OverRefund { .. }
+            | Rejection::RefundNotPositive { .. }
+            | Rejection::RefundWithoutAmount
+            | Rejection::UnknownOrderLine { .. }
+            | Rejection::RefundQuantityTooSmall { .. }
+            | Rejection::RefundQuantityTooLarge { .. } => "refund not possible",
             Rejection::NumberExhausted { .. } => "number used too many times",
             Rejection::TotalTooLarge { .. } => "total over 1,000,000,000,000",
             _ => "refused by the shop's rules",

@@ -116,7 +116,7 @@ fn cancel(order: &str, reason: &str) -> Command {
 }
 
 fn refund(order: &str, amount: &str, reason: &str) -> Command {
-    Command::RefundOrder(RefundOrder { order: order.into(), amount: money(amount), reason: reason.into(), at: None })
+    Command::RefundOrder(RefundOrder::amount(order, money(amount), reason))
 }
 
 /// A shop (prices include 20 % tax) with a mug at 8.00, a card at 0.001 and one customer.
@@ -542,7 +542,8 @@ fn refunds_never_exceed_what_is_left() {
             order: "7".into(),
             amount: dec("6.00"),
             reason: "the other one".into(),
-            at: now()
+            at: now(),
+            lines: Vec::new(),
         })]
     );
     assert_eq!(rejected(&one_order(), refund("7", "0", "x")), "refund amount 0.00 GBP must be more than zero");
@@ -550,6 +551,92 @@ fn refunds_never_exceed_what_is_left() {
     assert_eq!(
         rejected(&one_order(), refund("7", "1.00 USD", "x")),
         "refund amount is in USD but this shop sells in GBP; enter the amount in GBP"
+    );
+}
+
+fn refund_lines(order: &str, lines: &[(usize, i64)], amount: Option<&str>) -> Command {
+    Command::RefundOrder(RefundOrder {
+        order: order.into(),
+        amount: amount.map(money),
+        lines: lines.iter().map(|&(line, quantity)| RefundLineInput { line, quantity }).collect(),
+        reason: "came back".into(),
+        at: None,
+    })
+}
+
+/// A shop whose prices exclude 20 % tax, and order 7: three mugs at 8.00 and gift wrap at
+/// 2.00, 10 % off. Subtotal 26.00, discount 2.60, tax 4.68, total 28.08.
+fn discounted_order() -> Vec<Event> {
+    let Command::PlaceOrder(mut order) = place("7", vec![product_line("MUG", 3), item("Gift wrap", 1, "2.00")]) else {
+        unreachable!()
+    };
+    order.discount = Some(DiscountInput::Percent(dec("10")));
+    history(&[open_shop(false), add_product("MUG", "Enamel mug", "8.00"), Command::PlaceOrder(order)])
+}
+
+fn refunded(events: &[Event]) -> (&Decimal, &[RefundedLine]) {
+    match events {
+        [Event::OrderRefunded(r)] => (&r.amount, &r.lines),
+        other => panic!("expected one OrderRefunded, got {other:?}"),
+    }
+}
+
+#[test]
+fn a_refund_by_line_is_worth_what_the_goods_were_sold_for_discount_and_tax_included() {
+    let order = discounted_order();
+    let one_mug = when(&order, refund_lines("7", &[(1, 1)], None));
+    // 8.00 of 26.00 of goods, of a 28.08 total.
+    assert_eq!(refunded(&one_mug), (&dec("8.64"), &[RefundedLine { line: 0, quantity: 1 }][..]));
+
+    // Everything else, naming the mugs in two entries: the refunds add up to what was paid.
+    let order = with(order, &[refund_lines("7", &[(1, 1)], None)]);
+    let rest = when(&order, refund_lines("7", &[(2, 1), (1, 1), (1, 1)], None));
+    assert_eq!(
+        refunded(&rest),
+        (&dec("19.44"), &[RefundedLine { line: 0, quantity: 2 }, RefundedLine { line: 1, quantity: 1 }][..])
+    );
+    let all = with(order.clone(), &[refund_lines("7", &[(2, 1), (1, 2)], None)]);
+    assert_eq!(given(&all).orders["7"].refundable(), Decimal::ZERO);
+
+    // Goods back and an amount given (less a restocking fee): the amount is what goes back.
+    let with_fee = when(&order, refund_lines("7", &[(1, 1)], Some("7.00")));
+    assert_eq!(refunded(&with_fee), (&dec("7.00"), &[RefundedLine { line: 0, quantity: 1 }][..]));
+}
+
+#[test]
+fn a_refund_by_line_gives_back_no_more_than_was_sold() {
+    let order = with(discounted_order(), &[refund_lines("7", &[(1, 1)], None)]);
+    assert_eq!(
+        rejected(&order, refund_lines("7", &[(1, 3)], None)),
+        "line 1: 3 of 'Enamel mug' cannot be refunded: 2 of the 3 sold are left to refund; enter at most 2"
+    );
+    assert_eq!(
+        rejected(&order, refund_lines("7", &[(1, 2), (1, 1)], None)),
+        "line 1: 3 of 'Enamel mug' cannot be refunded: 2 of the 3 sold are left to refund; enter at most 2",
+        "a line named twice counts once, with both quantities"
+    );
+    assert_eq!(rejected(&order, refund_lines("7", &[(3, 1)], None)), "order 7 has no line 3; it has 2 line(s)");
+    assert_eq!(rejected(&order, refund_lines("7", &[(0, 1)], None)), "order 7 has no line 0; it has 2 line(s)");
+    assert_eq!(
+        rejected(&order, refund_lines("7", &[(2, 0)], None)),
+        "line 2: quantity 0 is less than 1; enter how many came back, or leave the line out"
+    );
+    assert_eq!(
+        rejected(&order, refund_lines("7", &[(1, i64::MAX), (1, i64::MAX)], None)),
+        format!(
+            "line 1: {} of 'Enamel mug' cannot be refunded: 2 of the 3 sold are left to refund; enter at most 2",
+            2 * i64::MAX as u64
+        )
+    );
+    assert_eq!(
+        rejected(&order, refund_lines("7", &[], None)),
+        "the refund names no amount and no items; enter an amount, or how many of which lines come back"
+    );
+    // An amount refunded before leaves less money than the goods are worth.
+    let order = with(order, &[refund("7", "19.00", "most of it")]);
+    assert_eq!(
+        rejected(&order, refund_lines("7", &[(2, 1)], None)),
+        "refund 2.16 GBP is more than the 0.44 GBP still refundable on order 7 (paid 28.08 GBP, already refunded 27.64 GBP)"
     );
 }
 

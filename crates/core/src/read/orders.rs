@@ -139,7 +139,7 @@ impl OrderView {
                 self.cancellation = Some(Cancellation { reason: e.reason.clone(), at: e.at });
             }
             Event::OrderRefunded(e) => {
-                self.refunds.push(Refund { amount: e.amount, reason: e.reason.clone(), at: e.at });
+                self.refunds.push(Refund { amount: e.amount, reason: e.reason.clone(), at: e.at, lines: e.lines.clone() });
                 self.refunded += e.amount;
             }
             _ => {}

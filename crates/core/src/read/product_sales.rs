@@ -19,8 +19,9 @@
 //! products is 73 KB).
 //!
 //! Revenue is the line totals (before the order discount). Cancelling an order takes its lines
-//! off its placement day; a return (credit note) takes its lines off its own day. Refunds of an
-//! order are not attributed to products: a refund names an amount, not lines.
+//! off its placement day; a return (credit note) and a refund that names goods take them off
+//! their own day (the goods' share of their line total). A refund of an amount only names no
+//! goods, so it is not attributed to products.
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -31,7 +32,8 @@ use serde::Serialize;
 
 use super::orders;
 use super::{Apply, Bucketing, add_count, add_money, day_key, decimal_from, i64_from};
-use crate::domain::Event;
+use crate::domain::{Event, refunded_units};
+use crate::money::Currency;
 use crate::store::Envelope;
 
 /// Day key → the day's entries.
@@ -311,13 +313,51 @@ impl<'txn> Tables<'txn> {
                 let Some(view) = orders.view(&e.order)? else {
                     return Ok(Err(format!("cancelled order {} is not in the order view", e.order)));
                 };
-                let lines =
-                    view.lines.iter().map(|l| (l.sku.as_deref(), l.name.as_str(), -i64::from(l.quantity), -l.total));
+                // What refunds by line already took off (on their own days) stays taken off.
+                let lines = view.lines.iter().enumerate().map(|(i, l)| {
+                    let units = l.quantity.saturating_sub(refunded_units(&view.refunds, i));
+                    let revenue = l.total - refunded_revenue(&view, i);
+                    (l.sku.as_deref(), l.name.as_str(), -i64::from(units), -revenue)
+                });
                 self.add(view.business_day, lines, false)
+            }
+            Event::OrderRefunded(e) if !e.lines.is_empty() => {
+                let Some(view) = orders.view(&e.order)? else {
+                    return Ok(Err(format!("refunded order {} is not in the order view", e.order)));
+                };
+                let mut lines = Vec::with_capacity(e.lines.len());
+                for back in &e.lines {
+                    let Some(l) = view.lines.get(back.line as usize) else {
+                        return Ok(Err(format!("order {} has no line {} to refund", e.order, back.line + 1)));
+                    };
+                    let revenue = line_revenue_back(view.currency, l, back.quantity);
+                    lines.push((l.sku.as_deref(), l.name.as_str(), -i64::from(back.quantity), -revenue));
+                }
+                self.add(bucketing.day(e.at), lines, false)
             }
             _ => Ok(Ok(())),
         }
     }
+}
+
+/// The revenue that giving back `quantity` units of `line` takes off its product: its share of
+/// the line total, rounded to the minor unit (revenue here is before the order discount).
+fn line_revenue_back(currency: Currency, line: &orders::LineView, quantity: u32) -> Decimal {
+    if line.quantity == 0 {
+        return Decimal::ZERO;
+    }
+    currency.round(line.total * Decimal::from(quantity) / Decimal::from(line.quantity))
+}
+
+/// The revenue refunds by line took off line `index` of `view`, as they took it.
+fn refunded_revenue(view: &orders::OrderView, index: usize) -> Decimal {
+    let Some(line) = view.lines.get(index) else { return Decimal::ZERO };
+    view.refunds
+        .iter()
+        .flat_map(|r| &r.lines)
+        .filter(|l| l.line as usize == index)
+        .map(|l| line_revenue_back(view.currency, line, l.quantity))
+        .sum()
 }
 
 /// The best-selling products over `[from, to]` by revenue (then units, then name).

@@ -135,7 +135,8 @@ fn day(disk: &Arc<SimDisk>, seed: u64) -> Day {
                     }),
                     68..73 => Command::RefundOrder(RefundOrder {
                         order: order.clone(),
-                        amount: MoneyInput::new(Decimal::new(1, 2)),
+                        amount: Some(MoneyInput::new(Decimal::new(1, 2))),
+                        lines: Vec::new(),
                         reason: "damaged".into(),
                         at: None,
                     }),

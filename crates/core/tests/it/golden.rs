@@ -250,7 +250,8 @@ fn write_golden(dir: &Path) {
         order(vec![mug(1)], Some("1"), Some(DiscountInput::Amount(MoneyInput::new(dec("1"))))),
         Command::RefundOrder(RefundOrder {
             order: "1003".into(),
-            amount: MoneyInput::new(dec("3")),
+            amount: Some(MoneyInput::new(dec("3"))),
+            lines: Vec::new(),
             reason: "chipped".into(),
             at: Some(at),
         }),

@@ -74,13 +74,14 @@ impl Model {
                 }
                 _ => false,
             },
-            Command::RefundOrder(refund) => match self.orders.get_mut(&refund.order) {
-                Some(o)
+            // The model's refunds name an amount (refunds by line have their own tests).
+            Command::RefundOrder(refund) => match (self.orders.get_mut(&refund.order), &refund.amount) {
+                (Some(o), Some(amount))
                     if o.status != OrderStatus::Cancelled
-                        && refund.amount.amount > Decimal::ZERO
-                        && refund.amount.amount <= o.total - o.refunded =>
+                        && amount.amount > Decimal::ZERO
+                        && amount.amount <= o.total - o.refunded =>
                 {
-                    o.refunded += refund.amount.amount;
+                    o.refunded += amount.amount;
                     true
                 }
                 _ => false,
@@ -167,7 +168,8 @@ fn random_command(rng: &mut fastrand::Rng, model: &Model) -> Command {
             };
             Command::RefundOrder(RefundOrder {
                 order,
-                amount: MoneyInput::new(amount),
+                amount: Some(MoneyInput::new(amount)),
+                lines: Vec::new(),
                 reason: "damaged".into(),
                 at: None,
             })

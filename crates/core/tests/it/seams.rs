@@ -576,7 +576,8 @@ fn seam_run(seed: u64, steps: usize) {
                 what = format!("refund {amount} of {id}");
                 let command = Command::RefundOrder(countertop_core::RefundOrder {
                     order: id.clone(),
-                    amount: countertop_core::MoneyInput::new(amount),
+                    amount: Some(countertop_core::MoneyInput::new(amount)),
+                    lines: Vec::new(),
                     reason: "r".into(),
                     at: None,
                 });
