@@ -109,7 +109,7 @@ pub(crate) struct Import {
     format: FormatArg,
     /// Generic CSV: the column for a field, e.g. --map order=InvoiceNo (fields: order, date,
     /// customer, customer_id, email, sku, product, quantity, unit_price, line_total, country,
-    /// note, status, carrier, tracking, tax_rate, discount). Without a customer_id column,
+    /// note, status, carrier, tracking, tax_rate, discount, payment). Without a customer_id column,
     /// customers are told apart by email, else by name.
     #[arg(long = "map", value_name = "FIELD=COLUMN")]
     map: Vec<String>,

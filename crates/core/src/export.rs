@@ -34,7 +34,7 @@ fn csv_err(e: impl std::fmt::Display) -> crate::Error {
 }
 
 /// The generic format's columns, in order.
-const COLUMNS: [Field; 17] = Field::ALL;
+const COLUMNS: [Field; 18] = Field::ALL;
 
 /// Writes the orders placed in `period` (business days), with their refunds, shipping and
 /// status, in the generic import format.
@@ -87,6 +87,7 @@ fn write_order(
         set(Field::Country, customer.and_then(|c| c.country.as_deref()).map(neutralise).unwrap_or_default());
         set(Field::Note, o.note.as_deref().map(neutralise).unwrap_or_default());
         set(Field::Status, status.to_owned());
+        set(Field::Payment, o.payment_method.as_deref().map(neutralise).unwrap_or_default());
         set(Field::Carrier, o.shipment.as_ref().map(|s| neutralise(&s.carrier)).unwrap_or_default());
         set(Field::Tracking, o.shipment.as_ref().map(|s| neutralise(&s.tracking)).unwrap_or_default());
         set(Field::Discount, if o.totals.discount.is_zero() { String::new() } else { money(o.totals.discount) });

@@ -144,7 +144,7 @@ export function addDays(from: string, days: number): string {
 }
 
 export const statusLabel: Record<string, string> = {
-  pending: 'Placed', shipped: 'Shipped', delivered: 'Delivered', cancelled: 'Cancelled',
+  pending: 'Placed', shipped: 'Shipped', delivered: 'Delivered', cancelled: 'Cancelled', completed: 'Completed',
 }
 
 /** How an order was paid, in words ("card" → "Card", "transfer" → "Bank transfer"). */

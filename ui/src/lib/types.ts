@@ -22,7 +22,8 @@ export interface CustomerStats {
 /** `customer_page`: who the customer is and their numbers (orders come from `orders`). */
 export interface CustomerPage { customer: Customer; stats: CustomerStats; average_order: Money | null }
 
-export type OrderStatus = 'pending' | 'shipped' | 'delivered' | 'cancelled'
+/** `completed`: imported history, closed business. */
+export type OrderStatus = 'pending' | 'shipped' | 'delivered' | 'cancelled' | 'completed'
 
 export interface OrderLine {
   from_catalog: boolean; sku: string | null; name: string; quantity: number; unit_price: Money; tax_rate: string; total: Money

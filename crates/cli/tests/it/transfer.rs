@@ -90,6 +90,8 @@ fn an_export_imports_back_with_the_same_daily_report() {
             "2024-03-01 10:00",
             "--note",
             "+ fragile",
+            "--payment",
+            "card",
         ],
     );
     ok(d, &["order", "place", "--customer", "1", "--line", "TEA:3", "--at", "2024-03-02 01:30"]);
@@ -124,7 +126,12 @@ fn an_export_imports_back_with_the_same_daily_report() {
     assert_eq!(copied["totals"], original["totals"]);
     assert_eq!(copied["customer"]["name"], "=HYPERLINK(\"http://evil\")", "the apostrophe comes off again");
     assert_eq!(copied["lines"][1]["name"], "-20% gift wrap");
-    assert_eq!(json(c, &["order", "show", "1003"])["order"]["status"], "delivered");
+    assert_eq!(copied["payment_method"], "card", "the payment travels in its column");
+    // What was still to ship is still to ship; delivered goods are closed business, with the
+    // delivery kept; a cancellation stays one.
+    assert_eq!(copied["status"], "pending");
+    let delivered = json(c, &["order", "show", "1003"])["order"].clone();
+    assert_eq!((&delivered["status"], delivered["delivered_at"].is_string()), (&serde_json::json!("completed"), true));
     assert_eq!(json(c, &["order", "show", "1004"])["order"]["status"], "cancelled");
 }
 
@@ -168,7 +175,7 @@ fn bad_import_files_are_refused_with_what_to_do() {
         d,
         &["import", file.to_str().unwrap(), "--map", "orders=Invoice"],
         2,
-        "--map: 'orders' is not a field; use one of: order, date, customer, customer_id, email, sku, product, quantity, unit_price, line_total, country, note, status, carrier, tracking, tax_rate, discount",
+        "--map: 'orders' is not a field; use one of: order, date, customer, customer_id, email, sku, product, quantity, unit_price, line_total, country, note, status, carrier, tracking, tax_rate, discount, payment",
     );
 
     let messy = d.join("messy.csv");

@@ -177,7 +177,7 @@ events! {
     ProductRestored => "product.restored", v 1,
     CustomerRegistered => "customer.registered", v 2,
     CustomerDetailsChanged => "customer.details_changed", v 1,
-    OrderPlaced => "order.placed", v 2,
+    OrderPlaced => "order.placed", v 3,
     OrderShipped => "order.shipped", v 1,
     OrderDelivered => "order.delivered", v 1,
     OrderCancelled => "order.cancelled", v 1,
@@ -194,11 +194,14 @@ events! {
 ///   record it and moved the sequence past every number, so a v1 event reads as `numbered`:
 ///   a store written then keeps the sequence it had.
 /// - `return.recorded` v1 → v2: v2 may carry a `source`; a v1 return has none.
+/// - `order.placed` v2 → v3: v3 may say an imported order is still `open`; every v2 import
+///   was history (the file's orders were completed business), which is what its absence says.
 /// - `order.refunded` v1 → v2: v2 may name the goods that came back (`lines`); a v1 refund
 ///   was of an amount only.
 fn upcast(event_type: &str, version: u16, payload: Value) -> Value {
     match (event_type, version) {
         ("order.placed" | "customer.registered", 1) => upcast(event_type, 2, with_field(payload, "numbered", true)),
+        ("order.placed", 2) => upcast(event_type, 3, payload),
         ("return.recorded" | "order.refunded", 1) => upcast(event_type, 2, payload),
         _ => payload,
     }

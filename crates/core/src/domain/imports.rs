@@ -120,6 +120,13 @@ pub struct ImportOrder {
     /// Money given back, in the order the file gives it.
     pub refunds: Vec<ImportedRefund>,
     pub cancellation: Option<ImportedCancellation>,
+    /// The file says the order is still open (not yet fulfilled): it is placed here as one
+    /// to work on. Otherwise an imported order is closed business, "completed".
+    #[serde(default)]
+    pub open: bool,
+    /// How it was paid, as the file says.
+    #[serde(default)]
+    pub payment_method: Option<String>,
 }
 
 /// Bring in one credit note (goods and money back) from another system's export.
@@ -161,7 +168,7 @@ pub(super) fn import_order(state: &State, shop: &Shop, cmd: &ImportOrder) -> Res
                 lines: cmd.lines.clone(),
                 discount: discount.clone(),
                 note,
-                payment_method: None,
+                payment_method: cmd.payment_method.clone(),
                 at: Some(cmd.at),
             },
         )
@@ -188,6 +195,7 @@ pub(super) fn import_order(state: &State, shop: &Shop, cmd: &ImportOrder) -> Res
     };
     let mut placed = one_placed(place(id, note)?)?;
     placed.source = Some(cmd.source.clone());
+    placed.open = cmd.open;
     let mut order = orders::placed(&placed);
     events.push(Event::OrderPlaced(placed));
     events.extend(lifecycle(shop, &mut order, cmd, state.now)?);

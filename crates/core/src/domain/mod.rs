@@ -31,6 +31,7 @@ pub use catalog::{
 pub use customers::{AddCustomer, Customer, CustomerDetailsChanged, CustomerRegistered, UpdateCustomer};
 pub use event::{DecodeError, EVENT_TYPES, Event, StreamId};
 pub(crate) use imports::suffixed;
+pub(crate) use orders::{moved_to, placed_status};
 pub use imports::{
     ImportOrder, ImportReturn, ImportedCancellation, ImportedCustomer, ImportedRefund, ImportedShipment, Source,
     customer_keys,

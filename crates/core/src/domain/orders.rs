@@ -83,6 +83,10 @@ pub enum OrderStatus {
     Shipped,
     Delivered,
     Cancelled,
+    /// Brought in by an import: closed business from another system, with nothing left to do
+    /// at the counter but give money back. A shipment or delivery the file (or a later export
+    /// of it) names is recorded, and the order stays completed; a cancellation cancels it.
+    Completed,
 }
 
 impl OrderStatus {
@@ -92,6 +96,7 @@ impl OrderStatus {
             OrderStatus::Shipped => "shipped",
             OrderStatus::Delivered => "delivered",
             OrderStatus::Cancelled => "cancelled",
+            OrderStatus::Completed => "completed",
         }
     }
 }
@@ -275,6 +280,10 @@ pub struct OrderPlaced {
     /// For an imported order: which import, and its number in that file.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub source: Option<Source>,
+    /// v3: an imported order the file says is still open (to ship here). Any other imported
+    /// order is closed business: completed.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub open: bool,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -370,6 +379,7 @@ pub(super) fn place(cx: PlaceContext<'_>, cmd: &PlaceOrder) -> Result<Vec<Event>
         at: cmd.at.unwrap_or(cx.now),
         numbered,
         source: None,
+        open: false,
     })])
 }
 
@@ -527,11 +537,22 @@ pub(super) fn ship(order: Option<&Order>, cmd: &ShipOrder, now: DateTime<Utc>) -
     })])
 }
 
+/// Where an order is in the lifecycle the rules check: a completed (imported) order's status
+/// stays "completed", so where it is comes from what it records.
+fn stage(order: &Order) -> OrderStatus {
+    match order.status {
+        OrderStatus::Completed if order.delivered_at.is_some() => OrderStatus::Delivered,
+        OrderStatus::Completed if order.shipment.is_some() => OrderStatus::Shipped,
+        OrderStatus::Completed => OrderStatus::Pending,
+        status => status,
+    }
+}
+
 pub(super) fn deliver(order: Option<&Order>, cmd: &DeliverOrder, now: DateTime<Utc>) -> Result<Vec<Event>, Rejection> {
     let order = find(order, &cmd.order)?;
-    match order.status {
+    match stage(order) {
         OrderStatus::Cancelled => Err(Rejection::OrderCancelled { id: order.id.clone(), action: "delivered" }),
-        OrderStatus::Pending => Err(Rejection::NotShipped { id: order.id.clone() }),
+        OrderStatus::Pending | OrderStatus::Completed => Err(Rejection::NotShipped { id: order.id.clone() }),
         OrderStatus::Delivered => Err(Rejection::AlreadyDelivered { id: order.id.clone() }),
         OrderStatus::Shipped => {
             Ok(vec![Event::OrderDelivered(OrderDelivered { order: order.id.clone(), at: cmd.at.unwrap_or(now) })])
@@ -541,10 +562,10 @@ pub(super) fn deliver(order: Option<&Order>, cmd: &DeliverOrder, now: DateTime<U
 
 pub(super) fn cancel(order: Option<&Order>, cmd: &CancelOrder, now: DateTime<Utc>) -> Result<Vec<Event>, Rejection> {
     let order = find(order, &cmd.order)?;
-    match order.status {
+    match stage(order) {
         OrderStatus::Cancelled => Err(Rejection::OrderCancelled { id: order.id.clone(), action: "cancelled again" }),
         OrderStatus::Shipped | OrderStatus::Delivered => Err(Rejection::CancelAfterShipping { id: order.id.clone() }),
-        OrderStatus::Pending => {
+        OrderStatus::Pending | OrderStatus::Completed => {
             let reason = text::required("reason", "why the order is cancelled", &cmd.reason, text::REASON_MAX)?;
             Ok(vec![Event::OrderCancelled(OrderCancelled {
                 order: order.id.clone(),
@@ -653,7 +674,7 @@ pub(super) fn placed(e: &OrderPlaced) -> Order {
         note: e.note.clone(),
         payment_method: e.payment_method.clone(),
         placed_at: e.at,
-        status: OrderStatus::Pending,
+        status: placed_status(e),
         shipment: None,
         delivered_at: None,
         cancellation: None,
@@ -662,14 +683,24 @@ pub(super) fn placed(e: &OrderPlaced) -> Order {
     }
 }
 
+/// An order's status when placed: imported history is completed, a sale here is pending.
+pub(crate) fn placed_status(e: &OrderPlaced) -> OrderStatus {
+    if e.source.is_some() && !e.open { OrderStatus::Completed } else { OrderStatus::Pending }
+}
+
+/// The status after shipping or delivery: a completed order stays completed.
+pub(crate) fn moved_to(from: OrderStatus, to: OrderStatus) -> OrderStatus {
+    if from == OrderStatus::Completed { from } else { to }
+}
+
 pub(super) fn apply(order: &mut Order, event: &Event) {
     match event {
         Event::OrderShipped(e) => {
-            order.status = OrderStatus::Shipped;
+            order.status = moved_to(order.status, OrderStatus::Shipped);
             order.shipment = Some(Shipment { carrier: e.carrier.clone(), tracking: e.tracking.clone(), at: e.at });
         }
         Event::OrderDelivered(e) => {
-            order.status = OrderStatus::Delivered;
+            order.status = moved_to(order.status, OrderStatus::Delivered);
             order.delivered_at = Some(e.at);
         }
         Event::OrderCancelled(e) => {

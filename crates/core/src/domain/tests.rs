@@ -731,6 +731,8 @@ fn import_order(import: &str, number: &str, lines: Vec<LineInput>) -> ImportOrde
         delivered_at: None,
         refunds: Vec::new(),
         cancellation: None,
+        open: false,
+        payment_method: None,
     }
 }
 
@@ -878,6 +880,40 @@ fn an_imported_order_is_recorded_whole_or_not_at_all() {
     let events = when(&shop(), Command::ImportOrder(order));
     let types: Vec<&str> = events.iter().map(Event::type_name).collect();
     assert_eq!(types, ["order.placed", "order.shipped", "order.refunded"]);
+}
+
+#[test]
+fn imported_history_is_completed_and_an_open_import_is_one_to_ship() {
+    let shipment = ImportedShipment {
+        carrier: "Royal Mail".into(),
+        tracking: "RM1".into(),
+        at: Utc.with_ymd_and_hms(2011, 2, 16, 9, 0, 0).unwrap(),
+    };
+    let history = with(shop(), &[imported("a", "7", vec![item("Tea", 1, "2.00")])]);
+    let status = |events: &[Event], id: &str| given(events).orders[id].status;
+    assert_eq!(status(&history, "7"), OrderStatus::Completed);
+    // A later export of the same sale says it went out and arrived: recorded, still completed.
+    let mut later = import_order("b", "7", vec![item("Tea", 1, "2.00")]);
+    later.shipment = Some(shipment.clone());
+    later.delivered_at = Some(shipment.at);
+    let later = with(history.clone(), &[Command::ImportOrder(later)]);
+    let order = &given(&later).orders["7"];
+    assert_eq!((order.status, order.shipment.is_some(), order.delivered_at.is_some()), (OrderStatus::Completed, true, true));
+    assert_eq!(rejected(&later, deliver("7")), "order 7 has already been marked delivered");
+    assert_eq!(
+        rejected(&later, cancel("7", "x")),
+        "order 7 has already been shipped, so it cannot be cancelled; refund it instead"
+    );
+    // Money still goes back on history.
+    when(&history, refund("7", "1.00", "chipped"));
+
+    // The file says it is still open: placed here, to ship.
+    let mut open = import_order("a", "8", vec![item("Tea", 1, "2.00")]);
+    open.open = true;
+    let open = with(shop(), &[Command::ImportOrder(open)]);
+    assert_eq!(status(&open, "8"), OrderStatus::Pending);
+    let shipped = with(open, &[ship("8", "DHL", "JD1")]);
+    assert_eq!(status(&shipped, "8"), OrderStatus::Shipped);
 }
 
 #[test]

@@ -703,6 +703,12 @@ impl<'a> Importer<'a> {
                 imported_refunds.push(ImportedRefund { amount: MoneyInput::new(exact), reason, at: row.at });
             }
             let (shipment, delivered_at, cancellation) = self.lifecycle(first);
+            // An order the file says is still open (another system's unfulfilled order) is
+            // one to work on here; everything else is history.
+            let open = first.status.as_deref().is_some_and(|s| {
+                s.eq_ignore_ascii_case("pending") || s.eq_ignore_ascii_case("placed")
+            });
+            let payment_method = first.payment.clone();
             Command::ImportOrder(ImportOrder {
                 source,
                 customer,
@@ -714,6 +720,8 @@ impl<'a> Importer<'a> {
                 delivered_at,
                 refunds: imported_refunds,
                 cancellation,
+                open,
+                payment_method,
             })
         };
         let sign = if credit_note { -Decimal::ONE } else { Decimal::ONE };
@@ -808,7 +816,8 @@ impl<'a> Importer<'a> {
     ) -> (Option<ImportedShipment>, Option<DateTime<Utc>>, Option<ImportedCancellation>) {
         let status = row.status.as_deref().map(str::to_lowercase);
         match status.as_deref() {
-            None | Some("shipped" | "delivered" | "cancelled" | "canceled" | "pending" | "placed") => {}
+            None
+            | Some("shipped" | "delivered" | "cancelled" | "canceled" | "pending" | "placed" | "completed") => {}
             Some(other) => {
                 if self.statuses.len() < STATUSES_SHOWN || self.statuses.contains_key(other) {
                     *self.statuses.entry(other.to_owned()).or_default() += 1;

@@ -80,10 +80,12 @@ pub enum Field {
     Tracking,
     TaxRate,
     Discount,
+    /// How the order was paid (cash, card, …).
+    Payment,
 }
 
 impl Field {
-    pub const ALL: [Field; 17] = [
+    pub const ALL: [Field; 18] = [
         Field::Order,
         Field::Date,
         Field::Customer,
@@ -101,6 +103,7 @@ impl Field {
         Field::Tracking,
         Field::TaxRate,
         Field::Discount,
+        Field::Payment,
     ];
 
     pub fn name(self) -> &'static str {
@@ -122,6 +125,7 @@ impl Field {
             Field::Tracking => "tracking",
             Field::TaxRate => "tax_rate",
             Field::Discount => "discount",
+            Field::Payment => "payment",
         }
     }
 
@@ -151,6 +155,7 @@ pub(super) struct Row {
     pub discount: Option<Decimal>,
     pub note: Option<String>,
     pub status: Option<String>,
+    pub payment: Option<String>,
     pub carrier: Option<String>,
     pub tracking: Option<String>,
     pub shipped_at: Option<DateTime<Utc>>,
@@ -358,6 +363,7 @@ impl RowReader {
             discount: None,
             note: None,
             status: None,
+            payment: None,
             carrier: None,
             tracking: None,
             shipped_at: None,
@@ -388,6 +394,7 @@ impl RowReader {
         row.product = text(Field::Product).unwrap_or_default();
         row.note = text(Field::Note);
         row.status = text(Field::Status);
+        row.payment = text(Field::Payment);
         row.carrier = text(Field::Carrier);
         row.tracking = text(Field::Tracking);
         let mut problems: Vec<(&'static str, String)> = Vec::new();

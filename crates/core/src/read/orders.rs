@@ -109,7 +109,7 @@ impl OrderView {
             currency: e.currency,
             note: e.note.clone(),
             payment_method: e.payment_method.clone(),
-            status: OrderStatus::Pending,
+            status: crate::domain::placed_status(e),
             placed_at: e.at,
             business_day: bucketing.day(e.at),
             shipment: None,
@@ -127,11 +127,11 @@ impl OrderView {
     pub(crate) fn apply(&mut self, envelope: &Envelope) {
         match &envelope.event {
             Event::OrderShipped(e) => {
-                self.status = OrderStatus::Shipped;
+                self.status = crate::domain::moved_to(self.status, OrderStatus::Shipped);
                 self.shipment = Some(Shipment { carrier: e.carrier.clone(), tracking: e.tracking.clone(), at: e.at });
             }
             Event::OrderDelivered(e) => {
-                self.status = OrderStatus::Delivered;
+                self.status = crate::domain::moved_to(self.status, OrderStatus::Delivered);
                 self.delivered_at = Some(e.at);
             }
             Event::OrderCancelled(e) => {
@@ -159,6 +159,7 @@ fn status_key(status: OrderStatus) -> u8 {
         OrderStatus::Shipped => 1,
         OrderStatus::Delivered => 2,
         OrderStatus::Cancelled => 3,
+        OrderStatus::Completed => 4,
     }
 }
 

@@ -46,7 +46,7 @@ use crate::domain::OrderStatus;
 
 const POINTER: &str = "CURRENT";
 /// Changes when the schema or what goes into documents changes; a mismatch rebuilds the index.
-const SEARCH_FINGERPRINT: &str = "search@2";
+const SEARCH_FINGERPRINT: &str = "search@3";
 const WRITER_MEMORY: usize = 15_000_000;
 /// Below this many exact matches, a search also looks for typos and prefixes.
 const WIDEN_BELOW: usize = 20;
@@ -126,6 +126,7 @@ pub(crate) fn status_label(status: OrderStatus) -> &'static str {
         OrderStatus::Shipped => "Shipped",
         OrderStatus::Delivered => "Delivered",
         OrderStatus::Cancelled => "Cancelled",
+        OrderStatus::Completed => "Completed",
     }
 }
 
@@ -581,8 +582,8 @@ fn parse(index: &Index, f: Fields, text: &str, widen: bool) -> Result<Box<dyn Qu
                 // The app calls a pending order "placed"; both words work.
                 "status" => (
                     f.status,
-                    &["placed", "pending", "shipped", "delivered", "cancelled"],
-                    "placed, shipped, delivered, cancelled",
+                    &["placed", "pending", "shipped", "delivered", "cancelled", "completed"],
+                    "placed, shipped, delivered, cancelled, completed",
                 ),
                 other => {
                     return Err(bad(format!(

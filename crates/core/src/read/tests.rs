@@ -454,7 +454,7 @@ fn dashboards_orders_and_search_follow_the_log() {
     assert!(ids("towe").contains(&"Product:TEA".to_owned()), "prefix of the last word: {:?}", ids("towe"));
     assert_eq!(ids("kind:order status:shipped"), ["Order:1003"]);
     let err = ct.search("status:lost", 0, 10).unwrap_err().to_string();
-    assert_eq!(err, "'status:lost' is not a known value; use one of: placed, shipped, delivered, cancelled");
+    assert_eq!(err, "'status:lost' is not a known value; use one of: placed, shipped, delivered, cancelled, completed");
     assert_eq!(
         ct.search("\"enamel mug", 0, 10).unwrap_err().to_string(),
         "the quote before 'enamel mug' is not closed; add a closing \""
@@ -862,6 +862,7 @@ fn an_event_beyond_the_largest_total_is_parked_and_the_day_goes_on() {
         at,
         numbered: false,
         source: None,
+        open: false,
     });
     // Twice: 2 × 5·10²⁸ is past what a Decimal holds.
     let parked = ct.write().append_unchecked(&absurd).unwrap();
