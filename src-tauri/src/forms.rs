@@ -201,6 +201,9 @@ pub struct ProductForm {
     #[serde(default)]
     pub existing: bool,
     pub archived: Option<bool>,
+    /// Postage, fees: left out of the best sellers (editing only).
+    #[serde(default)]
+    pub not_merchandise: Option<bool>,
 }
 
 impl ProductForm {
@@ -215,6 +218,7 @@ impl ProductForm {
                 tax_rate,
                 image: None,
                 archived: self.archived,
+                not_merchandise: self.not_merchandise,
             })
         } else {
             Command::AddProduct(AddProduct { sku: self.sku, name: self.name, unit_price, tax_rate, image: None })

@@ -224,6 +224,10 @@ enum ProductCmd {
         archive: bool,
         #[arg(long)]
         restore: bool,
+        /// Mark it as not merchandise (postage, fees: left out of the top products) with
+        /// `true`, or as goods again with `false`.
+        #[arg(long, value_name = "true|false")]
+        not_merchandise: Option<bool>,
         #[command(flatten)]
         write: WriteOpts,
     },
@@ -502,7 +506,7 @@ fn product(store: &WriteStore, out: &show::Printer, cmd: ProductCmd) -> Result<(
             let products = store.products()?.into_iter().filter(|p| all || !p.archived).collect::<Vec<_>>();
             out.products(&products);
         }
-        ProductCmd::Update { sku, name, price, tax_rate, image, archive, restore, write } => {
+        ProductCmd::Update { sku, name, price, tax_rate, image, archive, restore, not_merchandise, write } => {
             let command = Command::UpdateProduct(UpdateProduct {
                 sku,
                 name,
@@ -514,6 +518,7 @@ fn product(store: &WriteStore, out: &show::Printer, cmd: ProductCmd) -> Result<(
                     (_, true) => Some(false),
                     _ => None,
                 },
+                not_merchandise,
             });
             out.outcome(&store.execute(request(write, command))?);
         }

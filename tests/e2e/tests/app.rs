@@ -509,6 +509,24 @@ async fn day(app: &App, dir: &Path) -> Result<()> {
         )
         .await?;
     eprintln!("e2e: catalog filter, input to the frame showing it, ms per word typed: {typed}");
+
+    // --- The import marked postage as not goods: in the catalog, and out of the best sellers. ---
+    app.set_value("[data-testid=products-filter]", "POSTAGE").await?;
+    app.wait_text("[data-testid=products-table]", "mark postage as a fee", |t| {
+        t.contains("DOTCOM POSTAGE") && t.contains("Fee")
+    })
+    .await?;
+    app.screenshot("11-catalog-fees").await?;
+    // The imported year, December 2010 first: a month of sales with postage on many invoices.
+    go(app, "dashboard").await?;
+    app.click("[data-testid=range-custom]").await?;
+    app.set_value("input[aria-label=From]", "01/12/2010").await?;
+    app.set_value("input[aria-label=To]", "31/12/2010").await?;
+    app.wait_text("[data-testid=top-left-out]", "list postage apart", |t| t.contains("POSTAGE")).await?;
+    let top = app.run_js("return document.querySelector('[data-testid=top-products]').innerText").await?;
+    assert!(top.as_str().is_some_and(|t| !t.contains("POSTAGE") && !t.contains("No sales")), "{top}");
+    app.run_js("document.querySelector('[data-testid=top-left-out]').scrollIntoView({ block: 'end' })").await?;
+    app.screenshot("12-dashboard-imported-month").await?;
     Ok(())
 }
 

@@ -66,6 +66,7 @@ export type OrderAction =
   | { action: 'refund'; order: string; amount: string; lines: { line: number; quantity: string }[]; reason: string }
 export interface ProductForm {
   sku: string; name: string; unit_price: string; tax_rate: string | null; existing: boolean; archived: boolean | null
+  not_merchandise: boolean | null
 }
 export interface CustomerForm {
   id: string | null; name: string; email: string | null; phone: string | null; country: string | null

@@ -13,6 +13,8 @@ export interface Shop {
 
 export interface Product {
   sku: string; name: string; unit_price: Money; tax_rate: string; image: string | null; archived: boolean
+  /** Postage, fees: left out of the top products. Left out of the JSON when false. */
+  not_merchandise?: boolean
 }
 
 export interface Customer { id: string; name: string; email: string | null; phone: string | null; country: string | null }
@@ -87,6 +89,8 @@ export interface TopProduct { sku: string | null; name: string; units: number; r
 export interface Dashboard {
   currency: string | null; period: Period; previous_period: Period; kpis: Kpis; previous_kpis: Kpis
   series: SeriesPoint[]; top_products: TopProduct[]
+  /** What sold that is not merchandise (postage, fees): in the takings, not in `top_products`. */
+  not_merchandise: TopProduct[]
 }
 export interface ChartPoint { start: Day; label: string; net: Money; orders: number }
 export interface ChartGeometry { width: number; plot_left: number; plot_right: number }

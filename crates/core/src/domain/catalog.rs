@@ -1,4 +1,5 @@
-//! Products: SKU (unique, never changes), name, unit price, tax rate, image, archived flag.
+//! Products: SKU (unique, never changes), name, unit price, tax rate, image, archived flag,
+//! and whether it is merchandise (postage and fees are not).
 
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
@@ -17,6 +18,10 @@ pub struct Product {
     pub tax_rate: Decimal,
     pub image: Option<String>,
     pub archived: bool,
+    /// Not goods: postage, carriage, fees, bank charges. Sold and counted in the takings like
+    /// anything else, and left out of the best-selling products.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub not_merchandise: bool,
 }
 
 /// Add a product to the catalog.
@@ -39,6 +44,9 @@ pub struct UpdateProduct {
     pub tax_rate: Option<Decimal>,
     pub image: Option<String>,
     pub archived: Option<bool>,
+    /// Mark it as not merchandise (postage, fees), or as goods again.
+    #[serde(default)]
+    pub not_merchandise: Option<bool>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -76,6 +84,13 @@ pub struct ProductRestored {
     pub sku: String,
 }
 
+/// The product was marked as not merchandise (postage, fees), or as goods again.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProductClassified {
+    pub sku: String,
+    pub not_merchandise: bool,
+}
+
 pub(super) fn add(shop: &Shop, existing: Option<&Product>, cmd: &AddProduct) -> Result<Vec<Event>, Rejection> {
     let sku = text::sku(&cmd.sku)?;
     if let Some(product) = existing {
@@ -90,6 +105,7 @@ pub(super) fn add(shop: &Shop, existing: Option<&Product>, cmd: &AddProduct) -> 
         tax_rate: money::check_tax_rate(cmd.tax_rate.unwrap_or(shop.default_tax_rate))?,
         image: text::optional("image path", cmd.image.as_deref(), text::PATH_MAX)?,
         archived: false,
+        not_merchandise: false,
     };
     Ok(vec![Event::ProductAdded(ProductAdded { product })])
 }
@@ -119,6 +135,11 @@ pub(super) fn update(shop: &Shop, existing: Option<&Product>, cmd: &UpdateProduc
         if image != product.image {
             events.push(Event::ProductImageChanged(ProductImageChanged { sku: sku.clone(), image }));
         }
+    }
+    if let Some(not_merchandise) = cmd.not_merchandise
+        && not_merchandise != product.not_merchandise
+    {
+        events.push(Event::ProductClassified(ProductClassified { sku: sku.clone(), not_merchandise }));
     }
     match cmd.archived {
         Some(true) if !product.archived => events.push(Event::ProductArchived(ProductArchived { sku })),

@@ -9,7 +9,7 @@ use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 use super::catalog::{
-    ProductAdded, ProductArchived, ProductImageChanged, ProductRenamed, ProductRepriced, ProductRestored,
+    ProductAdded, ProductArchived, ProductClassified, ProductImageChanged, ProductRenamed, ProductRepriced, ProductRestored,
 };
 use super::customers::{CustomerDetailsChanged, CustomerRegistered};
 use super::orders::{OrderCancelled, OrderDelivered, OrderPlaced, OrderRefunded, OrderShipped};
@@ -27,6 +27,7 @@ pub enum Event {
     ProductImageChanged(ProductImageChanged),
     ProductArchived(ProductArchived),
     ProductRestored(ProductRestored),
+    ProductClassified(ProductClassified),
     CustomerRegistered(CustomerRegistered),
     CustomerDetailsChanged(CustomerDetailsChanged),
     OrderPlaced(OrderPlaced),
@@ -175,6 +176,7 @@ events! {
     ProductImageChanged => "product.image_changed", v 1,
     ProductArchived => "product.archived", v 1,
     ProductRestored => "product.restored", v 1,
+    ProductClassified => "product.classified", v 1,
     CustomerRegistered => "customer.registered", v 2,
     CustomerDetailsChanged => "customer.details_changed", v 1,
     OrderPlaced => "order.placed", v 3,
@@ -239,6 +241,7 @@ impl Event {
             Event::ProductImageChanged(e) => StreamId::Product(e.sku.clone()),
             Event::ProductArchived(e) => StreamId::Product(e.sku.clone()),
             Event::ProductRestored(e) => StreamId::Product(e.sku.clone()),
+            Event::ProductClassified(e) => StreamId::Product(e.sku.clone()),
             Event::CustomerRegistered(e) => StreamId::Customer(e.customer.id.clone()),
             Event::CustomerDetailsChanged(e) => StreamId::Customer(e.customer.id.clone()),
             Event::OrderPlaced(e) => StreamId::Order(e.order.clone()),

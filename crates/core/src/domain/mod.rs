@@ -25,7 +25,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 pub use catalog::{
-    AddProduct, Product, ProductAdded, ProductArchived, ProductImageChanged, ProductRenamed, ProductRepriced,
+    AddProduct, Product, ProductAdded, ProductArchived, ProductClassified, ProductImageChanged, ProductRenamed, ProductRepriced,
     ProductRestored, UpdateProduct,
 };
 pub use customers::{AddCustomer, Customer, CustomerDetailsChanged, CustomerRegistered, UpdateCustomer};
@@ -346,6 +346,11 @@ pub fn apply(state: &mut State, event: &Event) {
         Event::ProductRestored(e) => {
             if let Some(p) = state.products.get_mut(&e.sku) {
                 p.archived = false;
+            }
+        }
+        Event::ProductClassified(e) => {
+            if let Some(p) = state.products.get_mut(&e.sku) {
+                p.not_merchandise = e.not_merchandise;
             }
         }
         Event::CustomerRegistered(e) => {

@@ -38,7 +38,7 @@ use rows::{Row, RowReader};
 
 use crate::domain::{
     AddProduct, Command, Event, ImportOrder, ImportReturn, ImportedCancellation, ImportedCustomer, ImportedRefund,
-    ImportedShipment, LineInput, MAX_LINES, OrderLine, Rejection, Shop, Source, check_line, totals,
+    ImportedShipment, LineInput, MAX_LINES, OrderLine, Rejection, Shop, Source, UpdateProduct, check_line, totals,
 };
 use crate::money::{Currency, MoneyInput};
 use crate::store::{BulkJob, Entity, Envelope, Error, Request, WriteStore};
@@ -61,6 +61,13 @@ const REJECTED_SHOWN: usize = 100;
 const RENUMBERED_SHOWN: usize = 100;
 /// Different unknown status words reported.
 const STATUSES_SHOWN: usize = 20;
+
+/// The stock codes of the UCI Online Retail export that are not goods: postage, carriage,
+/// manual adjustments, discounts, samples, bank charges, marketplace fees, commission and
+/// bad debt. A product the import adds under one of these is marked as not merchandise, so it
+/// stays out of the best sellers (the owner can change that in the catalog).
+const ONLINE_RETAIL_NOT_MERCHANDISE: &[&str] =
+    &["POST", "DOT", "C2", "M", "m", "D", "S", "B", "BANK CHARGES", "AMAZONFEE", "CRUK"];
 
 /// How to read the file.
 #[derive(Clone, Debug, Default)]
@@ -765,6 +772,16 @@ impl<'a> Importer<'a> {
         let request = Request::with_id(self.command_id("p", &canonical), command);
         let document = Document { number: String::new(), lines: Vec::new(), rounding: Decimal::ZERO };
         self.push(Pending { request, document })?;
+        if self.format == Format::OnlineRetail && ONLINE_RETAIL_NOT_MERCHANDISE.contains(&canonical.as_str()) {
+            let command = Command::UpdateProduct(UpdateProduct {
+                sku: canonical.clone(),
+                not_merchandise: Some(true),
+                ..UpdateProduct::default()
+            });
+            let request = Request::with_id(self.command_id("n", &canonical), command);
+            let document = Document { number: String::new(), lines: Vec::new(), rounding: Decimal::ZERO };
+            self.push(Pending { request, document })?;
+        }
         Ok(canonical)
     }
 

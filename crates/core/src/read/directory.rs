@@ -1,6 +1,6 @@
 //! Read model: the current shop, products and customers, as other read models and queries
 //! need them (a customer's email for an order view, a product's image for its lines).
-//! Owns `dir_shop`, `dir_products`, `dir_customers`.
+//! Owns `dir_shop`, `dir_products`, `dir_customers`, `dir_not_merchandise`.
 
 use redb::{ReadableTable, Table, TableDefinition, WriteTransaction};
 use serde::{Deserialize, Serialize};
@@ -12,6 +12,9 @@ use crate::store::Envelope;
 const SHOP: TableDefinition<'_, &str, &[u8]> = TableDefinition::new("dir_shop");
 const PRODUCTS: TableDefinition<'_, &str, &[u8]> = TableDefinition::new("dir_products");
 const CUSTOMERS: TableDefinition<'_, &str, &[u8]> = TableDefinition::new("dir_customers");
+/// The SKUs of the products that are not merchandise (postage, fees): few, read whole by the
+/// top-products query.
+const NOT_MERCHANDISE: TableDefinition<'_, &str, ()> = TableDefinition::new("dir_not_merchandise");
 
 /// A customer as the read side knows them now.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -48,6 +51,7 @@ pub(crate) struct Tables<'txn> {
     shop: Table<'txn, &'static str, &'static [u8]>,
     products: Table<'txn, &'static str, &'static [u8]>,
     customers: Table<'txn, &'static str, &'static [u8]>,
+    not_merchandise: Table<'txn, &'static str, ()>,
 }
 
 impl<'txn> Tables<'txn> {
@@ -56,6 +60,7 @@ impl<'txn> Tables<'txn> {
             shop: txn.open_table(SHOP)?,
             products: txn.open_table(PRODUCTS)?,
             customers: txn.open_table(CUSTOMERS)?,
+            not_merchandise: txn.open_table(NOT_MERCHANDISE)?,
         })
     }
 
@@ -91,6 +96,16 @@ impl<'txn> Tables<'txn> {
             Event::ProductImageChanged(e) => return self.update_product(&e.sku, |p| p.image.clone_from(&e.image)),
             Event::ProductArchived(e) => return self.update_product(&e.sku, |p| p.archived = true),
             Event::ProductRestored(e) => return self.update_product(&e.sku, |p| p.archived = false),
+            Event::ProductClassified(e) => {
+                if self.product(&e.sku)?.is_none() {
+                    return Ok(Err(format!("product {} is not in the directory", e.sku)));
+                }
+                if e.not_merchandise {
+                    self.not_merchandise.insert(e.sku.as_str(), ())?;
+                } else {
+                    self.not_merchandise.remove(e.sku.as_str())?;
+                }
+            }
             Event::CustomerRegistered(CustomerRegistered { customer, .. })
             | Event::CustomerDetailsChanged(CustomerDetailsChanged { customer }) => {
                 let info = CustomerInfo::from(customer);
@@ -136,9 +151,16 @@ pub(crate) fn product(txn: &redb::ReadTransaction, sku: &str) -> Result<Option<P
     table.get(sku)?.map(|v| decode_row(v.value())).transpose()
 }
 
+/// The SKUs of the products that are not merchandise.
+pub(crate) fn not_merchandise(txn: &redb::ReadTransaction) -> Result<Vec<String>, crate::Error> {
+    let table = txn.open_table(NOT_MERCHANDISE)?;
+    table.iter()?.map(|row| Ok(row?.0.value().to_owned())).collect()
+}
+
 pub(crate) fn digest(txn: &redb::ReadTransaction, hasher: &mut blake3::Hasher) -> Result<(), crate::Error> {
     for def in [SHOP, PRODUCTS, CUSTOMERS] {
         super::tables::digest_table(&txn.open_table(def)?, hasher)?;
     }
+    super::tables::digest_table(&txn.open_table(NOT_MERCHANDISE)?, hasher)?;
     Ok(())
 }

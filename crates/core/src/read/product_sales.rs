@@ -370,7 +370,7 @@ pub(crate) fn top(
     from: NaiveDate,
     to: NaiveDate,
     limit: usize,
-) -> Result<Vec<TopProduct>, crate::Error> {
+) -> Result<Top, crate::Error> {
     let days = txn.open_table(DAYS)?;
     let months = txn.open_table(MONTHS)?;
     let products = txn.open_table(NEXT_NUMBER)?.get(0)?.map_or(0, |v| v.value());
@@ -403,12 +403,21 @@ pub(crate) fn top(
         }
         cursor = next_month;
     }
-    let mut ranked: Vec<(u32, i64, Decimal)> = sums
+    let ranked: Vec<(u32, i64, Decimal)> = sums
         .into_iter()
         .zip(0u32..)
         .filter(|((units, revenue, sold), _)| *sold && (*units != 0 || !revenue.is_zero()))
         .map(|((units, revenue, _), number)| (number, units, revenue))
         .collect();
+    // Postage and fees are not products anyone "sells best": they go to their own list.
+    let numbers = txn.open_table(NUMBERS)?;
+    let mut excluded = std::collections::HashSet::new();
+    for sku in super::directory::not_merchandise(txn)? {
+        if let Some(number) = numbers.get(sku.as_str())? {
+            excluded.insert(number.value());
+        }
+    }
+    let (left_out, mut ranked): (Vec<_>, Vec<_>) = ranked.into_iter().partition(|r| excluded.contains(&r.0));
     ranked.sort_unstable_by(|a, b| b.2.cmp(&a.2).then(b.1.cmp(&a.1)));
     // The list, and whatever ties with its last one on revenue and units: names break ties.
     let mut cut = ranked.len().min(limit);
@@ -419,17 +428,27 @@ pub(crate) fn top(
     }
     ranked.truncate(cut);
     let names = txn.open_table(NAMES)?;
-    let mut rows = Vec::with_capacity(ranked.len());
-    for (number, units, revenue) in ranked {
-        let stored = names.get(number)?.ok_or_else(|| super::damaged(format!("product {number} has no name")))?;
-        let (key, name) = decode_name(stored.value())?;
-        let name = if name.is_empty() { key.strip_prefix("item:").unwrap_or(key) } else { name };
-        let sku = (!key.starts_with("item:")).then(|| key.to_owned());
-        rows.push(TopProduct { sku, name: name.to_owned(), units, revenue });
-    }
-    rows.sort_by(|a, b| b.revenue.cmp(&a.revenue).then(b.units.cmp(&a.units)).then(a.name.cmp(&b.name)));
+    let named = |list: Vec<(u32, i64, Decimal)>| -> Result<Vec<TopProduct>, crate::Error> {
+        let mut rows = Vec::with_capacity(list.len());
+        for (number, units, revenue) in list {
+            let stored = names.get(number)?.ok_or_else(|| super::damaged(format!("product {number} has no name")))?;
+            let (key, name) = decode_name(stored.value())?;
+            let name = if name.is_empty() { key.strip_prefix("item:").unwrap_or(key) } else { name };
+            let sku = (!key.starts_with("item:")).then(|| key.to_owned());
+            rows.push(TopProduct { sku, name: name.to_owned(), units, revenue });
+        }
+        rows.sort_by(|a, b| b.revenue.cmp(&a.revenue).then(b.units.cmp(&a.units)).then(a.name.cmp(&b.name)));
+        Ok(rows)
+    };
+    let mut rows = named(ranked)?;
     rows.truncate(limit);
-    Ok(rows)
+    Ok(Top { products: rows, not_merchandise: named(left_out)? })
+}
+
+/// The best sellers of a range, and what sold that is not merchandise (postage, fees).
+pub(crate) struct Top {
+    pub products: Vec<TopProduct>,
+    pub not_merchandise: Vec<TopProduct>,
 }
 
 pub(crate) fn digest(txn: &redb::ReadTransaction, hasher: &mut blake3::Hasher) -> Result<(), crate::Error> {

@@ -101,6 +101,9 @@ pub struct Dashboard {
     pub series: Vec<SeriesPoint>,
     pub previous_series: Vec<SeriesPoint>,
     pub top_products: Vec<TopProduct>,
+    /// What sold in the period that is not merchandise (postage, fees): counted in the
+    /// takings, left out of `top_products`.
+    pub not_merchandise: Vec<TopProduct>,
 }
 
 /// Report bucket size.
@@ -229,6 +232,10 @@ pub(crate) fn dashboard_in(txn: &ReadTransaction, period: Period, top: usize) ->
     let previous_period = period.previous();
     let days = reader.days(period.from, period.to)?;
     let previous_days = reader.days(previous_period.from, previous_period.to)?;
+    let top = match top {
+        0 => product_sales::Top { products: Vec::new(), not_merchandise: Vec::new() },
+        n => product_sales::top(txn, period.from, period.to, n)?,
+    };
     Ok(Dashboard {
         currency,
         period,
@@ -241,7 +248,8 @@ pub(crate) fn dashboard_in(txn: &ReadTransaction, period: Period, top: usize) ->
         ),
         series: series(period, &days, currency),
         previous_series: series(previous_period, &previous_days, currency),
-        top_products: if top == 0 { Vec::new() } else { product_sales::top(txn, period.from, period.to, top)? },
+        top_products: top.products,
+        not_merchandise: top.not_merchandise,
     })
 }
 

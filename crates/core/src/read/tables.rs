@@ -17,7 +17,7 @@ use crate::store::Envelope;
 
 /// Each projection's name and version. Bump a version when its tables change shape or meaning.
 const NAMES: &[(&str, u32)] =
-    &[("directory", 2), ("orders", 3), ("daily", 3), ("product_sales", 5), ("customer_stats", 3)];
+    &[("directory", 3), ("orders", 3), ("daily", 3), ("product_sales", 5), ("customer_stats", 3)];
 
 /// Identifies the read models' shape; stored in the read store and compared at open.
 pub(crate) fn fingerprint() -> String {

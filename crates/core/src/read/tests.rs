@@ -1100,6 +1100,7 @@ fn top_products_break_ties_by_name_and_show_the_name_last_sold_under() {
         tax_rate: None,
         image: None,
         archived: None,
+        not_merchandise: None,
     }));
     run(place(None, &[("MUG", 1)], Some(day2)));
     run(sale(vec![item("Apple", "5.00")], day2));
@@ -1119,6 +1120,27 @@ fn top_products_break_ties_by_name_and_show_the_name_last_sold_under() {
     // Cut inside a tie: the name decides which one makes the list.
     let two: Vec<String> = top(2).into_iter().map(|t| t.name).collect();
     assert_eq!(two, ["Blue enamel mug", "Apple"]);
+
+    // Marked as not merchandise (as postage would be), the mug leaves the list for its own,
+    // at once (no rebuild), and the takings do not change; marked as goods again, it is back.
+    let net = ct.dashboard_with(period, 10).unwrap().value.kpis.net;
+    let classify = |not_merchandise| {
+        run(Command::UpdateProduct(UpdateProduct {
+            sku: "MUG".into(),
+            not_merchandise: Some(not_merchandise),
+            ..UpdateProduct::default()
+        }));
+        tables_caught_up(&ct);
+        ct.dashboard_with(period, 10).unwrap().value
+    };
+    let without = classify(true);
+    let listed = |list: &[TopProduct]| list.iter().map(|t| t.name.clone()).collect::<Vec<_>>();
+    assert_eq!(listed(&without.top_products), ["Apple", "Zebra"]);
+    assert_eq!(listed(&without.not_merchandise), ["Blue enamel mug"]);
+    assert_eq!(without.kpis.net, net);
+    let with = classify(false);
+    assert_eq!(listed(&with.top_products), ["Blue enamel mug", "Apple", "Zebra"]);
+    assert!(with.not_merchandise.is_empty());
 }
 
 #[test]
