@@ -40,7 +40,7 @@ fn execute(opened: &Opened, command_id: String, command: Command) -> ApiResult<O
     Ok(opened.ct.execute(Request::with_id(command_id, command))?)
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ts_rs::TS)]
 pub struct AppInfo {
     pub version: &'static str,
     pub data_dir: String,
@@ -99,7 +99,9 @@ pub async fn preview_order(shell: State<'_, Shell>, form: OrderForm) -> ApiResul
 pub async fn preview_order_action(shell: State<'_, Shell>, action: OrderAction) -> ApiResult<countertop_core::Order> {
     blocking(shell, move |o| match o.ct.write().preview(&action.command()?)? {
         Entity::Order(order) => Ok(order),
-        _ => Err(ApiError::new("internal", "internal error: an order action's preview gave no order; please report it")),
+        _ => {
+            Err(ApiError::new("internal", "internal error: an order action's preview gave no order; please report it"))
+        }
     })
     .await
 }
@@ -134,11 +136,12 @@ pub async fn customers(shell: State<'_, Shell>) -> ApiResult<Vec<Customer>> {
 
 /// A customer's page: who they are and what they have bought (their orders come page by page
 /// from [`orders`] with the customer in the filter).
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ts_rs::TS)]
 pub struct CustomerPage {
     pub customer: CustomerInfo,
     pub stats: CustomerStats,
     /// Lifetime value over orders, in the shop's currency's minor units; `None` before a first order.
+    #[ts(as = "Option<String>")]
     pub average_order: Option<Decimal>,
 }
 
@@ -166,13 +169,14 @@ pub async fn orders(shell: State<'_, Shell>, filter: OrderFilter) -> ApiResult<S
 }
 
 /// One event of an order's audit trail.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ts_rs::TS)]
 pub struct TimelineItem {
     pub position: u64,
     pub version: u64,
     pub event_type: String,
     pub recorded_at: DateTime<Utc>,
     pub command_id: String,
+    #[ts(type = "Record<string, unknown>")]
     pub payload: serde_json::Value,
 }
 
@@ -189,7 +193,7 @@ impl From<&Envelope> for TimelineItem {
     }
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ts_rs::TS)]
 pub struct OrderDetail {
     /// The order folded from its own events (up to `as_of` when given).
     pub order: countertop_core::Order,
@@ -198,6 +202,7 @@ pub struct OrderDetail {
     pub timeline: Vec<TimelineItem>,
     /// How many of `timeline` the `as_of` view includes.
     pub shown: usize,
+    #[ts(as = "String")]
     pub refundable: countertop_core::Decimal,
 }
 
@@ -236,7 +241,7 @@ pub async fn search(shell: State<'_, Shell>, query: String, limit: usize) -> Api
     blocking(shell, move |o| Ok(o.ct.search(&query, 0, limit.clamp(1, 100))?)).await
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ts_rs::TS)]
 pub struct DashboardView {
     #[serde(flatten)]
     pub stamped: Stamped<Dashboard>,
@@ -294,7 +299,7 @@ fn check_period(period: &Period) -> ApiResult<()> {
     Ok(())
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ts_rs::TS)]
 #[serde(rename_all = "snake_case")]
 pub enum ExportKind {
     RevenueChart,
@@ -369,7 +374,7 @@ pub async fn rebuild(shell: State<'_, Shell>, app: AppHandle) -> ApiResult<()> {
     blocking(shell, move |o| jobs::rebuild(&o, app)).await
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ts_rs::TS)]
 #[serde(rename_all = "kebab-case")]
 pub enum ImportFormat {
     OnlineRetail,

@@ -5,7 +5,7 @@
 
 use serde::Serialize;
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, ts_rs::TS)]
 pub struct ApiError {
     pub code: String,
     pub message: String,

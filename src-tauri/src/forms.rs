@@ -4,8 +4,8 @@
 
 use countertop_core::{
     AddCustomer, AddProduct, CancelOrder, ChangeShopSettings, Command, DeliverOrder, DiscountInput, LineInput,
-    MoneyInput, OpenShop, PlaceOrder, RefundLineInput, RefundOrder, ShipOrder, UpdateCustomer, UpdateProduct, parse_decimal,
-    parse_tax_rate,
+    MoneyInput, OpenShop, PlaceOrder, RefundLineInput, RefundOrder, ShipOrder, UpdateCustomer, UpdateProduct,
+    parse_decimal, parse_tax_rate,
 };
 use serde::Deserialize;
 
@@ -30,7 +30,7 @@ fn rate(field: &str, text: &str) -> ApiResult<countertop_core::Decimal> {
     parse_tax_rate(text).map_err(|e| ApiError::input(format!("{field}: {e}")))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ts_rs::TS)]
 pub struct ShopForm {
     pub name: String,
     pub currency: String,
@@ -54,7 +54,7 @@ impl ShopForm {
     }
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ts_rs::TS)]
 pub struct SettingsForm {
     pub name: Option<String>,
     pub time_zone: Option<String>,
@@ -76,7 +76,7 @@ impl SettingsForm {
 }
 
 /// One line of the order being entered: a catalog product (by SKU) or an ad-hoc item.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ts_rs::TS)]
 pub struct LineForm {
     pub sku: Option<String>,
     /// For ad-hoc items (no SKU from the catalog).
@@ -86,7 +86,7 @@ pub struct LineForm {
     pub unit_price: Option<String>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ts_rs::TS)]
 pub struct OrderForm {
     /// `None`: a walk-in sale.
     pub customer: Option<String>,
@@ -138,12 +138,21 @@ impl OrderForm {
 }
 
 /// Ship, deliver, cancel or refund an order.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ts_rs::TS)]
 #[serde(tag = "action", rename_all = "snake_case")]
 pub enum OrderAction {
-    Ship { order: String, carrier: String, tracking: String },
-    Deliver { order: String },
-    Cancel { order: String, reason: String },
+    Ship {
+        order: String,
+        carrier: String,
+        tracking: String,
+    },
+    Deliver {
+        order: String,
+    },
+    Cancel {
+        order: String,
+        reason: String,
+    },
     /// `amount` empty: what the `lines` were sold for.
     Refund {
         order: String,
@@ -155,7 +164,7 @@ pub enum OrderAction {
 }
 
 /// Units of one order line to refund, as typed (lines count from 1).
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ts_rs::TS)]
 pub struct RefundLineForm {
     pub line: usize,
     pub quantity: String,
@@ -190,7 +199,7 @@ impl OrderAction {
     }
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ts_rs::TS)]
 pub struct ProductForm {
     pub sku: String,
     pub name: String,
@@ -226,7 +235,7 @@ impl ProductForm {
     }
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ts_rs::TS)]
 pub struct CustomerForm {
     /// Set when editing; `None` adds a customer with the next free number.
     pub id: Option<String>,

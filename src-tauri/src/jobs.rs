@@ -15,7 +15,7 @@ use crate::error::{ApiError, ApiResult};
 use crate::shell::Opened;
 
 /// A long job, as the UI shows it.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, ts_rs::TS)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Job {
     Import { file: String },
@@ -32,8 +32,8 @@ impl Job {
 }
 
 /// What `import-finished` carries.
-#[derive(Clone, Debug, Serialize)]
-struct ImportFinished {
+#[derive(Clone, Debug, Serialize, ts_rs::TS)]
+pub(crate) struct ImportFinished {
     file: String,
     report: Option<ImportReport>,
     /// The reconciliation in words (the core's, so the app and the CLI say the same).
@@ -92,8 +92,8 @@ fn caught<T>(what: &str, work: impl FnOnce() -> ApiResult<T>) -> ApiResult<T> {
 }
 
 /// What `rebuild-finished` carries.
-#[derive(Clone, Debug, Serialize)]
-struct RebuildFinished {
+#[derive(Clone, Debug, Serialize, ts_rs::TS)]
+pub(crate) struct RebuildFinished {
     error: Option<ApiError>,
 }
 
@@ -114,7 +114,7 @@ pub fn rebuild(opened: &Arc<Opened>, app: AppHandle) -> ApiResult<()> {
 }
 
 /// What `status` events carry.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, ts_rs::TS)]
 pub struct StatusEvent {
     #[serde(flatten)]
     pub status: Status,

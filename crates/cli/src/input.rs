@@ -3,9 +3,7 @@
 
 use chrono::{DateTime, LocalResult, NaiveDate, NaiveDateTime, TimeZone, Utc};
 use chrono_tz::Tz;
-use countertop_core::{
-    Decimal, DiscountInput, LineInput, MoneyInput, RefundLineInput, parse_decimal, parse_tax_rate,
-};
+use countertop_core::{Decimal, DiscountInput, LineInput, MoneyInput, RefundLineInput, parse_decimal, parse_tax_rate};
 
 /// A usage mistake in one argument.
 #[derive(Debug)]
@@ -71,9 +69,8 @@ fn quantity_of(flag: &str, whole: &str, text: &str) -> Result<i64, InputError> {
 
 /// `LINE:QTY`: units of an order's line (counted from 1, as `order show` lists them) to refund.
 pub fn refund_line(text: &str) -> Result<RefundLineInput, InputError> {
-    let usage = || {
-        format!("--line '{text}' is not LINE:QUANTITY; write it like 2:1 (one unit of the order's second line)")
-    };
+    let usage =
+        || format!("--line '{text}' is not LINE:QUANTITY; write it like 2:1 (one unit of the order's second line)");
     let Some((line, quantity)) = text.split_once(':') else {
         return err(usage());
     };

@@ -42,13 +42,14 @@ pub fn bucket_for(period: Period) -> Bucket {
 }
 
 /// One mark on a chart: a day, a week or a month of the range, summed.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, ts_rs::TS)]
 pub struct ChartPoint {
     /// Its first day in the range (a week starts on Monday, a month on the 1st, clipped to
     /// the range).
     pub start: NaiveDate,
     /// What the axis and a hover say: "28 Nov", "w/c 24 Nov", "Nov 2026".
     pub label: String,
+    #[ts(as = "String")]
     pub net: Decimal,
     pub orders: i64,
 }
@@ -88,7 +89,7 @@ fn label(key: NaiveDate, bucket: Bucket) -> String {
 /// Where a chart's marks are across its width, so the app can say what is under the pointer:
 /// mark `i` of `n` is centred at `plot_left + (i + 0.5) / n × (plot_right − plot_left)`, in the
 /// SVG's own pixels.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, ts_rs::TS)]
 pub struct Geometry {
     pub width: u32,
     pub plot_left: u32,

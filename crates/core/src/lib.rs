@@ -74,11 +74,11 @@ pub use domain::{
     CustomerRef, CustomerRegistered, DecodeError, DeliverOrder, DiscountInput, EMAIL_MAX, EVENT_TYPES, Event,
     FIRST_CUSTOMER_NUMBER, FIRST_ORDER_NUMBER, ID_MAX, LineInput, MAX_LINES, MAX_QUANTITY, NAME_MAX, NOTE_MAX,
     OpenShop, Order, OrderCancelled, OrderDelivered, OrderLine, OrderPlaced, OrderRefunded, OrderShipped, OrderStatus,
-    PATH_MAX, PHONE_MAX, PlaceOrder, Product, ProductAdded, ProductArchived, ProductClassified, ProductImageChanged, ProductRenamed,
-    ProductRepriced, ProductRestored, REASON_MAX, RecordReturn, References, Refund, RefundLineInput, RefundOrder, RefundedLine, Rejection, Return,
-    ReturnRecorded, SHORT_MAX, SKU_MAX, ShipOrder, Shipment, Shop, ShopOpened, ShopSettingsChanged, State, StreamId,
-    Totals, UpdateCustomer, UpdateProduct, apply, business_day, check_line, decide, evolve, line_refund_value, refunded_units,
-    totals,
+    PATH_MAX, PHONE_MAX, PlaceOrder, Product, ProductAdded, ProductArchived, ProductClassified, ProductImageChanged,
+    ProductRenamed, ProductRepriced, ProductRestored, REASON_MAX, RecordReturn, References, Refund, RefundLineInput,
+    RefundOrder, RefundedLine, Rejection, Return, ReturnRecorded, SHORT_MAX, SKU_MAX, ShipOrder, Shipment, Shop,
+    ShopOpened, ShopSettingsChanged, Source, State, StreamId, Totals, UpdateCustomer, UpdateProduct, apply,
+    business_day, check_line, decide, evolve, line_refund_value, refunded_units, totals,
 };
 pub use memory::tune_allocator;
 pub use money::{

@@ -25,7 +25,8 @@ pub const MAX_TOTAL: Decimal = Decimal::from_parts(0xD4A5_1000, 0xE8, 0, false, 
 pub const MAX_PRICE_PLACES: u32 = 6;
 
 /// An ISO 4217 currency with a minor unit (GBP, EUR, JPY, …).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, ts_rs::TS)]
+#[ts(type = "string")]
 pub struct Currency(iso_currency::Currency);
 
 impl Currency {

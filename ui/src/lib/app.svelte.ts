@@ -79,7 +79,8 @@ class AppState {
       else this.notify('ok', 'Rebuild finished; reports and search are up to date.')
     })
     // On error, nothing: the status event will come.
-    await this.statusReplies.ask(() => api.status(), (s) => (this.status = s))
+    // The command's answer says nothing of jobs (the events do): the job known so far stays.
+    await this.statusReplies.ask(() => api.status(), (s) => (this.status = { ...s, job: this.status?.job ?? null }))
   }
 
   go(screen: Screen) {

@@ -4,10 +4,14 @@
 import { invoke } from '@tauri-apps/api/core'
 import { listen, type UnlistenFn } from '@tauri-apps/api/event'
 import type {
-  CustomerPage,
+  CustomerPage, CustomerForm, ExportKind, ImportFormat, OrderAction, OrderForm, ProductForm, RebuildFinished,
+  SettingsForm, ShopForm, Status,
   AppInfo, ApiError, Customer, DashboardView, DeadLetter, ImportFinished, ImportProgress, Order, OrderDetail,
   OrderFilter, OrderView, Outcome, Page, Period, Product, SearchHit, Stamped, StatusEvent, Verification,
 } from './types'
+
+// The forms' shapes are the shell's (generated with the rest); screens import them from here.
+export type { CustomerForm, ExportKind, ImportFormat, OrderAction, OrderForm, ProductForm, SettingsForm, ShopForm }
 
 /** Turns whatever a command rejected with into the `{ code, message }` shape. */
 export function asApiError(e: unknown): ApiError {
@@ -48,31 +52,6 @@ export function newCommandId(): string {
   return `ui-${crypto.randomUUID()}`
 }
 
-export interface ShopForm {
-  name: string; currency: string; time_zone: string; day_start: string; prices_include_tax: boolean; tax_rate: string
-}
-export interface SettingsForm {
-  name?: string; time_zone?: string; day_start?: string; prices_include_tax?: boolean; tax_rate?: string
-}
-export interface LineForm { sku: string | null; name: string | null; quantity: string; unit_price: string | null }
-export interface OrderForm {
-  customer: string | null; lines: LineForm[]; discount: string | null; note: string | null; payment_method: string | null
-}
-export type OrderAction =
-  | { action: 'ship'; order: string; carrier: string; tracking: string }
-  | { action: 'deliver'; order: string }
-  | { action: 'cancel'; order: string; reason: string }
-  /** `amount` empty: what the `lines` (counted from 1) were sold for. */
-  | { action: 'refund'; order: string; amount: string; lines: { line: number; quantity: string }[]; reason: string }
-export interface ProductForm {
-  sku: string; name: string; unit_price: string; tax_rate: string | null; existing: boolean; archived: boolean | null
-  not_merchandise: boolean | null
-}
-export interface CustomerForm {
-  id: string | null; name: string; email: string | null; phone: string | null; country: string | null
-}
-export type ImportFormat = 'online-retail' | 'superstore' | 'csv'
-export type ExportKind = 'revenue_chart' | 'orders_chart' | 'revenue_csv' | 'orders_csv'
 
 export const api = {
   appInfo: () => call<AppInfo>('app_info'),
@@ -95,7 +74,7 @@ export const api = {
   dashboard: (period: Period) => call<DashboardView>('dashboard', { period }),
   /** Asks where (a dialog the backend opens) and writes the chart or CSV; null when cancelled. */
   export: (kind: ExportKind, period: Period) => call<string | null>('export', { kind, period }),
-  status: () => call<StatusEvent>('status'),
+  status: () => call<Status>('status'),
   deadLetters: () => call<DeadLetter[]>('dead_letters'),
   retryDeadLetters: (position: number | null) => call<DeadLetter[]>('retry_dead_letters', { position }),
   rebuild: () => call<void>('rebuild'),
@@ -113,6 +92,6 @@ export const events = {
     listen<ImportProgress>('import-progress', (e) => f(e.payload)),
   importFinished: (f: (r: ImportFinished) => void): Promise<UnlistenFn> =>
     listen<ImportFinished>('import-finished', (e) => f(e.payload)),
-  rebuildFinished: (f: (r: { error: ApiError | null }) => void): Promise<UnlistenFn> =>
-    listen<{ error: ApiError | null }>('rebuild-finished', (e) => f(e.payload)),
+  rebuildFinished: (f: (r: RebuildFinished) => void): Promise<UnlistenFn> =>
+    listen<RebuildFinished>('rebuild-finished', (e) => f(e.payload)),
 }

@@ -8,13 +8,15 @@ use super::{Event, Rejection, Shop, text};
 use crate::money::{self, MoneyInput};
 
 /// A product in the catalog.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
 pub struct Product {
     pub sku: String,
     pub name: String,
     /// In the shop's currency; may have sub-cent places.
+    #[ts(as = "String")]
     pub unit_price: Decimal,
     /// A fraction: 0.2 = 20 %.
+    #[ts(as = "String")]
     pub tax_rate: Decimal,
     pub image: Option<String>,
     pub archived: bool,

@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 use super::{Event, Rejection, Source, text};
 
 /// A customer of the shop.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
 pub struct Customer {
     pub id: String,
     pub name: String,

@@ -9,7 +9,8 @@ use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 use super::catalog::{
-    ProductAdded, ProductArchived, ProductClassified, ProductImageChanged, ProductRenamed, ProductRepriced, ProductRestored,
+    ProductAdded, ProductArchived, ProductClassified, ProductImageChanged, ProductRenamed, ProductRepriced,
+    ProductRestored,
 };
 use super::customers::{CustomerDetailsChanged, CustomerRegistered};
 use super::orders::{OrderCancelled, OrderDelivered, OrderPlaced, OrderRefunded, OrderShipped};

@@ -34,7 +34,7 @@ use super::{
 use crate::money::MoneyInput;
 
 /// Where an imported document or customer came from.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, ts_rs::TS)]
 pub struct Source {
     /// The import: the first 16 hex digits of the BLAKE3 hash of the file.
     pub import: String,

@@ -25,13 +25,12 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 pub use catalog::{
-    AddProduct, Product, ProductAdded, ProductArchived, ProductClassified, ProductImageChanged, ProductRenamed, ProductRepriced,
-    ProductRestored, UpdateProduct,
+    AddProduct, Product, ProductAdded, ProductArchived, ProductClassified, ProductImageChanged, ProductRenamed,
+    ProductRepriced, ProductRestored, UpdateProduct,
 };
 pub use customers::{AddCustomer, Customer, CustomerDetailsChanged, CustomerRegistered, UpdateCustomer};
 pub use event::{DecodeError, EVENT_TYPES, Event, StreamId};
 pub(crate) use imports::suffixed;
-pub(crate) use orders::{moved_to, placed_status};
 pub use imports::{
     ImportOrder, ImportReturn, ImportedCancellation, ImportedCustomer, ImportedRefund, ImportedShipment, Source,
     customer_keys,
@@ -42,6 +41,7 @@ pub use orders::{
     Refund, RefundLineInput, RefundOrder, RefundedLine, ShipOrder, Shipment, Totals, check_line, line_refund_value,
     refunded_units, totals,
 };
+pub(crate) use orders::{moved_to, placed_status};
 pub use rejection::Rejection;
 pub use returns::{RecordReturn, Return, ReturnRecorded};
 pub use shop::{ChangeShopSettings, OpenShop, Shop, ShopOpened, ShopSettingsChanged, business_day};
@@ -137,7 +137,7 @@ pub enum Command {
     CancelOrder(CancelOrder),
     RefundOrder(RefundOrder),
     RecordReturn(RecordReturn),
-    ImportOrder(ImportOrder),
+    ImportOrder(Box<ImportOrder>),
     ImportReturn(ImportReturn),
 }
 

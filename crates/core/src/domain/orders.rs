@@ -18,7 +18,7 @@ pub const MAX_LINES: usize = 10_000;
 pub const MAX_QUANTITY: i64 = 1_000_000;
 
 /// An order as it stands after its events.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
 pub struct Order {
     pub id: String,
     /// `None` for a walk-in sale.
@@ -75,7 +75,7 @@ pub fn line_refund_value(totals: &Totals, line: &OrderLine, quantity: u32) -> De
 }
 
 /// Where an order is in its lifecycle.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, ts_rs::TS)]
 #[serde(rename_all = "snake_case")]
 pub enum OrderStatus {
     /// Placed and paid, not yet shipped.
@@ -102,54 +102,62 @@ impl OrderStatus {
 }
 
 /// The customer as they were when the order was placed.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
 pub struct CustomerRef {
     pub id: String,
     pub name: String,
 }
 
 /// One line as sold: the name, SKU and price at the moment of sale, whatever the catalog says later.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
 pub struct OrderLine {
     /// `true` when the line sold a catalog product, `false` for an ad-hoc item.
     pub from_catalog: bool,
     pub sku: Option<String>,
     pub name: String,
     pub quantity: u32,
+    #[ts(as = "String")]
     pub unit_price: Decimal,
+    #[ts(as = "String")]
     pub tax_rate: Decimal,
     /// `quantity × unit_price`, rounded to the currency's minor unit, half to even.
+    #[ts(as = "String")]
     pub total: Decimal,
 }
 
 /// An order's money, all rounded to the currency's minor unit.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
 pub struct Totals {
     /// Sum of the line totals.
+    #[ts(as = "String")]
     pub subtotal: Decimal,
     /// The order discount as an amount.
+    #[ts(as = "String")]
     pub discount: Decimal,
     /// Tax on the discounted goods: included in `total` when prices include tax, added otherwise.
+    #[ts(as = "String")]
     pub tax: Decimal,
     /// What the customer pays.
+    #[ts(as = "String")]
     pub total: Decimal,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
 pub struct Shipment {
     pub carrier: String,
     pub tracking: String,
     pub at: DateTime<Utc>,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
 pub struct Cancellation {
     pub reason: String,
     pub at: DateTime<Utc>,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
 pub struct Refund {
+    #[ts(as = "String")]
     pub amount: Decimal,
     pub reason: String,
     pub at: DateTime<Utc>,
@@ -159,7 +167,7 @@ pub struct Refund {
 }
 
 /// Units of one order line given back by a refund.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
 pub struct RefundedLine {
     /// The line's place in the order, from 0.
     pub line: u32,
@@ -594,10 +602,7 @@ pub(super) fn refund(
     let requested = match &cmd.amount {
         Some(amount) => amount.in_currency(shop.currency, "refund amount")?,
         None if lines.is_empty() => return Err(Rejection::RefundWithoutAmount),
-        None => lines
-            .iter()
-            .map(|l| line_refund_value(&order.totals, &order.lines[l.line as usize], l.quantity))
-            .sum(),
+        None => lines.iter().map(|l| line_refund_value(&order.totals, &order.lines[l.line as usize], l.quantity)).sum(),
     };
     let amount = currency.round(requested);
     if amount <= Decimal::ZERO {

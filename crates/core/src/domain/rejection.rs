@@ -156,7 +156,9 @@ pub enum Rejection {
     #[error("quantity {given} is less than 1; enter how many came back, or leave the line out")]
     RefundQuantityTooSmall { given: i64 },
     /// A refund of more units of a line than were sold and not yet refunded.
-    #[error("{requested} of '{name}' cannot be refunded: {left} of the {sold} sold are left to refund; enter at most {left}")]
+    #[error(
+        "{requested} of '{name}' cannot be refunded: {left} of the {sold} sold are left to refund; enter at most {left}"
+    )]
     RefundQuantityTooLarge { name: String, requested: u64, sold: u32, left: u32 },
     /// A line, order or return total over [`crate::money::MAX_TOTAL`].
     #[error("{field} {given} is more than {max}, the most one {what} may total; check the quantities and prices")]

@@ -14,13 +14,14 @@ use super::{Customer, Event, Product, Rejection, Shop, Source, text};
 use crate::money::Currency;
 
 /// A return as recorded.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
 pub struct Return {
     pub id: String,
     pub customer: Option<CustomerRef>,
     /// The goods returned (quantities are positive).
     pub lines: Vec<OrderLine>,
     /// Money given back: the sum of the line totals.
+    #[ts(as = "String")]
     pub amount: Decimal,
     pub currency: Currency,
     pub reason: String,

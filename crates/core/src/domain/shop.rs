@@ -9,18 +9,21 @@ use super::{Rejection, text};
 use crate::money::{self, Currency};
 
 /// The shop as configured. Every business rule that depends on money or days reads it.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
 pub struct Shop {
     pub name: String,
     pub currency: Currency,
+    #[ts(as = "String")]
     pub time_zone: Tz,
     /// When the business day starts in shop-local time. With 04:00, a sale at 01:30 counts
     /// for the previous day.
+    #[ts(as = "String")]
     pub day_start: NaiveTime,
     /// Whether catalog prices already include tax (typical for shops selling to consumers
     /// in the UK and EU) or tax is added on top (typical in the US).
     pub prices_include_tax: bool,
     /// The tax rate for products and ad-hoc items that do not name one (a fraction: 0.2 = 20 %).
+    #[ts(as = "String")]
     pub default_tax_rate: Decimal,
 }
 

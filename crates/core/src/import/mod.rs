@@ -88,7 +88,7 @@ pub struct ImportOptions {
 }
 
 /// Where an import is.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, ts_rs::TS)]
 pub struct ImportProgress {
     pub lines: u64,
     pub bytes_read: u64,
@@ -98,7 +98,7 @@ pub struct ImportProgress {
 }
 
 /// An input line that was not imported.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, ts_rs::TS)]
 pub struct RejectedLine {
     /// Line number in the file (the header is line 1).
     pub line: u64,
@@ -108,6 +108,7 @@ pub struct RejectedLine {
     pub group: String,
     pub reason: String,
     /// Its amount (quantity × unit price, or its line total), when it could be read.
+    #[ts(as = "Option<String>")]
     pub amount: Option<Decimal>,
 }
 
@@ -124,16 +125,17 @@ impl Ord for RejectedLine {
 }
 
 /// Rejected lines of one kind.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, ts_rs::TS)]
 pub struct RejectedGroup {
     pub group: String,
     pub lines: u64,
     /// Sum of the amounts of those that had one.
+    #[ts(as = "String")]
     pub amount: Decimal,
 }
 
 /// A document recorded under another number than the file's.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, ts_rs::TS)]
 pub struct Renumbered {
     /// Its first line in the file.
     pub line: u64,
@@ -144,7 +146,7 @@ pub struct Renumbered {
 }
 
 /// Another spelling of a SKU the import took as the same product.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, ts_rs::TS)]
 pub struct SkuSpelling {
     pub sku: String,
     pub recorded_as: String,
@@ -152,16 +154,17 @@ pub struct SkuSpelling {
 }
 
 /// A document the importer sent and saw accepted, which the log does not hold.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, ts_rs::TS)]
 pub struct Missing {
     pub number: String,
     pub first_line: u64,
     pub last_line: u64,
+    #[ts(as = "String")]
     pub amount: Decimal,
 }
 
 /// What an import did, reconciled against the file from what the log holds.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, ts_rs::TS)]
 pub struct ImportReport {
     pub format: Format,
     pub currency: Currency,
@@ -190,6 +193,7 @@ pub struct ImportReport {
     pub in_shop_documents: u64,
     pub in_shop_lines: u64,
     /// What the file says of them.
+    #[ts(as = "String")]
     pub in_shop_sum: Decimal,
     /// Refunds, shipments, deliveries and cancellations this file added to documents already
     /// in the shop, which did not have them yet.
@@ -207,17 +211,23 @@ pub struct ImportReport {
     /// words, customer details the shop's rules refuse.
     pub warnings: Vec<String>,
     /// Sum of every line's amount in the file (credit lines negative).
+    #[ts(as = "String")]
     pub file_sum: Decimal,
     /// What the log holds of this import: order totals − refunds − returns.
+    #[ts(as = "String")]
     pub imported_net: Decimal,
     /// Sum of the rejected lines' amounts.
+    #[ts(as = "String")]
     pub rejected_sum: Decimal,
     /// Rounding of imported line amounts to the currency's minor unit (recorded − file).
+    #[ts(as = "String")]
     pub rounding: Decimal,
     /// Order discounts and tax added on top, as recorded (total − sum of lines); 0 for files
     /// that give neither.
+    #[ts(as = "String")]
     pub discounts_and_tax: Decimal,
     /// `file_sum − (imported_net − rounding − discounts_and_tax + in_shop_sum + rejected_sum)`.
+    #[ts(as = "String")]
     pub difference: Decimal,
     /// Documents the log should hold and does not (what makes a difference).
     pub missing: Vec<Missing>,
@@ -712,11 +722,12 @@ impl<'a> Importer<'a> {
             let (shipment, delivered_at, cancellation) = self.lifecycle(first);
             // An order the file says is still open (another system's unfulfilled order) is
             // one to work on here; everything else is history.
-            let open = first.status.as_deref().is_some_and(|s| {
-                s.eq_ignore_ascii_case("pending") || s.eq_ignore_ascii_case("placed")
-            });
+            let open = first
+                .status
+                .as_deref()
+                .is_some_and(|s| s.eq_ignore_ascii_case("pending") || s.eq_ignore_ascii_case("placed"));
             let payment_method = first.payment.clone();
-            Command::ImportOrder(ImportOrder {
+            Command::ImportOrder(Box::new(ImportOrder {
                 source,
                 customer,
                 lines,
@@ -729,7 +740,7 @@ impl<'a> Importer<'a> {
                 cancellation,
                 open,
                 payment_method,
-            })
+            }))
         };
         let sign = if credit_note { -Decimal::ONE } else { Decimal::ONE };
         let request = Request::with_id(self.command_id("L", &first.line.to_string()), command);
@@ -833,8 +844,7 @@ impl<'a> Importer<'a> {
     ) -> (Option<ImportedShipment>, Option<DateTime<Utc>>, Option<ImportedCancellation>) {
         let status = row.status.as_deref().map(str::to_lowercase);
         match status.as_deref() {
-            None
-            | Some("shipped" | "delivered" | "cancelled" | "canceled" | "pending" | "placed" | "completed") => {}
+            None | Some("shipped" | "delivered" | "cancelled" | "canceled" | "pending" | "placed" | "completed") => {}
             Some(other) => {
                 if self.statuses.len() < STATUSES_SHOWN || self.statuses.contains_key(other) {
                     *self.statuses.entry(other.to_owned()).or_default() += 1;

@@ -23,7 +23,7 @@ use crate::store::Error;
 const MAX_LINE_AMOUNT: Decimal = crate::money::MAX_TOTAL;
 
 /// The layout of the file.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, ts_rs::TS)]
 #[serde(rename_all = "kebab-case")]
 pub enum Format {
     /// UCI Online Retail: `InvoiceNo,StockCode,Description,Quantity,InvoiceDate,UnitPrice,CustomerID,Country`.

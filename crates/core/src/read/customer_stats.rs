@@ -14,12 +14,14 @@ use crate::store::Envelope;
 const STATS: TableDefinition<'_, &str, &[u8]> = TableDefinition::new("customer_stats");
 
 /// A customer's history in numbers.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
 pub struct CustomerStats {
     /// Orders placed and not cancelled.
     pub orders: i64,
     /// Paid minus refunded, over those orders.
+    #[ts(as = "String")]
     pub lifetime_value: Decimal,
+    #[ts(as = "String")]
     pub refunds: Decimal,
     pub first_order: Option<DateTime<Utc>>,
     pub last_order: Option<DateTime<Utc>>,

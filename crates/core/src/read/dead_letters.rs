@@ -11,7 +11,7 @@ use super::{decode_row, encode_row};
 const LETTERS: TableDefinition<'_, (u64, &str), &[u8]> = TableDefinition::new("dead_letters");
 
 /// An event one projection could not apply.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
 pub struct DeadLetter {
     pub position: u64,
     /// The projection that failed (`orders`, `daily`, `search`, …; `decode` when the event

@@ -17,7 +17,7 @@ const CUSTOMERS: TableDefinition<'_, &str, &[u8]> = TableDefinition::new("dir_cu
 const NOT_MERCHANDISE: TableDefinition<'_, &str, ()> = TableDefinition::new("dir_not_merchandise");
 
 /// A customer as the read side knows them now.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
 pub struct CustomerInfo {
     pub id: String,
     pub name: String,

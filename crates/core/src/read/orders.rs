@@ -28,7 +28,7 @@ const BY_DAY: TableDefinition<'_, (i32, i64, &str), ()> = TableDefinition::new("
 const BY_TIME: TableDefinition<'_, (i64, &str), ()> = TableDefinition::new("orders_by_time");
 
 /// An order as the screens show it.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
 pub struct OrderView {
     pub id: String,
     pub customer: Option<CustomerInfo>,
@@ -44,6 +44,7 @@ pub struct OrderView {
     pub delivered_at: Option<DateTime<Utc>>,
     pub cancellation: Option<Cancellation>,
     pub refunds: Vec<Refund>,
+    #[ts(as = "String")]
     pub refunded: Decimal,
     /// The order stream's version this view reflects.
     pub version: u64,
@@ -52,13 +53,16 @@ pub struct OrderView {
 }
 
 /// One line of an order view.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
 pub struct LineView {
     pub sku: Option<String>,
     pub name: String,
     pub quantity: u32,
+    #[ts(as = "String")]
     pub unit_price: Decimal,
+    #[ts(as = "String")]
     pub tax_rate: Decimal,
+    #[ts(as = "String")]
     pub total: Decimal,
     /// The catalog image at the time of sale, for catalog products.
     pub image: Option<String>,
@@ -139,7 +143,12 @@ impl OrderView {
                 self.cancellation = Some(Cancellation { reason: e.reason.clone(), at: e.at });
             }
             Event::OrderRefunded(e) => {
-                self.refunds.push(Refund { amount: e.amount, reason: e.reason.clone(), at: e.at, lines: e.lines.clone() });
+                self.refunds.push(Refund {
+                    amount: e.amount,
+                    reason: e.reason.clone(),
+                    at: e.at,
+                    lines: e.lines.clone(),
+                });
                 self.refunded += e.amount;
             }
             _ => {}

@@ -52,13 +52,14 @@ fn month_of(day: NaiveDate) -> NaiveDate {
 }
 
 /// A product's sales over a range.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, ts_rs::TS)]
 pub struct TopProduct {
     /// The SKU, or `None` for an ad-hoc item.
     pub sku: Option<String>,
     /// The name it was last sold under.
     pub name: String,
     pub units: i64,
+    #[ts(as = "String")]
     pub revenue: Decimal,
 }
 

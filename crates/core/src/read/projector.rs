@@ -62,7 +62,7 @@ const REBUILD_FILE: &str = "read.rebuild.redb";
 const INTERRUPTED_NOTE: &str = "A rebuild of the reports was interrupted; it starts again from the beginning.";
 
 /// Progress of a long job (a rebuild, a catch-up, a replay).
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, ts_rs::TS)]
 pub struct Progress {
     pub what: String,
     pub done: u64,
@@ -83,7 +83,7 @@ impl Progress {
 }
 
 /// One projection's position.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, ts_rs::TS)]
 pub struct ProjectionStatus {
     /// `tables` (read.redb) or `search` (the tantivy index).
     pub name: &'static str,
@@ -94,7 +94,7 @@ pub struct ProjectionStatus {
 }
 
 /// The read side at a glance, for the UI's freshness badge and the system screen.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, ts_rs::TS)]
 pub struct Status {
     pub head: u64,
     pub projections: Vec<ProjectionStatus>,

@@ -24,7 +24,7 @@ use crate::domain::{Event, OrderStatus, Shop};
 use crate::money::Currency;
 
 /// An answer and the log position it reflects.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, ts_rs::TS)]
 pub struct Stamped<T> {
     pub value: T,
     /// Everything up to this log position is reflected.
@@ -36,7 +36,7 @@ pub struct Stamped<T> {
 }
 
 /// An inclusive range of business days.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
 pub struct Period {
     pub from: NaiveDate,
     pub to: NaiveDate,
@@ -64,15 +64,19 @@ impl Period {
 }
 
 /// Headline numbers for a period.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, ts_rs::TS)]
 pub struct Kpis {
     /// Gross minus refunds: what the shop kept.
+    #[ts(as = "String")]
     pub net: Decimal,
+    #[ts(as = "String")]
     pub gross: Decimal,
+    #[ts(as = "String")]
     pub refunds: Decimal,
     pub orders: i64,
     pub items: i64,
     /// Average order value: net ÷ orders, rounded to the minor unit.
+    #[ts(as = "Option<String>")]
     pub average_order_value: Option<Decimal>,
     /// Distinct customers with a live order in the period (exact).
     pub unique_customers: u64,
@@ -80,18 +84,21 @@ pub struct Kpis {
 }
 
 /// One day of a series (every day of the period, zero when nothing happened).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, ts_rs::TS)]
 pub struct SeriesPoint {
     pub day: NaiveDate,
+    #[ts(as = "String")]
     pub net: Decimal,
+    #[ts(as = "String")]
     pub gross: Decimal,
+    #[ts(as = "String")]
     pub refunds: Decimal,
     pub orders: i64,
     pub items: i64,
 }
 
 /// Everything the dashboard shows for a period.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, ts_rs::TS)]
 pub struct Dashboard {
     pub currency: Option<Currency>,
     pub period: Period,
@@ -107,7 +114,7 @@ pub struct Dashboard {
 }
 
 /// Report bucket size.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
 #[serde(rename_all = "snake_case")]
 pub enum Bucket {
     Day,
@@ -126,7 +133,7 @@ pub struct RevenueRow {
 }
 
 /// Which orders to list.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
 pub struct OrderFilter {
     pub status: Option<OrderStatus>,
     /// First business day (inclusive).
@@ -140,7 +147,7 @@ pub struct OrderFilter {
 }
 
 /// A page of results and how many there are in all.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, ts_rs::TS)]
 pub struct Page<T> {
     pub items: Vec<T>,
     pub total: usize,

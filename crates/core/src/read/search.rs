@@ -80,7 +80,7 @@ fn words(analyzer: &mut TextAnalyzer, text: &str) -> Vec<String> {
 }
 
 /// What a hit is.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
 #[serde(rename_all = "snake_case")]
 pub enum SearchKind {
     Order,
@@ -108,7 +108,7 @@ impl SearchKind {
 }
 
 /// One search result.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, ts_rs::TS)]
 pub struct SearchHit {
     pub kind: SearchKind,
     /// Order number, customer id or SKU.

@@ -138,13 +138,16 @@ fn expected_products(ct: &Countertop) -> BTreeMap<String, (i64, Decimal)> {
     let mut products: BTreeMap<String, (i64, Decimal)> = BTreeMap::new();
     for order in state.orders.values() {
         for (i, line) in order.lines.iter().enumerate() {
-            let back: Vec<u32> =
-                order.refunds.iter().flat_map(|r| &r.lines).filter(|l| l.line as usize == i).map(|l| l.quantity).collect();
-            let back_units: u32 = back.iter().sum();
-            let back_revenue: Decimal = back
+            let back: Vec<u32> = order
+                .refunds
                 .iter()
-                .map(|q| (line.total * Decimal::from(*q) / Decimal::from(line.quantity)).round_dp(2))
-                .sum();
+                .flat_map(|r| &r.lines)
+                .filter(|l| l.line as usize == i)
+                .map(|l| l.quantity)
+                .collect();
+            let back_units: u32 = back.iter().sum();
+            let back_revenue: Decimal =
+                back.iter().map(|q| (line.total * Decimal::from(*q) / Decimal::from(line.quantity)).round_dp(2)).sum();
             let kept = if order.status == OrderStatus::Cancelled {
                 (0, Decimal::ZERO)
             } else {

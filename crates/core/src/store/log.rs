@@ -306,7 +306,7 @@ impl LogReader {
 }
 
 /// What [`LogReader::verify`] found.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, ts_rs::TS)]
 pub struct Verification {
     /// Events that checked out, from position 1.
     pub events: u64,

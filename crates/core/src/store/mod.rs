@@ -104,7 +104,7 @@ impl Request {
 }
 
 /// What an accepted command returns: everything the UI needs to show its result at once.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, ts_rs::TS)]
 pub struct Outcome {
     pub command_id: String,
     /// The log positions it appended (first, last); `None` when it changed nothing.
@@ -127,7 +127,7 @@ impl Outcome {
 }
 
 /// The thing a command created or changed, as it stands after the command.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, ts_rs::TS)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 #[expect(clippy::large_enum_variant, reason = "one is returned per command; boxing would only add noise")]
 pub enum Entity {

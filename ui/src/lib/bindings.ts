@@ -1,0 +1,593 @@
+// Written from the Rust types by ts-rs (src-tauri/src/bindings.rs); do not edit. Change the Rust
+// type, then run `COUNTERTOP_BLESS=1 cargo test -p countertop-app bindings`. Money, rates and
+// quantities typed as text are decimal strings (never floats), times are UTC RFC 3339, days
+// are `YYYY-MM-DD` business days.
+
+export type Currency = string;
+
+export type Shop = { name: string, currency: Currency, time_zone: string, 
+/**
+ * When the business day starts in shop-local time. With 04:00, a sale at 01:30 counts
+ * for the previous day.
+ */
+day_start: string, 
+/**
+ * Whether catalog prices already include tax (typical for shops selling to consumers
+ * in the UK and EU) or tax is added on top (typical in the US).
+ */
+prices_include_tax: boolean, 
+/**
+ * The tax rate for products and ad-hoc items that do not name one (a fraction: 0.2 = 20 %).
+ */
+default_tax_rate: string, };
+
+export type Product = { sku: string, name: string, 
+/**
+ * In the shop's currency; may have sub-cent places.
+ */
+unit_price: string, 
+/**
+ * A fraction: 0.2 = 20 %.
+ */
+tax_rate: string, image: string | null, archived: boolean, 
+/**
+ * Not goods: postage, carriage, fees, bank charges. Sold and counted in the takings like
+ * anything else, and left out of the best-selling products.
+ */
+not_merchandise?: boolean, };
+
+export type Customer = { id: string, name: string, email: string | null, phone: string | null, country: string | null, };
+
+export type CustomerStats = { 
+/**
+ * Orders placed and not cancelled.
+ */
+orders: number, 
+/**
+ * Paid minus refunded, over those orders.
+ */
+lifetime_value: string, refunds: string, first_order: string | null, last_order: string | null, };
+
+export type CustomerInfo = { id: string, name: string, email: string | null, phone: string | null, country: string | null, };
+
+export type CustomerPage = { customer: CustomerInfo, stats: CustomerStats, 
+/**
+ * Lifetime value over orders, in the shop's currency's minor units; `None` before a first order.
+ */
+average_order: string | null, };
+
+export type OrderStatus = "pending" | "shipped" | "delivered" | "cancelled" | "completed";
+
+export type CustomerRef = { id: string, name: string, };
+
+export type OrderLine = { 
+/**
+ * `true` when the line sold a catalog product, `false` for an ad-hoc item.
+ */
+from_catalog: boolean, sku: string | null, name: string, quantity: number, unit_price: string, tax_rate: string, 
+/**
+ * `quantity × unit_price`, rounded to the currency's minor unit, half to even.
+ */
+total: string, };
+
+export type Totals = { 
+/**
+ * Sum of the line totals.
+ */
+subtotal: string, 
+/**
+ * The order discount as an amount.
+ */
+discount: string, 
+/**
+ * Tax on the discounted goods: included in `total` when prices include tax, added otherwise.
+ */
+tax: string, 
+/**
+ * What the customer pays.
+ */
+total: string, };
+
+export type Shipment = { carrier: string, tracking: string, at: string, };
+
+export type Cancellation = { reason: string, at: string, };
+
+export type RefundedLine = { 
+/**
+ * The line's place in the order, from 0.
+ */
+line: number, quantity: number, };
+
+export type Refund = { amount: string, reason: string, at: string, 
+/**
+ * The goods that came back, when the refund names them (empty: an amount only).
+ */
+lines?: Array<RefundedLine>, };
+
+export type Source = { 
+/**
+ * The import: the first 16 hex digits of the BLAKE3 hash of the file.
+ */
+import: string, 
+/**
+ * Its number (a customer: its id or key) in that file.
+ */
+number: string, };
+
+export type Order = { id: string, 
+/**
+ * `None` for a walk-in sale.
+ */
+customer: CustomerRef | null, lines: Array<OrderLine>, totals: Totals, currency: Currency, note: string | null, payment_method: string | null, placed_at: string, status: OrderStatus, shipment: Shipment | null, delivered_at: string | null, cancellation: Cancellation | null, refunds: Array<Refund>, 
+/**
+ * For an order brought in by an import: which import, and its number in that file.
+ */
+source?: Source | null, };
+
+export type LineView = { sku: string | null, name: string, quantity: number, unit_price: string, tax_rate: string, total: string, 
+/**
+ * The catalog image at the time of sale, for catalog products.
+ */
+image: string | null, };
+
+export type OrderView = { id: string, customer: CustomerInfo | null, lines: Array<LineView>, totals: Totals, currency: Currency, note: string | null, payment_method: string | null, status: OrderStatus, placed_at: string, business_day: string, shipment: Shipment | null, delivered_at: string | null, cancellation: Cancellation | null, refunds: Array<Refund>, refunded: string, 
+/**
+ * The order stream's version this view reflects.
+ */
+version: number, 
+/**
+ * The log position of the last event folded in.
+ */
+position: number, };
+
+export type Return = { id: string, customer: CustomerRef | null, 
+/**
+ * The goods returned (quantities are positive).
+ */
+lines: Array<OrderLine>, 
+/**
+ * Money given back: the sum of the line totals.
+ */
+amount: string, currency: Currency, reason: string, at: string, 
+/**
+ * For a credit note brought in by an import: which import, and its number in that file.
+ */
+source?: Source | null, };
+
+export type Entity = { "kind": "shop" } & Shop | { "kind": "product" } & Product | { "kind": "customer" } & Customer | { "kind": "order" } & Order | { "kind": "return" } & Return;
+
+export type Outcome = { command_id: string, 
+/**
+ * The log positions it appended (first, last); `None` when it changed nothing.
+ */
+positions: [number, number] | null, 
+/**
+ * The stream its result belongs to, e.g. `order/1001`.
+ */
+stream: string, 
+/**
+ * That stream's version right after the command.
+ */
+stream_version: number, 
+/**
+ * The product, customer, order or shop as the command left it.
+ */
+entity: Entity, 
+/**
+ * `true` when this command id had been accepted before and this is its first result again.
+ */
+replayed: boolean, };
+
+export type TimelineItem = { position: number, version: number, event_type: string, recorded_at: string, command_id: string, payload: Record<string, unknown>, };
+
+export type OrderDetail = { 
+/**
+ * The order folded from its own events (up to `as_of` when given).
+ */
+order: Order, as_of: string | null, 
+/**
+ * Every event of the order, oldest first (all of them, so the slider can move forward).
+ */
+timeline: Array<TimelineItem>, 
+/**
+ * How many of `timeline` the `as_of` view includes.
+ */
+shown: number, refundable: string, };
+
+export type Stamped<T> = { value: T, 
+/**
+ * Everything up to this log position is reflected.
+ */
+position: number, 
+/**
+ * The write store's head when the answer was read.
+ */
+head: number, 
+/**
+ * Events committed but not reflected yet.
+ */
+lag_events: number, };
+
+export type Page<T> = { items: Array<T>, total: number, offset: number, limit: number, };
+
+export type Period = { from: string, to: string, };
+
+export type OrderFilter = { status: OrderStatus | null, 
+/**
+ * First business day (inclusive).
+ */
+from: string | null, 
+/**
+ * Last business day (inclusive).
+ */
+to: string | null, 
+/**
+ * Only this customer's orders.
+ */
+customer: string | null, offset: number, limit: number, };
+
+export type SearchKind = "order" | "customer" | "product";
+
+export type SearchHit = { kind: SearchKind, 
+/**
+ * Order number, customer id or SKU.
+ */
+id: string, title: string, subtitle: string, score: number, };
+
+export type Kpis = { 
+/**
+ * Gross minus refunds: what the shop kept.
+ */
+net: string, gross: string, refunds: string, orders: number, items: number, 
+/**
+ * Average order value: net ÷ orders, rounded to the minor unit.
+ */
+average_order_value: string | null, 
+/**
+ * Distinct customers with a live order in the period (exact).
+ */
+unique_customers: number, cancelled: number, };
+
+export type SeriesPoint = { day: string, net: string, gross: string, refunds: string, orders: number, items: number, };
+
+export type TopProduct = { 
+/**
+ * The SKU, or `None` for an ad-hoc item.
+ */
+sku: string | null, 
+/**
+ * The name it was last sold under.
+ */
+name: string, units: number, revenue: string, };
+
+export type Dashboard = { currency: Currency | null, period: Period, previous_period: Period, kpis: Kpis, previous_kpis: Kpis, series: Array<SeriesPoint>, previous_series: Array<SeriesPoint>, top_products: Array<TopProduct>, 
+/**
+ * What sold in the period that is not merchandise (postage, fees): counted in the
+ * takings, left out of `top_products`.
+ */
+not_merchandise: Array<TopProduct>, };
+
+export type Bucket = "day" | "week" | "month";
+
+export type ChartPoint = { 
+/**
+ * Its first day in the range (a week starts on Monday, a month on the 1st, clipped to
+ * the range).
+ */
+start: string, 
+/**
+ * What the axis and a hover say: "28 Nov", "w/c 24 Nov", "Nov 2026".
+ */
+label: string, net: string, orders: number, };
+
+export type Geometry = { width: number, plot_left: number, plot_right: number, };
+
+export type DashboardView = { revenue_svg: string, orders_svg: string, 
+/**
+ * What the charts' marks are (days, weeks or months: it follows the range) and where they
+ * are across each chart, so the page can say what is under the pointer.
+ */
+bucket: Bucket, points: Array<ChartPoint>, revenue_geometry: Geometry, orders_geometry: Geometry, 
+/**
+ * The business day of the newest order, so an empty range can offer to jump to it.
+ */
+latest_day: string | null, value: Dashboard, 
+/**
+ * Everything up to this log position is reflected.
+ */
+position: number, 
+/**
+ * The write store's head when the answer was read.
+ */
+head: number, 
+/**
+ * Events committed but not reflected yet.
+ */
+lag_events: number, };
+
+export type Progress = { what: string, done: number, total: number, 
+/**
+ * Events per second so far.
+ */
+rate: number, 
+/**
+ * Seconds left at that rate.
+ */
+eta_seconds: number | null, };
+
+export type ProjectionStatus = { 
+/**
+ * `tables` (read.redb) or `search` (the tantivy index).
+ */
+name: string, checkpoint: number, lag_events: number, 
+/**
+ * How long ago the oldest event it has not projected yet was committed (0 when caught up).
+ */
+lag_ms: number, };
+
+export type Status = { head: number, projections: Array<ProjectionStatus>, dead_letters: number, rebuild: Progress | null, 
+/**
+ * What was found at start (a missing or damaged read store, …) and what was done about it.
+ */
+notes: Array<string>, 
+/**
+ * The last error the projector hit, if it is still failing.
+ */
+failing: string | null, };
+
+export type DeadLetter = { position: number, 
+/**
+ * The projection that failed (`orders`, `daily`, `search`, …; `decode` when the event
+ * itself could not be read).
+ */
+projection: string, event_type: string | null, error: string, 
+/**
+ * When the event was recorded, if it could be read.
+ */
+recorded_at: string | null, };
+
+export type Job = { "kind": "import", file: string, } | { "kind": "rebuild" };
+
+export type StatusEvent = { job: Job | null, head: number, projections: Array<ProjectionStatus>, dead_letters: number, rebuild: Progress | null, 
+/**
+ * What was found at start (a missing or damaged read store, …) and what was done about it.
+ */
+notes: Array<string>, 
+/**
+ * The last error the projector hit, if it is still failing.
+ */
+failing: string | null, };
+
+export type Format = "online-retail" | "superstore" | "csv";
+
+export type ImportProgress = { lines: number, bytes_read: number, bytes_total: number, lines_per_second: number, eta_seconds: number | null, };
+
+export type RejectedLine = { 
+/**
+ * Line number in the file (the header is line 1).
+ */
+line: number, 
+/**
+ * The order (invoice) it belonged to, if it had one.
+ */
+order: string | null, 
+/**
+ * A short heading shared by lines turned away for the same kind of reason.
+ */
+group: string, reason: string, 
+/**
+ * Its amount (quantity × unit price, or its line total), when it could be read.
+ */
+amount: string | null, };
+
+export type RejectedGroup = { group: string, lines: number, 
+/**
+ * Sum of the amounts of those that had one.
+ */
+amount: string, };
+
+export type Renumbered = { 
+/**
+ * Its first line in the file.
+ */
+line: number, number: string, recorded_as: string, 
+/**
+ * Why (the note it carries).
+ */
+reason: string, };
+
+export type SkuSpelling = { sku: string, recorded_as: string, lines: number, };
+
+export type Missing = { number: string, first_line: number, last_line: number, amount: string, };
+
+export type ImportReport = { format: Format, currency: Currency, 
+/**
+ * BLAKE3 of the file as stored (hex).
+ */
+file_hash: string, 
+/**
+ * Data lines read (not counting the header).
+ */
+lines: number, 
+/**
+ * Lines recorded by this import (in this run or an earlier run of the same file).
+ */
+imported_lines: number, 
+/**
+ * Invoices recorded as orders.
+ */
+orders: number, 
+/**
+ * Credit notes recorded as returns.
+ */
+returns: number, 
+/**
+ * Refunds recorded on those orders.
+ */
+refunds: number, 
+/**
+ * Customers this import registered.
+ */
+customers_created: number, 
+/**
+ * Customers the file names who were already in the shop (by id, email or name).
+ */
+customers_merged: number, 
+/**
+ * Products added to the catalog (SKUs it did not have), so they can be sold again.
+ */
+products: number, 
+/**
+ * Commands that an earlier run of the same file had already done.
+ */
+already_imported: number, 
+/**
+ * Documents (and their lines) that were already in the shop: the same sale, recorded
+ * by an earlier import of another file or placed here. Nothing was recorded again.
+ */
+in_shop_documents: number, in_shop_lines: number, 
+/**
+ * What the file says of them.
+ */
+in_shop_sum: string, 
+/**
+ * Refunds, shipments, deliveries and cancellations this file added to documents already
+ * in the shop, which did not have them yet.
+ */
+in_shop_updates: number, 
+/**
+ * Documents recorded under another number, because theirs was taken.
+ */
+renumbered_count: number, renumbered: Array<Renumbered>, 
+/**
+ * Rejected lines: how many, by kind, the first few, and the file that lists them all.
+ */
+rejected_count: number, rejected_groups: Array<RejectedGroup>, rejected: Array<RejectedLine>, rejected_csv: string | null, sku_spellings: Array<SkuSpelling>, 
+/**
+ * Things the import noticed and could not use: mapped columns it ignored, unknown status
+ * words, customer details the shop's rules refuse.
+ */
+warnings: Array<string>, 
+/**
+ * Sum of every line's amount in the file (credit lines negative).
+ */
+file_sum: string, 
+/**
+ * What the log holds of this import: order totals − refunds − returns.
+ */
+imported_net: string, 
+/**
+ * Sum of the rejected lines' amounts.
+ */
+rejected_sum: string, 
+/**
+ * Rounding of imported line amounts to the currency's minor unit (recorded − file).
+ */
+rounding: string, 
+/**
+ * Order discounts and tax added on top, as recorded (total − sum of lines); 0 for files
+ * that give neither.
+ */
+discounts_and_tax: string, 
+/**
+ * `file_sum − (imported_net − rounding − discounts_and_tax + in_shop_sum + rejected_sum)`.
+ */
+difference: string, 
+/**
+ * Documents the log should hold and does not (what makes a difference).
+ */
+missing: Array<Missing>, 
+/**
+ * `difference == 0` and nothing is missing.
+ */
+reconciles: boolean, seconds: number, };
+
+export type ImportFinished = { file: string, report: ImportReport | null, 
+/**
+ * The reconciliation in words (the core's, so the app and the CLI say the same).
+ */
+statement: Array<string>, error: ApiError | null, };
+
+export type RebuildFinished = { error: ApiError | null, };
+
+export type Verification = { 
+/**
+ * Events that checked out, from position 1.
+ */
+events: number, 
+/**
+ * The hash at the end of the chain (hex), when every event checked out.
+ */
+head_hash: string | null, 
+/**
+ * The first position that did not check out, and why.
+ */
+first_bad: [number, string] | null, };
+
+export type AppInfo = { version: string, data_dir: string, shop: Shop | null, 
+/**
+ * Today as the shop's business day (None before setup).
+ */
+today: string | null, 
+/**
+ * An import or rebuild running in the background, if any.
+ */
+job: Job | null, };
+
+export type ExportKind = "revenue_chart" | "orders_chart" | "revenue_csv" | "orders_csv";
+
+export type ImportFormat = "online-retail" | "superstore" | "csv";
+
+export type ApiError = { code: string, message: string, };
+
+export type ShopForm = { name: string, currency: string, time_zone: string, day_start: string, prices_include_tax: boolean, 
+/**
+ * `20%` or `0.2`.
+ */
+tax_rate: string, };
+
+export type SettingsForm = { name: string | null, time_zone: string | null, day_start: string | null, prices_include_tax: boolean | null, tax_rate: string | null, };
+
+export type LineForm = { sku: string | null, 
+/**
+ * For ad-hoc items (no SKU from the catalog).
+ */
+name: string | null, quantity: string, 
+/**
+ * Overrides the catalog price; required for ad-hoc items.
+ */
+unit_price: string | null, };
+
+export type OrderForm = { 
+/**
+ * `None`: a walk-in sale.
+ */
+customer: string | null, lines: Array<LineForm>, 
+/**
+ * `10%` or an amount.
+ */
+discount: string | null, note: string | null, payment_method: string | null, };
+
+export type RefundLineForm = { line: number, quantity: string, };
+
+export type OrderAction = { "action": "ship", order: string, carrier: string, tracking: string, } | { "action": "deliver", order: string, } | { "action": "cancel", order: string, reason: string, } | { "action": "refund", order: string, amount: string, lines: Array<RefundLineForm>, reason: string, };
+
+export type ProductForm = { sku: string, name: string, unit_price: string, 
+/**
+ * Empty: the shop's default rate.
+ */
+tax_rate: string | null, 
+/**
+ * Set when editing an existing product.
+ */
+existing: boolean, archived: boolean | null, 
+/**
+ * Postage, fees: left out of the best sellers (editing only).
+ */
+not_merchandise: boolean | null, };
+
+export type CustomerForm = { 
+/**
+ * Set when editing; `None` adds a customer with the next free number.
+ */
+id: string | null, name: string, email: string | null, phone: string | null, country: string | null, };
