@@ -103,6 +103,8 @@ pub enum StatusArg {
     Shipped,
     Delivered,
     Cancelled,
+    /// Imported history.
+    Completed,
 }
 
 #[derive(Debug, Args)]
@@ -315,6 +317,7 @@ pub fn run(dir: &Path, json: bool, command: Top) -> Result<(), Failure> {
                     StatusArg::Shipped => OrderStatus::Shipped,
                     StatusArg::Delivered => OrderStatus::Delivered,
                     StatusArg::Cancelled => OrderStatus::Cancelled,
+                    StatusArg::Completed => OrderStatus::Completed,
                 }),
                 from: from.as_deref().map(|d| day("--from", d)).transpose()?,
                 to: to.as_deref().map(|d| day("--to", d)).transpose()?,
