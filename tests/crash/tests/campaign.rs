@@ -208,7 +208,9 @@ fn check_read_side(work: &Path) -> Result<(), String> {
     let ct = Countertop::open(&work.join("data")).map_err(|e| e.to_string())?;
     let patience = Duration::from_secs(300);
     if !ct.wait_caught_up(Freshness::Search, patience, |_| {}) {
-        return Err("the read side did not catch up after a restart".into());
+        // What the projector says of itself (failing, notes, a rebuild's progress) is what
+        // tells a stall from slowness.
+        return Err(format!("the read side did not catch up after a restart: {:?}", ct.status()));
     }
     let check = ct.verify_read_models(|_| {}).map_err(|e| e.to_string())?;
     if !check.matches {
@@ -219,7 +221,7 @@ fn check_read_side(work: &Path) -> Result<(), String> {
     let documents = ct.search_documents().map_err(|e| e.to_string())?;
     ct.rebuild(patience, |_| {}).map_err(|e| e.to_string())?;
     if !ct.wait_caught_up(Freshness::Search, patience, |_| {}) {
-        return Err("the read side did not catch up after a rebuild".into());
+        return Err(format!("the read side did not catch up after a rebuild: {:?}", ct.status()));
     }
     let rebuilt_tables = ct.read_digest().map_err(|e| e.to_string())?;
     let rebuilt_search = ct.search_digest().map_err(|e| e.to_string())?;

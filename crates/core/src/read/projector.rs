@@ -601,20 +601,33 @@ struct Live {
 }
 
 fn run(inner: &Inner) {
-    let mut live = match inner.search.writer() {
-        Ok(writer) => Live {
-            writer,
-            indexed: inner.search_start,
-            last_search_commit: Instant::now(),
-            dirty_since: None,
-            rebuild: None,
-        },
-        Err(e) => {
-            *lock(&inner.failing) = Some(e.to_string());
+    let mut backoff = Duration::from_millis(100);
+    // Without a search writer nothing projects (the index follows the tables batch by batch):
+    // one that cannot be had now (a full disk, a lock another process still holds) is said in
+    // the status and asked for again, never given up on while the shop is open.
+    let writer = loop {
+        let interrupts = inner.write.head().interrupts();
+        if inner.stop.load(Ordering::SeqCst) {
             return;
         }
+        match inner.search.writer() {
+            Ok(writer) => break writer,
+            Err(e) => {
+                *lock(&inner.failing) = Some(explain(&inner.dir, &e));
+                inner.write.head().wait_past_since(u64::MAX, interrupts, backoff);
+                backoff = (backoff * 2).min(Duration::from_secs(10));
+            }
+        }
     };
-    let mut backoff = Duration::from_millis(100);
+    lock(&inner.failing).take();
+    backoff = Duration::from_millis(100);
+    let mut live = Live {
+        writer,
+        indexed: inner.search_start,
+        last_search_commit: Instant::now(),
+        dirty_since: None,
+        rebuild: None,
+    };
     loop {
         // Read before checking for work (and for stop, which is set before its interrupt): a
         // request or stop that comes while working still wakes the wait below.

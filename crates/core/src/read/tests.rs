@@ -1198,3 +1198,26 @@ fn top_products_over_whole_months_and_odd_days_match_the_orders() {
         assert_eq!(got, want, "{from}..={to}");
     }
 }
+
+#[test]
+fn a_search_writer_someone_else_holds_at_start_is_waited_for_not_given_up() {
+    let dir = tempfile::tempdir().unwrap();
+    drop(shop(dir.path()));
+    // Another holder of the index's writer lock when the shop opens (a process still closing,
+    // say). The projector used to give up for good: nothing projected until the next start.
+    let search = dir.path().join("search");
+    let live = std::fs::read_to_string(search.join("CURRENT")).unwrap();
+    let index = tantivy::Index::open_in_dir(search.join(live.trim())).unwrap();
+    let held: tantivy::IndexWriter = index.writer_with_num_threads(1, 15_000_000).unwrap();
+    let ct = Countertop::open(dir.path()).unwrap();
+    ct.execute(Request::new(place(None, &[("MUG", 1)], None))).unwrap();
+    let started = std::time::Instant::now();
+    while ct.status().unwrap().failing.is_none() {
+        assert!(started.elapsed() < WAIT, "the status never said why nothing projects");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(!ct.wait_caught_up(Freshness::Tables, Duration::from_millis(300), |_| {}));
+    drop(held);
+    caught_up(&ct);
+    assert_eq!(ct.status().unwrap().failing, None);
+}
