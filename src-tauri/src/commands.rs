@@ -204,6 +204,9 @@ pub struct OrderDetail {
     pub shown: usize,
     #[ts(as = "String")]
     pub refundable: countertop_core::Decimal,
+    /// Per line, the units not refunded yet (the core's `Order::refunded_units`, so the refund
+    /// form never counts them its own way).
+    pub units_left: Vec<u32>,
 }
 
 /// An order with its audit trail, folded from the log (the trail *is* the log), optionally
@@ -225,12 +228,15 @@ pub async fn order_detail(
             },
         };
         let refundable = order.refundable();
+        let units_left =
+            order.lines.iter().enumerate().map(|(i, l)| l.quantity.saturating_sub(order.refunded_units(i))).collect();
         Ok(Some(OrderDetail {
             order,
             as_of,
             timeline: full.timeline.iter().map(TimelineItem::from).collect(),
             shown,
             refundable,
+            units_left,
         }))
     })
     .await

@@ -192,7 +192,12 @@ timeline: Array<TimelineItem>,
 /**
  * How many of `timeline` the `as_of` view includes.
  */
-shown: number, refundable: string, };
+shown: number, refundable: string, 
+/**
+ * Per line, the units not refunded yet (the core's `Order::refunded_units`, so the refund
+ * form never counts them its own way).
+ */
+units_left: Array<number>, };
 
 export type Stamped<T> = { value: T, 
 /**
