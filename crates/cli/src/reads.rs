@@ -61,7 +61,8 @@ pub enum By {
 
 #[derive(Debug, Args)]
 pub struct DashboardArgs {
-    /// The last N days up to today: 7d, 30d, 90d, 365d (or any Nd).
+    /// The last N days up to today: 7d, 30d, 90d, 365d (or any Nd); or `all`, from the first
+    /// sale to the last.
     #[arg(long, default_value = "30d", conflicts_with_all = ["from", "to"])]
     range: String,
     /// A custom range: first business day.
@@ -279,6 +280,11 @@ pub fn run(dir: &Path, json: bool, command: Top) -> Result<(), Failure> {
         Top::Dashboard(args) => {
             let period = match (&args.from, &args.to) {
                 (Some(from), Some(to)) => period(from, to)?,
+                _ if args.range.trim().eq_ignore_ascii_case("all") => {
+                    catch_up(&ct, Freshness::Tables);
+                    let today = Period::last_days(ct.today()?, 1);
+                    ct.dashboard_with(today, 0)?.value.history.unwrap_or(today)
+                }
                 _ => {
                     let days = args
                         .range
@@ -288,7 +294,7 @@ pub fn run(dir: &Path, json: bool, command: Top) -> Result<(), Failure> {
                         .filter(|n| (1..=3660).contains(n))
                         .ok_or_else(|| {
                             Failure::Usage(format!(
-                                "--range '{}' is not a number of days; use 7d, 30d, 90d or 365d",
+                                "--range '{}' is not a number of days; use 7d, 30d, 90d, 365d or all",
                                 args.range
                             ))
                         })?;

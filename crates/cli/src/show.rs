@@ -318,10 +318,13 @@ impl Printer {
         let v = &d.value;
         let code = v.currency.map(|c| c.code()).unwrap_or("");
         say!(
-            "Dashboard {} to {} ({} days) against {} to {}",
+            "Dashboard {} to {} ({}) against {} to {}",
             v.period.from,
             v.period.to,
-            v.period.days(),
+            match v.period.days() {
+                1 => "1 day".to_string(),
+                n => format!("{n} days"),
+            },
             v.previous_period.from,
             v.previous_period.to
         );

@@ -52,6 +52,12 @@ pub struct ChartPoint {
     #[ts(as = "String")]
     pub net: Decimal,
     pub orders: i64,
+    /// How many of the bucket's days are in the range.
+    pub days: u32,
+    /// Whether the range holds only part of the bucket (a range starting on a Wednesday starts
+    /// with part of a week): its total is for fewer days, so the chart draws it apart rather
+    /// than as a fall in trade.
+    pub partial: bool,
 }
 
 /// A day-by-day series summed into `bucket`s, in order.
@@ -63,11 +69,34 @@ pub fn points(series: &[SeriesPoint], bucket: Bucket) -> Vec<ChartPoint> {
             Some(last) if bucket_key(last.start, bucket) == key => {
                 last.net += p.net;
                 last.orders += p.orders;
+                last.days += 1;
             }
-            _ => out.push(ChartPoint { start: p.day, label: label(key, bucket), net: p.net, orders: p.orders }),
+            _ => out.push(ChartPoint {
+                start: p.day,
+                label: label(key, bucket),
+                net: p.net,
+                orders: p.orders,
+                days: 1,
+                partial: false,
+            }),
         }
     }
+    for point in &mut out {
+        point.partial = point.days < bucket_days(bucket_key(point.start, bucket), bucket);
+    }
     out
+}
+
+/// How many days a whole bucket starting on `key` has.
+fn bucket_days(key: NaiveDate, bucket: Bucket) -> u32 {
+    match bucket {
+        Bucket::Day => 1,
+        Bucket::Week => 7,
+        Bucket::Month => {
+            let next = key.checked_add_months(chrono::Months::new(1));
+            next.map_or(31, |next| u32::try_from((next - key).num_days()).unwrap_or(31))
+        }
+    }
 }
 
 fn bucket_key(day: NaiveDate, bucket: Bucket) -> NaiveDate {
@@ -249,14 +278,37 @@ fn revenue<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, c: &Charted<'_>) -
         .map_err(chart_err)?
         .label("previous period")
         .legend(|(x, y)| PathElement::new([(x, y), (x + 16, y)], FAINT));
+    // Whole buckets are one solid line; a part bucket at either end (only the ends can be
+    // part) is joined by a dashed line and drawn as a hollow dot, so a range that starts on the
+    // 9th does not look like a month when trade fell away.
+    let at = |i: usize| c.this.get(i).map(|p| (i as f64, money(p)));
+    let whole: Vec<(f64, f64)> =
+        c.this.iter().enumerate().filter(|(_, p)| !p.partial).map(|(i, p)| (i as f64, money(p))).collect();
     chart
-        .draw_series(LineSeries::new(
-            c.this.iter().enumerate().map(|(i, p)| (i as f64, money(p))),
-            BLUE.stroke_width(2),
-        ))
+        .draw_series(LineSeries::new(whole, BLUE.stroke_width(2)))
         .map_err(chart_err)?
         .label("this period")
         .legend(|(x, y)| PathElement::new([(x, y), (x + 16, y)], BLUE.stroke_width(2)));
+    let last = c.this.len().saturating_sub(1);
+    let ends = c.this.iter().enumerate().filter(|(_, p)| p.partial).map(|(i, _)| i);
+    let mut dashed = Vec::new();
+    for i in ends {
+        let neighbour = if i == 0 { at(1) } else if i == last { i.checked_sub(1).and_then(at) } else { None };
+        dashed.push((at(i), neighbour));
+    }
+    if !dashed.is_empty() {
+        let style = ShapeStyle { color: BLUE.to_rgba(), filled: false, stroke_width: 2 };
+        for (point, neighbour) in &dashed {
+            if let (Some(a), Some(b)) = (point, neighbour) {
+                chart.draw_series(DashedLineSeries::new([*a, *b], 4, 4, style)).map_err(chart_err)?;
+            }
+        }
+        chart
+            .draw_series(dashed.iter().filter_map(|(point, _)| *point).map(|p| Circle::new(p, 4, style)))
+            .map_err(chart_err)?
+            .label(format!("part of a {}", c.per()))
+            .legend(move |(x, y)| Circle::new((x + 8, y), 4, style));
+    }
     chart
         .configure_series_labels()
         .label_font((FONT, 12))
@@ -315,7 +367,9 @@ fn orders<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, c: &Charted<'_>) ->
     chart
         .draw_series(c.this.iter().enumerate().map(|(i, p)| {
             let x = i as f64;
-            Rectangle::new([(x - width, 0.0), (x + width, p.orders as f64)], GREEN.filled())
+            // A part bucket (see `revenue`) is pale: fewer days, not fewer customers.
+            let fill = if p.partial { GREEN.mix(0.35).filled() } else { GREEN.filled() };
+            Rectangle::new([(x - width, 0.0), (x + width, p.orders as f64)], fill)
         }))
         .map_err(chart_err)?;
     Ok(())
@@ -375,6 +429,13 @@ mod tests {
         let exact: Decimal = s.iter().map(|p| p.net).sum();
         assert_eq!((total(&weeks), total(&months), total(&points(&s, Bucket::Day))), (exact, exact, exact));
         assert_eq!(points(&s, Bucket::Day)[0].label, "26 Nov");
+        // The first week has 4 of its 7 days, the first month 5 of 30, the last 13 of 31.
+        let parts = |ps: &[ChartPoint]| ps.iter().map(|p| (p.days, p.partial)).collect::<Vec<_>>();
+        assert_eq!(parts(&weeks), [(4, true), (7, false), (7, false)]);
+        assert_eq!(parts(&months), [(5, true), (13, true)]);
+        assert!(points(&s, Bucket::Day).iter().all(|p| !p.partial && p.days == 1));
+        // February of a leap year is whole at 29 days.
+        assert_eq!(parts(&points(&series("2028-02-01", 29), Bucket::Month)), [(29, false)]);
     }
 
     #[test]

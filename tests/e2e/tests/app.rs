@@ -194,6 +194,20 @@ async fn late_reply(app: &App) -> Result<()> {
     // Shown the way a London shop writes dates.
     assert_eq!(app.run_js(&range).await?, json!(["01/01/2011", "31/12/2011"]));
     assert_eq!(app.run_js(shown).await?, json!(["1", "£8.00"]));
+
+    // All time: from the first sale to the last, in months; the two part months at the ends say so.
+    app.click("[data-testid=range-all]").await?;
+    app.wait_text("[data-testid=range-label]", "span the whole history", |t| t == "15/06/2011 – 15/06/2013").await?;
+    app.wait_text("[data-testid=kpi-orders]", "count all three orders", |t| t == "3").await?;
+    assert_eq!(app.run_js(shown).await?, json!(["3", "£26.50"]));
+    let view = app.invoke("dashboard", json!({ "period": { "from": "2011-06-15", "to": "2013-06-15" } })).await?;
+    let points = view["points"].as_array().ok_or("no chart points")?;
+    let ends = |p: &serde_json::Value| (p["label"].clone(), p["days"].clone(), p["partial"].clone());
+    assert_eq!(points.len(), 25, "June 2011 to June 2013 is 25 months");
+    assert_eq!(ends(&points[0]), (json!("Jun 2011"), json!(16), json!(true)));
+    assert_eq!(ends(&points[1]), (json!("Jul 2011"), json!(31), json!(false)));
+    assert_eq!(ends(&points[24]), (json!("Jun 2013"), json!(15), json!(true)));
+    app.screenshot("10b-dashboard-all-time").await?;
     Ok(())
 }
 
@@ -202,6 +216,16 @@ async fn day(app: &App, dir: &Path) -> Result<()> {
     // Anything that slipped through as HTML would call alert(); count the calls.
     app.run_js("window.__alerts = 0; window.alert = () => { window.__alerts += 1 };").await?;
     app.screenshot("01-new-order").await?;
+
+    // --- Before the first sale the dashboard and the orders point at the import. ---
+    go(app, "orders").await?;
+    app.wait_text("[data-testid=orders-none]", "say there are no orders yet", |t| t.contains("from a file")).await?;
+    go(app, "dashboard").await?;
+    app.click("[data-testid=dashboard-none] button").await?;
+    app.wait_text("[data-testid=screen-title]", "open the import", |t| t == "Import & backup").await?;
+    app.wait("[data-testid=import]").await?;
+    go(app, "new-order").await?;
+    app.wait("[data-testid=product-finder]").await?;
 
     // --- An order from the keyboard alone: customer, two products, Enter (twice). ---
     app.click("[data-testid=customer-input]").await?;
@@ -527,6 +551,14 @@ async fn day(app: &App, dir: &Path) -> Result<()> {
     assert!(top.as_str().is_some_and(|t| !t.contains("POSTAGE") && !t.contains("No sales")), "{top}");
     app.run_js("document.querySelector('[data-testid=top-left-out]').scrollIntoView({ block: 'end' })").await?;
     app.screenshot("12-dashboard-imported-month").await?;
+    // All the imported history, from its first day (1 December 2010) on.
+    app.run_js("window.scrollTo(0, 0); document.querySelector('main')?.scrollTo?.(0, 0)").await?;
+    app.click("[data-testid=range-all]").await?;
+    app.wait_text("[data-testid=range-label]", "start the history on the first invoice's day", |t| {
+        t.starts_with("01/12/2010 – ")
+    })
+    .await?;
+    app.screenshot("12b-dashboard-imported-all-time").await?;
     Ok(())
 }
 

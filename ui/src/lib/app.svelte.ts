@@ -11,7 +11,8 @@ export interface Notice { id: number; kind: 'ok' | 'error'; text: string }
 
 /** The dashboard's range: a preset of `days` ending on `anchor` (null: today), or, with `days`
  *  null, the custom `from`–`to`. */
-export interface DashboardRange { days: number | null; anchor: Day | null; from: Day; to: Day }
+/** `days`: a preset of the last N days, `'all'` the whole history, `null` the From/To boxes. */
+export interface DashboardRange { days: number | 'all' | null; anchor: Day | null; from: Day; to: Day }
 
 class AppState {
   info = $state<AppInfo | null>(null)

@@ -270,7 +270,12 @@ export type Dashboard = { currency: Currency | null, period: Period, previous_pe
  * What sold in the period that is not merchandise (postage, fees): counted in the
  * takings, left out of `top_products`.
  */
-not_merchandise: Array<TopProduct>, };
+not_merchandise: Array<TopProduct>, 
+/**
+ * The first and last business day with any sale or refund: the whole history (`None`
+ * before the first sale).
+ */
+history: Period | null, };
 
 export type Bucket = "day" | "week" | "month";
 
@@ -283,7 +288,17 @@ start: string,
 /**
  * What the axis and a hover say: "28 Nov", "w/c 24 Nov", "Nov 2026".
  */
-label: string, net: string, orders: number, };
+label: string, net: string, orders: number, 
+/**
+ * How many of the bucket's days are in the range.
+ */
+days: number, 
+/**
+ * Whether the range holds only part of the bucket (a range starting on a Wednesday starts
+ * with part of a week): its total is for fewer days, so the chart draws it apart rather
+ * than as a fall in trade.
+ */
+partial: boolean, };
 
 export type Geometry = { width: number, plot_left: number, plot_right: number, };
 
@@ -292,11 +307,7 @@ export type DashboardView = { revenue_svg: string, orders_svg: string,
  * What the charts' marks are (days, weeks or months: it follows the range) and where they
  * are across each chart, so the page can say what is under the pointer.
  */
-bucket: Bucket, points: Array<ChartPoint>, revenue_geometry: Geometry, orders_geometry: Geometry, 
-/**
- * The business day of the newest order, so an empty range can offer to jump to it.
- */
-latest_day: string | null, value: Dashboard, 
+bucket: Bucket, points: Array<ChartPoint>, revenue_geometry: Geometry, orders_geometry: Geometry, value: Dashboard, 
 /**
  * Everything up to this log position is reflected.
  */

@@ -76,12 +76,18 @@ fn the_dashboard_compares_with_the_previous_period() {
     assert_eq!(v["series"].as_array().unwrap().len(), 14);
     assert_eq!(v["top_products"][0]["sku"], "TEA");
     let text = ok(dir.path(), &["dashboard", "--range", "7d"]);
-    assert!(text.contains("Net revenue GBP"), "{text}");
+    assert!(text.contains("Net revenue GBP") && text.contains("(7 days)"), "{text}");
+    // All time: from the first sale's business day to the last day anything happened.
+    let all = json(dir.path(), &["dashboard", "--range", "all"]);
+    assert_eq!(all["value"]["period"], all["value"]["history"]);
+    assert_eq!(all["value"]["period"]["from"], "2024-03-01");
+    assert_eq!(all["value"]["kpis"]["net"], "29.50");
+    assert_eq!(all["value"]["kpis"]["orders"], 3);
     fails(
         dir.path(),
         &["dashboard", "--range", "a week"],
         2,
-        "--range 'a week' is not a number of days; use 7d, 30d, 90d or 365d",
+        "--range 'a week' is not a number of days; use 7d, 30d, 90d, 365d or all",
     );
 }
 

@@ -22,7 +22,7 @@ use rust_decimal::Decimal;
 use serde::Serialize;
 
 use super::orders;
-use super::{Apply, Bucketing, add_count, add_money, day_key, decimal_from, i64_from, key_day};
+use super::{Apply, Bucketing, Period, add_count, add_money, day_key, decimal_from, i64_from, key_day};
 use crate::domain::Event;
 use crate::store::Envelope;
 
@@ -273,6 +273,12 @@ impl Reader {
             out.push(DailyStats::decode(key_day(key.value())?, value.value())?);
         }
         Ok(out)
+    }
+
+    /// The first and the last day with any activity: the whole history, for an "all time" range.
+    pub(crate) fn span(&self) -> Result<Option<Period>, crate::Error> {
+        let (Some(first), Some(last)) = (self.stats.first()?, self.stats.last()?) else { return Ok(None) };
+        Ok(Some(Period { from: key_day(first.0.value())?, to: key_day(last.0.value())? }))
     }
 
     /// Distinct customers with a live order in `[from, to]`, exactly.

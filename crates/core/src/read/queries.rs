@@ -111,6 +111,9 @@ pub struct Dashboard {
     /// What sold in the period that is not merchandise (postage, fees): counted in the
     /// takings, left out of `top_products`.
     pub not_merchandise: Vec<TopProduct>,
+    /// The first and last business day with any sale or refund: the whole history (`None`
+    /// before the first sale).
+    pub history: Option<Period>,
 }
 
 /// Report bucket size.
@@ -257,6 +260,7 @@ pub(crate) fn dashboard_in(txn: &ReadTransaction, period: Period, top: usize) ->
         previous_series: series(previous_period, &previous_days, currency),
         top_products: top.products,
         not_merchandise: top.not_merchandise,
+        history: reader.span()?,
     })
 }
 
