@@ -293,7 +293,13 @@ fn revenue<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, c: &Charted<'_>) -
     let ends = c.this.iter().enumerate().filter(|(_, p)| p.partial).map(|(i, _)| i);
     let mut dashed = Vec::new();
     for i in ends {
-        let neighbour = if i == 0 { at(1) } else if i == last { i.checked_sub(1).and_then(at) } else { None };
+        let neighbour = if i == 0 {
+            at(1)
+        } else if i == last {
+            i.checked_sub(1).and_then(at)
+        } else {
+            None
+        };
         dashed.push((at(i), neighbour));
     }
     if !dashed.is_empty() {
