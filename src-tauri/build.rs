@@ -18,6 +18,7 @@ const COMMANDS: &[&str] = &[
     "order_detail",
     "search",
     "dashboard",
+    "cashup",
     "export",
     "status",
     "dead_letters",

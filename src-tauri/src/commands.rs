@@ -7,7 +7,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use countertop_core::chart::{self, ChartKind, ChartPoint, Geometry};
 use countertop_core::import::{Format, ImportOptions};
 use countertop_core::{
-    Bucket, Command, Customer, CustomerInfo, CustomerStats, Dashboard, DeadLetter, Decimal, Entity, Envelope,
+    Bucket, CashUp, Command, Customer, CustomerInfo, CustomerStats, Dashboard, DeadLetter, Decimal, Entity, Envelope,
     OrderFilter, OrderView, Outcome, Page, Period, Product, Request, SearchHit, Shop, Stamped, Status, Verification,
     export,
 };
@@ -294,6 +294,12 @@ pub async fn dashboard(shell: State<'_, Shell>, period: Period) -> ApiResult<Das
 /// The longest range a dashboard or an export covers: a hundred years.
 const MAX_RANGE_DAYS: i64 = 36_525;
 
+/// A business day's cash-up (Z report).
+#[tauri::command]
+pub async fn cashup(shell: State<'_, Shell>, day: NaiveDate) -> ApiResult<Stamped<CashUp>> {
+    blocking(shell, move |o| Ok(o.ct.cashup(day)?)).await
+}
+
 fn check_period(period: &Period) -> ApiResult<()> {
     if period.from > period.to {
         return Err(ApiError::input(format!(
@@ -319,6 +325,8 @@ pub enum ExportKind {
     OrdersChart,
     RevenueCsv,
     OrdersCsv,
+    /// The cash-up of each day of the period.
+    CashupCsv,
 }
 
 /// Writes a PNG chart or a CSV for `period` to a file the owner picks in a save dialog;
@@ -337,8 +345,15 @@ pub async fn export(
             ExportKind::OrdersChart => ("orders-chart", "png"),
             ExportKind::RevenueCsv => ("revenue", "csv"),
             ExportKind::OrdersCsv => ("orders", "csv"),
+            ExportKind::CashupCsv => ("cashup", "csv"),
         };
-        let name = format!("{stem}-{}-to-{}.{extension}", period.from, period.to);
+        if matches!(kind, ExportKind::CashupCsv) && period.days() > 366 {
+            return Err(ApiError::input("a cash-up export covers at most a year of days; pick a shorter range"));
+        }
+        let name = match kind {
+            ExportKind::CashupCsv if period.from == period.to => format!("{stem}-{}.{extension}", period.from),
+            _ => format!("{stem}-{}-to-{}.{extension}", period.from, period.to),
+        };
         let Some(path) = crate::dialogs::save_as(&app, &name, extension)? else { return Ok(None) };
         let file = || {
             std::fs::File::create(&path).map_err(|e| {
@@ -358,6 +373,11 @@ pub async fn export(
             }
             ExportKind::OrdersCsv => {
                 export::orders_csv(&o.ct, period, std::io::BufWriter::new(file()?))?;
+            }
+            ExportKind::CashupCsv => {
+                let days = period.from.iter_days().take_while(|d| *d <= period.to);
+                let cashups = days.map(|d| Ok(o.ct.cashup(d)?.value)).collect::<ApiResult<Vec<_>>>()?;
+                export::cashup_csv(&cashups, std::io::BufWriter::new(file()?))?;
             }
         }
         Ok(Some(path.display().to_string()))

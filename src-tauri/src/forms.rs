@@ -4,8 +4,8 @@
 
 use countertop_core::{
     AddCustomer, AddProduct, CancelOrder, ChangeShopSettings, Command, DeliverOrder, DiscountInput, LineInput,
-    MoneyInput, OpenShop, PlaceOrder, RefundLineInput, RefundOrder, ShipOrder, UpdateCustomer, UpdateProduct,
-    parse_decimal, parse_tax_rate,
+    MoneyInput, OpenShop, PayOrder, PaymentInput, PlaceOrder, RefundLineInput, RefundOrder, ShipOrder, Tender,
+    UpdateCustomer, UpdateProduct, parse_decimal, parse_tax_rate,
 };
 use serde::Deserialize;
 
@@ -95,6 +95,29 @@ pub struct OrderForm {
     pub discount: Option<String>,
     pub note: Option<String>,
     pub payment_method: Option<String>,
+    /// The tenders taken (cash: what was handed over). Empty: paid in full by
+    /// `payment_method`, unless `invoice`.
+    #[serde(default)]
+    pub payments: Vec<PaymentForm>,
+    /// Leave it unpaid or part paid, to pay later.
+    #[serde(default)]
+    pub invoice: bool,
+}
+
+/// One tender as typed.
+#[derive(Debug, Deserialize, ts_rs::TS)]
+pub struct PaymentForm {
+    pub tender: Tender,
+    pub amount: String,
+}
+
+/// The tenders as typed; a tender left empty is one not used.
+fn payments(forms: Vec<PaymentForm>) -> ApiResult<Vec<PaymentInput>> {
+    forms
+        .into_iter()
+        .filter(|p| !p.amount.trim().is_empty())
+        .map(|p| Ok(PaymentInput { tender: p.tender, amount: money(&format!("{} payment", p.tender), &p.amount)? }))
+        .collect()
 }
 
 impl OrderForm {
@@ -133,6 +156,8 @@ impl OrderForm {
             note: given(&self.note),
             payment_method: given(&self.payment_method),
             at: None,
+            payments: payments(self.payments)?,
+            invoice: self.invoice,
         }))
     }
 }
@@ -160,6 +185,15 @@ pub enum OrderAction {
         #[serde(default)]
         lines: Vec<RefundLineForm>,
         reason: String,
+        /// How the money goes back; `None`: by the tender that paid most.
+        #[serde(default)]
+        #[ts(optional)]
+        tender: Option<Tender>,
+    },
+    /// Take (part of) what is still due.
+    Pay {
+        order: String,
+        payments: Vec<PaymentForm>,
     },
 }
 
@@ -178,7 +212,10 @@ impl OrderAction {
             }
             OrderAction::Deliver { order } => Command::DeliverOrder(DeliverOrder { order, at: None }),
             OrderAction::Cancel { order, reason } => Command::CancelOrder(CancelOrder { order, reason, at: None }),
-            OrderAction::Refund { order, amount, lines, reason } => {
+            OrderAction::Pay { order, payments: forms } => {
+                Command::PayOrder(PayOrder { order, payments: payments(forms)?, at: None })
+            }
+            OrderAction::Refund { order, amount, lines, reason, tender } => {
                 let amount = match amount.trim() {
                     "" => None,
                     amount => Some(money("refund amount", amount)?),
@@ -193,7 +230,7 @@ impl OrderAction {
                         Ok(RefundLineInput { line: l.line, quantity })
                     })
                     .collect::<ApiResult<_>>()?;
-                Command::RefundOrder(RefundOrder { order, amount, lines, reason, at: None })
+                Command::RefundOrder(RefundOrder { order, amount, lines, reason, at: None, tender })
             }
         })
     }
@@ -288,8 +325,14 @@ mod tests {
             discount: Some("10%".into()),
             note: None,
             payment_method: Some("card".into()),
+            payments: vec![
+                PaymentForm { tender: Tender::Card, amount: "10".into() },
+                PaymentForm { tender: Tender::Cash, amount: " ".into() },
+            ],
+            invoice: false,
         };
         let Ok(Command::PlaceOrder(place)) = form.command() else { panic!("not a PlaceOrder") };
+        assert_eq!(place.payments.len(), 1, "a tender left empty is one not used");
         assert_eq!(place.customer, None, "a blank customer is a walk-in");
         assert_eq!(place.lines[0], LineInput::Product { sku: "MUG".into(), quantity: 2, unit_price: None });
         assert!(matches!(&place.lines[1], LineInput::Item { name, quantity: 1, unit_price: Some(p), .. }
@@ -305,22 +348,36 @@ mod tests {
             discount: None,
             note: None,
             payment_method: None,
+            payments: vec![PaymentForm { tender: Tender::Cash, amount: "20".into() }],
+            invoice: false,
         };
         let e = form.command().unwrap_err();
         assert_eq!(e.code, "invalid_input");
         assert_eq!(e.message, "line 2: quantity 'two' is not a whole number; enter e.g. 2");
 
-        let refund =
-            OrderAction::Refund { order: "1001".into(), amount: "five".into(), lines: vec![], reason: "x".into() };
+        let refund = OrderAction::Refund {
+            order: "1001".into(),
+            amount: "five".into(),
+            lines: vec![],
+            reason: "x".into(),
+            tender: None,
+        };
         let e = refund.command().unwrap_err();
         assert!(e.message.starts_with("refund amount: 'five' is not a number"), "{}", e.message);
+        let pay = OrderAction::Pay {
+            order: "1001".into(),
+            payments: vec![PaymentForm { tender: Tender::GiftCard, amount: "ten".into() }],
+        };
+        let e = pay.command().unwrap_err();
+        assert!(e.message.starts_with("gift card payment: 'ten' is not a number"), "{}", e.message);
 
         let lines = vec![
             RefundLineForm { line: 1, quantity: "".into() },
             RefundLineForm { line: 2, quantity: "1".into() },
             RefundLineForm { line: 3, quantity: "a few".into() },
         ];
-        let refund = OrderAction::Refund { order: "1001".into(), amount: "".into(), lines, reason: "x".into() };
+        let refund =
+            OrderAction::Refund { order: "1001".into(), amount: "".into(), lines, reason: "x".into(), tender: None };
         let e = refund.command().unwrap_err();
         assert_eq!(e.message, "line 3: quantity 'a few' is not a whole number; enter e.g. 2");
     }

@@ -61,6 +61,7 @@ fn main() {
             commands::order_detail,
             commands::search,
             commands::dashboard,
+            commands::cashup,
             commands::export,
             commands::status,
             commands::dead_letters,

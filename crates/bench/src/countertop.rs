@@ -32,6 +32,8 @@ fn place(o: &GenOrder) -> Command {
         note: None,
         payment_method: Some("card".into()),
         at: Some(o.at),
+        payments: Vec::new(),
+        invoice: false,
     })
 }
 
@@ -56,6 +58,7 @@ fn import_synthetic(ct: &Countertop, n: u64, seed: u64) -> Result<(), countertop
                 lines: Vec::new(),
                 reason: "bench".into(),
                 at: Some(at),
+                tender: None,
             })));
         }
         if o.cancelled {

@@ -3,7 +3,9 @@
 
 use chrono::{DateTime, LocalResult, NaiveDate, NaiveDateTime, TimeZone, Utc};
 use chrono_tz::Tz;
-use countertop_core::{Decimal, DiscountInput, LineInput, MoneyInput, RefundLineInput, parse_decimal, parse_tax_rate};
+use countertop_core::{
+    Decimal, DiscountInput, LineInput, MoneyInput, PaymentInput, RefundLineInput, Tender, parse_decimal, parse_tax_rate,
+};
 
 /// A usage mistake in one argument.
 #[derive(Debug)]
@@ -78,6 +80,22 @@ pub fn refund_line(text: &str) -> Result<RefundLineInput, InputError> {
         return err(usage());
     };
     Ok(RefundLineInput { line, quantity: quantity_of("--line", text, quantity)? })
+}
+
+/// A tender: `cash`, `card`, `gift_card` (or `gift card`), `other`.
+pub fn tender(flag: &str, text: &str) -> Result<Tender, InputError> {
+    Tender::parse(text).map_or_else(
+        || err(format!("{flag} '{}' is not a tender; use cash, card, gift_card or other", text.trim())),
+        Ok,
+    )
+}
+
+/// A tender taken: `cash:20`, `card:12.50`.
+pub fn payment(text: &str) -> Result<PaymentInput, InputError> {
+    let Some((tender_text, amount)) = text.split_once(':') else {
+        return err(format!("--pay '{text}' is not TENDER:AMOUNT; write it like cash:20 or card:12.50"));
+    };
+    Ok(PaymentInput { tender: tender("--pay", tender_text)?, amount: money("--pay", amount)? })
 }
 
 /// A money amount: `12.50`, `12.50 GBP`.

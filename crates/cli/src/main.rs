@@ -11,8 +11,8 @@ use std::process::ExitCode;
 
 use clap::{ArgMatches, Args, CommandFactory, FromArgMatches, Parser, Subcommand};
 use countertop_core::{
-    AddCustomer, AddProduct, CancelOrder, ChangeShopSettings, Command, DeliverOrder, LineInput, OpenShop, PlaceOrder,
-    RefundOrder, Request, ShipOrder, UpdateCustomer, UpdateProduct, WriteStore,
+    AddCustomer, AddProduct, CancelOrder, ChangeShopSettings, Command, DeliverOrder, LineInput, OpenShop, PayOrder,
+    PlaceOrder, RefundOrder, Request, ShipOrder, UpdateCustomer, UpdateProduct, WriteStore,
 };
 
 use crate::input::InputError;
@@ -63,6 +63,9 @@ pub(crate) enum Top {
     Report(reads::ReportCmd),
     /// KPIs against the previous period, daily series and top products.
     Dashboard(reads::DashboardArgs),
+    /// A business day's cash-up (Z report): takings and refunds by tender, cash expected in
+    /// the drawer, sales, tax by rate.
+    Cashup(reads::CashupArgs),
     /// List orders (from the read models).
     #[command(subcommand)]
     Orders(reads::OrdersCmd),
@@ -310,6 +313,19 @@ enum OrderCmd {
         line: Vec<String>,
         #[arg(long)]
         reason: String,
+        /// How the money goes back (cash, card, gift_card, other); default: the tender that
+        /// paid the most of the order.
+        #[arg(long)]
+        tender: Option<String>,
+        #[command(flatten)]
+        write: WriteOpts,
+    },
+    /// Take payment on an order placed as an invoice (or part paid).
+    Pay {
+        order: String,
+        /// A tender: TENDER:AMOUNT (cash: what was handed over). Repeat to split.
+        #[arg(long = "pay", value_name = "TENDER:AMOUNT", required = true)]
+        pay: Vec<String>,
         #[command(flatten)]
         write: WriteOpts,
     },
@@ -341,9 +357,16 @@ struct Place {
     discount: Option<String>,
     #[arg(long)]
     note: Option<String>,
-    /// How it was paid: cash, card, …
+    /// How it was paid, in full: cash, card, … (a label; see --pay for tenders and change).
     #[arg(long)]
     payment: Option<String>,
+    /// A tender taken: TENDER:AMOUNT (cash, card, gift_card, other; for cash, what was handed
+    /// over, and the change is printed). Repeat to split the payment.
+    #[arg(long = "pay", value_name = "TENDER:AMOUNT")]
+    pay: Vec<String>,
+    /// Leave it unpaid or part paid: an invoice, paid later with `order pay`.
+    #[arg(long)]
+    invoice: bool,
     /// The order number; default: the next free one.
     #[arg(long)]
     number: Option<String>,
@@ -555,6 +578,8 @@ fn order(store: &WriteStore, out: &show::Printer, cmd: OrderCmd, matches: &ArgMa
                 note: place.note,
                 payment_method: place.payment,
                 at: at("--at", place.at)?,
+                payments: place.pay.iter().map(|p| input::payment(p)).collect::<Result<_, _>>()?,
+                invoice: place.invoice,
             });
             request(place.write, command)
         }
@@ -565,10 +590,15 @@ fn order(store: &WriteStore, out: &show::Printer, cmd: OrderCmd, matches: &ArgMa
         OrderCmd::Cancel { order, reason, write } => {
             request(write, Command::CancelOrder(CancelOrder { order, reason, at: None }))
         }
-        OrderCmd::Refund { order, amount, line, reason, write } => {
+        OrderCmd::Refund { order, amount, line, reason, tender, write } => {
             let amount = amount.map(|a| input::money("--amount", &a)).transpose()?;
             let lines = line.iter().map(|l| input::refund_line(l)).collect::<Result<_, _>>()?;
-            request(write, Command::RefundOrder(RefundOrder { order, amount, lines, reason, at: None }))
+            let tender = tender.map(|t| input::tender("--tender", &t)).transpose()?;
+            request(write, Command::RefundOrder(RefundOrder { order, amount, lines, reason, at: None, tender }))
+        }
+        OrderCmd::Pay { order, pay, write } => {
+            let payments = pay.iter().map(|p| input::payment(p)).collect::<Result<_, _>>()?;
+            request(write, Command::PayOrder(PayOrder { order, payments, at: None }))
         }
         OrderCmd::Show { order, as_of } => {
             let as_of = at("--as-of", as_of)?;

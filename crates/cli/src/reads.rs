@@ -76,6 +76,19 @@ pub struct DashboardArgs {
     as_of: Option<String>,
 }
 
+#[derive(Debug, Args)]
+pub struct CashupArgs {
+    /// The business day (YYYY-MM-DD); default: today.
+    #[arg(long)]
+    date: Option<String>,
+    /// Show it as it stood at this moment (replays the log).
+    #[arg(long, value_name = "TIMESTAMP")]
+    as_of: Option<String>,
+    /// Print it as CSV (section, item, amount).
+    #[arg(long)]
+    csv: bool,
+}
+
 #[derive(Debug, Subcommand)]
 pub enum OrdersCmd {
     /// Orders newest first, by status, business days or customer.
@@ -163,6 +176,7 @@ pub fn uses_read_side(command: &Top) -> bool {
         command,
         Top::Report(_)
             | Top::Dashboard(_)
+            | Top::Cashup(_)
             | Top::Orders(_)
             | Top::Search(_)
             | Top::Chart(_)
@@ -315,6 +329,34 @@ pub fn run(dir: &Path, json: bool, command: Top) -> Result<(), Failure> {
                 }
             };
             out.dashboard(&dashboard);
+        }
+        Top::Cashup(args) => {
+            let date = match &args.date {
+                Some(d) => day("--date", d)?,
+                None => ct.today()?,
+            };
+            let cashup = match &args.as_of {
+                Some(at) => {
+                    let at = input::moment("--as-of", at, out.zone())?;
+                    let mut line = ProgressLine::new();
+                    let c = ct.cashup_as_of(at, date, |p| line.show(p))?;
+                    line.done();
+                    c
+                }
+                None => {
+                    catch_up(&ct, Freshness::Tables);
+                    ct.cashup(date)?
+                }
+            };
+            if args.csv {
+                let mut csv = Vec::new();
+                countertop_core::export::cashup_csv(std::slice::from_ref(&cashup.value), &mut csv)?;
+                if let Err(e) = std::io::Write::write_all(&mut std::io::stdout().lock(), &csv) {
+                    crate::show::stdout_failed(&e);
+                }
+            } else {
+                out.cashup(&cashup);
+            }
         }
         Top::Orders(OrdersCmd::List { status, from, to, customer, page, limit }) => {
             let filter = OrderFilter {

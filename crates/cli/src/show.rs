@@ -4,7 +4,7 @@
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 use countertop_core::{
-    Currency, Customer, Dashboard, DeadLetter, Decimal, Entity, Envelope, Kpis, Order, OrderHistory, OrderView,
+    CashUp, Currency, Customer, Dashboard, DeadLetter, Decimal, Entity, Envelope, Kpis, Order, OrderHistory, OrderView,
     Outcome, Page, Product, ReadCheck, RevenueRow, SearchHit, Shop, Stamped, Status, Verification, format_rate,
 };
 use serde::Serialize;
@@ -153,8 +153,25 @@ impl Printer {
         }
         say!("  {tax_label:<15} {:>12}", c.fixed(o.totals.tax));
         say!("  Total           {:>12} {}", c.fixed(o.totals.total), c.code());
-        if let Some(payment) = &o.payment_method {
-            say!("Payment: {payment}");
+        for p in &o.payments {
+            match p.tendered {
+                Some(handed) => say!(
+                    "  Paid {:<9}   {:>12}  (handed {}, change {})",
+                    p.tender.label(),
+                    c.fixed(p.amount),
+                    c.fixed(handed),
+                    c.fixed(p.change())
+                ),
+                None => say!("  Paid {:<9}   {:>12}", p.tender.label(), c.fixed(p.amount)),
+            }
+        }
+        if o.due() > countertop_core::Decimal::ZERO && o.status != countertop_core::OrderStatus::Cancelled {
+            say!(
+                "  Due             {:>12} {}  (an invoice: take it with `countertop order pay {}`)",
+                c.fixed(o.due()),
+                c.code(),
+                o.id
+            );
         }
         if let Some(note) = &o.note {
             say!("Note: {note}");
@@ -178,7 +195,8 @@ impl Printer {
                 })
                 .collect();
             let goods = if goods.is_empty() { String::new() } else { format!(" for {}", goods.join(", ")) };
-            say!("Refunded {}{goods} on {}: {}", c.format(r.amount), self.time(r.at), r.reason);
+            let by = r.tender.map(|t| format!(" by {t}")).unwrap_or_default();
+            say!("Refunded {}{by}{goods} on {}: {}", c.format(r.amount), self.time(r.at), r.reason);
         }
         if !o.refunds.is_empty() {
             say!("Still refundable: {}", c.format(o.refundable()));
@@ -364,6 +382,40 @@ impl Printer {
             }
         }
         say!("({})", Self::freshness(d));
+    }
+
+    pub fn cashup(&self, c: &Stamped<CashUp>) {
+        if self.json {
+            return Self::print_json(c);
+        }
+        let v = &c.value;
+        let fixed = |d: Decimal| v.currency.map_or_else(|| d.to_string(), |cur| cur.fixed(d));
+        let code = v.currency.map(|c| c.code()).unwrap_or("");
+        say!("Cash-up for {} ({code})", v.day);
+        say!("  {:<12} {:>14} {:>14} {:>14}", "", "TAKEN", "GIVEN BACK", "NET");
+        for ((t, r), n) in v.takings.iter().zip(&v.refunds).zip(&v.net) {
+            say!("  {:<12} {:>14} {:>14} {:>14}", t.tender.label(), fixed(t.amount), fixed(r.amount), fixed(n.amount));
+        }
+        say!("  {:<12} {:>14} {:>14}", "Total", fixed(v.total_takings), fixed(v.total_refunds));
+        say!("Change given:             {:>14}", fixed(v.change_given));
+        say!("Cash expected in drawer:  {:>14}   (cash taken less cash given back)", fixed(v.cash_expected));
+        say!(
+            "Sales: {} {}, {} {}, {} (discounts {}); {} cancelled",
+            v.orders,
+            if v.orders == 1 { "order" } else { "orders" },
+            v.items,
+            if v.items == 1 { "item" } else { "items" },
+            fixed(v.sales),
+            fixed(v.discounts),
+            v.cancelled
+        );
+        for t in &v.tax {
+            say!("Tax at {}: {}", format_rate(t.rate), fixed(t.tax));
+        }
+        if let (Some(first), Some(last)) = (v.first_sale, v.last_sale) {
+            say!("First sale {}, last sale {}", self.time(first), self.time(last));
+        }
+        say!("({})", Self::freshness(c));
     }
 
     pub fn order_page(&self, page: &Stamped<Page<OrderView>>) {

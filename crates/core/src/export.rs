@@ -13,7 +13,7 @@ use serde::Serialize;
 
 use crate::Countertop;
 use crate::import::Field;
-use crate::read::{OrderFilter, OrderView, Period, RevenueRow};
+use crate::read::{CashUp, OrderFilter, OrderView, Period, RevenueRow};
 
 /// What an export wrote.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -118,6 +118,43 @@ fn write_order(
 }
 
 /// Writes revenue report rows as CSV (`date` is the first day of each bucket).
+/// Days' cash-ups as CSV: per day, one `day,section,item,amount` row per figure, in the order
+/// a Z report reads (takings, refunds and net by tender, cash expected, then the day's sales).
+pub fn cashup_csv(days: &[CashUp], out: impl Write) -> Result<(), crate::Error> {
+    let mut writer = csv::Writer::from_writer(out);
+    writer.write_record(["day", "section", "item", "amount"]).map_err(csv_err)?;
+    for c in days {
+        cashup_rows(c, &mut writer)?;
+    }
+    writer.flush().map_err(csv_err)
+}
+
+fn cashup_rows(c: &CashUp, writer: &mut csv::Writer<impl Write>) -> Result<(), crate::Error> {
+    let day = c.day.to_string();
+    let mut row = |section: &str, item: &str, amount: String| {
+        writer.write_record([day.as_str(), section, item, amount.as_str()]).map_err(csv_err)
+    };
+    for (section, list) in [("takings", &c.takings), ("refunds", &c.refunds), ("net", &c.net)] {
+        for t in list {
+            row(section, t.tender.as_str(), t.amount.to_string())?;
+        }
+    }
+    row("takings", "total", c.total_takings.to_string())?;
+    row("refunds", "total", c.total_refunds.to_string())?;
+    row("cash", "change_given", c.change_given.to_string())?;
+    row("cash", "expected_in_drawer", c.cash_expected.to_string())?;
+    row("sales", "orders", c.orders.to_string())?;
+    row("sales", "items", c.items.to_string())?;
+    row("sales", "total", c.sales.to_string())?;
+    row("sales", "discounts", c.discounts.to_string())?;
+    row("sales", "cancelled", c.cancelled.to_string())?;
+    for t in &c.tax {
+        row("tax", &crate::money::format_rate(t.rate), t.tax.to_string())?;
+    }
+    row("sales", "first_sale", c.first_sale.map(|t| t.to_rfc3339()).unwrap_or_default())?;
+    row("sales", "last_sale", c.last_sale.map(|t| t.to_rfc3339()).unwrap_or_default())
+}
+
 pub fn revenue_csv(rows: &[RevenueRow], out: impl Write) -> Result<(), crate::Error> {
     let mut writer = csv::Writer::from_writer(out);
     writer

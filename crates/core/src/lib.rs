@@ -32,7 +32,7 @@
 //!     note: None,
 //!     payment_method: Some("cash".into()),
 //!     at: None,
-//! })))?;
+//!, payments: Vec::new(), invoice: false, })))?;
 //! let Entity::Order(order) = placed.entity else { unreachable!() };
 //! assert_eq!((order.id.as_str(), order.totals.total.to_string().as_str()), ("1001", "16.00"));
 //!
@@ -80,14 +80,16 @@ pub use domain::{
     ShopOpened, ShopSettingsChanged, Source, State, StreamId, Totals, UpdateCustomer, UpdateProduct, apply,
     business_day, check_line, decide, evolve, line_refund_value, refunded_units, totals,
 };
+pub use domain::{MAX_TENDERS, OrderPaid, PayOrder, Payment, PaymentInput, Tender, main_tender, payment_summary};
 pub use memory::tune_allocator;
 pub use money::{
     Currency, MAX_PRICE_PLACES, MAX_TOTAL, MAX_UNIT_PRICE, MoneyInput, format_rate, parse_decimal, parse_tax_rate,
 };
 pub use read::{
-    Bucket, Bucketing, CustomerInfo, CustomerStats, DailyStats, Dashboard, DeadLetter, Kpis, LineView, OrderFilter,
-    OrderSource, OrderView, OrderWithSource, Page, Period, ProductInfo, Progress, ProjectionStatus, ProjectorOptions,
-    READ_STORE_FILE, ReadCheck, RevenueRow, SearchHit, SearchKind, SeriesPoint, Stamped, Status, TopProduct,
+    Bucket, Bucketing, CashUp, CustomerInfo, CustomerStats, DailyStats, Dashboard, DeadLetter, Kpis, LineView,
+    OrderFilter, OrderSource, OrderView, OrderWithSource, Page, Period, ProductInfo, Progress, ProjectionStatus,
+    ProjectorOptions, READ_STORE_FILE, ReadCheck, RevenueRow, SearchHit, SearchKind, SeriesPoint, Stamped, Status,
+    TaxAtRate, TenderAmount, TopProduct,
 };
 pub use rust_decimal::Decimal;
 pub use store::{

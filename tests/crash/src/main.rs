@@ -193,6 +193,8 @@ impl Child {
             note: Some("crash campaign".into()),
             payment_method: Some("card".into()),
             at: None,
+            payments: Vec::new(),
+            invoice: false,
         })
     }
 

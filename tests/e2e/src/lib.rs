@@ -284,3 +284,5 @@ pub const ENTER: &str = "\u{E007}";
 pub const CONTROL: &str = "\u{E009}";
 pub const ESCAPE: &str = "\u{E00C}";
 pub const NULL_KEY: &str = "\u{E000}";
+pub const TAB: &str = "\u{E004}";
+pub const ARROW_RIGHT: &str = "\u{E014}";

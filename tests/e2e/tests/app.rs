@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use countertop_core::{AddCustomer, AddProduct, Command, LineInput, OpenShop, PlaceOrder, Request, WriteStore};
-use countertop_e2e::{App, BACKSPACE, CONTROL, ENTER, ESCAPE, NULL_KEY, Result, app_binary};
+use countertop_e2e::{ARROW_RIGHT, App, BACKSPACE, CONTROL, ENTER, ESCAPE, NULL_KEY, Result, TAB, app_binary};
 use serde_json::json;
 use tokio::sync::Mutex;
 
@@ -57,6 +57,8 @@ fn seed(dir: &Path, sales: &[(&str, &str, i64)]) -> Result<()> {
             payment_method: None,
             // The instant, read as the command's own field type reads it.
             at: Some(serde_json::from_value(json!(format!("{day}T12:00:00Z")))?),
+            payments: Vec::new(),
+            invoice: false,
         }))?;
     }
     Ok(())
@@ -369,7 +371,7 @@ async fn day(app: &App, dir: &Path) -> Result<()> {
     app.keys(ENTER).await?;
     app.wait_text("[data-testid=line-refunded]", "mark the mug refunded", |t| t == "1 refunded").await?;
     app.wait_text("[data-testid=timeline]", "list the refund with its goods", |t| {
-        t.contains("Refunded £8.00 for 1 × Enamel mug: Chipped")
+        t.contains("Refunded £8.00 by card for 1 × Enamel mug: Chipped")
     })
     .await?;
     app.screenshot("03c-refunded").await?;
@@ -398,6 +400,40 @@ async fn day(app: &App, dir: &Path) -> Result<()> {
     go(app, "customers").await?;
     app.set_value("[data-testid=customers-filter]", "bob@example").await?;
     app.wait_text("[data-testid=customers-count]", "find Bob by email", |t| t == "1 of 3 customers").await?;
+
+    // --- From the keyboard: two mugs (£16.00), £10 on the card and a £20 note for the rest.
+    // The change shows large before Enter, and on the placed order after. ---
+    go(app, "new-order").await?;
+    app.click("[data-testid=product-finder]").await?;
+    app.keys(&format!("2*MUG{ENTER}")).await?;
+    app.wait_text("[data-testid=live-total]", "show £16.00", |t| t == "£16.00").await?;
+    // Where Tab from the note lands: the first way to pay (Card); the arrows move along them.
+    app.run_js("document.querySelector('[data-testid=pay-card]').focus()").await?;
+    app.keys(&format!("{ARROW_RIGHT}{ARROW_RIGHT}")).await?;
+    app.wait("[data-testid=split-card]").await?;
+    app.keys(&format!("{TAB}10{TAB}{TAB}20")).await?;
+    app.wait_text("[data-testid=change-due]", "show the change from the note", |t| t.contains("£14.00")).await?;
+    app.screenshot("02c-split-payment-change").await?;
+    let (split, _) = place_with_enter(app).await?;
+    app.wait_text(&format!("[data-testid=placed-order][data-order=\"{split}\"]"), "keep the change in view", |t| {
+        t.contains("Change £14.00")
+    })
+    .await?;
+    // The day's cash-up: £6 of cash kept (the rest was change), every card payment, and the
+    // mug refunded earlier by card (it went back the way it was paid).
+    go(app, "cashup").await?;
+    app.wait_text("[data-testid=cash-expected]", "expect £6.00 in the drawer", |t| {
+        t.contains("£6.00") && t.contains("£14.00 given as change")
+    })
+    .await?;
+    let cash_row = "return document.querySelector('[data-testid=cashup-tenders] tr[data-tender=cash]').innerText";
+    app.wait_js(cash_row, "cash taken £6.00", |v| v.as_str().is_some_and(|t| t.contains("£6.00"))).await?;
+    let card_row = "return document.querySelector('[data-testid=cashup-tenders] tr[data-tender=card]').innerText";
+    app.wait_js(card_row, "£47.00 by card, £8.00 back", |v| {
+        v.as_str().is_some_and(|t| t.contains("£47.00") && t.contains("£8.00") && t.contains("£39.00"))
+    })
+    .await?;
+    app.screenshot("08b-cashup").await?;
 
     // --- The other screens. ---
     go(app, "catalog").await?;
@@ -624,6 +660,8 @@ fn seed_a_busy_shop(dir: &Path) -> Result<()> {
             note: Some("Deliver to the back door; ring twice and wait, the shop is upstairs".into()),
             payment_method: Some("transfer".into()),
             at: None,
+            payments: Vec::new(),
+            invoice: false,
         }))?;
     }
     Ok(())
@@ -667,6 +705,9 @@ async fn sizes(app: &App) -> Result<()> {
         go(app, "dashboard").await?;
         app.wait_text("[data-testid=kpi-net]", "show the millions", |t| t.contains(",")).await?;
         check("dashboard").await?;
+        go(app, "cashup").await?;
+        app.wait("[data-testid=cash-expected]").await?;
+        check("cashup").await?;
         go(app, "catalog").await?;
         app.wait("[data-testid=products-table]").await?;
         check("catalog").await?;

@@ -5,7 +5,7 @@ import { Latest } from './latest'
 import { useShopZone } from './format'
 import type { AppInfo, ApiError, Day, ImportFinished, ImportProgress, StatusEvent } from './types'
 
-export type Screen = 'new-order' | 'orders' | 'dashboard' | 'catalog' | 'customers' | 'settings' | 'system'
+export type Screen = 'new-order' | 'orders' | 'dashboard' | 'cashup' | 'catalog' | 'customers' | 'settings' | 'system'
 
 export interface Notice { id: number; kind: 'ok' | 'error'; text: string }
 

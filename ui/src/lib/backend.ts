@@ -6,7 +6,7 @@ import { listen, type UnlistenFn } from '@tauri-apps/api/event'
 import type {
   CustomerPage, CustomerForm, ExportKind, ImportFormat, OrderAction, OrderForm, ProductForm, RebuildFinished,
   SettingsForm, ShopForm, Status,
-  AppInfo, ApiError, Customer, DashboardView, DeadLetter, ImportFinished, ImportProgress, Order, OrderDetail,
+  AppInfo, ApiError, CashUp, Customer, DashboardView, Day, DeadLetter, ImportFinished, ImportProgress, Order, OrderDetail,
   OrderFilter, OrderView, Outcome, Page, Period, Product, SearchHit, Stamped, StatusEvent, Verification,
 } from './types'
 
@@ -72,6 +72,7 @@ export const api = {
   orderDetail: (id: string, asOf: string | null) => call<OrderDetail | null>('order_detail', { id, asOf }),
   search: (query: string, limit = 20) => call<Stamped<Page<SearchHit>>>('search', { query, limit }),
   dashboard: (period: Period) => call<DashboardView>('dashboard', { period }),
+  cashup: (day: Day) => call<Stamped<CashUp>>('cashup', { day }),
   /** Asks where (a dialog the backend opens) and writes the chart or CSV; null when cancelled. */
   export: (kind: ExportKind, period: Period) => call<string | null>('export', { kind, period }),
   status: () => call<Status>('status'),

@@ -102,7 +102,24 @@ export type Refund = { amount: string, reason: string, at: string,
 /**
  * The goods that came back, when the refund names them (empty: an amount only).
  */
-lines?: Array<RefundedLine>, };
+lines?: Array<RefundedLine>, 
+/**
+ * How the money went back (`None` for refunds recorded before refunds said: as paid).
+ */
+tender?: Tender | null, };
+
+export type Tender = "cash" | "card" | "gift_card" | "other";
+
+export type Payment = { tender: Tender, 
+/**
+ * What it paid toward the order.
+ */
+amount: string, 
+/**
+ * Cash only: what was handed over, when it was more than `amount` (the rest went back
+ * as change).
+ */
+tendered?: string | null, at: string, };
 
 export type Source = { 
 /**
@@ -122,7 +139,11 @@ customer: CustomerRef | null, lines: Array<OrderLine>, totals: Totals, currency:
 /**
  * For an order brought in by an import: which import, and its number in that file.
  */
-source?: Source | null, };
+source?: Source | null, 
+/**
+ * The money taken, when placed and since (an invoice has none until paid).
+ */
+payments: Array<Payment>, };
 
 export type LineView = { sku: string | null, name: string, quantity: number, unit_price: string, tax_rate: string, total: string, 
 /**
@@ -131,6 +152,14 @@ export type LineView = { sku: string | null, name: string, quantity: number, uni
 image: string | null, };
 
 export type OrderView = { id: string, customer: CustomerInfo | null, lines: Array<LineView>, totals: Totals, currency: Currency, note: string | null, payment_method: string | null, status: OrderStatus, placed_at: string, business_day: string, shipment: Shipment | null, delivered_at: string | null, cancellation: Cancellation | null, refunds: Array<Refund>, refunded: string, 
+/**
+ * The money taken, when placed and since, by tender.
+ */
+payments: Array<Payment>, 
+/**
+ * What is still to pay (zero for an order paid in full; an invoice owes its total).
+ */
+due: string, 
 /**
  * The order stream's version this view reflects.
  */
@@ -320,6 +349,44 @@ head: number,
  * Events committed but not reflected yet.
  */
 lag_events: number, };
+
+export type TenderAmount = { tender: Tender, amount: string, };
+
+export type TaxAtRate = { 
+/**
+ * The rate as a fraction: 0.2 for 20 %.
+ */
+rate: string, tax: string, };
+
+export type CashUp = { day: string, currency: Currency | null, 
+/**
+ * Money taken on the day, by tender (every tender listed, cash first).
+ */
+takings: Array<TenderAmount>, 
+/**
+ * Money given back on the day (refunds, and cancelled orders' payments), by tender.
+ */
+refunds: Array<TenderAmount>, 
+/**
+ * Takings less refunds, by tender.
+ */
+net: Array<TenderAmount>, total_takings: string, total_refunds: string, 
+/**
+ * Cash handed back as change (already left out of the cash taken).
+ */
+change_given: string, 
+/**
+ * Orders placed on the day (not cancelled since), their units and what they came to.
+ */
+orders: number, items: number, sales: string, discounts: string, tax: Array<TaxAtRate>, 
+/**
+ * Orders cancelled on the day.
+ */
+cancelled: number, first_sale: string | null, last_sale: string | null, 
+/**
+ * What the day's cash movements leave in the drawer: cash taken less cash given back.
+ */
+cash_expected: string, };
 
 export type Progress = { what: string, done: number, total: number, 
 /**
@@ -550,7 +617,7 @@ today: string | null,
  */
 job: Job | null, };
 
-export type ExportKind = "revenue_chart" | "orders_chart" | "revenue_csv" | "orders_csv";
+export type ExportKind = "revenue_chart" | "orders_chart" | "revenue_csv" | "orders_csv" | "cashup_csv";
 
 export type ImportFormat = "online-retail" | "superstore" | "csv";
 
@@ -574,6 +641,8 @@ name: string | null, quantity: string,
  */
 unit_price: string | null, };
 
+export type PaymentForm = { tender: Tender, amount: string, };
+
 export type OrderForm = { 
 /**
  * `None`: a walk-in sale.
@@ -582,11 +651,24 @@ customer: string | null, lines: Array<LineForm>,
 /**
  * `10%` or an amount.
  */
-discount: string | null, note: string | null, payment_method: string | null, };
+discount: string | null, note: string | null, payment_method: string | null, 
+/**
+ * The tenders taken (cash: what was handed over). Empty: paid in full by
+ * `payment_method`, unless `invoice`.
+ */
+payments: Array<PaymentForm>, 
+/**
+ * Leave it unpaid or part paid, to pay later.
+ */
+invoice: boolean, };
 
 export type RefundLineForm = { line: number, quantity: string, };
 
-export type OrderAction = { "action": "ship", order: string, carrier: string, tracking: string, } | { "action": "deliver", order: string, } | { "action": "cancel", order: string, reason: string, } | { "action": "refund", order: string, amount: string, lines: Array<RefundLineForm>, reason: string, };
+export type OrderAction = { "action": "ship", order: string, carrier: string, tracking: string, } | { "action": "deliver", order: string, } | { "action": "cancel", order: string, reason: string, } | { "action": "refund", order: string, amount: string, lines: Array<RefundLineForm>, reason: string, 
+/**
+ * How the money goes back; `None`: by the tender that paid most.
+ */
+tender?: Tender, } | { "action": "pay", order: string, payments: Array<PaymentForm>, };
 
 export type ProductForm = { sku: string, name: string, unit_price: string, 
 /**

@@ -1,6 +1,8 @@
 // Display formatting. Money arrives as exact decimal strings and is formatted as text: it is
 // never turned into a float, so what is shown is exactly what was recorded.
 
+import type { Tender } from './bindings'
+
 const symbols = new Map<string, { symbol: string; before: boolean }>()
 
 function currencySymbol(currency: string): { symbol: string; before: boolean } {
@@ -152,4 +154,38 @@ export function paymentLabel(method: string | null | undefined): string {
   if (!method) return '—'
   const known: Record<string, string> = { card: 'Card', cash: 'Cash', transfer: 'Bank transfer', other: 'Other' }
   return known[method] ?? method
+}
+
+export const tenderLabel: Record<Tender, string> = { cash: 'Cash', card: 'Card', gift_card: 'Gift card', other: 'Other' }
+
+/** An exact decimal string as a whole number of 10^-places, or null when it is not one. */
+function scaled(decimal: string, places: number): bigint | null {
+  const m = /^(-?)(\d*)(?:\.(\d*))?$/.exec(decimal.trim())
+  if (!m || (m[2] === '' && (m[3] ?? '') === '')) return null
+  const frac = (m[3] ?? '').padEnd(places, '0')
+  if (frac.length > places) return null
+  const n = BigInt((m[2] || '0') + frac)
+  return m[1] ? -n : n
+}
+
+/**
+ * `a − b` exactly, for decimal strings ("20.00" − "6.00" → "14.00"): change and what is left
+ * to pay are worked out as text, never as floats. Null when either is not a number.
+ */
+export function subtract(a: string, b: string): string | null {
+  const places = Math.max(a.split('.')[1]?.length ?? 0, b.split('.')[1]?.length ?? 0)
+  const x = scaled(a, places)
+  const y = scaled(b, places)
+  if (x === null || y === null) return null
+  const d = x - y
+  const negative = d < 0n
+  const digits = (negative ? -d : d).toString().padStart(places + 1, '0')
+  const int = digits.slice(0, digits.length - places)
+  const frac = places ? '.' + digits.slice(digits.length - places) : ''
+  return (negative ? '-' : '') + int + frac
+}
+
+/** Whether a decimal string is more than zero. */
+export function positive(decimal: string | null | undefined): boolean {
+  return !!decimal && /[1-9]/.test(decimal) && !decimal.trim().startsWith('-')
 }

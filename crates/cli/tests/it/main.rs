@@ -420,3 +420,53 @@ fn a_closed_pipe_ends_the_output_quietly() {
     assert_eq!(status.code(), Some(0), "{stderr}");
     assert!(!stderr.contains("panicked"), "{stderr}");
 }
+
+#[test]
+fn a_split_payment_an_invoice_paid_later_and_the_days_cash_up() {
+    let dir = shop();
+    let d = dir.path();
+    let at = "2024-05-01 10:00";
+    // 16.00: £10 on the card, a £20 note for the rest.
+    let placed = json(d, &["order", "place", "--line", "MUG:2", "--pay", "card:10", "--pay", "cash:20", "--at", at]);
+    let payments = &placed["entity"]["payments"];
+    assert_eq!((payments[1]["tender"].as_str(), payments[1]["amount"].as_str()), (Some("cash"), Some("6.00")));
+    assert_eq!(payments[1]["tendered"], "20.00");
+    let shown = ok(d, &["order", "show", "1001"]);
+    assert!(shown.contains("Paid Cash                6.00  (handed 20.00, change 14.00)"), "{shown}");
+    fails(
+        d,
+        &["order", "place", "--line", "MUG:2", "--pay", "cash:10"],
+        1,
+        "6.00 GBP of the 16.00 GBP is not paid yet; take the rest, or place the order as an invoice to be paid later",
+    );
+    fails(
+        d,
+        &["order", "place", "--line", "MUG:1", "--pay", "cheque:8"],
+        2,
+        "--pay 'cheque' is not a tender; use cash, card, gift_card or other",
+    );
+    ok(d, &["order", "place", "--line", "TEA:1", "--invoice", "--at", at]);
+    assert!(ok(d, &["order", "show", "1002"]).contains("Due                     4.50 GBP"));
+    ok(d, &["order", "pay", "1002", "--pay", "cash:5"]);
+    fails(
+        d,
+        &["order", "pay", "1002", "--pay", "cash:5"],
+        1,
+        "order 1002 is already paid in full (4.50 GBP); nothing is due",
+    );
+    ok(d, &["order", "refund", "1001", "--amount", "3", "--tender", "cash", "--reason", "chipped"]);
+    // The invoice was paid today, the split on 1 May.
+    let may = json(d, &["cashup", "--date", "2024-05-01"]);
+    let taken: Vec<(&str, &str)> = may["value"]["takings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| (t["tender"].as_str().unwrap(), t["amount"].as_str().unwrap()))
+        .collect();
+    assert_eq!(taken, [("cash", "6.00"), ("card", "10.00"), ("gift_card", "0.00"), ("other", "0.00")]);
+    assert_eq!((may["value"]["orders"].as_i64(), may["value"]["change_given"].as_str()), (Some(2), Some("14.00")));
+    let today = ok(d, &["cashup"]);
+    assert!(today.contains("Cash expected in drawer:            1.50"), "4.50 taken, 3.00 given back:\n{today}");
+    let csv = ok(d, &["cashup", "--csv"]);
+    assert!(csv.starts_with("day,section,item,amount\n") && csv.contains(",cash,expected_in_drawer,1.50\n"), "{csv}");
+}

@@ -203,6 +203,8 @@ fn many_orders(dir: &std::path::Path, n: usize) {
                 note: None,
                 payment_method: None,
                 at: Some(chrono::DateTime::from_timestamp(1_700_000_000 + (i as i64) * 3_600, 0).unwrap()),
+                payments: Vec::new(),
+                invoice: false,
             }))
         })
         .collect();

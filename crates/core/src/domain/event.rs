@@ -14,6 +14,7 @@ use super::catalog::{
 };
 use super::customers::{CustomerDetailsChanged, CustomerRegistered};
 use super::orders::{OrderCancelled, OrderDelivered, OrderPlaced, OrderRefunded, OrderShipped};
+use super::payments::{OrderPaid, Payment, Tender};
 use super::returns::ReturnRecorded;
 use super::shop::{ShopOpened, ShopSettingsChanged};
 
@@ -36,6 +37,7 @@ pub enum Event {
     OrderDelivered(OrderDelivered),
     OrderCancelled(OrderCancelled),
     OrderRefunded(OrderRefunded),
+    OrderPaid(OrderPaid),
     ReturnRecorded(ReturnRecorded),
 }
 
@@ -180,11 +182,12 @@ events! {
     ProductClassified => "product.classified", v 1,
     CustomerRegistered => "customer.registered", v 2,
     CustomerDetailsChanged => "customer.details_changed", v 1,
-    OrderPlaced => "order.placed", v 3,
+    OrderPlaced => "order.placed", v 4,
     OrderShipped => "order.shipped", v 1,
     OrderDelivered => "order.delivered", v 1,
     OrderCancelled => "order.cancelled", v 1,
-    OrderRefunded => "order.refunded", v 2,
+    OrderRefunded => "order.refunded", v 3,
+    OrderPaid => "order.paid", v 1,
     ReturnRecorded => "return.recorded", v 2,
 }
 
@@ -201,13 +204,35 @@ events! {
 ///   was history (the file's orders were completed business), which is what its absence says.
 /// - `order.refunded` v1 → v2: v2 may name the goods that came back (`lines`); a v1 refund
 ///   was of an amount only.
+/// - `order.placed` v3 → v4: v4 carries the `payments` taken when it was placed (none: an
+///   unpaid invoice). Every order before v4 was paid in full when placed, by the method it
+///   names: one payment of its total by that tender ([`Tender::from_method`]) at its time.
+/// - `order.refunded` v2 → v3: v3 says the `tender` the money went back by; an older refund
+///   went back as the order was paid (`None`: read models take the order's main tender).
 fn upcast(event_type: &str, version: u16, payload: Value) -> Value {
     match (event_type, version) {
         ("order.placed" | "customer.registered", 1) => upcast(event_type, 2, with_field(payload, "numbered", true)),
         ("order.placed", 2) => upcast(event_type, 3, payload),
+        ("order.placed", 3) => paid_when_placed(payload),
         ("return.recorded" | "order.refunded", 1) => upcast(event_type, 2, payload),
         _ => payload,
     }
+}
+
+/// `order.placed` v3 → v4: see [`upcast`]. A payload without the fields to work it out is
+/// left as it is (and reads as malformed, as it would have).
+fn paid_when_placed(payload: Value) -> Value {
+    let total = payload.pointer("/totals/total").cloned().and_then(|t| serde_json::from_value(t).ok());
+    let at = payload.get("at").cloned().and_then(|t| serde_json::from_value(t).ok());
+    let method = payload.get("payment_method").and_then(Value::as_str).map(str::to_owned);
+    let (Some(total), Some(at)) = (total, at) else { return payload };
+    let total: rust_decimal::Decimal = total;
+    let payments = if total > rust_decimal::Decimal::ZERO {
+        vec![Payment { tender: Tender::from_method(method.as_deref()), amount: total, tendered: None, at }]
+    } else {
+        Vec::new()
+    };
+    with_field(payload, "payments", to_value(&payments))
 }
 
 fn with_field(mut payload: Value, name: &str, value: impl Into<Value>) -> Value {
@@ -250,6 +275,7 @@ impl Event {
             Event::OrderDelivered(e) => StreamId::Order(e.order.clone()),
             Event::OrderCancelled(e) => StreamId::Order(e.order.clone()),
             Event::OrderRefunded(e) => StreamId::Order(e.order.clone()),
+            Event::OrderPaid(e) => StreamId::Order(e.order.clone()),
             Event::ReturnRecorded(e) => StreamId::Return(e.record.id.clone()),
         }
     }

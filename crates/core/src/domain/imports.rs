@@ -170,6 +170,8 @@ pub(super) fn import_order(state: &State, shop: &Shop, cmd: &ImportOrder) -> Res
                 note,
                 payment_method: cmd.payment_method.clone(),
                 at: Some(cmd.at),
+                payments: Vec::new(),
+                invoice: false,
             },
         )
     };
@@ -239,6 +241,7 @@ fn lifecycle(shop: &Shop, order: &mut Order, cmd: &ImportOrder, now: DateTime<Ut
                 lines: Vec::new(),
                 reason: r.reason.clone(),
                 at: Some(r.at),
+                tender: None,
             },
             now,
         )?;

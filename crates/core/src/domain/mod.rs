@@ -11,6 +11,7 @@ mod customers;
 mod event;
 mod imports;
 mod orders;
+mod payments;
 mod rejection;
 mod returns;
 mod shop;
@@ -42,6 +43,10 @@ pub use orders::{
     refunded_units, totals,
 };
 pub(crate) use orders::{moved_to, placed_status};
+pub use payments::{
+    MAX_TENDERS, OrderPaid, PayOrder, Payment, PaymentInput, Tender, main_tender, paid as paid_by,
+    summary as payment_summary,
+};
 pub use rejection::Rejection;
 pub use returns::{RecordReturn, Return, ReturnRecorded};
 pub use shop::{ChangeShopSettings, OpenShop, Shop, ShopOpened, ShopSettingsChanged, business_day};
@@ -136,6 +141,7 @@ pub enum Command {
     DeliverOrder(DeliverOrder),
     CancelOrder(CancelOrder),
     RefundOrder(RefundOrder),
+    PayOrder(PayOrder),
     RecordReturn(RecordReturn),
     ImportOrder(Box<ImportOrder>),
     ImportReturn(ImportReturn),
@@ -206,6 +212,7 @@ impl Command {
             Command::DeliverOrder(c) => refs.orders.push(key(&c.order)),
             Command::CancelOrder(c) => refs.orders.push(key(&c.order)),
             Command::RefundOrder(c) => refs.orders.push(key(&c.order)),
+            Command::PayOrder(c) => refs.orders.push(key(&c.order)),
             Command::RecordReturn(c) => {
                 refs.returns.push(key(&c.id));
                 refs.customers.extend(c.customer.as_deref().map(key));
@@ -244,6 +251,7 @@ impl Command {
             Command::DeliverOrder(c) => Some(StreamId::Order(key(&c.order))),
             Command::CancelOrder(c) => Some(StreamId::Order(key(&c.order))),
             Command::RefundOrder(c) => Some(StreamId::Order(key(&c.order))),
+            Command::PayOrder(c) => Some(StreamId::Order(key(&c.order))),
             Command::RecordReturn(c) => Some(StreamId::Return(key(&c.id))),
             // Where it lands (its number, or `N-2` …) is decided with the state.
             Command::ImportOrder(c) => Some(StreamId::Order(key(&c.source.number))),
@@ -289,6 +297,7 @@ pub fn decide(state: &State, command: &Command) -> Result<Vec<Event>, Rejection>
         Command::DeliverOrder(c) => orders::deliver(order(&c.order), c, state.now),
         Command::CancelOrder(c) => orders::cancel(order(&c.order), c, state.now),
         Command::RefundOrder(c) => orders::refund(shop, order(&c.order), c, state.now),
+        Command::PayOrder(c) => orders::pay(shop, order(&c.order), c, state.now),
         Command::RecordReturn(c) => returns::record(
             returns::ReturnContext {
                 shop,
@@ -371,7 +380,11 @@ pub fn apply(state: &mut State, event: &Event) {
         Event::ReturnRecorded(e) => {
             state.returns.insert(e.record.id.clone(), e.record.clone());
         }
-        Event::OrderShipped(_) | Event::OrderDelivered(_) | Event::OrderCancelled(_) | Event::OrderRefunded(_) => {
+        Event::OrderShipped(_)
+        | Event::OrderDelivered(_)
+        | Event::OrderCancelled(_)
+        | Event::OrderRefunded(_)
+        | Event::OrderPaid(_) => {
             if let StreamId::Order(id) = event.stream()
                 && let Some(order) = state.orders.get_mut(&id)
             {

@@ -7,6 +7,7 @@ use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
+use super::payments::{self, OrderPaid, PayOrder, Payment, PaymentInput, Tender};
 use super::{Customer, Event, Product, Rejection, Shop, Source, text};
 use crate::money::{self, Currency, MoneyInput};
 
@@ -37,6 +38,9 @@ pub struct Order {
     /// For an order brought in by an import: which import, and its number in that file.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub source: Option<Source>,
+    /// The money taken, when placed and since (an invoice has none until paid).
+    #[serde(default)]
+    pub payments: Vec<Payment>,
 }
 
 impl Order {
@@ -45,9 +49,30 @@ impl Order {
         self.refunds.iter().map(|r| r.amount).sum()
     }
 
+    /// Everything paid so far.
+    pub fn paid(&self) -> Decimal {
+        payments::paid(&self.payments)
+    }
+
+    /// What is still to pay.
+    pub fn due(&self) -> Decimal {
+        self.totals.total - self.paid()
+    }
+
     /// What can still be refunded: paid minus already refunded.
     pub fn refundable(&self) -> Decimal {
-        self.totals.total - self.refunded()
+        self.paid() - self.refunded()
+    }
+
+    /// What went back by `tender` so far (a refund that named none went back by the main tender).
+    fn refunded_by(&self, tender: Tender) -> Decimal {
+        let main = payments::main_tender(&self.payments);
+        self.refunds.iter().filter(|r| r.tender.or(main) == Some(tender)).map(|r| r.amount).sum()
+    }
+
+    /// What `tender` paid so far.
+    fn paid_by(&self, tender: Tender) -> Decimal {
+        self.payments.iter().filter(|p| p.tender == tender).map(|p| p.amount).sum()
     }
 
     /// Units of line `index` (from 0) refunded so far.
@@ -164,6 +189,9 @@ pub struct Refund {
     /// The goods that came back, when the refund names them (empty: an amount only).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub lines: Vec<RefundedLine>,
+    /// How the money went back (`None` for refunds recorded before refunds said: as paid).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tender: Option<Tender>,
 }
 
 /// Units of one order line given back by a refund.
@@ -220,7 +248,15 @@ pub struct PlaceOrder {
     pub lines: Vec<LineInput>,
     pub discount: Option<DiscountInput>,
     pub note: Option<String>,
+    /// A label for how it was paid. With no `payments` and not an invoice, the order is paid
+    /// in full by the tender this names ("Card", "Cash"; anything else is `other`).
     pub payment_method: Option<String>,
+    /// The tenders taken, in order (cash: what was handed over). Empty: see `payment_method`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub payments: Vec<PaymentInput>,
+    /// Leave it unpaid or part paid: an invoice, paid later ([`PayOrder`]).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub invoice: bool,
     /// When the sale happened; `None`: now. Set it to record a past sale.
     pub at: Option<DateTime<Utc>>,
 }
@@ -259,12 +295,22 @@ pub struct RefundOrder {
     pub lines: Vec<RefundLineInput>,
     pub reason: String,
     pub at: Option<DateTime<Utc>>,
+    /// How the money goes back; `None`: by the tender that paid the most of the order.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tender: Option<Tender>,
 }
 
 impl RefundOrder {
     /// A refund of `amount`, naming no goods.
     pub fn amount(order: impl Into<String>, amount: MoneyInput, reason: impl Into<String>) -> RefundOrder {
-        RefundOrder { order: order.into(), amount: Some(amount), lines: Vec::new(), reason: reason.into(), at: None }
+        RefundOrder {
+            order: order.into(),
+            amount: Some(amount),
+            lines: Vec::new(),
+            reason: reason.into(),
+            at: None,
+            tender: None,
+        }
     }
 }
 
@@ -292,6 +338,9 @@ pub struct OrderPlaced {
     /// order is closed business: completed.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub open: bool,
+    /// v4: the money taken when it was placed (empty: an unpaid invoice).
+    #[serde(default)]
+    pub payments: Vec<Payment>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -324,6 +373,9 @@ pub struct OrderRefunded {
     /// The goods that came back (v2; empty for a refund of an amount only, as every v1 was).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub lines: Vec<RefundedLine>,
+    /// v3: how the money went back (`None` in v1 and v2: as the order was paid).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tender: Option<Tender>,
 }
 
 /// What `place` needs to know besides the command.
@@ -375,6 +427,24 @@ pub(super) fn place(cx: PlaceContext<'_>, cmd: &PlaceOrder) -> Result<Vec<Event>
     }
     let totals = totals(&lines, discount, shop.currency, shop.prices_include_tax);
     check_total("order total", "order", totals.total, shop.currency)?;
+    let at = cmd.at.unwrap_or(cx.now);
+    let payment_method = text::optional("payment method", cmd.payment_method.as_deref(), text::SHORT_MAX)?;
+    let payments = if cmd.payments.is_empty() && !cmd.invoice {
+        let tender = Tender::from_method(payment_method.as_deref());
+        let whole =
+            (totals.total > Decimal::ZERO).then_some(Payment { tender, amount: totals.total, tendered: None, at });
+        whole.into_iter().collect()
+    } else {
+        payments::take(shop.currency, totals.total, &cmd.payments, at)?
+    };
+    let due = totals.total - payments::paid(&payments);
+    if due > Decimal::ZERO && !cmd.invoice {
+        return Err(Rejection::PaymentShort {
+            due: shop.currency.format(due),
+            total: shop.currency.format(totals.total),
+        });
+    }
+    let payment_method = payment_method.or_else(|| payments::summary(&payments));
     Ok(vec![Event::OrderPlaced(OrderPlaced {
         order,
         customer,
@@ -383,11 +453,12 @@ pub(super) fn place(cx: PlaceContext<'_>, cmd: &PlaceOrder) -> Result<Vec<Event>
         discount_percent,
         currency: shop.currency,
         note: text::optional_multiline("note", cmd.note.as_deref(), text::NOTE_MAX)?,
-        payment_method: text::optional("payment method", cmd.payment_method.as_deref(), text::SHORT_MAX)?,
-        at: cmd.at.unwrap_or(cx.now),
+        payment_method,
+        at,
         numbered,
         source: None,
         open: false,
+        payments,
     })])
 }
 
@@ -613,9 +684,22 @@ pub(super) fn refund(
             id: order.id.clone(),
             requested: currency.format(amount),
             refundable: currency.format(order.refundable()),
-            paid: currency.format(order.totals.total),
+            paid: currency.format(order.paid()),
             refunded: currency.format(order.refunded()),
         });
+    }
+    let tender = cmd.tender.or_else(|| payments::main_tender(&order.payments)).unwrap_or(Tender::Other);
+    // Money goes back to a card only up to what that card paid; cash, gift cards and others
+    // can give back anything still refundable.
+    if tender == Tender::Card {
+        let left = order.paid_by(Tender::Card) - order.refunded_by(Tender::Card);
+        if amount > left {
+            return Err(Rejection::RefundOverCardPaid {
+                id: order.id.clone(),
+                requested: currency.format(amount),
+                left: currency.format(left.max(Decimal::ZERO)),
+            });
+        }
     }
     let reason = text::required("reason", "why the money goes back", &cmd.reason, text::REASON_MAX)?;
     Ok(vec![Event::OrderRefunded(OrderRefunded {
@@ -624,7 +708,31 @@ pub(super) fn refund(
         reason,
         at: cmd.at.unwrap_or(now),
         lines,
+        tender: Some(tender),
     })])
+}
+
+/// Takes (part of) what is still due on an order.
+pub(super) fn pay(
+    shop: &Shop,
+    order: Option<&Order>,
+    cmd: &PayOrder,
+    now: DateTime<Utc>,
+) -> Result<Vec<Event>, Rejection> {
+    let order = find(order, &cmd.order)?;
+    if order.status == OrderStatus::Cancelled {
+        return Err(Rejection::OrderCancelled { id: order.id.clone(), action: "paid" });
+    }
+    let due = order.due();
+    if due <= Decimal::ZERO {
+        return Err(Rejection::NothingDue { id: order.id.clone(), paid: order.currency.format(order.paid()) });
+    }
+    if cmd.payments.is_empty() {
+        return Err(Rejection::NoPayments { due: order.currency.format(due) });
+    }
+    let at = cmd.at.unwrap_or(now);
+    let payments = payments::take(shop.currency, due, &cmd.payments, at)?;
+    Ok(vec![Event::OrderPaid(OrderPaid { order: order.id.clone(), payments, at })])
 }
 
 /// The goods a refund names, checked against what the order sold and has not yet refunded:
@@ -685,6 +793,7 @@ pub(super) fn placed(e: &OrderPlaced) -> Order {
         cancellation: None,
         refunds: Vec::new(),
         source: e.source.clone(),
+        payments: e.payments.clone(),
     }
 }
 
@@ -713,8 +822,15 @@ pub(super) fn apply(order: &mut Order, event: &Event) {
             order.cancellation = Some(Cancellation { reason: e.reason.clone(), at: e.at });
         }
         Event::OrderRefunded(e) => {
-            order.refunds.push(Refund { amount: e.amount, reason: e.reason.clone(), at: e.at, lines: e.lines.clone() });
+            order.refunds.push(Refund {
+                amount: e.amount,
+                reason: e.reason.clone(),
+                at: e.at,
+                lines: e.lines.clone(),
+                tender: e.tender,
+            });
         }
+        Event::OrderPaid(e) => order.payments.extend(e.payments.iter().cloned()),
         _ => {}
     }
 }

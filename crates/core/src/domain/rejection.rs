@@ -146,6 +146,34 @@ pub enum Rejection {
         "refund {requested} is more than the {refundable} still refundable on order {id} (paid {paid}, already refunded {refunded})"
     )]
     OverRefund { id: String, requested: String, refundable: String, paid: String, refunded: String },
+    /// A refund by card of more than the order's card payments have left.
+    #[error(
+        "{requested} cannot go back by card on order {id}: {left} of what was paid by card is left to refund; refund at most that by card, or the rest by cash"
+    )]
+    RefundOverCardPaid { id: String, requested: String, left: String },
+    /// More tenders than one payment takes.
+    #[error("{given} tenders is more than the {max} one payment takes; combine them")]
+    TooManyTenders { given: usize, max: usize },
+    /// A tender of zero or less.
+    #[error("the {tender} payment {given} must be more than zero; enter what was paid, or leave the tender out")]
+    PaymentNotPositive { tender: crate::domain::Tender, given: String },
+    /// A tender after the order was already paid in full by the ones before it.
+    #[error("the order is already paid in full before the {tender} payment of {given}; leave it out")]
+    PaymentNotDue { tender: crate::domain::Tender, given: String },
+    /// A tender other than cash for more than is still due.
+    #[error(
+        "the {tender} payment {given} is more than the {due} still due; take {due} (only cash can be more: the difference is given back as change)"
+    )]
+    PaymentOverDue { tender: crate::domain::Tender, given: String, due: String },
+    /// Payments that leave part of an order unpaid, without saying it is an invoice.
+    #[error("{due} of the {total} is not paid yet; take the rest, or place the order as an invoice to be paid later")]
+    PaymentShort { due: String, total: String },
+    /// A payment that names no tender.
+    #[error("no payment given; {due} is due: enter what was paid and how")]
+    NoPayments { due: String },
+    /// A payment on an order with nothing left to pay.
+    #[error("order {id} is already paid in full ({paid}); nothing is due")]
+    NothingDue { id: String, paid: String },
     /// A refund that says neither how much nor which goods.
     #[error("the refund names no amount and no items; enter an amount, or how many of which lines come back")]
     RefundWithoutAmount,
@@ -223,7 +251,15 @@ impl Rejection {
             | Rejection::RefundWithoutAmount
             | Rejection::UnknownOrderLine { .. }
             | Rejection::RefundQuantityTooSmall { .. }
-            | Rejection::RefundQuantityTooLarge { .. } => "refund not possible",
+            | Rejection::RefundQuantityTooLarge { .. }
+            | Rejection::RefundOverCardPaid { .. } => "refund not possible",
+            Rejection::TooManyTenders { .. }
+            | Rejection::PaymentNotPositive { .. }
+            | Rejection::PaymentNotDue { .. }
+            | Rejection::PaymentOverDue { .. }
+            | Rejection::PaymentShort { .. }
+            | Rejection::NoPayments { .. }
+            | Rejection::NothingDue { .. } => "payment not possible",
             Rejection::NumberExhausted { .. } => "number used too many times",
             Rejection::TotalTooLarge { .. } => "total over 1,000,000,000,000",
             _ => "refused by the shop's rules",

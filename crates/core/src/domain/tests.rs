@@ -100,6 +100,8 @@ fn place(order: &str, lines: Vec<LineInput>) -> Command {
         note: None,
         payment_method: None,
         at: None,
+        payments: Vec::new(),
+        invoice: false,
     })
 }
 
@@ -544,6 +546,8 @@ fn refunds_never_exceed_what_is_left() {
             reason: "the other one".into(),
             at: now(),
             lines: Vec::new(),
+            // Placed naming no payment method: paid in full by "other", and given back so.
+            tender: Some(Tender::Other),
         })]
     );
     assert_eq!(rejected(&one_order(), refund("7", "0", "x")), "refund amount 0.00 GBP must be more than zero");
@@ -561,6 +565,7 @@ fn refund_lines(order: &str, lines: &[(usize, i64)], amount: Option<&str>) -> Co
         lines: lines.iter().map(|&(line, quantity)| RefundLineInput { line, quantity }).collect(),
         reason: "came back".into(),
         at: None,
+        tender: None,
     })
 }
 
@@ -979,4 +984,155 @@ fn the_tax_split_of_the_largest_orders_stays_in_range() {
     let currency = crate::money::Currency::parse("GBP").unwrap();
     let t = totals(&lines, dec("1.00"), currency, true);
     assert_eq!((t.subtotal, t.tax), (dec("10000000000000000.00"), dec("1666666666666666.50")));
+}
+
+// ---- payments ----
+
+fn paying(order: &str, lines: Vec<LineInput>, tenders: &[(Tender, &str)], invoice: bool) -> Command {
+    let Command::PlaceOrder(mut place) = place(order, lines) else { unreachable!() };
+    place.payments =
+        tenders.iter().map(|(tender, amount)| PaymentInput { tender: *tender, amount: money(amount) }).collect();
+    place.invoice = invoice;
+    Command::PlaceOrder(place)
+}
+
+fn pay(order: &str, tenders: &[(Tender, &str)]) -> Command {
+    Command::PayOrder(PayOrder {
+        order: order.into(),
+        payments: tenders
+            .iter()
+            .map(|(tender, amount)| PaymentInput { tender: *tender, amount: money(amount) })
+            .collect(),
+        at: None,
+    })
+}
+
+fn refund_by(order: &str, amount: &str, tender: Option<Tender>) -> Command {
+    let Command::RefundOrder(mut refund) = refund(order, amount, "returned") else { unreachable!() };
+    refund.tender = tender;
+    Command::RefundOrder(refund)
+}
+
+fn payments_of(events: &[Event]) -> Vec<(Tender, Decimal, Option<Decimal>)> {
+    placed(events).payments.iter().map(|p| (p.tender, p.amount, p.tendered)).collect()
+}
+
+#[test]
+fn a_split_payment_takes_the_card_first_and_gives_change_from_the_cash() {
+    // 2 mugs: 16.00. £10 on the card, a £20 note for the rest: £6 cash kept, £14 change.
+    let events =
+        when(&shop(), paying("7", vec![product_line("MUG", 2)], &[(Tender::Card, "10"), (Tender::Cash, "20")], false));
+    assert_eq!(
+        payments_of(&events),
+        [(Tender::Card, dec("10.00"), None), (Tender::Cash, dec("6.00"), Some(dec("20.00")))]
+    );
+    assert_eq!(placed(&events).payments[1].change(), dec("14.00"));
+    assert_eq!(placed(&events).payment_method.as_deref(), Some("Card + Cash"));
+    let state = given(&with(
+        shop(),
+        &[paying("7", vec![product_line("MUG", 2)], &[(Tender::Card, "10"), (Tender::Cash, "20")], false)],
+    ));
+    assert_eq!((state.orders["7"].paid(), state.orders["7"].due()), (dec("16.00"), dec("0.00")));
+}
+
+#[test]
+fn only_cash_can_be_more_than_is_due_and_every_tender_must_count() {
+    let mugs = || vec![product_line("MUG", 2)];
+    assert_eq!(
+        rejected(&shop(), paying("7", mugs(), &[(Tender::Card, "20")], false)),
+        "the card payment 20.00 GBP is more than the 16.00 GBP still due; take 16.00 GBP (only cash can be more: the difference is given back as change)"
+    );
+    assert_eq!(
+        rejected(&shop(), paying("7", mugs(), &[(Tender::Cash, "20"), (Tender::Card, "1")], false)),
+        "the order is already paid in full before the card payment of 1.00 GBP; leave it out"
+    );
+    assert_eq!(
+        rejected(&shop(), paying("7", mugs(), &[(Tender::GiftCard, "0")], false)),
+        "the gift card payment 0.00 GBP must be more than zero; enter what was paid, or leave the tender out"
+    );
+    assert_eq!(
+        rejected(&shop(), paying("7", mugs(), &[(Tender::Cash, "10")], false)),
+        "6.00 GBP of the 16.00 GBP is not paid yet; take the rest, or place the order as an invoice to be paid later"
+    );
+    assert_eq!(
+        rejected(&shop(), paying("7", mugs(), &[(Tender::Cash, "10 EUR")], false)),
+        decide(&given(&shop()), &paying("7", mugs(), &[(Tender::Cash, "10 EUR")], false)).unwrap_err().to_string(),
+    );
+    let many: Vec<(Tender, &str)> = (0..=MAX_TENDERS).map(|_| (Tender::Card, "0.01")).collect();
+    assert_eq!(
+        rejected(&shop(), paying("7", mugs(), &many, false)),
+        "21 tenders is more than the 20 one payment takes; combine them"
+    );
+}
+
+#[test]
+fn an_invoice_is_paid_later_in_parts_and_never_beyond_its_total() {
+    let mugs = || vec![product_line("MUG", 2)];
+    let invoice = with(shop(), &[paying("7", mugs(), &[], true)]);
+    assert_eq!(given(&invoice).orders["7"].due(), dec("16.00"));
+    // Nothing paid yet: nothing to refund.
+    assert_eq!(
+        rejected(&invoice, refund("7", "1", "x")),
+        "refund 1.00 GBP is more than the 0.00 GBP still refundable on order 7 (paid 0.00 GBP, already refunded 0.00 GBP)"
+    );
+    assert_eq!(rejected(&invoice, pay("7", &[])), "no payment given; 16.00 GBP is due: enter what was paid and how");
+    let part = with(invoice, &[pay("7", &[(Tender::Card, "10")])]);
+    assert_eq!(given(&part).orders["7"].due(), dec("6.00"));
+    assert_eq!(
+        rejected(&part, pay("7", &[(Tender::Card, "7")])),
+        "the card payment 7.00 GBP is more than the 6.00 GBP still due; take 6.00 GBP (only cash can be more: the difference is given back as change)"
+    );
+    let events = when(&part, pay("7", &[(Tender::Cash, "10")]));
+    let [Event::OrderPaid(paid)] = events.as_slice() else { panic!("{events:?}") };
+    assert_eq!((paid.payments[0].amount, paid.payments[0].change()), (dec("6.00"), dec("4.00")));
+    let settled = with(part, &[pay("7", &[(Tender::Cash, "10")])]);
+    assert_eq!(
+        rejected(&settled, pay("7", &[(Tender::Cash, "1")])),
+        "order 7 is already paid in full (16.00 GBP); nothing is due"
+    );
+    let cancelled = with(with(shop(), &[paying("8", mugs(), &[], true)]), &[cancel("8", "changed their mind")]);
+    assert!(rejected(&cancelled, pay("8", &[(Tender::Cash, "16")])).contains("cancelled"));
+}
+
+#[test]
+fn a_refund_goes_back_by_the_main_tender_and_a_card_gets_back_only_what_it_paid() {
+    let split =
+        with(shop(), &[paying("7", vec![product_line("MUG", 2)], &[(Tender::Card, "10"), (Tender::Cash, "6")], false)]);
+    let events = when(&split, refund_by("7", "4", None));
+    let [Event::OrderRefunded(r)] = events.as_slice() else { panic!("{events:?}") };
+    assert_eq!(r.tender, Some(Tender::Card), "the card paid the most");
+    assert_eq!(
+        rejected(&split, refund_by("7", "11", Some(Tender::Card))),
+        "11.00 GBP cannot go back by card on order 7: 10.00 GBP of what was paid by card is left to refund; refund at most that by card, or the rest by cash"
+    );
+    let after = with(split, &[refund_by("7", "8", Some(Tender::Card))]);
+    assert!(
+        rejected(&after, refund_by("7", "3", Some(Tender::Card))).contains("2.00 GBP of what was paid by card is left")
+    );
+    // Cash can give back the rest, whatever paid it.
+    let events = when(&after, refund_by("7", "8", Some(Tender::Cash)));
+    let [Event::OrderRefunded(r)] = events.as_slice() else { panic!("{events:?}") };
+    assert_eq!((r.amount, r.tender), (dec("8.00"), Some(Tender::Cash)));
+}
+
+#[test]
+fn an_order_placed_before_payments_reads_as_paid_in_full_by_its_method() {
+    let v3 = serde_json::json!({
+        "order": "1001", "customer": null, "lines": [], "currency": "GBP", "note": null,
+        "totals": {"subtotal": "16.00", "discount": "0.00", "tax": "0.00", "total": "16.00"},
+        "payment_method": "Visa", "at": "2024-05-01T10:00:00Z"
+    });
+    let Event::OrderPlaced(placed) = Event::from_payload("order.placed", 3, v3).unwrap() else { panic!() };
+    assert_eq!(placed.payments, [Payment { tender: Tender::Card, amount: dec("16.00"), tendered: None, at: now() }]);
+    let v2_free = serde_json::json!({
+        "order": "1002", "customer": null, "lines": [], "currency": "GBP", "note": null,
+        "totals": {"subtotal": "0.00", "discount": "0.00", "tax": "0.00", "total": "0.00"},
+        "payment_method": null, "at": "2024-05-01T10:00:00Z", "numbered": true
+    });
+    let Event::OrderPlaced(free) = Event::from_payload("order.placed", 2, v2_free).unwrap() else { panic!() };
+    assert!(free.payments.is_empty(), "nothing to pay on a free order");
+    // A v2 refund went back as paid: it names no tender.
+    let refund = serde_json::json!({"order": "1001", "amount": "4.00", "reason": "x", "at": "2024-05-01T10:00:00Z"});
+    let Event::OrderRefunded(r) = Event::from_payload("order.refunded", 2, refund).unwrap() else { panic!() };
+    assert_eq!(r.tender, None);
 }

@@ -6,6 +6,7 @@
 //! write the module, list it in [`tables`] — which changes the schema fingerprint, so the
 //! next start replays the whole log into a fresh read store.
 
+mod cashup;
 mod customer_stats;
 mod daily;
 mod dead_letters;
@@ -27,6 +28,7 @@ use rust_decimal::Decimal;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
+pub use cashup::{CashUp, TaxAtRate, TenderAmount};
 pub use customer_stats::CustomerStats;
 pub use daily::DailyStats;
 pub use dead_letters::DeadLetter;
@@ -144,6 +146,10 @@ pub(crate) fn amounts_in_range(event: &crate::domain::Event) -> Result<(), Strin
             Ok(())
         }
         Event::OrderRefunded(e) => check("the refund", e.amount),
+        Event::OrderPaid(e) => e.payments.iter().try_for_each(|p| {
+            check("a payment", p.amount)?;
+            p.tendered.map_or(Ok(()), |t| check("cash handed over", t))
+        }),
         Event::ReturnRecorded(e) => {
             lines(&e.record.lines)?;
             check("the return", e.record.amount)

@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 
 use super::directory::{self, CustomerInfo};
 use super::{Apply, Bucketing, day_key, decode_row, encode_row};
-use crate::domain::{Cancellation, Event, OrderPlaced, OrderStatus, Refund, Shipment, Totals};
+use crate::domain::{Cancellation, Event, OrderLine, OrderPlaced, OrderStatus, Payment, Refund, Shipment, Totals};
 use crate::money::Currency;
 use crate::store::Envelope;
 
@@ -46,10 +46,32 @@ pub struct OrderView {
     pub refunds: Vec<Refund>,
     #[ts(as = "String")]
     pub refunded: Decimal,
+    /// The money taken, when placed and since, by tender.
+    #[serde(default)]
+    pub payments: Vec<Payment>,
+    /// What is still to pay (zero for an order paid in full; an invoice owes its total).
+    #[serde(default)]
+    #[ts(as = "String")]
+    pub due: Decimal,
     /// The order stream's version this view reflects.
     pub version: u64,
     /// The log position of the last event folded in.
     pub position: u64,
+}
+
+impl LineView {
+    /// The line as the order recorded it (for working out tax again).
+    pub(crate) fn as_order_line(&self) -> OrderLine {
+        OrderLine {
+            from_catalog: self.image.is_some(),
+            sku: self.sku.clone(),
+            name: self.name.clone(),
+            quantity: self.quantity,
+            unit_price: self.unit_price,
+            tax_rate: self.tax_rate,
+            total: self.total,
+        }
+    }
 }
 
 /// One line of an order view.
@@ -121,6 +143,8 @@ impl OrderView {
             cancellation: None,
             refunds: Vec::new(),
             refunded: Decimal::ZERO,
+            due: e.totals.total - crate::domain::paid_by(&e.payments),
+            payments: e.payments.clone(),
             version: envelope.version,
             position: envelope.position,
         })
@@ -148,13 +172,23 @@ impl OrderView {
                     reason: e.reason.clone(),
                     at: e.at,
                     lines: e.lines.clone(),
+                    tender: e.tender,
                 });
                 self.refunded += e.amount;
+            }
+            Event::OrderPaid(e) => {
+                self.payments.extend(e.payments.iter().cloned());
+                self.due -= crate::domain::paid_by(&e.payments);
             }
             _ => {}
         }
         self.version = envelope.version;
         self.position = envelope.position;
+    }
+
+    /// What the customer has paid so far.
+    pub fn paid(&self) -> Decimal {
+        crate::domain::paid_by(&self.payments)
     }
 
     pub fn units(&self) -> u64 {
@@ -254,7 +288,11 @@ impl<'txn> Tables<'txn> {
                 self.insert_indexes(&view)?;
                 self.put(view);
             }
-            Event::OrderShipped(_) | Event::OrderDelivered(_) | Event::OrderCancelled(_) | Event::OrderRefunded(_) => {
+            Event::OrderShipped(_)
+            | Event::OrderDelivered(_)
+            | Event::OrderCancelled(_)
+            | Event::OrderRefunded(_)
+            | Event::OrderPaid(_) => {
                 let crate::domain::StreamId::Order(id) = event.stream() else { return Ok(Ok(())) };
                 let Some(mut view) = self.take(&id)? else {
                     return Ok(Err(format!(

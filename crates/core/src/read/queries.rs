@@ -443,6 +443,14 @@ impl Countertop {
     }
 
     /// A customer's details and numbers.
+    /// A business day's cash-up (Z report).
+    pub fn cashup(&self, day: NaiveDate) -> Result<Stamped<super::CashUp>, crate::Error> {
+        self.read_stamped(|txn| {
+            let currency = directory::shop(txn)?.map(|s| s.currency);
+            super::cashup::day(txn, day, currency)
+        })
+    }
+
     pub fn customer_stats(&self, id: &str) -> Result<Stamped<Option<(CustomerInfo, CustomerStats)>>, crate::Error> {
         self.read_stamped(|txn| {
             let Some(info) = directory::customer(txn, id.trim())? else { return Ok(None) };
@@ -507,6 +515,22 @@ impl Countertop {
         let (db, position) = self.replay(Some(as_of), progress)?;
         let txn = db.begin_read()?;
         let value = dashboard_in(&txn, period, 10)?;
+        Ok(Stamped { value, position, head, lag_events: 0 })
+    }
+
+    /// A day's cash-up as it stood at `as_of` (the log up to then, replayed), like
+    /// [`dashboard_as_of`](Self::dashboard_as_of).
+    pub fn cashup_as_of(
+        &self,
+        as_of: DateTime<Utc>,
+        day: NaiveDate,
+        progress: impl FnMut(&Progress),
+    ) -> Result<Stamped<super::CashUp>, crate::Error> {
+        let head = self.write().head().current();
+        let (db, position) = self.replay(Some(as_of), progress)?;
+        let txn = db.begin_read()?;
+        let currency = directory::shop(&txn)?.map(|s| s.currency);
+        let value = super::cashup::day(&txn, day, currency)?;
         Ok(Stamped { value, position, head, lag_events: 0 })
     }
 

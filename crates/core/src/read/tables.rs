@@ -12,12 +12,12 @@
 
 use redb::{ReadableTable, WriteTransaction};
 
-use super::{Bucketing, customer_stats, daily, dead_letters, directory, orders, product_sales};
+use super::{Bucketing, cashup, customer_stats, daily, dead_letters, directory, orders, product_sales};
 use crate::store::Envelope;
 
 /// Each projection's name and version. Bump a version when its tables change shape or meaning.
 const NAMES: &[(&str, u32)] =
-    &[("directory", 3), ("orders", 3), ("daily", 3), ("product_sales", 5), ("customer_stats", 3)];
+    &[("directory", 3), ("orders", 4), ("daily", 3), ("product_sales", 5), ("customer_stats", 3), ("cashup", 1)];
 
 /// Identifies the read models' shape; stored in the read store and compared at open.
 pub(crate) fn fingerprint() -> String {
@@ -39,6 +39,7 @@ pub(crate) struct ReadTables<'txn> {
     daily: daily::Tables<'txn>,
     product_sales: product_sales::Tables<'txn>,
     customer_stats: customer_stats::Tables<'txn>,
+    cashup: cashup::Tables<'txn>,
 }
 
 impl<'txn> ReadTables<'txn> {
@@ -49,6 +50,7 @@ impl<'txn> ReadTables<'txn> {
             daily: daily::Tables::open(txn)?,
             product_sales: product_sales::Tables::open(txn)?,
             customer_stats: customer_stats::Tables::open(txn)?,
+            cashup: cashup::Tables::open(txn)?,
         })
     }
 
@@ -87,6 +89,10 @@ impl<'txn> ReadTables<'txn> {
         if wanted("customer_stats") {
             let apply = || self.customer_stats.apply(envelope, &self.orders);
             note("customer_stats", guarded("customer_stats", envelope, apply)?);
+        }
+        if wanted("cashup") {
+            let apply = || self.cashup.apply(envelope, bucketing, &self.orders);
+            note("cashup", guarded("cashup", envelope, apply)?);
         }
         Ok(failed)
     }
@@ -159,6 +165,7 @@ pub(crate) fn digest(txn: &redb::ReadTransaction) -> Result<String, crate::Error
     daily::digest(txn, &mut hasher)?;
     product_sales::digest(txn, &mut hasher)?;
     customer_stats::digest(txn, &mut hasher)?;
+    cashup::digest(txn, &mut hasher)?;
     Ok(hasher.finalize().to_hex().to_string())
 }
 

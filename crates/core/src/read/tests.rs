@@ -81,6 +81,8 @@ fn place(customer: Option<&str>, lines: &[(&str, i64)], at: Option<DateTime<Utc>
         note: None,
         payment_method: None,
         at,
+        payments: Vec::new(),
+        invoice: false,
     })
 }
 
@@ -386,6 +388,7 @@ fn dashboards_orders_and_search_follow_the_log() {
         lines: Vec::new(),
         reason: "towel torn".into(),
         at: Some(london(2024, 3, 4, 9, 0)),
+        tender: None,
     }));
     // 1004: Ada, cancelled.
     run(place(Some("1"), &[("CARD", 3)], Some(london(2024, 3, 3, 11, 0))));
@@ -510,6 +513,7 @@ fn random_histories_match_an_independent_fold_and_a_from_scratch_build() {
                 lines: Vec::new(),
                 reason: "partial".into(),
                 at: Some(base + TimeDelta::minutes(rng.below(60 * 24 * 60) as i64)),
+                tender: None,
             }),
             // Goods back by line: one or two lines, a unit or a few (more than is left is
             // refused, as it should be).
@@ -521,6 +525,7 @@ fn random_histories_match_an_independent_fold_and_a_from_scratch_build() {
                     .collect(),
                 reason: "came back".into(),
                 at: Some(base + TimeDelta::minutes(rng.below(60 * 24 * 60) as i64)),
+                tender: None,
             }),
             8 => Command::UpdateCustomer(UpdateCustomer {
                 id: (1 + rng.below(3)).to_string(),
@@ -578,6 +583,7 @@ fn a_crash_inside_or_between_batches_never_double_counts() {
                 lines: Vec::new(),
                 reason: "r".into(),
                 at: None,
+                tender: None,
             })))
             .unwrap();
         }
@@ -866,6 +872,7 @@ fn an_event_beyond_the_largest_total_is_parked_and_the_day_goes_on() {
         numbered: false,
         source: None,
         open: false,
+        payments: Vec::new(),
     });
     // Twice: 2 × 5·10²⁸ is past what a Decimal holds.
     let parked = ct.write().append_unchecked(&absurd).unwrap();
@@ -874,8 +881,8 @@ fn an_event_beyond_the_largest_total_is_parked_and_the_day_goes_on() {
     caught_up(&ct);
     let letters = ct.dead_letters().unwrap();
     let names: Vec<&str> = letters.iter().filter(|l| l.position == parked).map(|l| l.projection.as_str()).collect();
-    assert_eq!(names, ["customer_stats", "daily", "directory", "orders", "product_sales"], "{letters:?}");
-    assert_eq!(letters.iter().filter(|l| l.position == again).count(), 5, "{letters:?}");
+    assert_eq!(names, ["cashup", "customer_stats", "daily", "directory", "orders", "product_sales"], "{letters:?}");
+    assert_eq!(letters.iter().filter(|l| l.position == again).count(), 6, "{letters:?}");
     assert!(letters[0].error.contains("is more than 1,000,000,000,000"), "{}", letters[0].error);
     // The day holds the two real orders, and keeps taking more.
     let day =
@@ -1089,6 +1096,8 @@ fn top_products_break_ties_by_name_and_show_the_name_last_sold_under() {
             note: None,
             payment_method: None,
             at: Some(at),
+            payments: Vec::new(),
+            invoice: false,
         })
     };
     let (day1, day2) = (london(2024, 6, 1, 12, 0), london(2024, 6, 2, 12, 0));
@@ -1220,4 +1229,70 @@ fn a_search_writer_someone_else_holds_at_start_is_waited_for_not_given_up() {
     drop(held);
     caught_up(&ct);
     assert_eq!(ct.status().unwrap().failing, None);
+}
+
+#[test]
+fn the_cash_up_counts_money_by_tender_on_the_day_it_moved() {
+    let dir = tempfile::tempdir().unwrap();
+    let ct = shop(dir.path());
+    let run = |c: Command| ct.execute(Request::new(c)).unwrap();
+    let paid = |order: &str, lines: &[(&str, i64)], at, tenders: &[(Tender, &str)], invoice: bool| {
+        let Command::PlaceOrder(mut p) = place(None, lines, Some(at)) else { unreachable!() };
+        p.order = Some(order.into());
+        p.payments = tenders.iter().map(|(t, a)| PaymentInput { tender: *t, amount: a.parse().unwrap() }).collect();
+        p.invoice = invoice;
+        Command::PlaceOrder(p)
+    };
+    // 1 May: 16.00 by £10 card and a £20 note (£6 kept, £14 change); a 4.50 invoice; 8.00 from
+    // a £10 note, 3.00 of it refunded in cash; 4.50 by card, cancelled.
+    run(paid("A", &[("MUG", 2)], london(2024, 5, 1, 10, 0), &[(Tender::Card, "10"), (Tender::Cash, "20")], false));
+    run(paid("B", &[("TEA", 1)], london(2024, 5, 1, 11, 0), &[], true));
+    run(paid("C", &[("MUG", 1)], london(2024, 5, 1, 12, 0), &[(Tender::Cash, "10")], false));
+    let mut refund = RefundOrder::amount("C", "3".parse().unwrap(), "chipped");
+    refund.at = Some(london(2024, 5, 1, 13, 0));
+    run(Command::RefundOrder(refund));
+    let Command::PlaceOrder(mut by_card) = place(None, &[("TEA", 1)], Some(london(2024, 5, 1, 14, 0))) else {
+        unreachable!()
+    };
+    by_card.order = Some("D".into());
+    by_card.payment_method = Some("Card".into());
+    run(Command::PlaceOrder(by_card));
+    run(Command::CancelOrder(CancelOrder {
+        order: "D".into(),
+        reason: "wrong size".into(),
+        at: Some(london(2024, 5, 1, 15, 0)),
+    }));
+    // 2 May: the invoice paid with a £5 note.
+    run(Command::PayOrder(PayOrder {
+        order: "B".into(),
+        payments: vec![PaymentInput { tender: Tender::Cash, amount: "5".parse().unwrap() }],
+        at: Some(london(2024, 5, 2, 10, 0)),
+    }));
+    tables_caught_up(&ct);
+
+    let by = |list: &[TenderAmount]| list.iter().map(|t| (t.tender, t.amount)).collect::<Vec<_>>();
+    let day = ct.cashup(NaiveDate::from_ymd_opt(2024, 5, 1).unwrap()).unwrap().value;
+    let zero = dec("0.00");
+    assert_eq!(
+        by(&day.takings),
+        [(Tender::Cash, dec("14.00")), (Tender::Card, dec("14.50")), (Tender::GiftCard, zero), (Tender::Other, zero)]
+    );
+    assert_eq!(
+        by(&day.refunds),
+        [(Tender::Cash, dec("3.00")), (Tender::Card, dec("4.50")), (Tender::GiftCard, zero), (Tender::Other, zero)]
+    );
+    assert_eq!((day.total_takings, day.total_refunds, day.change_given), (dec("28.50"), dec("7.50"), dec("16.00")));
+    assert_eq!(day.cash_expected, dec("11.00"), "£14 cash taken less £3 given back");
+    assert_eq!((day.orders, day.items, day.sales, day.cancelled), (3, 4, dec("28.50"), 1));
+    // VAT included at 20 %: 16.00 → 2.67, 4.50 → 0.75, 8.00 → 1.33.
+    assert_eq!(day.tax.iter().map(|t| (t.rate, t.tax)).collect::<Vec<_>>(), [(dec("0.2"), dec("4.75"))]);
+    assert_eq!((day.first_sale, day.last_sale), (Some(london(2024, 5, 1, 10, 0)), Some(london(2024, 5, 1, 14, 0))));
+    let next = ct.cashup(NaiveDate::from_ymd_opt(2024, 5, 2).unwrap()).unwrap().value;
+    assert_eq!((by(&next.takings)[0], next.change_given, next.orders), ((Tender::Cash, dec("4.50")), dec("0.50"), 0));
+    // Replayed from the log (as of now, and from scratch): the same.
+    let replayed = ct.cashup_as_of(Utc::now(), NaiveDate::from_ymd_opt(2024, 5, 2).unwrap(), |_| {}).unwrap().value;
+    assert_eq!(replayed, next);
+    assert_eq!(ct.read_digest().unwrap().value, scratch_digest(&ct));
+    let view = ct.order("B", None, WAIT).unwrap().unwrap().value.order;
+    assert_eq!((view.paid(), view.due), (dec("4.50"), dec("0.00")));
 }

@@ -62,6 +62,8 @@ fn place(id: String, products: &[String], customers: u64, rng: &mut Rng) -> Requ
             note: Some(format!("note {}", rng.next())),
             payment_method: None,
             at: None,
+            payments: Vec::new(),
+            invoice: false,
         }),
     )
 }
@@ -139,6 +141,7 @@ fn day(disk: &Arc<SimDisk>, seed: u64) -> Day {
                         lines: Vec::new(),
                         reason: "damaged".into(),
                         at: None,
+                        tender: None,
                     }),
                     _ => Command::CancelOrder(CancelOrder {
                         order: order.clone(),

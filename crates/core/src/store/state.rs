@@ -30,7 +30,7 @@ pub(super) const CUSTOMER_KEYS: TableDefinition<'_, &str, &[u8]> = TableDefiniti
 
 /// The shape of the rows in these tables. Bump it when a stored state struct changes shape;
 /// the tables are then rebuilt from the log.
-pub(super) const STATE_VERSION: u64 = 2;
+pub(super) const STATE_VERSION: u64 = 3;
 
 const KEY_SHOP: &str = "shop";
 const KEY_NEXT_ORDER: &str = "next_order_number";

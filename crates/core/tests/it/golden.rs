@@ -191,6 +191,8 @@ fn write_golden(dir: &Path) {
             note: Some("golden".into()),
             payment_method: Some("card".into()),
             at: Some(at),
+            payments: Vec::new(),
+            invoice: false,
         })
     };
     let mug = |quantity| LineInput::Product { sku: "MUG".into(), quantity, unit_price: None };
@@ -254,6 +256,7 @@ fn write_golden(dir: &Path) {
             lines: Vec::new(),
             reason: "chipped".into(),
             at: Some(at),
+            tender: None,
         }),
     ];
     for command in commands {

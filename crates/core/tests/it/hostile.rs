@@ -63,6 +63,8 @@ fn order(customer: Option<String>, item: &str, note: &str) -> Command {
         note: Some(note.into()),
         payment_method: Some("card".into()),
         at: None,
+        payments: Vec::new(),
+        invoice: false,
     })
 }
 

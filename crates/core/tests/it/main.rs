@@ -57,6 +57,8 @@ pub fn place(customer: Option<&str>, lines: &[(&str, i64)]) -> Command {
         note: None,
         payment_method: Some("card".into()),
         at: None,
+        payments: Vec::new(),
+        invoice: false,
     })
 }
 

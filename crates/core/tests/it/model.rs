@@ -149,6 +149,8 @@ fn random_command(rng: &mut fastrand::Rng, model: &Model) -> Command {
             note: None,
             payment_method: Some("cash".into()),
             at: None,
+            payments: Vec::new(),
+            invoice: false,
         }),
         7..=9 => Command::ShipOrder(ShipOrder {
             order: some_order(rng),
@@ -172,6 +174,7 @@ fn random_command(rng: &mut fastrand::Rng, model: &Model) -> Command {
                 lines: Vec::new(),
                 reason: "damaged".into(),
                 at: None,
+                tender: None,
             })
         }
         _ => Command::UpdateProduct(UpdateProduct {

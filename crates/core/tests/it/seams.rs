@@ -580,6 +580,7 @@ fn seam_run(seed: u64, steps: usize) {
                     lines: Vec::new(),
                     reason: "r".into(),
                     at: None,
+                    tender: None,
                 });
                 let accepted = ct.execute(Request::new(command)).is_ok();
                 let order = model.orders.get_mut(&id).unwrap();

@@ -228,7 +228,7 @@ fn the_events_carry_their_envelope() {
     let envelope = store.events(position, 1).unwrap().remove(0);
     assert_eq!(envelope.position, position);
     assert_eq!(envelope.stream, StreamId::Order("1001".into()));
-    assert_eq!((envelope.version, envelope.event_type.as_str(), envelope.schema_version), (1, "order.placed", 3));
+    assert_eq!((envelope.version, envelope.event_type.as_str(), envelope.schema_version), (1, "order.placed", 4));
     assert_eq!(envelope.command_id, "cmd-env");
     assert_eq!(envelope.hash.len(), 64);
 }

@@ -1,0 +1,328 @@
+//! Read model: the business day's cash-up (a Z report). Money taken and given back by tender,
+//! change handed out, the day's sales (orders, items, discounts, tax by rate), cancellations,
+//! the first and last sale, and the cash the drawer should hold. Owns `cashup_days`.
+//!
+//! Money counts on the day it moved: a payment on the day it was taken (an invoice paid a
+//! week later counts then), a refund on its day, a cancellation of a paid order on the day of
+//! the cancellation (what was paid and not yet refunded goes back by the tenders that paid
+//! it). Sales count on the order's business day. A refund recorded before refunds said their
+//! tender (`order.refunded` v1, v2) went back by the order's main tender; a return (a credit
+//! note) names none and counts as `other`.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, NaiveDate, Utc};
+use redb::{ReadableTable, Table, TableDefinition, WriteTransaction};
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+
+use super::orders::{self, OrderView};
+use super::{Apply, Bucketing, add_money, day_key, decode_row, encode_row};
+use crate::domain::{Event, OrderLine, Payment, Tender, Totals, main_tender};
+use crate::money::Currency;
+use crate::store::Envelope;
+
+const DAYS: TableDefinition<'_, i32, &[u8]> = TableDefinition::new("cashup_days");
+
+/// One business day's row, as stored.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+struct Row {
+    takings: BTreeMap<Tender, Decimal>,
+    refunds: BTreeMap<Tender, Decimal>,
+    change: Decimal,
+    orders: i64,
+    items: i64,
+    sales: Decimal,
+    discounts: Decimal,
+    /// Tax by rate (the rate as a decimal fraction, normalised: "0.2").
+    tax: BTreeMap<String, Decimal>,
+    cancelled: i64,
+    first_sale: Option<DateTime<Utc>>,
+    last_sale: Option<DateTime<Utc>>,
+}
+
+/// Money by one tender.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, ts_rs::TS)]
+pub struct TenderAmount {
+    pub tender: Tender,
+    #[ts(as = "String")]
+    pub amount: Decimal,
+}
+
+/// Tax at one rate.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, ts_rs::TS)]
+pub struct TaxAtRate {
+    /// The rate as a fraction: 0.2 for 20 %.
+    #[ts(as = "String")]
+    pub rate: Decimal,
+    #[ts(as = "String")]
+    pub tax: Decimal,
+}
+
+/// A business day's cash-up.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, ts_rs::TS)]
+pub struct CashUp {
+    pub day: NaiveDate,
+    pub currency: Option<Currency>,
+    /// Money taken on the day, by tender (every tender listed, cash first).
+    pub takings: Vec<TenderAmount>,
+    /// Money given back on the day (refunds, and cancelled orders' payments), by tender.
+    pub refunds: Vec<TenderAmount>,
+    /// Takings less refunds, by tender.
+    pub net: Vec<TenderAmount>,
+    #[ts(as = "String")]
+    pub total_takings: Decimal,
+    #[ts(as = "String")]
+    pub total_refunds: Decimal,
+    /// Cash handed back as change (already left out of the cash taken).
+    #[ts(as = "String")]
+    pub change_given: Decimal,
+    /// Orders placed on the day (not cancelled since), their units and what they came to.
+    pub orders: i64,
+    pub items: i64,
+    #[ts(as = "String")]
+    pub sales: Decimal,
+    #[ts(as = "String")]
+    pub discounts: Decimal,
+    pub tax: Vec<TaxAtRate>,
+    /// Orders cancelled on the day.
+    pub cancelled: i64,
+    pub first_sale: Option<DateTime<Utc>>,
+    pub last_sale: Option<DateTime<Utc>>,
+    /// What the day's cash movements leave in the drawer: cash taken less cash given back.
+    #[ts(as = "String")]
+    pub cash_expected: Decimal,
+}
+
+impl CashUp {
+    fn from_row(day: NaiveDate, row: Row, currency: Option<Currency>) -> CashUp {
+        let round = |amount: Decimal| currency.map_or(amount, |c| c.round(amount));
+        let by = |map: &BTreeMap<Tender, Decimal>| -> Vec<TenderAmount> {
+            Tender::ALL
+                .iter()
+                .map(|&tender| TenderAmount { tender, amount: round(map.get(&tender).copied().unwrap_or_default()) })
+                .collect()
+        };
+        let takings = by(&row.takings);
+        let refunds = by(&row.refunds);
+        let net = takings
+            .iter()
+            .zip(&refunds)
+            .map(|(t, r)| TenderAmount { tender: t.tender, amount: t.amount - r.amount })
+            .collect();
+        let cash =
+            |list: &[TenderAmount]| list.iter().find(|t| t.tender == Tender::Cash).map_or(Decimal::ZERO, |t| t.amount);
+        let cash_expected = cash(&takings) - cash(&refunds);
+        let mut tax: Vec<TaxAtRate> = row
+            .tax
+            .iter()
+            .filter_map(|(rate, tax)| Some(TaxAtRate { rate: rate.parse().ok()?, tax: round(*tax) }))
+            .collect();
+        tax.sort_by_key(|t| std::cmp::Reverse(t.rate));
+        CashUp {
+            day,
+            currency,
+            total_takings: takings.iter().map(|t| t.amount).sum(),
+            total_refunds: refunds.iter().map(|t| t.amount).sum(),
+            takings,
+            refunds,
+            net,
+            change_given: round(row.change),
+            orders: row.orders,
+            items: row.items,
+            sales: round(row.sales),
+            discounts: round(row.discounts),
+            tax,
+            cancelled: row.cancelled,
+            first_sale: row.first_sale,
+            last_sale: row.last_sale,
+            cash_expected,
+        }
+    }
+}
+
+/// The order's tax split by rate, each rounded, and the largest share adjusted so they add
+/// up to the order's tax exactly (which was rounded once, for the whole order). Whether
+/// prices included the tax shows in the totals: then the total is the discounted goods.
+pub(crate) fn tax_by_rate(lines: &[OrderLine], totals: &Totals, currency: Currency) -> BTreeMap<String, Decimal> {
+    let mut raw: BTreeMap<String, Decimal> = BTreeMap::new();
+    if totals.subtotal.is_zero() || totals.tax.is_zero() {
+        return raw;
+    }
+    let goods = totals.subtotal - totals.discount;
+    let included = totals.total == goods;
+    for l in lines.iter().filter(|l| !l.tax_rate.is_zero()) {
+        let share = if included { l.tax_rate / (Decimal::ONE + l.tax_rate) } else { l.tax_rate };
+        let taxed = l.total * share;
+        let part = taxed.checked_mul(goods).map_or_else(|| taxed * (goods / totals.subtotal), |t| t / totals.subtotal);
+        *raw.entry(l.tax_rate.normalize().to_string()).or_default() += part;
+    }
+    let mut rounded: BTreeMap<String, Decimal> = raw.iter().map(|(r, t)| (r.clone(), currency.round(*t))).collect();
+    let off = totals.tax - rounded.values().copied().sum::<Decimal>();
+    if !off.is_zero()
+        && let Some((_, largest)) = rounded.iter_mut().max_by(|a, b| (*a.1).cmp(&*b.1))
+    {
+        *largest += off;
+    }
+    rounded
+}
+
+pub(crate) struct Tables<'txn> {
+    days: Table<'txn, i32, &'static [u8]>,
+}
+
+impl<'txn> Tables<'txn> {
+    pub(crate) fn open(txn: &'txn WriteTransaction) -> Result<Tables<'txn>, crate::Error> {
+        Ok(Tables { days: txn.open_table(DAYS)? })
+    }
+
+    fn get(&self, day: NaiveDate) -> Result<Row, crate::Error> {
+        Ok(self.days.get(day_key(day))?.map(|v| decode_row(v.value())).transpose()?.unwrap_or_default())
+    }
+
+    fn put(&mut self, day: NaiveDate, row: &Row) -> Result<(), crate::Error> {
+        self.days.insert(day_key(day), encode_row(row)?.as_slice())?;
+        Ok(())
+    }
+
+    /// Adds payments to the days they were taken on.
+    fn take(&mut self, payments: &[Payment], bucketing: &Bucketing) -> Result<Apply, crate::Error> {
+        for p in payments {
+            let day = bucketing.day(p.at);
+            let mut row = self.get(day)?;
+            let sum = row.takings.entry(p.tender).or_default();
+            match (
+                add_money(*sum, p.amount, "the day's takings"),
+                add_money(row.change, p.change(), "the day's change"),
+            ) {
+                (Ok(taken), Ok(change)) => (*sum, row.change) = (taken, change),
+                (Err(e), _) | (_, Err(e)) => return Ok(Err(e)),
+            }
+            self.put(day, &row)?;
+        }
+        Ok(Ok(()))
+    }
+
+    fn give_back(&mut self, day: NaiveDate, tender: Tender, amount: Decimal) -> Result<Apply, crate::Error> {
+        let mut row = self.get(day)?;
+        let sum = row.refunds.entry(tender).or_default();
+        match add_money(*sum, amount, "the day's refunds") {
+            Ok(given) => *sum = given,
+            Err(e) => return Ok(Err(e)),
+        }
+        self.put(day, &row)?;
+        Ok(Ok(()))
+    }
+
+    /// Only reads the order view; `orders` has already applied this event.
+    pub(crate) fn apply(
+        &mut self,
+        envelope: &Envelope,
+        bucketing: &Bucketing,
+        orders: &orders::Tables<'_>,
+    ) -> Result<Apply, crate::Error> {
+        match &envelope.event {
+            Event::OrderPlaced(e) => {
+                let day = bucketing.day(e.at);
+                let mut row = self.get(day)?;
+                let items = e.lines.iter().map(|l| i64::from(l.quantity)).sum::<i64>();
+                row.orders += 1;
+                row.items = row.items.saturating_add(items);
+                match (
+                    add_money(row.sales, e.totals.total, "the day's sales"),
+                    add_money(row.discounts, e.totals.discount, "the day's discounts"),
+                ) {
+                    (Ok(sales), Ok(discounts)) => (row.sales, row.discounts) = (sales, discounts),
+                    (Err(e), _) | (_, Err(e)) => return Ok(Err(e)),
+                }
+                for (rate, tax) in tax_by_rate(&e.lines, &e.totals, e.currency) {
+                    let sum = row.tax.entry(rate).or_default();
+                    match add_money(*sum, tax, "the day's tax") {
+                        Ok(total) => *sum = total,
+                        Err(e) => return Ok(Err(e)),
+                    }
+                }
+                row.first_sale = Some(row.first_sale.map_or(e.at, |t| t.min(e.at)));
+                row.last_sale = Some(row.last_sale.map_or(e.at, |t| t.max(e.at)));
+                self.put(day, &row)?;
+                self.take(&e.payments, bucketing)
+            }
+            Event::OrderPaid(e) => self.take(&e.payments, bucketing),
+            Event::OrderRefunded(e) => {
+                let tender = match e.tender {
+                    Some(tender) => tender,
+                    None => self.main_tender(orders, &e.order)?,
+                };
+                self.give_back(bucketing.day(e.at), tender, e.amount)
+            }
+            Event::ReturnRecorded(e) => self.give_back(bucketing.day(e.record.at), Tender::Other, e.record.amount),
+            Event::OrderCancelled(e) => {
+                let Some(view) = orders.view(&e.order)? else {
+                    return Ok(Err(format!("cancelled order {} is not in the order view", e.order)));
+                };
+                // The sale leaves the day it was placed on; the money goes back on this one.
+                let placed = view.business_day;
+                let mut row = self.get(placed)?;
+                row.orders -= 1;
+                row.items -= i64::try_from(view.units()).unwrap_or(i64::MAX);
+                match (
+                    add_money(row.sales, -view.totals.total, "the day's sales"),
+                    add_money(row.discounts, -view.totals.discount, "the day's discounts"),
+                ) {
+                    (Ok(sales), Ok(discounts)) => (row.sales, row.discounts) = (sales, discounts),
+                    (Err(e), _) | (_, Err(e)) => return Ok(Err(e)),
+                }
+                let lines: Vec<OrderLine> = view.lines.iter().map(|l| l.as_order_line()).collect();
+                for (rate, tax) in tax_by_rate(&lines, &view.totals, view.currency) {
+                    *row.tax.entry(rate).or_default() -= tax;
+                }
+                row.tax.retain(|_, tax| !tax.is_zero());
+                self.put(placed, &row)?;
+                let day = bucketing.day(e.at);
+                let mut today = self.get(day)?;
+                today.cancelled += 1;
+                self.put(day, &today)?;
+                for (tender, amount) in kept_by_tender(&view) {
+                    if let Err(e) = self.give_back(day, tender, amount)? {
+                        return Ok(Err(e));
+                    }
+                }
+                Ok(Ok(()))
+            }
+            _ => Ok(Ok(())),
+        }
+    }
+
+    fn main_tender(&self, orders: &orders::Tables<'_>, order: &str) -> Result<Tender, crate::Error> {
+        Ok(orders.view(order)?.and_then(|v| main_tender(&v.payments)).unwrap_or(Tender::Other))
+    }
+}
+
+/// What the order's tenders paid and have not had back: what a cancellation returns, by tender.
+fn kept_by_tender(view: &OrderView) -> BTreeMap<Tender, Decimal> {
+    let mut kept: BTreeMap<Tender, Decimal> = BTreeMap::new();
+    for p in &view.payments {
+        *kept.entry(p.tender).or_default() += p.amount;
+    }
+    let main = main_tender(&view.payments).unwrap_or(Tender::Other);
+    for r in &view.refunds {
+        *kept.entry(r.tender.unwrap_or(main)).or_default() -= r.amount;
+    }
+    kept.retain(|_, amount| *amount > Decimal::ZERO);
+    kept
+}
+
+/// A day's cash-up from the read store.
+pub(crate) fn day(
+    txn: &redb::ReadTransaction,
+    day: NaiveDate,
+    currency: Option<Currency>,
+) -> Result<CashUp, crate::Error> {
+    let table = txn.open_table(DAYS)?;
+    let row = table.get(day_key(day))?.map(|v| decode_row(v.value())).transpose()?.unwrap_or_default();
+    Ok(CashUp::from_row(day, row, currency))
+}
+
+pub(crate) fn digest(txn: &redb::ReadTransaction, hasher: &mut blake3::Hasher) -> Result<(), crate::Error> {
+    super::tables::digest_table(&txn.open_table(DAYS)?, hasher)
+}
