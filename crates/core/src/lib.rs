@@ -1,8 +1,10 @@
-//! Countertop's core: the shop's rules, the event-sourced write store, and (to come) the read
-//! side. No UI and no Tauri here; the CLI and the desktop shell are thin layers over this crate.
+//! Countertop's core: the shop's rules, the event-sourced write store, and the read side
+//! (projections, queries, search, charts). No UI and no Tauri here; the CLI and the desktop shell are thin layers over this crate.
 //!
 //! ```
-//! use countertop_core::{AddProduct, Command, Entity, LineInput, OpenShop, PlaceOrder, Request, WriteStore};
+//! use countertop_core::{
+//!     AddProduct, Command, Entity, LineInput, OpenShop, PaymentInput, PlaceOrder, Request, Tender, WriteStore,
+//! };
 //! # fn main() -> Result<(), Box<dyn std::error::Error>> {
 //! let dir = tempfile::tempdir()?;
 //! let store = WriteStore::open(dir.path())?;
@@ -31,10 +33,14 @@
 //!     discount: None,
 //!     note: None,
 //!     payment_method: Some("cash".into()),
+//!     // A £20 note for £16.00: £4.00 change, recorded with the payment.
+//!     payments: vec![PaymentInput { tender: Tender::Cash, amount: "20".parse()? }],
+//!     invoice: false,
 //!     at: None,
-//!, payments: Vec::new(), invoice: false, })))?;
+//! })))?;
 //! let Entity::Order(order) = placed.entity else { unreachable!() };
 //! assert_eq!((order.id.as_str(), order.totals.total.to_string().as_str()), ("1001", "16.00"));
+//! assert_eq!(order.payments[0].change().to_string(), "4.00");
 //!
 //! // The order's history is its events: the audit trail.
 //! let history = store.order_history("1001", None)?.expect("just placed");
