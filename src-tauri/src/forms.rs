@@ -61,6 +61,13 @@ pub struct SettingsForm {
     pub day_start: Option<String>,
     pub prices_include_tax: Option<bool>,
     pub tax_rate: Option<String>,
+    /// For receipts; empty clears it.
+    #[serde(default)]
+    #[ts(optional)]
+    pub address: Option<String>,
+    #[serde(default)]
+    #[ts(optional)]
+    pub receipt_footer: Option<String>,
 }
 
 impl SettingsForm {
@@ -71,6 +78,8 @@ impl SettingsForm {
             day_start: self.day_start,
             prices_include_tax: self.prices_include_tax,
             default_tax_rate: given(&self.tax_rate).map(|r| rate("default tax rate", &r)).transpose()?,
+            address: self.address,
+            receipt_footer: self.receipt_footer,
         }))
     }
 }
@@ -189,6 +198,10 @@ pub enum OrderAction {
         #[serde(default)]
         #[ts(optional)]
         tender: Option<Tender>,
+        /// The goods in `lines` go back on the shelf.
+        #[serde(default)]
+        #[ts(optional)]
+        restock: Option<bool>,
     },
     /// Take (part of) what is still due.
     Pay {
@@ -215,7 +228,7 @@ impl OrderAction {
             OrderAction::Pay { order, payments: forms } => {
                 Command::PayOrder(PayOrder { order, payments: payments(forms)?, at: None })
             }
-            OrderAction::Refund { order, amount, lines, reason, tender } => {
+            OrderAction::Refund { order, amount, lines, reason, tender, restock } => {
                 let amount = match amount.trim() {
                     "" => None,
                     amount => Some(money("refund amount", amount)?),
@@ -230,7 +243,8 @@ impl OrderAction {
                         Ok(RefundLineInput { line: l.line, quantity })
                     })
                     .collect::<ApiResult<_>>()?;
-                Command::RefundOrder(RefundOrder { order, amount, lines, reason, at: None, tender })
+                let restock = restock.unwrap_or(false);
+                Command::RefundOrder(RefundOrder { order, amount, lines, reason, at: None, tender, restock })
             }
         })
     }
@@ -250,6 +264,10 @@ pub struct ProductForm {
     /// Postage, fees: left out of the best sellers (editing only).
     #[serde(default)]
     pub not_merchandise: Option<bool>,
+    /// Low at or below this many on hand; empty: only when out (editing only).
+    #[serde(default)]
+    #[ts(optional)]
+    pub low_stock_at: Option<String>,
 }
 
 impl ProductForm {
@@ -265,6 +283,16 @@ impl ProductForm {
                 image: None,
                 archived: self.archived,
                 not_merchandise: self.not_merchandise,
+                low_stock_at: match self.low_stock_at {
+                    None => None,
+                    Some(text) if text.trim().is_empty() => Some(None),
+                    Some(text) => Some(Some(text.trim().parse().map_err(|_| {
+                        ApiError::input(format!(
+                            "low stock at '{}' is not a whole number; enter e.g. 5, or leave it empty",
+                            text.trim()
+                        ))
+                    })?)),
+                },
             })
         } else {
             Command::AddProduct(AddProduct { sku: self.sku, name: self.name, unit_price, tax_rate, image: None })
@@ -361,6 +389,7 @@ mod tests {
             lines: vec![],
             reason: "x".into(),
             tender: None,
+            restock: None,
         };
         let e = refund.command().unwrap_err();
         assert!(e.message.starts_with("refund amount: 'five' is not a number"), "{}", e.message);
@@ -376,8 +405,14 @@ mod tests {
             RefundLineForm { line: 2, quantity: "1".into() },
             RefundLineForm { line: 3, quantity: "a few".into() },
         ];
-        let refund =
-            OrderAction::Refund { order: "1001".into(), amount: "".into(), lines, reason: "x".into(), tender: None };
+        let refund = OrderAction::Refund {
+            order: "1001".into(),
+            amount: "".into(),
+            lines,
+            reason: "x".into(),
+            tender: None,
+            restock: None,
+        };
         let e = refund.command().unwrap_err();
         assert_eq!(e.message, "line 3: quantity 'a few' is not a whole number; enter e.g. 2");
     }

@@ -59,6 +59,7 @@ fn import_synthetic(ct: &Countertop, n: u64, seed: u64) -> Result<(), countertop
                 reason: "bench".into(),
                 at: Some(at),
                 tender: None,
+                restock: false,
             })));
         }
         if o.cancelled {

@@ -82,6 +82,22 @@ pub fn refund_line(text: &str) -> Result<RefundLineInput, InputError> {
     Ok(RefundLineInput { line, quantity: quantity_of("--line", text, quantity)? })
 }
 
+/// A whole number of units as typed.
+pub fn whole(what: &str, text: &str) -> Result<i64, InputError> {
+    text.trim().parse().or_else(|_| err(format!("{what} '{}' is not a whole number; enter e.g. 12", text.trim())))
+}
+
+/// A low-stock level: a whole number, or `none`.
+pub fn low_stock(text: &str) -> Result<Option<i64>, InputError> {
+    match text.trim() {
+        t if t.eq_ignore_ascii_case("none") => Ok(None),
+        t => t
+            .parse()
+            .map(Some)
+            .or_else(|_| err(format!("--low-stock '{t}' is not a whole number; enter e.g. 5, or none"))),
+    }
+}
+
 /// A tender: `cash`, `card`, `gift_card` (or `gift card`), `other`.
 pub fn tender(flag: &str, text: &str) -> Result<Tender, InputError> {
     Tender::parse(text).map_or_else(

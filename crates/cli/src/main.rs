@@ -11,8 +11,9 @@ use std::process::ExitCode;
 
 use clap::{ArgMatches, Args, CommandFactory, FromArgMatches, Parser, Subcommand};
 use countertop_core::{
-    AddCustomer, AddProduct, CancelOrder, ChangeShopSettings, Command, DeliverOrder, LineInput, OpenShop, PayOrder,
-    PlaceOrder, RefundOrder, Request, ShipOrder, UpdateCustomer, UpdateProduct, WriteStore,
+    AddCustomer, AddProduct, CancelOrder, ChangeShopSettings, Command, CountStock, DeliverOrder, LineInput, OpenShop,
+    PayOrder, PlaceOrder, ReceiveStock, RefundOrder, Request, ShipOrder, UpdateCustomer, UpdateProduct, WriteStore,
+    receipt::ReceiptKind,
 };
 
 use crate::input::InputError;
@@ -53,6 +54,11 @@ pub(crate) enum Top {
     /// Place, ship, deliver, cancel, refund and show orders.
     #[command(subcommand)]
     Order(OrderCmd),
+    /// Stock on hand: list (or only what is low), receive goods, count a shelf, a product's moves.
+    #[command(subcommand)]
+    Stock(StockCmd),
+    /// Print an order's receipt (or a refund's) as text, or save it as a PNG.
+    Receipt(ReceiptArgs),
     /// Import another system's export (gzip or plain CSV); every line is imported or reported.
     Import(Import),
     /// Export orders to CSV (the generic import format).
@@ -183,6 +189,12 @@ enum ShopCmd {
         prices_include_tax: Option<bool>,
         #[arg(long)]
         tax_rate: Option<String>,
+        /// The address printed on receipts (use \n between lines); empty clears it.
+        #[arg(long)]
+        address: Option<String>,
+        /// What receipts end with; empty clears it.
+        #[arg(long)]
+        receipt_footer: Option<String>,
     },
 }
 
@@ -231,9 +243,58 @@ enum ProductCmd {
         /// `true`, or as goods again with `false`.
         #[arg(long, value_name = "true|false")]
         not_merchandise: Option<bool>,
+        /// Low at or below this many on hand (`none`: only when out of stock).
+        #[arg(long, value_name = "N|none")]
+        low_stock: Option<String>,
         #[command(flatten)]
         write: WriteOpts,
     },
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum StockCmd {
+    /// Every product's stock on hand (those sold or stocked), or only what is low.
+    List {
+        #[arg(long)]
+        low: bool,
+    },
+    /// Goods came in.
+    Receive {
+        sku: String,
+        quantity: String,
+        /// A delivery note or supplier.
+        #[arg(long)]
+        note: Option<String>,
+        #[command(flatten)]
+        write: WriteOpts,
+    },
+    /// The shelf was counted: set the level, with why it differed.
+    Count {
+        sku: String,
+        #[arg(allow_hyphen_values = true)]
+        counted: String,
+        #[arg(long)]
+        reason: String,
+        #[command(flatten)]
+        write: WriteOpts,
+    },
+    /// A product's stock movements, newest first.
+    Moves {
+        sku: String,
+        #[arg(long, default_value_t = 50)]
+        limit: usize,
+    },
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct ReceiptArgs {
+    order: String,
+    /// The receipt of the order's Nth refund (from 1) instead of the sale.
+    #[arg(long, value_name = "N")]
+    refund: Option<usize>,
+    /// Save it as a PNG (80 mm wide at 180 dpi) instead of printing text.
+    #[arg(long, value_name = "FILE")]
+    png: Option<PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -317,6 +378,9 @@ enum OrderCmd {
         /// paid the most of the order.
         #[arg(long)]
         tender: Option<String>,
+        /// The goods named by --line go back on the shelf (stock on hand).
+        #[arg(long, requires = "line")]
+        restock: bool,
         #[command(flatten)]
         write: WriteOpts,
     },
@@ -484,17 +548,74 @@ fn run(cli: Cli, matches: &ArgMatches) -> Result<(), Failure> {
             out.outcome(&outcome);
         }
         Top::Shop(ShopCmd::Show) => out.shop(),
-        Top::Shop(ShopCmd::Set { name, timezone, day_start, prices_include_tax, tax_rate }) => {
+        Top::Shop(ShopCmd::Set {
+            name,
+            timezone,
+            day_start,
+            prices_include_tax,
+            tax_rate,
+            address,
+            receipt_footer,
+        }) => {
             let command = Command::ChangeShopSettings(ChangeShopSettings {
                 name,
                 time_zone: timezone,
                 day_start,
                 prices_include_tax,
                 default_tax_rate: tax_rate.map(|r| input::tax_rate("--tax-rate", &r)).transpose()?,
+                address: address.map(|a| a.replace("\\n", "\n")),
+                receipt_footer: receipt_footer.map(|f| f.replace("\\n", "\n")),
             });
             out.outcome(&store.execute(Request::new(command))?);
         }
         Top::Product(cmd) => product(&store, &out, cmd)?,
+        Top::Stock(StockCmd::Receive { sku, quantity, note, write }) => {
+            let quantity = input::whole("quantity", &quantity)?;
+            let command = Command::ReceiveStock(ReceiveStock { sku, quantity, note, at: None });
+            out.outcome(&store.execute(request(write, command))?);
+        }
+        Top::Stock(StockCmd::Count { sku, counted, reason, write }) => {
+            let counted = input::whole("count", &counted)?;
+            let command = Command::CountStock(CountStock { sku, counted, reason, at: None });
+            out.outcome(&store.execute(request(write, command))?);
+        }
+        Top::Receipt(args) => {
+            let Some(history) = store.order_history(&args.order, None)? else {
+                return Err(Failure::Refused(
+                    "not_found",
+                    format!("no order has number '{}'; check the order number", args.order.trim()),
+                ));
+            };
+            let Some(shop) = store.shop()? else {
+                return Err(Failure::Refused(
+                    "shop_not_set_up",
+                    "the shop is not set up yet; run `countertop init`".into(),
+                ));
+            };
+            let order = &history.order;
+            let kind = match args.refund {
+                None => ReceiptKind::Sale,
+                Some(n) if n >= 1 && n <= order.refunds.len() => ReceiptKind::Refund(n - 1),
+                Some(n) => {
+                    return Err(Failure::Usage(format!(
+                        "--refund {n}: order {} has {} refund(s); give a number from 1 to {}",
+                        order.id,
+                        order.refunds.len(),
+                        order.refunds.len()
+                    )));
+                }
+            };
+            let Some(receipt) = countertop_core::receipt::receipt(&shop, order, kind) else {
+                return Err(Failure::Usage("no such refund on this order".into()));
+            };
+            match args.png {
+                Some(path) => {
+                    receipt.png(576, &path)?;
+                    out.wrote(&path);
+                }
+                None => out.receipt(&receipt),
+            }
+        }
         Top::Customer(cmd) => customer(&store, &out, cmd)?,
         Top::Order(cmd) => order(&store, &out, cmd, matches)?,
         Top::Events { from, limit } => out.events(&store.events(from, limit)?),
@@ -529,7 +650,18 @@ fn product(store: &WriteStore, out: &show::Printer, cmd: ProductCmd) -> Result<(
             let products = store.products()?.into_iter().filter(|p| all || !p.archived).collect::<Vec<_>>();
             out.products(&products);
         }
-        ProductCmd::Update { sku, name, price, tax_rate, image, archive, restore, not_merchandise, write } => {
+        ProductCmd::Update {
+            sku,
+            name,
+            price,
+            tax_rate,
+            image,
+            archive,
+            restore,
+            not_merchandise,
+            low_stock,
+            write,
+        } => {
             let command = Command::UpdateProduct(UpdateProduct {
                 sku,
                 name,
@@ -542,6 +674,7 @@ fn product(store: &WriteStore, out: &show::Printer, cmd: ProductCmd) -> Result<(
                     _ => None,
                 },
                 not_merchandise,
+                low_stock_at: low_stock.map(|n| input::low_stock(&n)).transpose()?,
             });
             out.outcome(&store.execute(request(write, command))?);
         }
@@ -590,11 +723,14 @@ fn order(store: &WriteStore, out: &show::Printer, cmd: OrderCmd, matches: &ArgMa
         OrderCmd::Cancel { order, reason, write } => {
             request(write, Command::CancelOrder(CancelOrder { order, reason, at: None }))
         }
-        OrderCmd::Refund { order, amount, line, reason, tender, write } => {
+        OrderCmd::Refund { order, amount, line, reason, tender, restock, write } => {
             let amount = amount.map(|a| input::money("--amount", &a)).transpose()?;
             let lines = line.iter().map(|l| input::refund_line(l)).collect::<Result<_, _>>()?;
             let tender = tender.map(|t| input::tender("--tender", &t)).transpose()?;
-            request(write, Command::RefundOrder(RefundOrder { order, amount, lines, reason, at: None, tender }))
+            request(
+                write,
+                Command::RefundOrder(RefundOrder { order, amount, lines, reason, at: None, tender, restock }),
+            )
         }
         OrderCmd::Pay { order, pay, write } => {
             let payments = pay.iter().map(|p| input::payment(p)).collect::<Result<_, _>>()?;

@@ -177,6 +177,7 @@ pub fn uses_read_side(command: &Top) -> bool {
         Top::Report(_)
             | Top::Dashboard(_)
             | Top::Cashup(_)
+            | Top::Stock(crate::StockCmd::List { .. } | crate::StockCmd::Moves { .. })
             | Top::Orders(_)
             | Top::Search(_)
             | Top::Chart(_)
@@ -329,6 +330,20 @@ pub fn run(dir: &Path, json: bool, command: Top) -> Result<(), Failure> {
                 }
             };
             out.dashboard(&dashboard);
+        }
+        Top::Stock(crate::StockCmd::List { low }) => {
+            catch_up(&ct, Freshness::Tables);
+            let mut levels = ct.stock()?;
+            if low {
+                levels.value.retain(|l| l.is_low());
+            }
+            let names: std::collections::HashMap<String, String> =
+                ct.write().products()?.into_iter().map(|p| (p.sku, p.name)).collect();
+            out.stock(&levels, &names, low);
+        }
+        Top::Stock(crate::StockCmd::Moves { sku, limit }) => {
+            catch_up(&ct, Freshness::Tables);
+            out.stock_moves(&sku, &ct.stock_moves(&sku, limit.clamp(1, 10_000))?);
         }
         Top::Cashup(args) => {
             let date = match &args.date {

@@ -5,7 +5,8 @@ use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 use countertop_core::{
     CashUp, Currency, Customer, Dashboard, DeadLetter, Decimal, Entity, Envelope, Kpis, Order, OrderHistory, OrderView,
-    Outcome, Page, Product, ReadCheck, RevenueRow, SearchHit, Shop, Stamped, Status, Verification, format_rate,
+    Outcome, Page, Product, ReadCheck, RevenueRow, SearchHit, Shop, Stamped, Status, StockLevel, StockMove,
+    Verification, format_rate,
 };
 use serde::Serialize;
 use serde_json::json;
@@ -382,6 +383,63 @@ impl Printer {
             }
         }
         say!("({})", Self::freshness(d));
+    }
+
+    pub fn stock(
+        &self,
+        levels: &Stamped<Vec<StockLevel>>,
+        names: &std::collections::HashMap<String, String>,
+        low: bool,
+    ) {
+        if self.json {
+            return Self::print_json(levels);
+        }
+        if levels.value.is_empty() {
+            say!(
+                "{}",
+                if low {
+                    "Nothing is low."
+                } else {
+                    "No stock yet: receive some with `countertop stock receive SKU QUANTITY`."
+                }
+            );
+        } else {
+            let width = levels.value.iter().map(|l| l.sku.chars().count()).max().unwrap_or(3).max(3);
+            say!("{:<width$}  {:>9}  {:>6}  NAME", "SKU", "ON HAND", "LOW AT");
+            for l in &levels.value {
+                let flag = match (l.tracked, l.on_hand, l.is_low()) {
+                    (false, _, _) => "  (not stocked: only its sales are counted)",
+                    (_, n, _) if n < 0 => "  (below zero: sold more than was in stock)",
+                    (true, 0, _) => "  (out of stock)",
+                    (_, _, true) => "  (low)",
+                    _ => "",
+                };
+                let low_at = l.low_at.map(|n| n.to_string()).unwrap_or_else(|| "-".into());
+                let name = names.get(&l.sku).map_or("", String::as_str);
+                say!("{:<width$}  {:>9}  {:>6}  {name}{flag}", l.sku, l.on_hand, low_at);
+            }
+        }
+        say!("({})", Self::freshness(levels));
+    }
+
+    pub fn stock_moves(&self, sku: &str, moves: &Stamped<Vec<StockMove>>) {
+        if self.json {
+            return Self::print_json(moves);
+        }
+        if moves.value.is_empty() {
+            say!("No stock movements for {sku}.");
+        }
+        for m in &moves.value {
+            say!("{}  {:>+7}  = {:>7}  {}", self.time(m.at), m.change, m.on_hand, m.why);
+        }
+        say!("({})", Self::freshness(moves));
+    }
+
+    pub fn receipt(&self, r: &countertop_core::receipt::Receipt) {
+        if self.json {
+            return Self::print_json(r);
+        }
+        say!("{}", r.text().trim_end());
     }
 
     pub fn cashup(&self, c: &Stamped<CashUp>) {

@@ -139,12 +139,12 @@ pub enum ChartKind {
     Overview,
 }
 
-const FONT: &str = "sans-serif";
+pub(crate) const FONT: &str = "sans-serif";
 const BLUE: RGBColor = RGBColor(37, 99, 235);
 const FAINT: RGBColor = RGBColor(160, 174, 192);
 const GREEN: RGBColor = RGBColor(22, 163, 74);
 
-fn register_font() {
+pub(crate) fn register_font() {
     static ONCE: Once = Once::new();
     ONCE.call_once(|| {
         // Bundled DejaVu Sans, so PNG text renders the same on every machine.

@@ -59,6 +59,7 @@ pub mod import;
 mod memory;
 mod money;
 mod read;
+pub mod receipt;
 mod store;
 mod watch;
 
@@ -86,6 +87,7 @@ pub use domain::{
     ShopOpened, ShopSettingsChanged, Source, State, StreamId, Totals, UpdateCustomer, UpdateProduct, apply,
     business_day, check_line, decide, evolve, line_refund_value, refunded_units, totals,
 };
+pub use domain::{CountStock, MAX_ON_HAND, ProductLowStockSet, ReceiveStock, StockCounted, StockReceived};
 pub use domain::{MAX_TENDERS, OrderPaid, PayOrder, Payment, PaymentInput, Tender, main_tender, payment_summary};
 pub use memory::tune_allocator;
 pub use money::{
@@ -95,7 +97,7 @@ pub use read::{
     Bucket, Bucketing, CashUp, CustomerInfo, CustomerStats, DailyStats, Dashboard, DeadLetter, Kpis, LineView,
     OrderFilter, OrderSource, OrderView, OrderWithSource, Page, Period, ProductInfo, Progress, ProjectionStatus,
     ProjectorOptions, READ_STORE_FILE, ReadCheck, RevenueRow, SearchHit, SearchKind, SeriesPoint, Stamped, Status,
-    TaxAtRate, TenderAmount, TopProduct,
+    StockLevel, StockMove, TaxAtRate, TenderAmount, TopProduct,
 };
 pub use rust_decimal::Decimal;
 pub use store::{

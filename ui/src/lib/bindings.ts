@@ -19,7 +19,15 @@ prices_include_tax: boolean,
 /**
  * The tax rate for products and ad-hoc items that do not name one (a fraction: 0.2 = 20 %).
  */
-default_tax_rate: string, };
+default_tax_rate: string, 
+/**
+ * The address printed under the name on receipts (lines as typed).
+ */
+address?: string | null, 
+/**
+ * What receipts end with ("Thank you! Returns within 30 days with this receipt").
+ */
+receipt_footer?: string | null, };
 
 export type Product = { sku: string, name: string, 
 /**
@@ -34,7 +42,11 @@ tax_rate: string, image: string | null, archived: boolean,
  * Not goods: postage, carriage, fees, bank charges. Sold and counted in the takings like
  * anything else, and left out of the best-selling products.
  */
-not_merchandise?: boolean, };
+not_merchandise?: boolean, 
+/**
+ * At or below this many on hand, the product is low (`None`: only when out).
+ */
+low_stock_at?: number | null, };
 
 export type Customer = { id: string, name: string, email: string | null, phone: string | null, country: string | null, };
 
@@ -106,7 +118,11 @@ lines?: Array<RefundedLine>,
 /**
  * How the money went back (`None` for refunds recorded before refunds said: as paid).
  */
-tender?: Tender | null, };
+tender?: Tender | null, 
+/**
+ * The goods went back on the shelf.
+ */
+restock?: boolean, };
 
 export type Tender = "cash" | "card" | "gift_card" | "other";
 
@@ -629,7 +645,11 @@ export type ShopForm = { name: string, currency: string, time_zone: string, day_
  */
 tax_rate: string, };
 
-export type SettingsForm = { name: string | null, time_zone: string | null, day_start: string | null, prices_include_tax: boolean | null, tax_rate: string | null, };
+export type SettingsForm = { name: string | null, time_zone: string | null, day_start: string | null, prices_include_tax: boolean | null, tax_rate: string | null, 
+/**
+ * For receipts; empty clears it.
+ */
+address?: string, receipt_footer?: string, };
 
 export type LineForm = { sku: string | null, 
 /**
@@ -668,7 +688,11 @@ export type OrderAction = { "action": "ship", order: string, carrier: string, tr
 /**
  * How the money goes back; `None`: by the tender that paid most.
  */
-tender?: Tender, } | { "action": "pay", order: string, payments: Array<PaymentForm>, };
+tender?: Tender, 
+/**
+ * The goods in `lines` go back on the shelf.
+ */
+restock?: boolean, } | { "action": "pay", order: string, payments: Array<PaymentForm>, };
 
 export type ProductForm = { sku: string, name: string, unit_price: string, 
 /**
@@ -682,7 +706,11 @@ existing: boolean, archived: boolean | null,
 /**
  * Postage, fees: left out of the best sellers (editing only).
  */
-not_merchandise: boolean | null, };
+not_merchandise: boolean | null, 
+/**
+ * Low at or below this many on hand; empty: only when out (editing only).
+ */
+low_stock_at?: string, };
 
 export type CustomerForm = { 
 /**

@@ -467,6 +467,21 @@ fn a_split_payment_an_invoice_paid_later_and_the_days_cash_up() {
     assert_eq!((may["value"]["orders"].as_i64(), may["value"]["change_given"].as_str()), (Some(2), Some("14.00")));
     let today = ok(d, &["cashup"]);
     assert!(today.contains("Cash expected in drawer:            1.50"), "4.50 taken, 3.00 given back:\n{today}");
+    // The receipts: the sale with its tenders and change, the refund with how it went back.
+    let sale = ok(d, &["receipt", "1001"]);
+    assert!(sale.contains("Order 1001") && sale.contains("Change") && sale.contains("14.00"), "{sale}");
+    assert!(sale.lines().all(|l| l.chars().count() <= 42), "an 80 mm roll is 42 characters wide:\n{sale}");
+    let refund = ok(d, &["receipt", "1001", "--refund", "1"]);
+    assert!(refund.contains("REFUND") && refund.contains("Given back by") && refund.contains("Cash"), "{refund}");
+    fails(
+        d,
+        &["receipt", "1001", "--refund", "2"],
+        2,
+        "--refund 2: order 1001 has 1 refund(s); give a number from 1 to 1",
+    );
+    let png = d.join("receipt.png");
+    ok(d, &["receipt", "1001", "--png", png.to_str().unwrap()]);
+    assert!(std::fs::read(&png).unwrap().starts_with(b"\x89PNG"));
     let csv = ok(d, &["cashup", "--csv"]);
     assert!(csv.starts_with("day,section,item,amount\n") && csv.contains(",cash,expected_in_drawer,1.50\n"), "{csv}");
 }

@@ -24,6 +24,9 @@ pub struct Product {
     /// anything else, and left out of the best-selling products.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub not_merchandise: bool,
+    /// At or below this many on hand, the product is low (`None`: only when out).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub low_stock_at: Option<i64>,
 }
 
 /// Add a product to the catalog.
@@ -49,6 +52,9 @@ pub struct UpdateProduct {
     /// Mark it as not merchandise (postage, fees), or as goods again.
     #[serde(default)]
     pub not_merchandise: Option<bool>,
+    /// `Some(Some(n))`: low at or below n; `Some(None)`: only when out; `None`: unchanged.
+    #[serde(default)]
+    pub low_stock_at: Option<Option<i64>>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -108,6 +114,7 @@ pub(super) fn add(shop: &Shop, existing: Option<&Product>, cmd: &AddProduct) -> 
         image: text::optional("image path", cmd.image.as_deref(), text::PATH_MAX)?,
         archived: false,
         not_merchandise: false,
+        low_stock_at: None,
     };
     Ok(vec![Event::ProductAdded(ProductAdded { product })])
 }
@@ -142,6 +149,9 @@ pub(super) fn update(shop: &Shop, existing: Option<&Product>, cmd: &UpdateProduc
         && not_merchandise != product.not_merchandise
     {
         events.push(Event::ProductClassified(ProductClassified { sku: sku.clone(), not_merchandise }));
+    }
+    if let Some(low_at) = cmd.low_stock_at {
+        events.extend(super::stock::low_at(product, low_at)?);
     }
     match cmd.archived {
         Some(true) if !product.archived => events.push(Event::ProductArchived(ProductArchived { sku })),

@@ -17,6 +17,7 @@ use super::orders::{OrderCancelled, OrderDelivered, OrderPlaced, OrderRefunded, 
 use super::payments::{OrderPaid, Payment, Tender};
 use super::returns::ReturnRecorded;
 use super::shop::{ShopOpened, ShopSettingsChanged};
+use super::stock::{ProductLowStockSet, StockCounted, StockReceived};
 
 /// Something that happened in the shop.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -30,6 +31,9 @@ pub enum Event {
     ProductArchived(ProductArchived),
     ProductRestored(ProductRestored),
     ProductClassified(ProductClassified),
+    ProductLowStockSet(ProductLowStockSet),
+    StockReceived(StockReceived),
+    StockCounted(StockCounted),
     CustomerRegistered(CustomerRegistered),
     CustomerDetailsChanged(CustomerDetailsChanged),
     OrderPlaced(OrderPlaced),
@@ -180,6 +184,9 @@ events! {
     ProductArchived => "product.archived", v 1,
     ProductRestored => "product.restored", v 1,
     ProductClassified => "product.classified", v 1,
+    ProductLowStockSet => "product.low_stock_set", v 1,
+    StockReceived => "stock.received", v 1,
+    StockCounted => "stock.counted", v 1,
     CustomerRegistered => "customer.registered", v 2,
     CustomerDetailsChanged => "customer.details_changed", v 1,
     OrderPlaced => "order.placed", v 4,
@@ -268,6 +275,9 @@ impl Event {
             Event::ProductArchived(e) => StreamId::Product(e.sku.clone()),
             Event::ProductRestored(e) => StreamId::Product(e.sku.clone()),
             Event::ProductClassified(e) => StreamId::Product(e.sku.clone()),
+            Event::ProductLowStockSet(e) => StreamId::Product(e.sku.clone()),
+            Event::StockReceived(e) => StreamId::Product(e.sku.clone()),
+            Event::StockCounted(e) => StreamId::Product(e.sku.clone()),
             Event::CustomerRegistered(e) => StreamId::Customer(e.customer.id.clone()),
             Event::CustomerDetailsChanged(e) => StreamId::Customer(e.customer.id.clone()),
             Event::OrderPlaced(e) => StreamId::Order(e.order.clone()),

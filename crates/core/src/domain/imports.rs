@@ -242,6 +242,7 @@ fn lifecycle(shop: &Shop, order: &mut Order, cmd: &ImportOrder, now: DateTime<Ut
                 reason: r.reason.clone(),
                 at: Some(r.at),
                 tender: None,
+                restock: false,
             },
             now,
         )?;

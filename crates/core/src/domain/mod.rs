@@ -15,6 +15,7 @@ mod payments;
 mod rejection;
 mod returns;
 mod shop;
+mod stock;
 mod text;
 
 #[cfg(test)]
@@ -50,6 +51,7 @@ pub use payments::{
 pub use rejection::Rejection;
 pub use returns::{RecordReturn, Return, ReturnRecorded};
 pub use shop::{ChangeShopSettings, OpenShop, Shop, ShopOpened, ShopSettingsChanged, business_day};
+pub use stock::{CountStock, MAX_ON_HAND, ProductLowStockSet, ReceiveStock, StockCounted, StockReceived};
 pub use text::{EMAIL_MAX, ID_MAX, NAME_MAX, NOTE_MAX, PATH_MAX, PHONE_MAX, REASON_MAX, SHORT_MAX, SKU_MAX};
 
 /// Checks an id (customer id, order number) as the rules would: for importers that leave out
@@ -142,6 +144,8 @@ pub enum Command {
     CancelOrder(CancelOrder),
     RefundOrder(RefundOrder),
     PayOrder(PayOrder),
+    ReceiveStock(ReceiveStock),
+    CountStock(CountStock),
     RecordReturn(RecordReturn),
     ImportOrder(Box<ImportOrder>),
     ImportReturn(ImportReturn),
@@ -213,6 +217,8 @@ impl Command {
             Command::CancelOrder(c) => refs.orders.push(key(&c.order)),
             Command::RefundOrder(c) => refs.orders.push(key(&c.order)),
             Command::PayOrder(c) => refs.orders.push(key(&c.order)),
+            Command::ReceiveStock(c) => refs.products.push(key(&c.sku)),
+            Command::CountStock(c) => refs.products.push(key(&c.sku)),
             Command::RecordReturn(c) => {
                 refs.returns.push(key(&c.id));
                 refs.customers.extend(c.customer.as_deref().map(key));
@@ -252,6 +258,8 @@ impl Command {
             Command::CancelOrder(c) => Some(StreamId::Order(key(&c.order))),
             Command::RefundOrder(c) => Some(StreamId::Order(key(&c.order))),
             Command::PayOrder(c) => Some(StreamId::Order(key(&c.order))),
+            Command::ReceiveStock(c) => Some(StreamId::Product(key(&c.sku))),
+            Command::CountStock(c) => Some(StreamId::Product(key(&c.sku))),
             Command::RecordReturn(c) => Some(StreamId::Return(key(&c.id))),
             // Where it lands (its number, or `N-2` …) is decided with the state.
             Command::ImportOrder(c) => Some(StreamId::Order(key(&c.source.number))),
@@ -298,6 +306,8 @@ pub fn decide(state: &State, command: &Command) -> Result<Vec<Event>, Rejection>
         Command::CancelOrder(c) => orders::cancel(order(&c.order), c, state.now),
         Command::RefundOrder(c) => orders::refund(shop, order(&c.order), c, state.now),
         Command::PayOrder(c) => orders::pay(shop, order(&c.order), c, state.now),
+        Command::ReceiveStock(c) => stock::receive(product(&c.sku), c, state.now),
+        Command::CountStock(c) => stock::count(product(&c.sku), c, state.now),
         Command::RecordReturn(c) => returns::record(
             returns::ReturnContext {
                 shop,
@@ -362,6 +372,13 @@ pub fn apply(state: &mut State, event: &Event) {
                 p.not_merchandise = e.not_merchandise;
             }
         }
+        Event::ProductLowStockSet(e) => {
+            if let Some(p) = state.products.get_mut(&e.sku) {
+                p.low_stock_at = e.low_at;
+            }
+        }
+        // How many are on hand is the read side's; the product row does not change.
+        Event::StockReceived(_) | Event::StockCounted(_) => {}
         Event::CustomerRegistered(e) => {
             if e.numbered {
                 bump(&mut state.next_customer_number, &e.customer.id);

@@ -192,6 +192,9 @@ pub struct Refund {
     /// How the money went back (`None` for refunds recorded before refunds said: as paid).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tender: Option<Tender>,
+    /// The goods went back on the shelf.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub restock: bool,
 }
 
 /// Units of one order line given back by a refund.
@@ -298,6 +301,9 @@ pub struct RefundOrder {
     /// How the money goes back; `None`: by the tender that paid the most of the order.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tender: Option<Tender>,
+    /// The goods named in `lines` go back on the shelf.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub restock: bool,
 }
 
 impl RefundOrder {
@@ -310,6 +316,7 @@ impl RefundOrder {
             reason: reason.into(),
             at: None,
             tender: None,
+            restock: false,
         }
     }
 }
@@ -376,6 +383,9 @@ pub struct OrderRefunded {
     /// v3: how the money went back (`None` in v1 and v2: as the order was paid).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tender: Option<Tender>,
+    /// v3: the goods went back on the shelf (stock).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub restock: bool,
 }
 
 /// What `place` needs to know besides the command.
@@ -701,6 +711,9 @@ pub(super) fn refund(
             });
         }
     }
+    if cmd.restock && lines.is_empty() {
+        return Err(Rejection::RestockWithoutGoods);
+    }
     let reason = text::required("reason", "why the money goes back", &cmd.reason, text::REASON_MAX)?;
     Ok(vec![Event::OrderRefunded(OrderRefunded {
         order: order.id.clone(),
@@ -709,6 +722,7 @@ pub(super) fn refund(
         at: cmd.at.unwrap_or(now),
         lines,
         tender: Some(tender),
+        restock: cmd.restock,
     })])
 }
 
@@ -828,6 +842,7 @@ pub(super) fn apply(order: &mut Order, event: &Event) {
                 at: e.at,
                 lines: e.lines.clone(),
                 tender: e.tender,
+                restock: e.restock,
             });
         }
         Event::OrderPaid(e) => order.payments.extend(e.payments.iter().cloned()),

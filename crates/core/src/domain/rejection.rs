@@ -168,6 +168,12 @@ pub enum Rejection {
     /// Payments that leave part of an order unpaid, without saying it is an invoice.
     #[error("{due} of the {total} is not paid yet; take the rest, or place the order as an invoice to be paid later")]
     PaymentShort { due: String, total: String },
+    /// A stock count or level below zero or beyond what a shelf holds.
+    #[error("{given} is not a stock level; enter a whole number from 0 to {max}")]
+    CountOutOfRange { given: i64, max: i64 },
+    /// Restocking a refund that names no goods.
+    #[error("a refund that puts goods back in stock must say which: enter how many of which lines came back")]
+    RestockWithoutGoods,
     /// A payment that names no tender.
     #[error("no payment given; {due} is due: enter what was paid and how")]
     NoPayments { due: String },

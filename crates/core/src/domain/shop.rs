@@ -25,6 +25,12 @@ pub struct Shop {
     /// The tax rate for products and ad-hoc items that do not name one (a fraction: 0.2 = 20 %).
     #[ts(as = "String")]
     pub default_tax_rate: Decimal,
+    /// The address printed under the name on receipts (lines as typed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub address: Option<String>,
+    /// What receipts end with ("Thank you! Returns within 30 days with this receipt").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub receipt_footer: Option<String>,
 }
 
 impl Shop {
@@ -63,6 +69,12 @@ pub struct ChangeShopSettings {
     pub day_start: Option<String>,
     pub prices_include_tax: Option<bool>,
     pub default_tax_rate: Option<Decimal>,
+    /// `Some("")` clears it.
+    #[serde(default)]
+    pub address: Option<String>,
+    /// `Some("")` clears it.
+    #[serde(default)]
+    pub receipt_footer: Option<String>,
 }
 
 /// The shop was set up.
@@ -80,6 +92,11 @@ pub struct ShopSettingsChanged {
     pub day_start: NaiveTime,
     pub prices_include_tax: bool,
     pub default_tax_rate: Decimal,
+    /// Receipt address and footer (absent in events written before receipts: none).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub address: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub receipt_footer: Option<String>,
 }
 
 pub(super) fn open(current: Option<&Shop>, cmd: &OpenShop) -> Result<ShopOpened, Rejection> {
@@ -93,6 +110,8 @@ pub(super) fn open(current: Option<&Shop>, cmd: &OpenShop) -> Result<ShopOpened,
         day_start: parse_day_start(&cmd.day_start)?,
         prices_include_tax: cmd.prices_include_tax,
         default_tax_rate: money::check_tax_rate(cmd.default_tax_rate)?,
+        address: None,
+        receipt_footer: None,
     };
     Ok(ShopOpened { shop })
 }
@@ -111,8 +130,18 @@ pub(super) fn change(
         day_start: cmd.day_start.as_deref().map(parse_day_start).transpose()?.unwrap_or(shop.day_start),
         prices_include_tax: cmd.prices_include_tax.unwrap_or(shop.prices_include_tax),
         default_tax_rate: cmd.default_tax_rate.map(money::check_tax_rate).transpose()?.unwrap_or(shop.default_tax_rate),
+        address: match &cmd.address {
+            Some(text) => text::optional_multiline("shop address", Some(text), text::NOTE_MAX)?,
+            None => shop.address.clone(),
+        },
+        receipt_footer: match &cmd.receipt_footer {
+            Some(text) => text::optional_multiline("receipt footer", Some(text), text::NOTE_MAX)?,
+            None => shop.receipt_footer.clone(),
+        },
     };
     let same = changed.name == shop.name
+        && changed.address == shop.address
+        && changed.receipt_footer == shop.receipt_footer
         && changed.time_zone == shop.time_zone
         && changed.day_start == shop.day_start
         && changed.prices_include_tax == shop.prices_include_tax
@@ -126,6 +155,8 @@ pub(super) fn apply_change(shop: &mut Shop, e: &ShopSettingsChanged) {
     shop.day_start = e.day_start;
     shop.prices_include_tax = e.prices_include_tax;
     shop.default_tax_rate = e.default_tax_rate;
+    shop.address.clone_from(&e.address);
+    shop.receipt_footer.clone_from(&e.receipt_footer);
 }
 
 fn parse_time_zone(name: &str) -> Result<Tz, Rejection> {

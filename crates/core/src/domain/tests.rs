@@ -548,6 +548,7 @@ fn refunds_never_exceed_what_is_left() {
             lines: Vec::new(),
             // Placed naming no payment method: paid in full by "other", and given back so.
             tender: Some(Tender::Other),
+            restock: false,
         })]
     );
     assert_eq!(rejected(&one_order(), refund("7", "0", "x")), "refund amount 0.00 GBP must be more than zero");
@@ -566,6 +567,7 @@ fn refund_lines(order: &str, lines: &[(usize, i64)], amount: Option<&str>) -> Co
         reason: "came back".into(),
         at: None,
         tender: None,
+        restock: false,
     })
 }
 
@@ -1135,4 +1137,35 @@ fn an_order_placed_before_payments_reads_as_paid_in_full_by_its_method() {
     let refund = serde_json::json!({"order": "1001", "amount": "4.00", "reason": "x", "at": "2024-05-01T10:00:00Z"});
     let Event::OrderRefunded(r) = Event::from_payload("order.refunded", 2, refund).unwrap() else { panic!() };
     assert_eq!(r.tender, None);
+}
+
+// ---- stock ----
+
+#[test]
+fn stock_is_received_in_whole_units_and_counted_with_a_reason() {
+    let receive =
+        |sku: &str, quantity| Command::ReceiveStock(ReceiveStock { sku: sku.into(), quantity, note: None, at: None });
+    let count = |counted, reason: &str| {
+        Command::CountStock(CountStock { sku: "MUG".into(), counted, reason: reason.into(), at: None })
+    };
+    assert_eq!(
+        when(&shop(), receive(" MUG ", 12)),
+        vec![Event::StockReceived(StockReceived { sku: "MUG".into(), quantity: 12, note: None, at: now() })]
+    );
+    assert_eq!(
+        rejected(&shop(), receive("NOPE", 1)),
+        decide(&given(&shop()), &receive("NOPE", 1)).unwrap_err().to_string()
+    );
+    assert!(rejected(&shop(), receive("NOPE", 1)).contains("NOPE"));
+    assert!(rejected(&shop(), receive("MUG", 0)).contains("quantity 0"));
+    assert!(rejected(&shop(), receive("MUG", 2_000_000)).contains("2000000"));
+    assert_eq!(rejected(&shop(), count(-1, "x")), "-1 is not a stock level; enter a whole number from 0 to 1000000000");
+    assert!(rejected(&shop(), count(3, " ")).starts_with("reason is empty"));
+    let set = |low: Option<i64>| {
+        Command::UpdateProduct(UpdateProduct { sku: "MUG".into(), low_stock_at: Some(low), ..Default::default() })
+    };
+    let low = with(shop(), &[set(Some(4))]);
+    assert_eq!(given(&low).products["MUG"].low_stock_at, Some(4));
+    assert!(when(&low, set(Some(4))).is_empty(), "the same level again changes nothing");
+    assert_eq!(given(&with(low, &[set(None)])).products["MUG"].low_stock_at, None);
 }

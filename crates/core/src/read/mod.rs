@@ -16,6 +16,7 @@ mod product_sales;
 mod projector;
 mod queries;
 mod search;
+mod stock;
 mod store;
 mod tables;
 
@@ -28,6 +29,7 @@ use rust_decimal::Decimal;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
+pub(crate) use cashup::tax_by_rate;
 pub use cashup::{CashUp, TaxAtRate, TenderAmount};
 pub use customer_stats::CustomerStats;
 pub use daily::DailyStats;
@@ -41,6 +43,7 @@ pub use queries::{
     SeriesPoint, Stamped, TopProduct,
 };
 pub use search::{SearchHit, SearchKind};
+pub use stock::{StockLevel, StockMove};
 pub use store::READ_STORE_FILE;
 
 /// How moments map to business days: the shop's time zone and day start. The read store is

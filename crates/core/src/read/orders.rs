@@ -173,6 +173,7 @@ impl OrderView {
                     at: e.at,
                     lines: e.lines.clone(),
                     tender: e.tender,
+                    restock: e.restock,
                 });
                 self.refunded += e.amount;
             }

@@ -443,6 +443,16 @@ impl Countertop {
     }
 
     /// A customer's details and numbers.
+    /// Every product's stock level (products never stocked nor sold are absent), by SKU.
+    pub fn stock(&self) -> Result<Stamped<Vec<super::StockLevel>>, crate::Error> {
+        self.read_stamped(super::stock::levels)
+    }
+
+    /// A product's stock movements, newest first.
+    pub fn stock_moves(&self, sku: &str, limit: usize) -> Result<Stamped<Vec<super::StockMove>>, crate::Error> {
+        self.read_stamped(|txn| super::stock::moves(txn, sku.trim(), limit))
+    }
+
     /// A business day's cash-up (Z report).
     pub fn cashup(&self, day: NaiveDate) -> Result<Stamped<super::CashUp>, crate::Error> {
         self.read_stamped(|txn| {

@@ -12,12 +12,19 @@
 
 use redb::{ReadableTable, WriteTransaction};
 
-use super::{Bucketing, cashup, customer_stats, daily, dead_letters, directory, orders, product_sales};
+use super::{Bucketing, cashup, customer_stats, daily, dead_letters, directory, orders, product_sales, stock};
 use crate::store::Envelope;
 
 /// Each projection's name and version. Bump a version when its tables change shape or meaning.
-const NAMES: &[(&str, u32)] =
-    &[("directory", 3), ("orders", 4), ("daily", 3), ("product_sales", 5), ("customer_stats", 3), ("cashup", 1)];
+const NAMES: &[(&str, u32)] = &[
+    ("directory", 3),
+    ("orders", 4),
+    ("daily", 3),
+    ("product_sales", 5),
+    ("customer_stats", 3),
+    ("cashup", 1),
+    ("stock", 1),
+];
 
 /// Identifies the read models' shape; stored in the read store and compared at open.
 pub(crate) fn fingerprint() -> String {
@@ -40,6 +47,7 @@ pub(crate) struct ReadTables<'txn> {
     product_sales: product_sales::Tables<'txn>,
     customer_stats: customer_stats::Tables<'txn>,
     cashup: cashup::Tables<'txn>,
+    stock: stock::Tables<'txn>,
 }
 
 impl<'txn> ReadTables<'txn> {
@@ -51,6 +59,7 @@ impl<'txn> ReadTables<'txn> {
             product_sales: product_sales::Tables::open(txn)?,
             customer_stats: customer_stats::Tables::open(txn)?,
             cashup: cashup::Tables::open(txn)?,
+            stock: stock::Tables::open(txn)?,
         })
     }
 
@@ -93,6 +102,10 @@ impl<'txn> ReadTables<'txn> {
         if wanted("cashup") {
             let apply = || self.cashup.apply(envelope, bucketing, &self.orders);
             note("cashup", guarded("cashup", envelope, apply)?);
+        }
+        if wanted("stock") {
+            let apply = || self.stock.apply(envelope, &self.orders);
+            note("stock", guarded("stock", envelope, apply)?);
         }
         Ok(failed)
     }
@@ -166,6 +179,7 @@ pub(crate) fn digest(txn: &redb::ReadTransaction) -> Result<String, crate::Error
     product_sales::digest(txn, &mut hasher)?;
     customer_stats::digest(txn, &mut hasher)?;
     cashup::digest(txn, &mut hasher)?;
+    stock::digest(txn, &mut hasher)?;
     Ok(hasher.finalize().to_hex().to_string())
 }
 

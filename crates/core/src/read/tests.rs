@@ -389,6 +389,7 @@ fn dashboards_orders_and_search_follow_the_log() {
         reason: "towel torn".into(),
         at: Some(london(2024, 3, 4, 9, 0)),
         tender: None,
+        restock: false,
     }));
     // 1004: Ada, cancelled.
     run(place(Some("1"), &[("CARD", 3)], Some(london(2024, 3, 3, 11, 0))));
@@ -514,6 +515,7 @@ fn random_histories_match_an_independent_fold_and_a_from_scratch_build() {
                 reason: "partial".into(),
                 at: Some(base + TimeDelta::minutes(rng.below(60 * 24 * 60) as i64)),
                 tender: None,
+                restock: false,
             }),
             // Goods back by line: one or two lines, a unit or a few (more than is left is
             // refused, as it should be).
@@ -526,6 +528,7 @@ fn random_histories_match_an_independent_fold_and_a_from_scratch_build() {
                 reason: "came back".into(),
                 at: Some(base + TimeDelta::minutes(rng.below(60 * 24 * 60) as i64)),
                 tender: None,
+                restock: rng.below(2) == 0,
             }),
             8 => Command::UpdateCustomer(UpdateCustomer {
                 id: (1 + rng.below(3)).to_string(),
@@ -584,6 +587,7 @@ fn a_crash_inside_or_between_batches_never_double_counts() {
                 reason: "r".into(),
                 at: None,
                 tender: None,
+                restock: false,
             })))
             .unwrap();
         }
@@ -881,8 +885,12 @@ fn an_event_beyond_the_largest_total_is_parked_and_the_day_goes_on() {
     caught_up(&ct);
     let letters = ct.dead_letters().unwrap();
     let names: Vec<&str> = letters.iter().filter(|l| l.position == parked).map(|l| l.projection.as_str()).collect();
-    assert_eq!(names, ["cashup", "customer_stats", "daily", "directory", "orders", "product_sales"], "{letters:?}");
-    assert_eq!(letters.iter().filter(|l| l.position == again).count(), 6, "{letters:?}");
+    assert_eq!(
+        names,
+        ["cashup", "customer_stats", "daily", "directory", "orders", "product_sales", "stock"],
+        "{letters:?}"
+    );
+    assert_eq!(letters.iter().filter(|l| l.position == again).count(), 7, "{letters:?}");
     assert!(letters[0].error.contains("is more than 1,000,000,000,000"), "{}", letters[0].error);
     // The day holds the two real orders, and keeps taking more.
     let day =
@@ -1113,6 +1121,7 @@ fn top_products_break_ties_by_name_and_show_the_name_last_sold_under() {
         image: None,
         archived: None,
         not_merchandise: None,
+        low_stock_at: None,
     }));
     run(place(None, &[("MUG", 1)], Some(day2)));
     run(sale(vec![item("Apple", "5.00")], day2));
@@ -1295,4 +1304,49 @@ fn the_cash_up_counts_money_by_tender_on_the_day_it_moved() {
     assert_eq!(ct.read_digest().unwrap().value, scratch_digest(&ct));
     let view = ct.order("B", None, WAIT).unwrap().unwrap().value.order;
     assert_eq!((view.paid(), view.due), (dec("4.50"), dec("0.00")));
+}
+
+#[test]
+fn stock_moves_with_sales_restocking_refunds_cancellations_and_counts() {
+    let dir = tempfile::tempdir().unwrap();
+    let ct = shop(dir.path());
+    let run = |c: Command| ct.execute(Request::new(c)).unwrap();
+    let at = Some(london(2024, 5, 1, 10, 0));
+    run(Command::ReceiveStock(ReceiveStock { sku: "MUG".into(), quantity: 10, note: Some("delivery 42".into()), at }));
+    run(Command::UpdateProduct(UpdateProduct { sku: "MUG".into(), low_stock_at: Some(Some(6)), ..Default::default() }));
+    run(place(None, &[("MUG", 3), ("TEA", 2)], at)); // 1001: MUG 10 → 7; TEA (never stocked) → −2
+    run(place(None, &[("MUG", 2)], at)); // 1002: → 5, low
+    // One mug of 1001 back on the shelf; one more refunded without restocking (broken).
+    let mut back = RefundOrder::amount("1001", "8".parse().unwrap(), "unwanted");
+    back.lines = vec![RefundLineInput { line: 1, quantity: 1 }];
+    back.restock = true;
+    run(Command::RefundOrder(back)); // → 6
+    let mut broken = RefundOrder::amount("1001", "8".parse().unwrap(), "broken");
+    broken.lines = vec![RefundLineInput { line: 1, quantity: 1 }];
+    run(Command::RefundOrder(broken)); // stays 6
+    // Cancelling 1001 puts back what had not come back on the shelf: 3 − 1 restocked = 2.
+    run(Command::CancelOrder(CancelOrder { order: "1001".into(), reason: "duplicate".into(), at: None })); // → 8
+    tables_caught_up(&ct);
+    let level = |sku: &str| ct.stock().unwrap().value.into_iter().find(|l| l.sku == sku).unwrap();
+    let mug = level("MUG");
+    assert_eq!((mug.on_hand, mug.tracked, mug.low_at, mug.is_low()), (8, true, Some(6), false));
+    let tea = level("TEA");
+    assert_eq!((tea.on_hand, tea.tracked, tea.is_low()), (2 - 2, false, false), "cancelled: the towels came back too");
+    run(Command::CountStock(CountStock { sku: "MUG".into(), counted: 5, reason: "shelf check".into(), at: None }));
+    tables_caught_up(&ct);
+    assert!(level("MUG").is_low(), "5 is at or below 6");
+    let moves = ct.stock_moves("MUG", 10).unwrap().value;
+    let changes: Vec<(i64, i64)> = moves.iter().map(|m| (m.change, m.on_hand)).collect();
+    assert_eq!(changes, [(-3, 5), (2, 8), (1, 6), (-2, 5), (-3, 7), (10, 10)], "newest first: {moves:?}");
+    assert!(moves[0].why.contains("shelf check") && moves[5].why.contains("delivery 42"));
+    // A sale with nothing on the shelf goes through and the level says so.
+    run(place(None, &[("MUG", 9)], at));
+    tables_caught_up(&ct);
+    assert_eq!(level("MUG").on_hand, -4);
+    assert_eq!(ct.read_digest().unwrap().value, scratch_digest(&ct));
+    // Restocking needs the goods named.
+    let mut vague = RefundOrder::amount("1002", "1".parse().unwrap(), "x");
+    vague.restock = true;
+    let refused = ct.execute(Request::new(Command::RefundOrder(vague))).unwrap_err();
+    assert!(refused.to_string().contains("must say which"), "{refused}");
 }

@@ -142,6 +142,7 @@ fn day(disk: &Arc<SimDisk>, seed: u64) -> Day {
                         reason: "damaged".into(),
                         at: None,
                         tender: None,
+                        restock: false,
                     }),
                     _ => Command::CancelOrder(CancelOrder {
                         order: order.clone(),

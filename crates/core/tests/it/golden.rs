@@ -257,6 +257,7 @@ fn write_golden(dir: &Path) {
             reason: "chipped".into(),
             at: Some(at),
             tender: None,
+            restock: false,
         }),
     ];
     for command in commands {

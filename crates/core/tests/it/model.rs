@@ -175,6 +175,7 @@ fn random_command(rng: &mut fastrand::Rng, model: &Model) -> Command {
                 reason: "damaged".into(),
                 at: None,
                 tender: None,
+                restock: false,
             })
         }
         _ => Command::UpdateProduct(UpdateProduct {

@@ -581,6 +581,7 @@ fn seam_run(seed: u64, steps: usize) {
                     reason: "r".into(),
                     at: None,
                     tender: None,
+                    restock: false,
                 });
                 let accepted = ct.execute(Request::new(command)).is_ok();
                 let order = model.orders.get_mut(&id).unwrap();

@@ -1,0 +1,205 @@
+//! Read model: stock on hand per catalog product, and each product's stock movements. Owns
+//! `stock_levels` and `stock_moves`.
+//!
+//! Stock moves by SKU: every line sold with a SKU takes its units off; a cancellation puts back what had not
+//! come back already; a refund that restocks puts its goods back; a return (credit note) puts
+//! its goods back; stock received adds; a count sets the level (the difference is a movement
+//! with the count's reason). Stock may go below zero: the sale always wins at the counter, and
+//! the level says so. A product "tracks stock" once stock was received or counted for it:
+//! only those are listed as low.
+
+use chrono::{DateTime, Utc};
+use redb::{ReadableTable, Table, TableDefinition, WriteTransaction};
+use serde::{Deserialize, Serialize};
+
+use super::orders;
+use super::{Apply, decode_row, encode_row};
+use crate::domain::Event;
+use crate::store::Envelope;
+
+const LEVELS: TableDefinition<'_, &str, &[u8]> = TableDefinition::new("stock_levels");
+/// (SKU, log position) → the movement.
+const MOVES: TableDefinition<'_, (&str, u64), &[u8]> = TableDefinition::new("stock_moves");
+
+/// A product's stock.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
+pub struct StockLevel {
+    pub sku: String,
+    pub on_hand: i64,
+    /// Stock was received or counted for it: it is on the shelf and watched.
+    pub tracked: bool,
+    /// At or below this, it is low (set per product; `None`: never low, only out).
+    pub low_at: Option<i64>,
+    pub last_moved: Option<DateTime<Utc>>,
+}
+
+impl StockLevel {
+    /// Tracked and at or below its threshold (or out of stock).
+    pub fn is_low(&self) -> bool {
+        self.tracked && (self.on_hand <= 0 || self.low_at.is_some_and(|low| self.on_hand <= low))
+    }
+}
+
+/// One change to a product's stock.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
+pub struct StockMove {
+    pub position: u64,
+    pub at: DateTime<Utc>,
+    /// Units in (positive) or out (negative).
+    pub change: i64,
+    /// What moved it: "sold in order 1001", "received: delivery 42", "counted: shelf check".
+    pub why: String,
+    /// The level after it.
+    pub on_hand: i64,
+}
+
+pub(crate) struct Tables<'txn> {
+    levels: Table<'txn, &'static str, &'static [u8]>,
+    moves: Table<'txn, (&'static str, u64), &'static [u8]>,
+}
+
+impl<'txn> Tables<'txn> {
+    pub(crate) fn open(txn: &'txn WriteTransaction) -> Result<Tables<'txn>, crate::Error> {
+        Ok(Tables { levels: txn.open_table(LEVELS)?, moves: txn.open_table(MOVES)? })
+    }
+
+    fn get(&self, sku: &str) -> Result<StockLevel, crate::Error> {
+        Ok(self
+            .levels
+            .get(sku)?
+            .map(|v| decode_row(v.value()))
+            .transpose()?
+            .unwrap_or_else(|| StockLevel { sku: sku.to_owned(), ..StockLevel::default() }))
+    }
+
+    /// Moves `sku` by `change` and records why.
+    fn change(
+        &mut self,
+        envelope: &Envelope,
+        sku: &str,
+        change: i64,
+        at: DateTime<Utc>,
+        why: String,
+    ) -> Result<(), crate::Error> {
+        let mut level = self.get(sku)?;
+        level.on_hand = level.on_hand.saturating_add(change);
+        level.last_moved = Some(at);
+        self.put(&level)?;
+        let entry = StockMove { position: envelope.position, at, change, why, on_hand: level.on_hand };
+        self.moves.insert((sku, envelope.position), encode_row(&entry)?.as_slice())?;
+        Ok(())
+    }
+
+    fn put(&mut self, level: &StockLevel) -> Result<(), crate::Error> {
+        self.levels.insert(level.sku.as_str(), encode_row(level)?.as_slice())?;
+        Ok(())
+    }
+
+    /// Only reads the order view; `orders` has already applied this event.
+    pub(crate) fn apply(&mut self, envelope: &Envelope, orders: &orders::Tables<'_>) -> Result<Apply, crate::Error> {
+        match &envelope.event {
+            Event::OrderPlaced(e) => {
+                for l in &e.lines {
+                    if let Some(sku) = &l.sku {
+                        self.change(envelope, sku, -i64::from(l.quantity), e.at, format!("sold in order {}", e.order))?;
+                    }
+                }
+            }
+            Event::OrderRefunded(e) if e.restock => {
+                let Some(view) = orders.view(&e.order)? else {
+                    return Ok(Err(format!("refunded order {} is not in the order view", e.order)));
+                };
+                for back in &e.lines {
+                    let Some(l) = view.lines.get(back.line as usize) else { continue };
+                    if let Some(sku) = &l.sku {
+                        let why = format!("back from order {} (refund)", e.order);
+                        self.change(envelope, sku, i64::from(back.quantity), e.at, why)?;
+                    }
+                }
+            }
+            Event::OrderCancelled(e) => {
+                let Some(view) = orders.view(&e.order)? else {
+                    return Ok(Err(format!("cancelled order {} is not in the order view", e.order)));
+                };
+                // What had not already come back on a restocking refund goes back now.
+                for (i, l) in view.lines.iter().enumerate() {
+                    let Some(sku) = &l.sku else { continue };
+                    let restocked: u32 = view
+                        .refunds
+                        .iter()
+                        .filter(|r| r.restock)
+                        .flat_map(|r| &r.lines)
+                        .filter(|b| b.line as usize == i)
+                        .map(|b| b.quantity)
+                        .sum();
+                    let back = i64::from(l.quantity.saturating_sub(restocked));
+                    if back > 0 {
+                        self.change(envelope, sku, back, e.at, format!("order {} cancelled", e.order))?;
+                    }
+                }
+            }
+            Event::ReturnRecorded(e) => {
+                for l in &e.record.lines {
+                    if let Some(sku) = &l.sku {
+                        let why = format!("returned (credit note {})", e.record.id);
+                        self.change(envelope, sku, i64::from(l.quantity), e.record.at, why)?;
+                    }
+                }
+            }
+            Event::StockReceived(e) => {
+                let mut level = self.get(&e.sku)?;
+                level.tracked = true;
+                self.put(&level)?;
+                let why = match &e.note {
+                    Some(note) => format!("received: {note}"),
+                    None => "received".to_owned(),
+                };
+                self.change(envelope, &e.sku, i64::from(e.quantity), e.at, why)?;
+            }
+            Event::StockCounted(e) => {
+                let mut level = self.get(&e.sku)?;
+                level.tracked = true;
+                let change = e.counted - level.on_hand;
+                self.put(&level)?;
+                self.change(envelope, &e.sku, change, e.at, format!("counted {}: {}", e.counted, e.reason))?;
+            }
+            Event::ProductAdded(e) if e.product.low_stock_at.is_some() => {
+                let mut level = self.get(&e.product.sku)?;
+                level.low_at = e.product.low_stock_at;
+                self.put(&level)?;
+            }
+            Event::ProductLowStockSet(e) => {
+                let mut level = self.get(&e.sku)?;
+                level.low_at = e.low_at;
+                self.put(&level)?;
+            }
+            _ => {}
+        }
+        Ok(Ok(()))
+    }
+}
+
+/// Every product's stock, by SKU.
+pub(crate) fn levels(txn: &redb::ReadTransaction) -> Result<Vec<StockLevel>, crate::Error> {
+    let table = txn.open_table(LEVELS)?;
+    let mut out = Vec::new();
+    for entry in table.iter()? {
+        out.push(decode_row(entry?.1.value())?);
+    }
+    Ok(out)
+}
+
+/// One product's movements, newest first, at most `limit`.
+pub(crate) fn moves(txn: &redb::ReadTransaction, sku: &str, limit: usize) -> Result<Vec<StockMove>, crate::Error> {
+    let table = txn.open_table(MOVES)?;
+    let mut out = Vec::new();
+    for entry in table.range((sku, 0)..=(sku, u64::MAX))?.rev().take(limit) {
+        out.push(decode_row(entry?.1.value())?);
+    }
+    Ok(out)
+}
+
+pub(crate) fn digest(txn: &redb::ReadTransaction, hasher: &mut blake3::Hasher) -> Result<(), crate::Error> {
+    super::tables::digest_table(&txn.open_table(LEVELS)?, hasher)?;
+    super::tables::digest_table(&txn.open_table(MOVES)?, hasher)
+}
