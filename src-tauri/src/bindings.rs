@@ -80,6 +80,10 @@ mod tests {
             core::TenderAmount,
             core::TaxAtRate,
             core::CashUp,
+            core::StockLevel,
+            core::StockMove,
+            core::receipt::ReceiptRow,
+            core::receipt::Receipt,
             // The System screen: freshness, jobs, imports, backups.
             core::Progress,
             core::ProjectionStatus,
@@ -111,6 +115,7 @@ mod tests {
             forms::RefundLineForm,
             forms::OrderAction,
             forms::ProductForm,
+            forms::StockAction,
             forms::CustomerForm,
         );
         out.truncate(out.trim_end().len());

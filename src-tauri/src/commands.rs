@@ -6,16 +6,17 @@ use std::sync::Arc;
 use chrono::{DateTime, NaiveDate, Utc};
 use countertop_core::chart::{self, ChartKind, ChartPoint, Geometry};
 use countertop_core::import::{Format, ImportOptions};
+use countertop_core::receipt::{self, Receipt, ReceiptKind};
 use countertop_core::{
     Bucket, CashUp, Command, Customer, CustomerInfo, CustomerStats, Dashboard, DeadLetter, Decimal, Entity, Envelope,
-    OrderFilter, OrderView, Outcome, Page, Period, Product, Request, SearchHit, Shop, Stamped, Status, Verification,
-    export,
+    OrderFilter, OrderView, Outcome, Page, Period, Product, Request, SearchHit, Shop, Stamped, Status, StockLevel,
+    Verification, export,
 };
 use serde::{Deserialize, Serialize};
 use tauri::{AppHandle, State};
 
 use crate::error::{ApiError, ApiResult};
-use crate::forms::{CustomerForm, OrderAction, OrderForm, ProductForm, SettingsForm, ShopForm};
+use crate::forms::{CustomerForm, OrderAction, OrderForm, ProductForm, SettingsForm, ShopForm, StockAction};
 use crate::jobs::{self, Job};
 use crate::shell::{Opened, Shell};
 
@@ -119,6 +120,56 @@ pub async fn save_product(shell: State<'_, Shell>, command_id: String, form: Pro
 #[tauri::command]
 pub async fn save_customer(shell: State<'_, Shell>, command_id: String, form: CustomerForm) -> ApiResult<Outcome> {
     blocking(shell, move |o| execute(&o, command_id, form.command())).await
+}
+
+/// Goods received or a shelf counted.
+#[tauri::command]
+pub async fn stock_action(shell: State<'_, Shell>, command_id: String, action: StockAction) -> ApiResult<Outcome> {
+    blocking(shell, move |o| execute(&o, command_id, action.command()?)).await
+}
+
+/// Every product's stock on hand (those sold or stocked).
+#[tauri::command]
+pub async fn stock(shell: State<'_, Shell>) -> ApiResult<Stamped<Vec<StockLevel>>> {
+    blocking(shell, |o| Ok(o.ct.stock()?)).await
+}
+
+/// An order's receipt, or the receipt of its refund at `refund` (from 0), laid out by the core.
+#[tauri::command]
+pub async fn receipt(shell: State<'_, Shell>, order: String, refund: Option<usize>) -> ApiResult<Receipt> {
+    blocking(shell, move |o| receipt_of(&o, &order, refund)).await
+}
+
+/// Saves an order's (or a refund's) receipt as a PNG where the owner picks; `None` when they cancel.
+#[tauri::command]
+pub async fn save_receipt(
+    shell: State<'_, Shell>,
+    app: AppHandle,
+    order: String,
+    refund: Option<usize>,
+) -> ApiResult<Option<String>> {
+    blocking(shell, move |o| {
+        let receipt = receipt_of(&o, &order, refund)?;
+        let stem = match refund {
+            Some(i) => format!("refund-receipt-{}-{}", order.trim(), i + 1),
+            None => format!("receipt-{}", order.trim()),
+        };
+        let Some(path) = crate::dialogs::save_as(&app, &format!("{stem}.png"), "png")? else { return Ok(None) };
+        receipt.png(576, &path)?;
+        Ok(Some(path.display().to_string()))
+    })
+    .await
+}
+
+fn receipt_of(o: &Opened, order: &str, refund: Option<usize>) -> ApiResult<Receipt> {
+    let store = o.ct.write();
+    let Some(shop) = store.shop()? else { return Err(ApiError::input("the shop is not set up yet")) };
+    let Some(history) = store.order_history(order, None)? else {
+        return Err(ApiError::new("not_found", format!("there is no order {}", order.trim())));
+    };
+    let kind = refund.map_or(ReceiptKind::Sale, ReceiptKind::Refund);
+    receipt::receipt(&shop, &history.order, kind)
+        .ok_or_else(|| ApiError::input(format!("order {} has no refund {}", order.trim(), refund.map_or(0, |i| i + 1))))
 }
 
 /// The catalog. Read from the write side's current-state table: it is small, always exact,

@@ -3,9 +3,9 @@
 //! the CLI; every rule about what is allowed stays in `countertop-core`.
 
 use countertop_core::{
-    AddCustomer, AddProduct, CancelOrder, ChangeShopSettings, Command, DeliverOrder, DiscountInput, LineInput,
-    MoneyInput, OpenShop, PayOrder, PaymentInput, PlaceOrder, RefundLineInput, RefundOrder, ShipOrder, Tender,
-    UpdateCustomer, UpdateProduct, parse_decimal, parse_tax_rate,
+    AddCustomer, AddProduct, CancelOrder, ChangeShopSettings, Command, CountStock, DeliverOrder, DiscountInput,
+    LineInput, MoneyInput, OpenShop, PayOrder, PaymentInput, PlaceOrder, ReceiveStock, RefundLineInput, RefundOrder,
+    ShipOrder, Tender, UpdateCustomer, UpdateProduct, parse_decimal, parse_tax_rate,
 };
 use serde::Deserialize;
 
@@ -296,6 +296,35 @@ impl ProductForm {
             })
         } else {
             Command::AddProduct(AddProduct { sku: self.sku, name: self.name, unit_price, tax_rate, image: None })
+        })
+    }
+}
+
+/// Goods received, or a shelf counted, as typed.
+#[derive(Debug, Deserialize, ts_rs::TS)]
+#[serde(tag = "action", rename_all = "snake_case")]
+pub enum StockAction {
+    Receive { sku: String, quantity: String, note: Option<String> },
+    Count { sku: String, counted: String, reason: String },
+}
+
+impl StockAction {
+    pub fn command(self) -> ApiResult<Command> {
+        let whole = |what: &str, text: &str| {
+            text.trim()
+                .parse::<i64>()
+                .map_err(|_| ApiError::input(format!("{what} '{}' is not a whole number; enter e.g. 12", text.trim())))
+        };
+        Ok(match self {
+            StockAction::Receive { sku, quantity, note } => Command::ReceiveStock(ReceiveStock {
+                sku,
+                quantity: whole("quantity", &quantity)?,
+                note: given(&note),
+                at: None,
+            }),
+            StockAction::Count { sku, counted, reason } => {
+                Command::CountStock(CountStock { sku, counted: whole("count", &counted)?, reason, at: None })
+            }
         })
     }
 }

@@ -183,6 +183,11 @@ impl Receipt {
     /// Draws it as a PNG `width` pixels wide (576: an 80 mm roll at 180 dpi), as tall as it
     /// needs.
     pub fn png(&self, width: u32, path: &Path) -> Result<(), crate::Error> {
+        if let Some(folder) = path.parent().filter(|f| !f.as_os_str().is_empty() && !f.is_dir()) {
+            return Err(crate::Error::Write {
+                detail: format!("the folder {} does not exist; pick another one", folder.display()),
+            });
+        }
         crate::chart::register_font();
         const LINE: u32 = 26;
         const MARGIN: u32 = 20;

@@ -103,6 +103,16 @@ async fn place_with_enter(app: &App) -> Result<(String, Duration)> {
     Err(format!("no new order showed within {:?} of pressing Enter", countertop_e2e::PATIENCE).into())
 }
 
+/// Waits for a notice (of those showing) that says `text`.
+async fn wait_notice(app: &App, text: &str) -> Result<()> {
+    let js = format!(
+        "return [...document.querySelectorAll('[data-testid=notice]')].some(n => n.innerText.includes({}))",
+        json!(text)
+    );
+    app.wait_js(&js, &format!("a notice saying {text:?}"), |v| v == &json!(true)).await?;
+    Ok(())
+}
+
 async fn go(app: &App, screen: &str) -> Result<()> {
     app.click(&format!("[data-nav={screen}]")).await
 }
@@ -401,6 +411,20 @@ async fn day(app: &App, dir: &Path) -> Result<()> {
     app.set_value("[data-testid=customers-filter]", "bob@example").await?;
     app.wait_text("[data-testid=customers-count]", "find Bob by email", |t| t == "1 of 3 customers").await?;
 
+    // --- The shop's address for its receipts, and twenty mugs delivered. ---
+    go(app, "settings").await?;
+    app.set_value("[data-testid=settings-address]", "12 High Street\nLondon N1 1AA").await?;
+    app.type_into("[data-testid=settings-footer]", "Thank you! Returns within 30 days.").await?;
+    app.click("[data-testid=settings-form] button.primary").await?;
+    wait_notice(app, "Settings saved").await?;
+    go(app, "catalog").await?;
+    app.set_value("[data-testid=products-filter]", "MUG").await?;
+    app.click("[data-testid=products-table] tbody tr td").await?;
+    app.type_into("[data-testid=stock-qty]", "20").await?;
+    app.type_into("[data-testid=stock-note]", &format!("Delivery 42{ENTER}")).await?;
+    // Sold 4 mugs so far, one came back onto the shelf with its refund, 20 came in.
+    app.wait_text("[data-testid=on-hand][data-sku=MUG]", "show 17 mugs on hand", |t| t == "17").await?;
+
     // --- From the keyboard: two mugs (£16.00), £10 on the card and a £20 note for the rest.
     // The change shows large before Enter, and on the placed order after. ---
     go(app, "new-order").await?;
@@ -419,6 +443,27 @@ async fn day(app: &App, dir: &Path) -> Result<()> {
         t.contains("Change £14.00")
     })
     .await?;
+    // Its receipt: the tenders and the change, printable, and saved as a PNG.
+    app.click(&format!("[data-testid=placed-order][data-order=\"{split}\"]")).await?;
+    app.click("[data-testid=action-receipt]").await?;
+    app.wait_text("[data-testid=receipt-sheet]", "show the receipt", |t| {
+        t.contains("12 High Street")
+            && t.contains("Change")
+            && t.contains("14.00")
+            && t.contains("Returns within 30 days")
+    })
+    .await?;
+    app.screenshot("03d-receipt").await?;
+    // The save dialog (the test's stand-in) names a file in this folder.
+    std::fs::create_dir_all(App::pick_dir(dir))?;
+    app.click("[data-testid=receipt-save]").await?;
+    let saved = App::pick_dir(dir).join(format!("receipt-{split}.png"));
+    wait_notice(app, "receipt-").await?;
+    assert!(std::fs::read(&saved)?.starts_with(b"\x89PNG"), "{} is not a PNG", saved.display());
+    app.keys(ESCAPE).await?;
+    go(app, "catalog").await?;
+    app.set_value("[data-testid=products-filter]", "MUG").await?;
+    app.wait_text("[data-testid=on-hand][data-sku=MUG]", "take the two mugs off the shelf", |t| t == "15").await?;
     // The day's cash-up: £6 of cash kept (the rest was change), every card payment, and the
     // mug refunded earlier by card (it went back the way it was paid).
     go(app, "cashup").await?;

@@ -6,12 +6,12 @@ import { listen, type UnlistenFn } from '@tauri-apps/api/event'
 import type {
   CustomerPage, CustomerForm, ExportKind, ImportFormat, OrderAction, OrderForm, ProductForm, RebuildFinished,
   SettingsForm, ShopForm, Status,
-  AppInfo, ApiError, CashUp, Customer, DashboardView, Day, DeadLetter, ImportFinished, ImportProgress, Order, OrderDetail,
+  AppInfo, ApiError, CashUp, Receipt, StockAction, StockLevel, Customer, DashboardView, Day, DeadLetter, ImportFinished, ImportProgress, Order, OrderDetail,
   OrderFilter, OrderView, Outcome, Page, Period, Product, SearchHit, Stamped, StatusEvent, Verification,
 } from './types'
 
 // The forms' shapes are the shell's (generated with the rest); screens import them from here.
-export type { CustomerForm, ExportKind, ImportFormat, OrderAction, OrderForm, ProductForm, SettingsForm, ShopForm }
+export type { StockAction, CustomerForm, ExportKind, ImportFormat, OrderAction, OrderForm, ProductForm, SettingsForm, ShopForm }
 
 /** Turns whatever a command rejected with into the `{ code, message }` shape. */
 export function asApiError(e: unknown): ApiError {
@@ -73,6 +73,12 @@ export const api = {
   search: (query: string, limit = 20) => call<Stamped<Page<SearchHit>>>('search', { query, limit }),
   dashboard: (period: Period) => call<DashboardView>('dashboard', { period }),
   cashup: (day: Day) => call<Stamped<CashUp>>('cashup', { day }),
+  stock: () => call<Stamped<StockLevel[]>>('stock'),
+  stockAction: (commandId: string, action: StockAction) => call<Outcome>('stock_action', { commandId, action }),
+  /** The receipt of an order, or of its refund at `refund` (from 0). */
+  receipt: (order: string, refund: number | null) => call<Receipt>('receipt', { order, refund }),
+  /** Saves it as a PNG where the owner picks; null when they cancel. */
+  saveReceipt: (order: string, refund: number | null) => call<string | null>('save_receipt', { order, refund }),
   /** Asks where (a dialog the backend opens) and writes the chart or CSV; null when cancelled. */
   export: (kind: ExportKind, period: Period) => call<string | null>('export', { kind, period }),
   status: () => call<Status>('status'),

@@ -404,6 +404,38 @@ cancelled: number, first_sale: string | null, last_sale: string | null,
  */
 cash_expected: string, };
 
+export type StockLevel = { sku: string, on_hand: number, 
+/**
+ * Stock was received or counted for it: it is on the shelf and watched.
+ */
+tracked: boolean, 
+/**
+ * At or below this, it is low (set per product; `None`: never low, only out).
+ */
+low_at: number | null, last_moved: string | null, };
+
+export type StockMove = { position: number, at: string, 
+/**
+ * Units in (positive) or out (negative).
+ */
+change: number, 
+/**
+ * What moved it: "sold in order 1001", "received: delivery 42", "counted: shelf check".
+ */
+why: string, 
+/**
+ * The level after it.
+ */
+on_hand: number, };
+
+export type ReceiptRow = { "kind": "heading", text: string, } | { "kind": "centre", text: string, } | { "kind": "pair", left: string, right: string, } | { "kind": "strong", left: string, right: string, } | { "kind": "rule" };
+
+export type Receipt = { 
+/**
+ * "Receipt 1001", "Refund receipt 1001".
+ */
+title: string, rows: Array<ReceiptRow>, };
+
 export type Progress = { what: string, done: number, total: number, 
 /**
  * Events per second so far.
@@ -711,6 +743,8 @@ not_merchandise: boolean | null,
  * Low at or below this many on hand; empty: only when out (editing only).
  */
 low_stock_at?: string, };
+
+export type StockAction = { "action": "receive", sku: string, quantity: string, note: string | null, } | { "action": "count", sku: string, counted: string, reason: string, };
 
 export type CustomerForm = { 
 /**
