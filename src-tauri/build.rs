@@ -20,6 +20,7 @@ const COMMANDS: &[&str] = &[
     "dashboard",
     "cashup",
     "stock",
+    "record_drawer",
     "stock_action",
     "receipt",
     "save_receipt",

@@ -79,6 +79,8 @@ mod tests {
             commands::DashboardView,
             core::TenderAmount,
             core::TaxAtRate,
+            core::DrawerMove,
+            core::DrawerCount,
             core::CashUp,
             core::StockLevel,
             core::StockMove,
@@ -116,6 +118,7 @@ mod tests {
             forms::OrderAction,
             forms::ProductForm,
             forms::StockAction,
+            forms::DrawerForm,
             forms::CustomerForm,
         );
         out.truncate(out.trim_end().len());

@@ -16,7 +16,9 @@ use serde::{Deserialize, Serialize};
 use tauri::{AppHandle, State};
 
 use crate::error::{ApiError, ApiResult};
-use crate::forms::{CustomerForm, OrderAction, OrderForm, ProductForm, SettingsForm, ShopForm, StockAction};
+use crate::forms::{
+    CustomerForm, DrawerForm, OrderAction, OrderForm, ProductForm, SettingsForm, ShopForm, StockAction,
+};
 use crate::jobs::{self, Job};
 use crate::shell::{Opened, Shell};
 
@@ -120,6 +122,12 @@ pub async fn save_product(shell: State<'_, Shell>, command_id: String, form: Pro
 #[tauri::command]
 pub async fn save_customer(shell: State<'_, Shell>, command_id: String, form: CustomerForm) -> ApiResult<Outcome> {
     blocking(shell, move |o| execute(&o, command_id, form.command())).await
+}
+
+/// The drawer's float, cash removed, or its count.
+#[tauri::command]
+pub async fn record_drawer(shell: State<'_, Shell>, command_id: String, form: DrawerForm) -> ApiResult<Outcome> {
+    blocking(shell, move |o| execute(&o, command_id, form.command()?)).await
 }
 
 /// Goods received or a shelf counted.

@@ -4,8 +4,8 @@
 
 use countertop_core::{
     AddCustomer, AddProduct, CancelOrder, ChangeShopSettings, Command, CountStock, DeliverOrder, DiscountInput,
-    LineInput, MoneyInput, OpenShop, PayOrder, PaymentInput, PlaceOrder, ReceiveStock, RefundLineInput, RefundOrder,
-    ShipOrder, Tender, UpdateCustomer, UpdateProduct, parse_decimal, parse_tax_rate,
+    DrawerMove, LineInput, MoneyInput, OpenShop, PayOrder, PaymentInput, PlaceOrder, ReceiveStock, RecordDrawer,
+    RefundLineInput, RefundOrder, ShipOrder, Tender, UpdateCustomer, UpdateProduct, parse_decimal, parse_tax_rate,
 };
 use serde::Deserialize;
 
@@ -297,6 +297,29 @@ impl ProductForm {
         } else {
             Command::AddProduct(AddProduct { sku: self.sku, name: self.name, unit_price, tax_rate, image: None })
         })
+    }
+}
+
+/// A drawer movement as typed: the float, cash removed, or the count.
+#[derive(Debug, Deserialize, ts_rs::TS)]
+pub struct DrawerForm {
+    pub kind: DrawerMove,
+    pub amount: String,
+    pub note: Option<String>,
+    /// The business day (`YYYY-MM-DD`); `None`: today.
+    #[ts(as = "Option<String>")]
+    pub day: Option<chrono::NaiveDate>,
+}
+
+impl DrawerForm {
+    pub fn command(self) -> ApiResult<Command> {
+        Ok(Command::RecordDrawer(RecordDrawer {
+            kind: self.kind,
+            amount: money("amount", &self.amount)?,
+            note: given(&self.note),
+            day: self.day,
+            at: None,
+        }))
     }
 }
 

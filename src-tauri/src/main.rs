@@ -63,6 +63,7 @@ fn main() {
             commands::dashboard,
             commands::cashup,
             commands::stock,
+            commands::record_drawer,
             commands::stock_action,
             commands::receipt,
             commands::save_receipt,

@@ -11,9 +11,9 @@ use std::process::ExitCode;
 
 use clap::{ArgMatches, Args, CommandFactory, FromArgMatches, Parser, Subcommand};
 use countertop_core::{
-    AddCustomer, AddProduct, CancelOrder, ChangeShopSettings, Command, CountStock, DeliverOrder, LineInput, OpenShop,
-    PayOrder, PlaceOrder, ReceiveStock, RefundOrder, Request, ShipOrder, UpdateCustomer, UpdateProduct, WriteStore,
-    receipt::ReceiptKind,
+    AddCustomer, AddProduct, CancelOrder, ChangeShopSettings, Command, CountStock, DeliverOrder, DrawerMove, LineInput,
+    OpenShop, PayOrder, PlaceOrder, ReceiveStock, RecordDrawer, RefundOrder, Request, ShipOrder, UpdateCustomer,
+    UpdateProduct, WriteStore, receipt::ReceiptKind,
 };
 
 use crate::input::InputError;
@@ -57,6 +57,9 @@ pub(crate) enum Top {
     /// Stock on hand: list (or only what is low), receive goods, count a shelf, a product's moves.
     #[command(subcommand)]
     Stock(StockCmd),
+    /// The cash drawer: the float it opened with, cash taken out, the count at the end of the day.
+    #[command(subcommand)]
+    Drawer(DrawerCmd),
     /// Print an order's receipt (or a refund's) as text, or save it as a PNG.
     Receipt(ReceiptArgs),
     /// Import another system's export (gzip or plain CSV); every line is imported or reported.
@@ -283,6 +286,36 @@ pub(crate) enum StockCmd {
         sku: String,
         #[arg(long, default_value_t = 50)]
         limit: usize,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum DrawerCmd {
+    /// The float the drawer opened with today (or on --date).
+    Float {
+        amount: String,
+        #[arg(long)]
+        date: Option<String>,
+        #[command(flatten)]
+        write: WriteOpts,
+    },
+    /// Cash taken out of the drawer (banked, a paid-out), with where it went.
+    Remove {
+        amount: String,
+        #[arg(long)]
+        reason: String,
+        #[arg(long)]
+        date: Option<String>,
+        #[command(flatten)]
+        write: WriteOpts,
+    },
+    /// The drawer was counted: this much cash is in it (the cash-up shows over or short).
+    Count {
+        amount: String,
+        #[arg(long)]
+        date: Option<String>,
+        #[command(flatten)]
+        write: WriteOpts,
     },
 }
 
@@ -578,6 +611,25 @@ fn run(cli: Cli, matches: &ArgMatches) -> Result<(), Failure> {
             let counted = input::whole("count", &counted)?;
             let command = Command::CountStock(CountStock { sku, counted, reason, at: None });
             out.outcome(&store.execute(request(write, command))?);
+        }
+        Top::Drawer(cmd) => {
+            let (kind, amount, note, date, write) = match cmd {
+                DrawerCmd::Float { amount, date, write } => (DrawerMove::Float, amount, None, date, write),
+                DrawerCmd::Remove { amount, reason, date, write } => {
+                    (DrawerMove::Removed, amount, Some(reason), date, write)
+                }
+                DrawerCmd::Count { amount, date, write } => (DrawerMove::Counted, amount, None, date, write),
+            };
+            let day = date.map(|d| reads::day("--date", &d)).transpose()?;
+            let command = Command::RecordDrawer(RecordDrawer {
+                kind,
+                amount: input::money("amount", &amount)?,
+                note,
+                day,
+                at: None,
+            });
+            store.execute(request(write, command))?;
+            out.drawer_recorded(kind);
         }
         Top::Receipt(args) => {
             let Some(history) = store.order_history(&args.order, None)? else {

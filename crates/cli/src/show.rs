@@ -75,6 +75,7 @@ impl Printer {
                 let who = r.customer.as_ref().map_or("walk-in", |c| c.name.as_str());
                 say!("Return {}  {}  {}  given back {}: {}", r.id, self.time(r.at), who, c.format(r.amount), r.reason);
             }
+            Entity::Drawer { day } => say!("Drawer of {day} recorded: `countertop cashup --date {day}` shows it."),
         }
     }
 
@@ -435,6 +436,21 @@ impl Printer {
         say!("({})", Self::freshness(moves));
     }
 
+    pub fn drawer_recorded(&self, kind: countertop_core::DrawerMove) {
+        if self.json {
+            return Self::print_json(&json!({ "recorded": kind }));
+        }
+        say!(
+            "{}",
+            match kind {
+                countertop_core::DrawerMove::Float => "Float recorded. `countertop cashup` shows the cash expected.",
+                countertop_core::DrawerMove::Removed => "Cash removal recorded.",
+                countertop_core::DrawerMove::Counted =>
+                    "Count recorded. `countertop cashup` shows whether the drawer is over or short.",
+            }
+        );
+    }
+
     pub fn receipt(&self, r: &countertop_core::receipt::Receipt) {
         if self.json {
             return Self::print_json(r);
@@ -456,7 +472,22 @@ impl Printer {
         }
         say!("  {:<12} {:>14} {:>14}", "Total", fixed(v.total_takings), fixed(v.total_refunds));
         say!("Change given:             {:>14}", fixed(v.change_given));
-        say!("Cash expected in drawer:  {:>14}   (cash taken less cash given back)", fixed(v.cash_expected));
+        say!("Float:                    {:>14}", fixed(v.float));
+        say!("Cash removed:             {:>14}", fixed(v.cash_removed));
+        say!("Cash expected in drawer:  {:>14}   (float + cash taken - given back - removed)", fixed(v.cash_expected));
+        for count in &v.counts {
+            let verdict = match count.difference {
+                d if d.is_zero() => "exact".to_string(),
+                d if d > Decimal::ZERO => format!("over by {}", fixed(d)),
+                d => format!("short by {}", fixed(-d)),
+            };
+            say!(
+                "Counted {}: {} against {} expected then: {verdict}",
+                self.time(count.at),
+                fixed(count.counted),
+                fixed(count.expected)
+            );
+        }
         say!(
             "Sales: {} {}, {} {}, {} (discounts {}); {} cancelled",
             v.orders,

@@ -88,16 +88,17 @@ pub use domain::{
     business_day, check_line, decide, evolve, line_refund_value, refunded_units, totals,
 };
 pub use domain::{CountStock, MAX_ON_HAND, ProductLowStockSet, ReceiveStock, StockCounted, StockReceived};
+pub use domain::{DrawerMove, DrawerRecorded, RecordDrawer};
 pub use domain::{MAX_TENDERS, OrderPaid, PayOrder, Payment, PaymentInput, Tender, main_tender, payment_summary};
 pub use memory::tune_allocator;
 pub use money::{
     Currency, MAX_PRICE_PLACES, MAX_TOTAL, MAX_UNIT_PRICE, MoneyInput, format_rate, parse_decimal, parse_tax_rate,
 };
 pub use read::{
-    Bucket, Bucketing, CashUp, CustomerInfo, CustomerStats, DailyStats, Dashboard, DeadLetter, Kpis, LineView,
-    OrderFilter, OrderSource, OrderView, OrderWithSource, Page, Period, ProductInfo, Progress, ProjectionStatus,
-    ProjectorOptions, READ_STORE_FILE, ReadCheck, RevenueRow, SearchHit, SearchKind, SeriesPoint, Stamped, Status,
-    StockLevel, StockMove, TaxAtRate, TenderAmount, TopProduct,
+    Bucket, Bucketing, CashUp, CustomerInfo, CustomerStats, DailyStats, Dashboard, DeadLetter, DrawerCount, Kpis,
+    LineView, OrderFilter, OrderSource, OrderView, OrderWithSource, Page, Period, ProductInfo, Progress,
+    ProjectionStatus, ProjectorOptions, READ_STORE_FILE, ReadCheck, RevenueRow, SearchHit, SearchKind, SeriesPoint,
+    Stamped, Status, StockLevel, StockMove, TaxAtRate, TenderAmount, TopProduct,
 };
 pub use rust_decimal::Decimal;
 pub use store::{

@@ -478,6 +478,15 @@ async fn day(app: &App, dir: &Path) -> Result<()> {
         v.as_str().is_some_and(|t| t.contains("£47.00") && t.contains("£8.00") && t.contains("£39.00"))
     })
     .await?;
+    // The drawer opened with a £50 float; counted at £55.00 it is £1.00 short of the £56.00 it
+    // should hold.
+    app.type_into("[data-testid=drawer-float] input", &format!("50{ENTER}")).await?;
+    app.wait_text("[data-testid=cash-expected]", "add the float", |t| t.contains("£56.00")).await?;
+    app.type_into("[data-testid=drawer-counted] input", &format!("55{ENTER}")).await?;
+    app.wait_text("[data-testid=cash-count]", "say the drawer is short", |t| {
+        t.contains("£55.00") && t.contains("short by £1.00") && t.contains("expected £56.00")
+    })
+    .await?;
     app.screenshot("08b-cashup").await?;
 
     // --- The other screens. ---

@@ -6,7 +6,7 @@ import { listen, type UnlistenFn } from '@tauri-apps/api/event'
 import type {
   CustomerPage, CustomerForm, ExportKind, ImportFormat, OrderAction, OrderForm, ProductForm, RebuildFinished,
   SettingsForm, ShopForm, Status,
-  AppInfo, ApiError, CashUp, Receipt, StockAction, StockLevel, Customer, DashboardView, Day, DeadLetter, ImportFinished, ImportProgress, Order, OrderDetail,
+  AppInfo, ApiError, CashUp, DrawerForm, Receipt, StockAction, StockLevel, Customer, DashboardView, Day, DeadLetter, ImportFinished, ImportProgress, Order, OrderDetail,
   OrderFilter, OrderView, Outcome, Page, Period, Product, SearchHit, Stamped, StatusEvent, Verification,
 } from './types'
 
@@ -74,6 +74,7 @@ export const api = {
   dashboard: (period: Period) => call<DashboardView>('dashboard', { period }),
   cashup: (day: Day) => call<Stamped<CashUp>>('cashup', { day }),
   stock: () => call<Stamped<StockLevel[]>>('stock'),
+  recordDrawer: (commandId: string, form: DrawerForm) => call<Outcome>('record_drawer', { commandId, form }),
   stockAction: (commandId: string, action: StockAction) => call<Outcome>('stock_action', { commandId, action }),
   /** The receipt of an order, or of its refund at `refund` (from 0). */
   receipt: (order: string, refund: number | null) => call<Receipt>('receipt', { order, refund }),

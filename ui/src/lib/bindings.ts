@@ -199,7 +199,7 @@ amount: string, currency: Currency, reason: string, at: string,
  */
 source?: Source | null, };
 
-export type Entity = { "kind": "shop" } & Shop | { "kind": "product" } & Product | { "kind": "customer" } & Customer | { "kind": "order" } & Order | { "kind": "return" } & Return;
+export type Entity = { "kind": "shop" } & Shop | { "kind": "product" } & Product | { "kind": "customer" } & Customer | { "kind": "order" } & Order | { "kind": "return" } & Return | { "kind": "drawer", day: string, };
 
 export type Outcome = { command_id: string, 
 /**
@@ -374,6 +374,14 @@ export type TaxAtRate = {
  */
 rate: string, tax: string, };
 
+export type DrawerMove = "float" | "removed" | "counted";
+
+export type DrawerCount = { at: string, counted: string, expected: string, 
+/**
+ * Counted less expected: over (positive) or short (negative).
+ */
+difference: string, };
+
 export type CashUp = { day: string, currency: Currency | null, 
 /**
  * Money taken on the day, by tender (every tender listed, cash first).
@@ -400,9 +408,21 @@ orders: number, items: number, sales: string, discounts: string, tax: Array<TaxA
  */
 cancelled: number, first_sale: string | null, last_sale: string | null, 
 /**
- * What the day's cash movements leave in the drawer: cash taken less cash given back.
+ * The float the drawer opened with.
  */
-cash_expected: string, };
+float: string, 
+/**
+ * Cash taken out of the drawer (banked, paid out).
+ */
+cash_removed: string, 
+/**
+ * What the drawer should hold now: float + cash taken − cash given back − cash removed.
+ */
+cash_expected: string, 
+/**
+ * The drawer's counts, oldest first; the last is the day's.
+ */
+counts: Array<DrawerCount>, };
 
 export type StockLevel = { sku: string, on_hand: number, 
 /**
@@ -745,6 +765,12 @@ not_merchandise: boolean | null,
 low_stock_at?: string, };
 
 export type StockAction = { "action": "receive", sku: string, quantity: string, note: string | null, } | { "action": "count", sku: string, counted: string, reason: string, };
+
+export type DrawerForm = { kind: DrawerMove, amount: string, note: string | null, 
+/**
+ * The business day (`YYYY-MM-DD`); `None`: today.
+ */
+day: string | null, };
 
 export type CustomerForm = { 
 /**

@@ -13,6 +13,7 @@ use super::catalog::{
     ProductRestored,
 };
 use super::customers::{CustomerDetailsChanged, CustomerRegistered};
+use super::drawer::DrawerRecorded;
 use super::orders::{OrderCancelled, OrderDelivered, OrderPlaced, OrderRefunded, OrderShipped};
 use super::payments::{OrderPaid, Payment, Tender};
 use super::returns::ReturnRecorded;
@@ -42,6 +43,7 @@ pub enum Event {
     OrderCancelled(OrderCancelled),
     OrderRefunded(OrderRefunded),
     OrderPaid(OrderPaid),
+    DrawerRecorded(DrawerRecorded),
     ReturnRecorded(ReturnRecorded),
 }
 
@@ -53,6 +55,8 @@ pub enum StreamId {
     Customer(String),
     Order(String),
     Return(String),
+    /// A business day's cash drawer.
+    Drawer(chrono::NaiveDate),
 }
 
 impl StreamId {
@@ -64,6 +68,7 @@ impl StreamId {
             StreamId::Customer(id) => format!("customer/{id}"),
             StreamId::Order(id) => format!("order/{id}"),
             StreamId::Return(id) => format!("return/{id}"),
+            StreamId::Drawer(day) => format!("drawer/{day}"),
         }
     }
 
@@ -78,6 +83,7 @@ impl StreamId {
             "customer" => Some(StreamId::Customer(id.to_owned())),
             "order" => Some(StreamId::Order(id.to_owned())),
             "return" => Some(StreamId::Return(id.to_owned())),
+            "drawer" => id.parse().ok().map(StreamId::Drawer),
             _ => None,
         }
     }
@@ -195,6 +201,7 @@ events! {
     OrderCancelled => "order.cancelled", v 1,
     OrderRefunded => "order.refunded", v 3,
     OrderPaid => "order.paid", v 1,
+    DrawerRecorded => "drawer.recorded", v 1,
     ReturnRecorded => "return.recorded", v 2,
 }
 
@@ -286,6 +293,7 @@ impl Event {
             Event::OrderCancelled(e) => StreamId::Order(e.order.clone()),
             Event::OrderRefunded(e) => StreamId::Order(e.order.clone()),
             Event::OrderPaid(e) => StreamId::Order(e.order.clone()),
+            Event::DrawerRecorded(e) => StreamId::Drawer(e.day),
             Event::ReturnRecorded(e) => StreamId::Return(e.record.id.clone()),
         }
     }
@@ -341,6 +349,7 @@ mod tests {
             StreamId::Product("A/B".into()),
             StreamId::Customer("17850".into()),
             StreamId::Order("C536379".into()),
+            StreamId::Drawer(chrono::NaiveDate::from_ymd_opt(2024, 5, 1).unwrap_or_default()),
         ] {
             assert_eq!(StreamId::from_key(&stream.to_key()), Some(stream));
         }

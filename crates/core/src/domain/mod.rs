@@ -8,6 +8,7 @@
 
 mod catalog;
 mod customers;
+mod drawer;
 mod event;
 mod imports;
 mod orders;
@@ -31,6 +32,7 @@ pub use catalog::{
     ProductRepriced, ProductRestored, UpdateProduct,
 };
 pub use customers::{AddCustomer, Customer, CustomerDetailsChanged, CustomerRegistered, UpdateCustomer};
+pub use drawer::{DrawerMove, DrawerRecorded, RecordDrawer};
 pub use event::{DecodeError, EVENT_TYPES, Event, StreamId};
 pub(crate) use imports::suffixed;
 pub use imports::{
@@ -146,6 +148,7 @@ pub enum Command {
     PayOrder(PayOrder),
     ReceiveStock(ReceiveStock),
     CountStock(CountStock),
+    RecordDrawer(RecordDrawer),
     RecordReturn(RecordReturn),
     ImportOrder(Box<ImportOrder>),
     ImportReturn(ImportReturn),
@@ -219,6 +222,7 @@ impl Command {
             Command::PayOrder(c) => refs.orders.push(key(&c.order)),
             Command::ReceiveStock(c) => refs.products.push(key(&c.sku)),
             Command::CountStock(c) => refs.products.push(key(&c.sku)),
+            Command::RecordDrawer(_) => {}
             Command::RecordReturn(c) => {
                 refs.returns.push(key(&c.id));
                 refs.customers.extend(c.customer.as_deref().map(key));
@@ -260,6 +264,7 @@ impl Command {
             Command::PayOrder(c) => Some(StreamId::Order(key(&c.order))),
             Command::ReceiveStock(c) => Some(StreamId::Product(key(&c.sku))),
             Command::CountStock(c) => Some(StreamId::Product(key(&c.sku))),
+            Command::RecordDrawer(c) => c.day.map(StreamId::Drawer),
             Command::RecordReturn(c) => Some(StreamId::Return(key(&c.id))),
             // Where it lands (its number, or `N-2` …) is decided with the state.
             Command::ImportOrder(c) => Some(StreamId::Order(key(&c.source.number))),
@@ -308,6 +313,7 @@ pub fn decide(state: &State, command: &Command) -> Result<Vec<Event>, Rejection>
         Command::PayOrder(c) => orders::pay(shop, order(&c.order), c, state.now),
         Command::ReceiveStock(c) => stock::receive(product(&c.sku), c, state.now),
         Command::CountStock(c) => stock::count(product(&c.sku), c, state.now),
+        Command::RecordDrawer(c) => drawer::record(shop, c, state.now),
         Command::RecordReturn(c) => returns::record(
             returns::ReturnContext {
                 shop,
@@ -379,6 +385,8 @@ pub fn apply(state: &mut State, event: &Event) {
         }
         // How many are on hand is the read side's; the product row does not change.
         Event::StockReceived(_) | Event::StockCounted(_) => {}
+        // The drawer's sums are the cash-up read model's.
+        Event::DrawerRecorded(_) => {}
         Event::CustomerRegistered(e) => {
             if e.numbered {
                 bump(&mut state.next_customer_number, &e.customer.id);

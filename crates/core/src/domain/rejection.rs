@@ -174,6 +174,9 @@ pub enum Rejection {
     /// Restocking a refund that names no goods.
     #[error("a refund that puts goods back in stock must say which: enter how many of which lines came back")]
     RestockWithoutGoods,
+    /// A drawer amount below zero (or zero, for cash removed).
+    #[error("{given} is not an amount for the drawer; enter {}", if *.zero_ok { "0 or more" } else { "more than 0" })]
+    DrawerAmount { given: String, zero_ok: bool },
     /// A payment that names no tender.
     #[error("no payment given; {due} is due: enter what was paid and how")]
     NoPayments { due: String },

@@ -18,7 +18,7 @@ use serde::{Deserialize, Serialize};
 
 use super::orders::{self, OrderView};
 use super::{Apply, Bucketing, add_money, day_key, decode_row, encode_row};
-use crate::domain::{Event, OrderLine, Payment, Tender, Totals, main_tender};
+use crate::domain::{DrawerMove, Event, OrderLine, Payment, Tender, Totals, main_tender};
 use crate::money::Currency;
 use crate::store::Envelope;
 
@@ -39,6 +39,26 @@ struct Row {
     cancelled: i64,
     first_sale: Option<DateTime<Utc>>,
     last_sale: Option<DateTime<Utc>>,
+    #[serde(default)]
+    float: Decimal,
+    #[serde(default)]
+    removed: Decimal,
+    /// The drawer's counts, in log order, each with what it should have held then.
+    #[serde(default)]
+    counts: Vec<DrawerCount>,
+}
+
+/// A count of the drawer, with what the day's movements said it should hold at that moment.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
+pub struct DrawerCount {
+    pub at: DateTime<Utc>,
+    #[ts(as = "String")]
+    pub counted: Decimal,
+    #[ts(as = "String")]
+    pub expected: Decimal,
+    /// Counted less expected: over (positive) or short (negative).
+    #[ts(as = "String")]
+    pub difference: Decimal,
 }
 
 /// Money by one tender.
@@ -89,9 +109,17 @@ pub struct CashUp {
     pub cancelled: i64,
     pub first_sale: Option<DateTime<Utc>>,
     pub last_sale: Option<DateTime<Utc>>,
-    /// What the day's cash movements leave in the drawer: cash taken less cash given back.
+    /// The float the drawer opened with.
+    #[ts(as = "String")]
+    pub float: Decimal,
+    /// Cash taken out of the drawer (banked, paid out).
+    #[ts(as = "String")]
+    pub cash_removed: Decimal,
+    /// What the drawer should hold now: float + cash taken − cash given back − cash removed.
     #[ts(as = "String")]
     pub cash_expected: Decimal,
+    /// The drawer's counts, oldest first; the last is the day's.
+    pub counts: Vec<DrawerCount>,
 }
 
 impl CashUp {
@@ -112,7 +140,7 @@ impl CashUp {
             .collect();
         let cash =
             |list: &[TenderAmount]| list.iter().find(|t| t.tender == Tender::Cash).map_or(Decimal::ZERO, |t| t.amount);
-        let cash_expected = cash(&takings) - cash(&refunds);
+        let cash_expected = round(row.float) + cash(&takings) - cash(&refunds) - round(row.removed);
         let mut tax: Vec<TaxAtRate> = row
             .tax
             .iter()
@@ -136,7 +164,10 @@ impl CashUp {
             cancelled: row.cancelled,
             first_sale: row.first_sale,
             last_sale: row.last_sale,
+            float: round(row.float),
+            cash_removed: round(row.removed),
             cash_expected,
+            counts: row.counts,
         }
     }
 }
@@ -256,6 +287,29 @@ impl<'txn> Tables<'txn> {
                 self.give_back(bucketing.day(e.at), tender, e.amount)
             }
             Event::ReturnRecorded(e) => self.give_back(bucketing.day(e.record.at), Tender::Other, e.record.amount),
+            Event::DrawerRecorded(e) => {
+                let mut row = self.get(e.day)?;
+                match e.kind {
+                    DrawerMove::Float => row.float = e.amount,
+                    DrawerMove::Removed => match add_money(row.removed, e.amount, "the day's cash removed") {
+                        Ok(removed) => row.removed = removed,
+                        Err(e) => return Ok(Err(e)),
+                    },
+                    DrawerMove::Counted => {
+                        let cash =
+                            |map: &BTreeMap<Tender, Decimal>| map.get(&Tender::Cash).copied().unwrap_or_default();
+                        let expected = row.float + cash(&row.takings) - cash(&row.refunds) - row.removed;
+                        row.counts.push(DrawerCount {
+                            at: e.at,
+                            counted: e.amount,
+                            expected,
+                            difference: e.amount - expected,
+                        });
+                    }
+                }
+                self.put(e.day, &row)?;
+                Ok(Ok(()))
+            }
             Event::OrderCancelled(e) => {
                 let Some(view) = orders.view(&e.order)? else {
                     return Ok(Err(format!("cancelled order {} is not in the order view", e.order)));

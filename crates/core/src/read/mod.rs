@@ -30,7 +30,7 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 pub(crate) use cashup::tax_by_rate;
-pub use cashup::{CashUp, TaxAtRate, TenderAmount};
+pub use cashup::{CashUp, DrawerCount, TaxAtRate, TenderAmount};
 pub use customer_stats::CustomerStats;
 pub use daily::DailyStats;
 pub use dead_letters::DeadLetter;

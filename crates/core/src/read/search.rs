@@ -665,7 +665,7 @@ impl Touched {
                 self.products.insert(sku);
             }
             // Returns are found through the dashboards, not search.
-            StreamId::Shop | StreamId::Return(_) => {}
+            StreamId::Shop | StreamId::Return(_) | StreamId::Drawer(_) => {}
         }
     }
 

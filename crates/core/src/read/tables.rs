@@ -22,7 +22,7 @@ const NAMES: &[(&str, u32)] = &[
     ("daily", 3),
     ("product_sales", 5),
     ("customer_stats", 3),
-    ("cashup", 1),
+    ("cashup", 2),
     ("stock", 1),
 ];
 

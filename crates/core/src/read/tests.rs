@@ -1350,3 +1350,47 @@ fn stock_moves_with_sales_restocking_refunds_cancellations_and_counts() {
     let refused = ct.execute(Request::new(Command::RefundOrder(vague))).unwrap_err();
     assert!(refused.to_string().contains("must say which"), "{refused}");
 }
+
+#[test]
+fn the_drawer_float_removals_and_count_give_over_or_short_at_the_count() {
+    let dir = tempfile::tempdir().unwrap();
+    let ct = shop(dir.path());
+    let run = |c: Command| ct.execute(Request::new(c)).unwrap();
+    let day = NaiveDate::from_ymd_opt(2024, 5, 1).unwrap();
+    let drawer = |kind, amount: &str, note: Option<&str>, at| {
+        Command::RecordDrawer(RecordDrawer {
+            kind,
+            amount: amount.parse().unwrap(),
+            note: note.map(str::to_owned),
+            day: None,
+            at: Some(at),
+        })
+    };
+    run(drawer(DrawerMove::Float, "100", None, london(2024, 5, 1, 8, 0)));
+    let Command::PlaceOrder(mut cash) = place(None, &[("MUG", 2)], Some(london(2024, 5, 1, 10, 0))) else {
+        unreachable!()
+    };
+    cash.payments = vec![PaymentInput { tender: Tender::Cash, amount: "20".parse().unwrap() }]; // £16 kept, £4 change
+    run(Command::PlaceOrder(cash));
+    run(drawer(DrawerMove::Removed, "50", Some("banked"), london(2024, 5, 1, 12, 0)));
+    // 100 + 16 − 50 = 66 expected; 65.50 counted: 50p short. A later sale does not change that count.
+    run(drawer(DrawerMove::Counted, "65.50", None, london(2024, 5, 1, 18, 0)));
+    let Command::PlaceOrder(mut late) = place(None, &[("TEA", 1)], Some(london(2024, 5, 1, 19, 0))) else {
+        unreachable!()
+    };
+    late.payment_method = Some("cash".into());
+    run(Command::PlaceOrder(late));
+    tables_caught_up(&ct);
+    let c = ct.cashup(day).unwrap().value;
+    assert_eq!((c.float, c.cash_removed, c.cash_expected), (dec("100.00"), dec("50.00"), dec("70.50")));
+    let count = c.counts.last().unwrap();
+    assert_eq!((count.counted, count.expected, count.difference), (dec("65.50"), dec("66.00"), dec("-0.50")));
+    // Removing cash needs where it went; a float cannot be negative.
+    let refused =
+        ct.execute(Request::new(drawer(DrawerMove::Removed, "5", None, london(2024, 5, 1, 20, 0)))).unwrap_err();
+    assert!(refused.to_string().starts_with("reason is empty"), "{refused}");
+    let refused =
+        ct.execute(Request::new(drawer(DrawerMove::Float, "-1", None, london(2024, 5, 1, 20, 0)))).unwrap_err();
+    assert_eq!(refused.to_string(), "-1.00 GBP is not an amount for the drawer; enter 0 or more");
+    assert_eq!(ct.read_digest().unwrap().value, scratch_digest(&ct));
+}

@@ -136,6 +136,10 @@ pub enum Entity {
     Customer(Customer),
     Order(Order),
     Return(crate::domain::Return),
+    /// A business day's drawer (its sums are the cash-up's).
+    Drawer {
+        day: chrono::NaiveDate,
+    },
 }
 
 /// An order folded from its own events, with those events: the audit trail.

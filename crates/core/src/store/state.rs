@@ -142,6 +142,8 @@ impl<'txn> StateTables<'txn> {
                         put(&mut self.t.returns, &mut self.puts, Target::Returns, &id, r)?;
                     }
                 }
+                // The drawer keeps no write-side state (see `domain/drawer.rs`).
+                StreamId::Drawer(_) => {}
             }
         }
         Ok(())
@@ -156,6 +158,7 @@ impl<'txn> StateTables<'txn> {
             StreamId::Customer(id) => refs.customers.push(id),
             StreamId::Order(id) => refs.orders.push(id),
             StreamId::Return(id) => refs.returns.push(id),
+            StreamId::Drawer(_) => {}
         }
         self.load(&refs, now)
     }

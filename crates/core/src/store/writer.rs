@@ -477,6 +477,7 @@ pub(super) fn entity(state: &domain::State, stream: &StreamId) -> Result<Entity,
         StreamId::Customer(id) => Entity::Customer(state.customers.get(id).cloned().ok_or_else(missing)?),
         StreamId::Order(id) => Entity::Order(state.orders.get(id).cloned().ok_or_else(missing)?),
         StreamId::Return(id) => Entity::Return(state.returns.get(id).cloned().ok_or_else(missing)?),
+        StreamId::Drawer(day) => Entity::Drawer { day: *day },
     })
 }
 
