@@ -9,7 +9,7 @@
 //! tender (`order.refunded` v1, v2) went back by the order's main tender; a return (a credit
 //! note) names none and counts as `other`.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use chrono::{DateTime, NaiveDate, Utc};
 use redb::{ReadableTable, Table, TableDefinition, WriteTransaction};
@@ -200,19 +200,32 @@ pub(crate) fn tax_by_rate(lines: &[OrderLine], totals: &Totals, currency: Curren
 
 pub(crate) struct Tables<'txn> {
     days: Table<'txn, i32, &'static [u8]>,
+    /// The days this batch changed, each written once by [`Tables::finish`].
+    batch: HashMap<NaiveDate, Row>,
 }
 
 impl<'txn> Tables<'txn> {
     pub(crate) fn open(txn: &'txn WriteTransaction) -> Result<Tables<'txn>, crate::Error> {
-        Ok(Tables { days: txn.open_table(DAYS)? })
+        Ok(Tables { days: txn.open_table(DAYS)?, batch: HashMap::new() })
     }
 
     fn get(&self, day: NaiveDate) -> Result<Row, crate::Error> {
+        if let Some(row) = self.batch.get(&day) {
+            return Ok(row.clone());
+        }
         Ok(self.days.get(day_key(day))?.map(|v| decode_row(v.value())).transpose()?.unwrap_or_default())
     }
 
     fn put(&mut self, day: NaiveDate, row: &Row) -> Result<(), crate::Error> {
-        self.days.insert(day_key(day), encode_row(row)?.as_slice())?;
+        self.batch.insert(day, row.clone());
+        Ok(())
+    }
+
+    /// Writes the days this batch changed; before the transaction commits.
+    pub(crate) fn finish(&mut self) -> Result<(), crate::Error> {
+        for (day, row) in self.batch.drain() {
+            self.days.insert(day_key(day), encode_row(&row)?.as_slice())?;
+        }
         Ok(())
     }
 

@@ -8,6 +8,8 @@
 //! the level says so. A product "tracks stock" once stock was received or counted for it:
 //! only those are listed as low.
 
+use std::collections::HashMap;
+
 use chrono::{DateTime, Utc};
 use redb::{ReadableTable, Table, TableDefinition, WriteTransaction};
 use serde::{Deserialize, Serialize};
@@ -40,7 +42,7 @@ impl StockLevel {
     }
 }
 
-/// One change to a product's stock.
+/// One change to a product's stock other than a sale (sales are the orders').
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
 pub struct StockMove {
     pub position: u64,
@@ -56,14 +58,20 @@ pub struct StockMove {
 pub(crate) struct Tables<'txn> {
     levels: Table<'txn, &'static str, &'static [u8]>,
     moves: Table<'txn, (&'static str, u64), &'static [u8]>,
+    /// The levels this batch changed, each written once by [`Tables::finish`] (a wholesale
+    /// invoice moves hundreds of SKUs, a busy product many times a batch).
+    batch: HashMap<String, StockLevel>,
 }
 
 impl<'txn> Tables<'txn> {
     pub(crate) fn open(txn: &'txn WriteTransaction) -> Result<Tables<'txn>, crate::Error> {
-        Ok(Tables { levels: txn.open_table(LEVELS)?, moves: txn.open_table(MOVES)? })
+        Ok(Tables { levels: txn.open_table(LEVELS)?, moves: txn.open_table(MOVES)?, batch: HashMap::new() })
     }
 
     fn get(&self, sku: &str) -> Result<StockLevel, crate::Error> {
+        if let Some(level) = self.batch.get(sku) {
+            return Ok(level.clone());
+        }
         Ok(self
             .levels
             .get(sku)?
@@ -72,26 +80,37 @@ impl<'txn> Tables<'txn> {
             .unwrap_or_else(|| StockLevel { sku: sku.to_owned(), ..StockLevel::default() }))
     }
 
-    /// Moves `sku` by `change` and records why.
+    /// Moves `sku` by `change`. Movements other than sales are recorded with why; a sale's is
+    /// not (it is the order's line, in the order views and the product sales, and a movement
+    /// row per line sold was most of what this model wrote).
     fn change(
         &mut self,
         envelope: &Envelope,
         sku: &str,
         change: i64,
         at: DateTime<Utc>,
-        why: String,
+        why: Option<String>,
     ) -> Result<(), crate::Error> {
         let mut level = self.get(sku)?;
         level.on_hand = level.on_hand.saturating_add(change);
         level.last_moved = Some(at);
-        self.put(&level)?;
-        let entry = StockMove { position: envelope.position, at, change, why, on_hand: level.on_hand };
-        self.moves.insert((sku, envelope.position), encode_row(&entry)?.as_slice())?;
+        if let Some(why) = why {
+            let entry = StockMove { position: envelope.position, at, change, why, on_hand: level.on_hand };
+            self.moves.insert((sku, envelope.position), encode_row(&entry)?.as_slice())?;
+        }
+        self.put(level);
         Ok(())
     }
 
-    fn put(&mut self, level: &StockLevel) -> Result<(), crate::Error> {
-        self.levels.insert(level.sku.as_str(), encode_row(level)?.as_slice())?;
+    fn put(&mut self, level: StockLevel) {
+        self.batch.insert(level.sku.clone(), level);
+    }
+
+    /// Writes the levels this batch changed; before the transaction commits.
+    pub(crate) fn finish(&mut self) -> Result<(), crate::Error> {
+        for (sku, level) in self.batch.drain() {
+            self.levels.insert(sku.as_str(), encode_row(&level)?.as_slice())?;
+        }
         Ok(())
     }
 
@@ -101,7 +120,7 @@ impl<'txn> Tables<'txn> {
             Event::OrderPlaced(e) => {
                 for l in &e.lines {
                     if let Some(sku) = &l.sku {
-                        self.change(envelope, sku, -i64::from(l.quantity), e.at, format!("sold in order {}", e.order))?;
+                        self.change(envelope, sku, -i64::from(l.quantity), e.at, None)?;
                     }
                 }
             }
@@ -113,7 +132,7 @@ impl<'txn> Tables<'txn> {
                     let Some(l) = view.lines.get(back.line as usize) else { continue };
                     if let Some(sku) = &l.sku {
                         let why = format!("back from order {} (refund)", e.order);
-                        self.change(envelope, sku, i64::from(back.quantity), e.at, why)?;
+                        self.change(envelope, sku, i64::from(back.quantity), e.at, Some(why))?;
                     }
                 }
             }
@@ -134,7 +153,7 @@ impl<'txn> Tables<'txn> {
                         .sum();
                     let back = i64::from(l.quantity.saturating_sub(restocked));
                     if back > 0 {
-                        self.change(envelope, sku, back, e.at, format!("order {} cancelled", e.order))?;
+                        self.change(envelope, sku, back, e.at, Some(format!("order {} cancelled", e.order)))?;
                     }
                 }
             }
@@ -142,36 +161,36 @@ impl<'txn> Tables<'txn> {
                 for l in &e.record.lines {
                     if let Some(sku) = &l.sku {
                         let why = format!("returned (credit note {})", e.record.id);
-                        self.change(envelope, sku, i64::from(l.quantity), e.record.at, why)?;
+                        self.change(envelope, sku, i64::from(l.quantity), e.record.at, Some(why))?;
                     }
                 }
             }
             Event::StockReceived(e) => {
                 let mut level = self.get(&e.sku)?;
                 level.tracked = true;
-                self.put(&level)?;
+                self.put(level);
                 let why = match &e.note {
                     Some(note) => format!("received: {note}"),
                     None => "received".to_owned(),
                 };
-                self.change(envelope, &e.sku, i64::from(e.quantity), e.at, why)?;
+                self.change(envelope, &e.sku, i64::from(e.quantity), e.at, Some(why))?;
             }
             Event::StockCounted(e) => {
                 let mut level = self.get(&e.sku)?;
                 level.tracked = true;
                 let change = e.counted - level.on_hand;
-                self.put(&level)?;
-                self.change(envelope, &e.sku, change, e.at, format!("counted {}: {}", e.counted, e.reason))?;
+                self.put(level);
+                self.change(envelope, &e.sku, change, e.at, Some(format!("counted {}: {}", e.counted, e.reason)))?;
             }
             Event::ProductAdded(e) if e.product.low_stock_at.is_some() => {
                 let mut level = self.get(&e.product.sku)?;
                 level.low_at = e.product.low_stock_at;
-                self.put(&level)?;
+                self.put(level);
             }
             Event::ProductLowStockSet(e) => {
                 let mut level = self.get(&e.sku)?;
                 level.low_at = e.low_at;
-                self.put(&level)?;
+                self.put(level);
             }
             _ => {}
         }

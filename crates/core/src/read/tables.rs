@@ -23,7 +23,7 @@ const NAMES: &[(&str, u32)] = &[
     ("product_sales", 5),
     ("customer_stats", 3),
     ("cashup", 2),
-    ("stock", 1),
+    ("stock", 2),
 ];
 
 /// Identifies the read models' shape; stored in the read store and compared at open.
@@ -115,6 +115,8 @@ impl<'txn> ReadTables<'txn> {
     /// Returns the order views the batch changed, as written (the search index reads them).
     pub(crate) fn finish(&mut self) -> Result<Vec<orders::OrderView>, crate::Error> {
         self.product_sales.finish()?;
+        self.cashup.finish()?;
+        self.stock.finish()?;
         self.orders.finish()
     }
 }
