@@ -106,6 +106,7 @@ mod tests {
             core::Verification,
             commands::AppInfo,
             commands::ExportKind,
+            commands::ReceiptFile,
             commands::ImportFormat,
             error::ApiError,
             // What the forms send.

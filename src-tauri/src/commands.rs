@@ -148,13 +148,23 @@ pub async fn receipt(shell: State<'_, Shell>, order: String, refund: Option<usiz
     blocking(shell, move |o| receipt_of(&o, &order, refund)).await
 }
 
-/// Saves an order's (or a refund's) receipt as a PNG where the owner picks; `None` when they cancel.
+/// How a receipt is saved.
+#[derive(Clone, Copy, Debug, Deserialize, ts_rs::TS)]
+#[serde(rename_all = "snake_case")]
+pub enum ReceiptFile {
+    Pdf,
+    Png,
+}
+
+/// Saves an order's (or a refund's) receipt as a PDF or PNG where the owner picks; `None` when
+/// they cancel.
 #[tauri::command]
 pub async fn save_receipt(
     shell: State<'_, Shell>,
     app: AppHandle,
     order: String,
     refund: Option<usize>,
+    file: ReceiptFile,
 ) -> ApiResult<Option<String>> {
     blocking(shell, move |o| {
         let receipt = receipt_of(&o, &order, refund)?;
@@ -162,8 +172,17 @@ pub async fn save_receipt(
             Some(i) => format!("refund-receipt-{}-{}", order.trim(), i + 1),
             None => format!("receipt-{}", order.trim()),
         };
-        let Some(path) = crate::dialogs::save_as(&app, &format!("{stem}.png"), "png")? else { return Ok(None) };
-        receipt.png(576, &path)?;
+        let extension = match file {
+            ReceiptFile::Pdf => "pdf",
+            ReceiptFile::Png => "png",
+        };
+        let Some(path) = crate::dialogs::save_as(&app, &format!("{stem}.{extension}"), extension)? else {
+            return Ok(None);
+        };
+        match file {
+            ReceiptFile::Pdf => receipt.pdf(&path)?,
+            ReceiptFile::Png => receipt.png(576, &path)?,
+        }
         Ok(Some(path.display().to_string()))
     })
     .await

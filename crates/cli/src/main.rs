@@ -326,8 +326,11 @@ pub(crate) struct ReceiptArgs {
     #[arg(long, value_name = "N")]
     refund: Option<usize>,
     /// Save it as a PNG (80 mm wide at 180 dpi) instead of printing text.
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, value_name = "FILE", conflicts_with = "pdf")]
     png: Option<PathBuf>,
+    /// Save it as a PDF (a page 80 mm wide) instead of printing text.
+    #[arg(long, value_name = "FILE")]
+    pdf: Option<PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -660,12 +663,16 @@ fn run(cli: Cli, matches: &ArgMatches) -> Result<(), Failure> {
             let Some(receipt) = countertop_core::receipt::receipt(&shop, order, kind) else {
                 return Err(Failure::Usage("no such refund on this order".into()));
             };
-            match args.png {
-                Some(path) => {
+            match (args.png, args.pdf) {
+                (Some(path), _) => {
                     receipt.png(576, &path)?;
                     out.wrote(&path);
                 }
-                None => out.receipt(&receipt),
+                (None, Some(path)) => {
+                    receipt.pdf(&path)?;
+                    out.wrote(&path);
+                }
+                (None, None) => out.receipt(&receipt),
             }
         }
         Top::Customer(cmd) => customer(&store, &out, cmd)?,

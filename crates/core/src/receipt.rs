@@ -180,6 +180,74 @@ impl Receipt {
         out
     }
 
+    /// As a PDF: the text receipt ([`Receipt::text`]) in Courier on a page 80 mm wide and as
+    /// long as the receipt, so it prints on a roll or, scaled, on A4. Courier is one of the
+    /// fonts every PDF reader has, so nothing is embedded; text is WinAnsi-encoded (£, é, ×
+    /// are in it; a character that is not becomes '?').
+    pub fn pdf(&self, path: &Path) -> Result<(), crate::Error> {
+        let write_err = |e: std::io::Error| crate::Error::Write { detail: format!("{}: {e}", path.display()) };
+        std::fs::write(path, self.pdf_bytes()).map_err(write_err)
+    }
+
+    /// The PDF document (see [`Receipt::pdf`]).
+    pub fn pdf_bytes(&self) -> Vec<u8> {
+        const SIZE: f32 = 9.0; // points: 42 Courier characters of 0.6 em fill 226.8 pt (80 mm)
+        const LEADING: f32 = 11.0;
+        const MARGIN: f32 = 6.0;
+        let text = self.text();
+        let lines: Vec<&str> = text.lines().collect();
+        let width = 42.0 * 0.6 * SIZE + 2.0 * MARGIN;
+        let height = lines.len() as f32 * LEADING + 2.0 * MARGIN;
+        let mut stream = format!("BT /F1 {SIZE} Tf {LEADING} TL {MARGIN} {} Td\n", height - MARGIN - SIZE).into_bytes();
+        let mut body = Vec::new();
+        for line in &lines {
+            body.push(b'(');
+            for c in line.chars() {
+                match c {
+                    '(' | ')' | '\\' => body.extend([b'\\', c as u8]),
+                    ' '..='~' => body.push(c as u8),
+                    c => body.push(win_ansi(c).unwrap_or(b'?')),
+                }
+            }
+            body.extend_from_slice(b") Tj T*\n");
+        }
+        stream.extend(body);
+        stream.extend_from_slice(b"ET\n");
+        let objects: Vec<Vec<u8>> = vec![
+            b"<< /Type /Catalog /Pages 2 0 R >>".to_vec(),
+            b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>".to_vec(),
+            format!(
+                "<< /Type /Page /Parent 2 0 R /MediaBox [0 0 {width:.1} {height:.1}] /Contents 4 0 R \
+                 /Resources << /Font << /F1 5 0 R >> >> >>"
+            )
+            .into_bytes(),
+            {
+                let mut s = format!("<< /Length {} >>\nstream\n", stream.len()).into_bytes();
+                s.extend_from_slice(&stream);
+                s.extend_from_slice(b"endstream");
+                s
+            },
+            b"<< /Type /Font /Subtype /Type1 /BaseFont /Courier /Encoding /WinAnsiEncoding >>".to_vec(),
+        ];
+        let mut out = b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n".to_vec();
+        let mut offsets = Vec::with_capacity(objects.len());
+        for (i, object) in objects.iter().enumerate() {
+            offsets.push(out.len());
+            out.extend(format!("{} 0 obj\n", i + 1).into_bytes());
+            out.extend_from_slice(object);
+            out.extend_from_slice(b"\nendobj\n");
+        }
+        let xref = out.len();
+        out.extend(format!("xref\n0 {}\n0000000000 65535 f \n", objects.len() + 1).into_bytes());
+        for offset in offsets {
+            out.extend(format!("{offset:010} 00000 n \n").into_bytes());
+        }
+        out.extend(
+            format!("trailer\n<< /Size {} /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF\n", objects.len() + 1).into_bytes(),
+        );
+        out
+    }
+
     /// Draws it as a PNG `width` pixels wide (576: an 80 mm roll at 180 dpi), as tall as it
     /// needs.
     pub fn png(&self, width: u32, path: &Path) -> Result<(), crate::Error> {
@@ -248,6 +316,29 @@ impl Receipt {
     }
 }
 
+/// A character's byte in WinAnsiEncoding (Windows-1252), beyond ASCII.
+fn win_ansi(c: char) -> Option<u8> {
+    let code = u32::from(c);
+    match code {
+        0xA0..=0xFF => u8::try_from(code).ok(),
+        _ => match c {
+            '€' => Some(0x80),
+            '‚' => Some(0x82),
+            '„' => Some(0x84),
+            '…' => Some(0x85),
+            '‘' => Some(0x91),
+            '’' => Some(0x92),
+            '“' => Some(0x93),
+            '”' => Some(0x94),
+            '•' => Some(0x95),
+            '–' => Some(0x96),
+            '—' => Some(0x97),
+            '™' => Some(0x99),
+            _ => None,
+        },
+    }
+}
+
 /// `text` in pieces of at most `width` characters, broken at spaces where it can be.
 fn wrap(text: &str, width: usize) -> Vec<String> {
     let width = width.max(1);
@@ -292,6 +383,29 @@ pub fn amount(currency: Currency, d: Decimal) -> String {
 #[cfg(test)]
 mod tests {
     use super::wrap;
+
+    #[test]
+    fn a_pdf_has_every_line_in_courier_and_an_xref_that_points_at_its_objects() {
+        let r = super::Receipt {
+            title: "Receipt 1".into(),
+            rows: vec![
+                super::ReceiptRow::Heading { text: "Corner (shop)".into() },
+                super::ReceiptRow::Strong { left: "Change £".into(), right: "14.00".into() },
+            ],
+        };
+        let pdf = r.pdf_bytes();
+        let text = String::from_utf8_lossy(&pdf);
+        assert!(pdf.starts_with(b"%PDF-1.4") && text.ends_with("%%EOF\n"));
+        assert!(text.contains("(              CORNER \\(SHOP\\)) Tj"), "parentheses escaped:\n{text}");
+        assert!(pdf.windows(8).any(|w| w == b"Change \xa3"), "the pound sign in WinAnsi");
+        // Each xref entry is the byte offset of "N 0 obj".
+        let xref_at: usize = text.rsplit("startxref\n").next().unwrap().lines().next().unwrap().parse().unwrap();
+        let xref = std::str::from_utf8(&pdf[xref_at..]).unwrap();
+        let entries: Vec<usize> = xref.lines().skip(3).take(5).map(|l| l[..10].parse().unwrap()).collect();
+        for (i, offset) in entries.iter().enumerate() {
+            assert!(pdf[*offset..].starts_with(format!("{} 0 obj", i + 1).as_bytes()), "object {}", i + 1);
+        }
+    }
 
     #[test]
     fn long_text_wraps_at_spaces_and_cuts_only_words_longer_than_a_line() {

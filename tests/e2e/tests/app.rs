@@ -460,6 +460,11 @@ async fn day(app: &App, dir: &Path) -> Result<()> {
     let saved = App::pick_dir(dir).join(format!("receipt-{split}.png"));
     wait_notice(app, "receipt-").await?;
     assert!(std::fs::read(&saved)?.starts_with(b"\x89PNG"), "{} is not a PNG", saved.display());
+    // And as a PDF, a page 80 mm wide with the receipt's text.
+    app.click("[data-testid=receipt-pdf]").await?;
+    wait_notice(app, &format!("receipt-{split}.pdf")).await?;
+    let pdf = std::fs::read(App::pick_dir(dir).join(format!("receipt-{split}.pdf")))?;
+    assert!(pdf.starts_with(b"%PDF-") && pdf.windows(6).any(|w| w == b"Change"), "not the receipt's PDF");
     app.keys(ESCAPE).await?;
     go(app, "catalog").await?;
     app.set_value("[data-testid=products-filter]", "MUG").await?;

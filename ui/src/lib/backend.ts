@@ -6,7 +6,7 @@ import { listen, type UnlistenFn } from '@tauri-apps/api/event'
 import type {
   CustomerPage, CustomerForm, ExportKind, ImportFormat, OrderAction, OrderForm, ProductForm, RebuildFinished,
   SettingsForm, ShopForm, Status,
-  AppInfo, ApiError, CashUp, DrawerForm, Receipt, StockAction, StockLevel, Customer, DashboardView, Day, DeadLetter, ImportFinished, ImportProgress, Order, OrderDetail,
+  AppInfo, ApiError, ReceiptFile, CashUp, DrawerForm, Receipt, StockAction, StockLevel, Customer, DashboardView, Day, DeadLetter, ImportFinished, ImportProgress, Order, OrderDetail,
   OrderFilter, OrderView, Outcome, Page, Period, Product, SearchHit, Stamped, StatusEvent, Verification,
 } from './types'
 
@@ -78,8 +78,9 @@ export const api = {
   stockAction: (commandId: string, action: StockAction) => call<Outcome>('stock_action', { commandId, action }),
   /** The receipt of an order, or of its refund at `refund` (from 0). */
   receipt: (order: string, refund: number | null) => call<Receipt>('receipt', { order, refund }),
-  /** Saves it as a PNG where the owner picks; null when they cancel. */
-  saveReceipt: (order: string, refund: number | null) => call<string | null>('save_receipt', { order, refund }),
+  /** Saves it as a PDF or PNG where the owner picks; null when they cancel. */
+  saveReceipt: (order: string, refund: number | null, file: ReceiptFile) =>
+    call<string | null>('save_receipt', { order, refund, file }),
   /** Asks where (a dialog the backend opens) and writes the chart or CSV; null when cancelled. */
   export: (kind: ExportKind, period: Period) => call<string | null>('export', { kind, period }),
   status: () => call<Status>('status'),

@@ -687,6 +687,8 @@ job: Job | null, };
 
 export type ExportKind = "revenue_chart" | "orders_chart" | "revenue_csv" | "orders_csv" | "cashup_csv";
 
+export type ReceiptFile = "pdf" | "png";
+
 export type ImportFormat = "online-retail" | "superstore" | "csv";
 
 export type ApiError = { code: string, message: string, };

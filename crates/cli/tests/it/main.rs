@@ -482,6 +482,10 @@ fn a_split_payment_an_invoice_paid_later_and_the_days_cash_up() {
     let png = d.join("receipt.png");
     ok(d, &["receipt", "1001", "--png", png.to_str().unwrap()]);
     assert!(std::fs::read(&png).unwrap().starts_with(b"\x89PNG"));
+    let pdf = d.join("receipt.pdf");
+    ok(d, &["receipt", "1001", "--pdf", pdf.to_str().unwrap()]);
+    let pdf = std::fs::read(&pdf).unwrap();
+    assert!(pdf.starts_with(b"%PDF-1.4") && pdf.windows(6).any(|w| w == b"Change"));
     let csv = ok(d, &["cashup", "--csv"]);
     assert!(csv.starts_with("day,section,item,amount\n") && csv.contains(",cash,expected_in_drawer,1.50\n"), "{csv}");
 }
