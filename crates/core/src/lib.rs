@@ -85,7 +85,7 @@ pub use domain::{
     ProductRenamed, ProductRepriced, ProductRestored, REASON_MAX, RecordReturn, References, Refund, RefundLineInput,
     RefundOrder, RefundedLine, Rejection, Return, ReturnRecorded, SHORT_MAX, SKU_MAX, ShipOrder, Shipment, Shop,
     ShopOpened, ShopSettingsChanged, Source, State, StreamId, Totals, UpdateCustomer, UpdateProduct, apply,
-    business_day, check_line, decide, evolve, line_refund_value, refunded_units, totals,
+    business_day, check_line, decide, evolve, line_refund_value, refunded_units, tax_by_rate, totals,
 };
 pub use domain::{CountStock, MAX_ON_HAND, ProductLowStockSet, ReceiveStock, StockCounted, StockReceived};
 pub use domain::{DrawerMove, DrawerRecorded, RecordDrawer};

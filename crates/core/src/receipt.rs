@@ -87,7 +87,7 @@ pub fn receipt(shop: &Shop, order: &Order, kind: ReceiptKind) -> Option<Receipt>
             }
             rows.push(ReceiptRow::Strong { left: format!("Total {}", c.code()), right: money(order.totals.total) });
             let included = order.totals.total == order.totals.subtotal - order.totals.discount;
-            for (rate, tax) in crate::read::tax_by_rate(&order.lines, &order.totals, c) {
+            for (rate, tax) in crate::domain::tax_by_rate(&order.lines, &order.totals, c) {
                 let rate = rate.parse::<Decimal>().map(format_rate).unwrap_or(rate);
                 let label = if included { format!("incl. tax at {rate}") } else { format!("tax at {rate}") };
                 rows.push(ReceiptRow::Pair { left: label, right: money(tax) });

@@ -43,7 +43,7 @@ pub use orders::{
     CancelOrder, Cancellation, CustomerRef, DeliverOrder, DiscountInput, LineInput, MAX_LINES, MAX_QUANTITY, Order,
     OrderCancelled, OrderDelivered, OrderLine, OrderPlaced, OrderRefunded, OrderShipped, OrderStatus, PlaceOrder,
     Refund, RefundLineInput, RefundOrder, RefundedLine, ShipOrder, Shipment, Totals, check_line, line_refund_value,
-    refunded_units, totals,
+    refunded_units, tax_by_rate, totals,
 };
 pub(crate) use orders::{moved_to, placed_status};
 pub use payments::{

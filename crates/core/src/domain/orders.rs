@@ -596,6 +596,32 @@ pub fn totals(lines: &[OrderLine], discount: Decimal, currency: Currency, prices
     Totals { subtotal, discount, tax, total }
 }
 
+/// The order's tax split by rate, each rounded, and the largest share adjusted so they add
+/// up to the order's tax exactly (which was rounded once, for the whole order). Whether
+/// prices included the tax shows in the totals: then the total is the discounted goods.
+pub fn tax_by_rate(lines: &[OrderLine], totals: &Totals, currency: Currency) -> BTreeMap<String, Decimal> {
+    let mut raw: BTreeMap<String, Decimal> = BTreeMap::new();
+    if totals.subtotal.is_zero() || totals.tax.is_zero() {
+        return raw;
+    }
+    let goods = totals.subtotal - totals.discount;
+    let included = totals.total == goods;
+    for l in lines.iter().filter(|l| !l.tax_rate.is_zero()) {
+        let share = if included { l.tax_rate / (Decimal::ONE + l.tax_rate) } else { l.tax_rate };
+        let taxed = l.total * share;
+        let part = taxed.checked_mul(goods).map_or_else(|| taxed * (goods / totals.subtotal), |t| t / totals.subtotal);
+        *raw.entry(l.tax_rate.normalize().to_string()).or_default() += part;
+    }
+    let mut rounded: BTreeMap<String, Decimal> = raw.iter().map(|(r, t)| (r.clone(), currency.round(*t))).collect();
+    let off = totals.tax - rounded.values().copied().sum::<Decimal>();
+    if !off.is_zero()
+        && let Some((_, largest)) = rounded.iter_mut().max_by(|a, b| (*a.1).cmp(&*b.1))
+    {
+        *largest += off;
+    }
+    rounded
+}
+
 pub(super) fn ship(order: Option<&Order>, cmd: &ShipOrder, now: DateTime<Utc>) -> Result<Vec<Event>, Rejection> {
     let order = find(order, &cmd.order)?;
     match (order.status, &order.shipment) {

@@ -18,7 +18,7 @@ use serde::{Deserialize, Serialize};
 
 use super::orders::{self, OrderView};
 use super::{Apply, Bucketing, add_money, day_key, decode_row, encode_row};
-use crate::domain::{DrawerMove, Event, OrderLine, Payment, Tender, Totals, main_tender};
+use crate::domain::{DrawerMove, Event, OrderLine, Payment, Tender, main_tender, tax_by_rate};
 use crate::money::Currency;
 use crate::store::Envelope;
 
@@ -170,32 +170,6 @@ impl CashUp {
             counts: row.counts,
         }
     }
-}
-
-/// The order's tax split by rate, each rounded, and the largest share adjusted so they add
-/// up to the order's tax exactly (which was rounded once, for the whole order). Whether
-/// prices included the tax shows in the totals: then the total is the discounted goods.
-pub(crate) fn tax_by_rate(lines: &[OrderLine], totals: &Totals, currency: Currency) -> BTreeMap<String, Decimal> {
-    let mut raw: BTreeMap<String, Decimal> = BTreeMap::new();
-    if totals.subtotal.is_zero() || totals.tax.is_zero() {
-        return raw;
-    }
-    let goods = totals.subtotal - totals.discount;
-    let included = totals.total == goods;
-    for l in lines.iter().filter(|l| !l.tax_rate.is_zero()) {
-        let share = if included { l.tax_rate / (Decimal::ONE + l.tax_rate) } else { l.tax_rate };
-        let taxed = l.total * share;
-        let part = taxed.checked_mul(goods).map_or_else(|| taxed * (goods / totals.subtotal), |t| t / totals.subtotal);
-        *raw.entry(l.tax_rate.normalize().to_string()).or_default() += part;
-    }
-    let mut rounded: BTreeMap<String, Decimal> = raw.iter().map(|(r, t)| (r.clone(), currency.round(*t))).collect();
-    let off = totals.tax - rounded.values().copied().sum::<Decimal>();
-    if !off.is_zero()
-        && let Some((_, largest)) = rounded.iter_mut().max_by(|a, b| (*a.1).cmp(&*b.1))
-    {
-        *largest += off;
-    }
-    rounded
 }
 
 pub(crate) struct Tables<'txn> {

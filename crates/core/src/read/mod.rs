@@ -29,7 +29,6 @@ use rust_decimal::Decimal;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
-pub(crate) use cashup::tax_by_rate;
 pub use cashup::{CashUp, DrawerCount, TaxAtRate, TenderAmount};
 pub use customer_stats::CustomerStats;
 pub use daily::DailyStats;
