@@ -432,7 +432,12 @@ tracked: boolean,
 /**
  * At or below this, it is low (set per product; `None`: never low, only out).
  */
-low_at: number | null, last_moved: string | null, };
+low_at: number | null, last_moved: string | null, 
+/**
+ * Tracked and at or below its threshold, or out of stock: the one rule for "low", so
+ * the catalog and the dashboard do not each have their own.
+ */
+low: boolean, };
 
 export type StockMove = { position: number, at: string, 
 /**

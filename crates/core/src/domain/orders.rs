@@ -197,6 +197,19 @@ pub struct Refund {
     pub restock: bool,
 }
 
+impl From<&OrderRefunded> for Refund {
+    fn from(e: &OrderRefunded) -> Refund {
+        Refund {
+            amount: e.amount,
+            reason: e.reason.clone(),
+            at: e.at,
+            lines: e.lines.clone(),
+            tender: e.tender,
+            restock: e.restock,
+        }
+    }
+}
+
 /// Units of one order line given back by a refund.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
 pub struct RefundedLine {
@@ -861,16 +874,7 @@ pub(super) fn apply(order: &mut Order, event: &Event) {
             order.status = OrderStatus::Cancelled;
             order.cancellation = Some(Cancellation { reason: e.reason.clone(), at: e.at });
         }
-        Event::OrderRefunded(e) => {
-            order.refunds.push(Refund {
-                amount: e.amount,
-                reason: e.reason.clone(),
-                at: e.at,
-                lines: e.lines.clone(),
-                tender: e.tender,
-                restock: e.restock,
-            });
-        }
+        Event::OrderRefunded(e) => order.refunds.push(Refund::from(e)),
         Event::OrderPaid(e) => order.payments.extend(e.payments.iter().cloned()),
         _ => {}
     }

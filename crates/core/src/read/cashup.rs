@@ -48,6 +48,14 @@ struct Row {
     counts: Vec<DrawerCount>,
 }
 
+impl Row {
+    /// What the drawer should hold: float + cash taken − cash given back − cash removed.
+    fn cash_expected(&self) -> Decimal {
+        let cash = |map: &BTreeMap<Tender, Decimal>| map.get(&Tender::Cash).copied().unwrap_or_default();
+        self.float + cash(&self.takings) - cash(&self.refunds) - self.removed
+    }
+}
+
 /// A count of the drawer, with what the day's movements said it should hold at that moment.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
 pub struct DrawerCount {
@@ -138,9 +146,7 @@ impl CashUp {
             .zip(&refunds)
             .map(|(t, r)| TenderAmount { tender: t.tender, amount: t.amount - r.amount })
             .collect();
-        let cash =
-            |list: &[TenderAmount]| list.iter().find(|t| t.tender == Tender::Cash).map_or(Decimal::ZERO, |t| t.amount);
-        let cash_expected = round(row.float) + cash(&takings) - cash(&refunds) - round(row.removed);
+        let cash_expected = round(row.cash_expected());
         let mut tax: Vec<TaxAtRate> = row
             .tax
             .iter()
@@ -283,9 +289,7 @@ impl<'txn> Tables<'txn> {
                         Err(e) => return Ok(Err(e)),
                     },
                     DrawerMove::Counted => {
-                        let cash =
-                            |map: &BTreeMap<Tender, Decimal>| map.get(&Tender::Cash).copied().unwrap_or_default();
-                        let expected = row.float + cash(&row.takings) - cash(&row.refunds) - row.removed;
+                        let expected = row.cash_expected();
                         row.counts.push(DrawerCount {
                             at: e.at,
                             counted: e.amount,

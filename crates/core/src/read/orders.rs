@@ -167,14 +167,7 @@ impl OrderView {
                 self.cancellation = Some(Cancellation { reason: e.reason.clone(), at: e.at });
             }
             Event::OrderRefunded(e) => {
-                self.refunds.push(Refund {
-                    amount: e.amount,
-                    reason: e.reason.clone(),
-                    at: e.at,
-                    lines: e.lines.clone(),
-                    tender: e.tender,
-                    restock: e.restock,
-                });
+                self.refunds.push(Refund::from(e));
                 self.refunded += e.amount;
             }
             Event::OrderPaid(e) => {

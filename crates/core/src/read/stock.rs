@@ -23,8 +23,18 @@ const LEVELS: TableDefinition<'_, &str, &[u8]> = TableDefinition::new("stock_lev
 /// (SKU, log position) → the movement.
 const MOVES: TableDefinition<'_, (&str, u64), &[u8]> = TableDefinition::new("stock_moves");
 
-/// A product's stock.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
+/// A product's stock, as stored.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+struct Level {
+    sku: String,
+    on_hand: i64,
+    tracked: bool,
+    low_at: Option<i64>,
+    last_moved: Option<DateTime<Utc>>,
+}
+
+/// A product's stock, as the screens and the CLI read it.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, ts_rs::TS)]
 pub struct StockLevel {
     pub sku: String,
     pub on_hand: i64,
@@ -33,12 +43,29 @@ pub struct StockLevel {
     /// At or below this, it is low (set per product; `None`: never low, only out).
     pub low_at: Option<i64>,
     pub last_moved: Option<DateTime<Utc>>,
+    /// Tracked and at or below its threshold, or out of stock: the one rule for "low", so
+    /// the catalog and the dashboard do not each have their own.
+    pub low: bool,
 }
 
 impl StockLevel {
-    /// Tracked and at or below its threshold (or out of stock).
+    /// See [`StockLevel::low`].
     pub fn is_low(&self) -> bool {
-        self.tracked && (self.on_hand <= 0 || self.low_at.is_some_and(|low| self.on_hand <= low))
+        self.low
+    }
+}
+
+impl From<Level> for StockLevel {
+    fn from(l: Level) -> StockLevel {
+        let low = l.tracked && (l.on_hand <= 0 || l.low_at.is_some_and(|low| l.on_hand <= low));
+        StockLevel {
+            sku: l.sku,
+            on_hand: l.on_hand,
+            tracked: l.tracked,
+            low_at: l.low_at,
+            last_moved: l.last_moved,
+            low,
+        }
     }
 }
 
@@ -60,7 +87,7 @@ pub(crate) struct Tables<'txn> {
     moves: Table<'txn, (&'static str, u64), &'static [u8]>,
     /// The levels this batch changed, each written once by [`Tables::finish`] (a wholesale
     /// invoice moves hundreds of SKUs, a busy product many times a batch).
-    batch: HashMap<String, StockLevel>,
+    batch: HashMap<String, Level>,
 }
 
 impl<'txn> Tables<'txn> {
@@ -68,7 +95,7 @@ impl<'txn> Tables<'txn> {
         Ok(Tables { levels: txn.open_table(LEVELS)?, moves: txn.open_table(MOVES)?, batch: HashMap::new() })
     }
 
-    fn get(&self, sku: &str) -> Result<StockLevel, crate::Error> {
+    fn get(&self, sku: &str) -> Result<Level, crate::Error> {
         if let Some(level) = self.batch.get(sku) {
             return Ok(level.clone());
         }
@@ -77,7 +104,7 @@ impl<'txn> Tables<'txn> {
             .get(sku)?
             .map(|v| decode_row(v.value()))
             .transpose()?
-            .unwrap_or_else(|| StockLevel { sku: sku.to_owned(), ..StockLevel::default() }))
+            .unwrap_or_else(|| Level { sku: sku.to_owned(), ..Level::default() }))
     }
 
     /// Moves `sku` by `change`. Movements other than sales are recorded with why; a sale's is
@@ -102,7 +129,7 @@ impl<'txn> Tables<'txn> {
         Ok(())
     }
 
-    fn put(&mut self, level: StockLevel) {
+    fn put(&mut self, level: Level) {
         self.batch.insert(level.sku.clone(), level);
     }
 
@@ -203,7 +230,7 @@ pub(crate) fn levels(txn: &redb::ReadTransaction) -> Result<Vec<StockLevel>, cra
     let table = txn.open_table(LEVELS)?;
     let mut out = Vec::new();
     for entry in table.iter()? {
-        out.push(decode_row(entry?.1.value())?);
+        out.push(StockLevel::from(decode_row::<Level>(entry?.1.value())?));
     }
     Ok(out)
 }
