@@ -102,7 +102,7 @@ pub use read::{
 };
 pub use rust_decimal::Decimal;
 pub use store::{
-    BulkJob, Entity, Envelope, Error, LOG_FILE, OrderHistory, Outcome, Request, Verification, WRITE_STORE_FILE,
-    WriteStore,
+    Arrival, BulkJob, Entity, Envelope, Error, Identity, Incoming, LOG_FILE, OrderHistory, OriginTip, OutboxMark,
+    Outcome, Outgoing, Request, SyncState, Verification, WRITE_STORE_FILE, WriteStore,
 };
 pub use watch::Watch;

@@ -56,10 +56,10 @@ pub struct CustomerDetailsChanged {
     pub customer: Customer,
 }
 
-pub(super) fn add(existing: Option<&Customer>, next_number: u64, cmd: &AddCustomer) -> Result<Vec<Event>, Rejection> {
+pub(super) fn add(existing: Option<&Customer>, next_id: String, cmd: &AddCustomer) -> Result<Vec<Event>, Rejection> {
     let id = match &cmd.id {
         Some(id) => text::id("customer id", id)?,
-        None => next_number.to_string(),
+        None => next_id,
     };
     let numbered = cmd.id.is_none();
     if let Some(customer) = existing {

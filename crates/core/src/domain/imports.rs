@@ -159,7 +159,8 @@ pub(super) fn import_order(state: &State, shop: &Shop, cmd: &ImportOrder) -> Res
                 products: &state.products,
                 customers: &known,
                 existing: None,
-                next_number: state.next_order_number,
+                // Every imported document names its number.
+                next_id: String::new(),
                 now: state.now,
             },
             &super::PlaceOrder {
@@ -392,7 +393,7 @@ fn customer(
             if let Some(existing) = state.customers.values().find(|c| matches_key(c, &key)) {
                 return Ok((Vec::new(), Some(existing.clone())));
             }
-            (state.free_customer_number().to_string(), true, key)
+            (state.free_customer_id(), true, key)
         }
         (None, None) => return Ok((Vec::new(), None)),
     };

@@ -88,11 +88,15 @@ pub struct State {
     pub orders: BTreeMap<String, Order>,
     pub returns: BTreeMap<String, Return>,
     /// Where the shop's order sequence goes on: one past the last number it gave out. The
-    /// number an order gets is the first from here not in use ([`State::free_order_number`]),
+    /// number an order gets is the first from here not in use ([`State::free_order_id`]),
     /// so numbers that imports or people chose are skipped, never taken.
     pub next_order_number: u64,
     /// The same for customer ids.
     pub next_customer_number: u64,
+    /// This device's till code once it has joined a shop with others (`B`): numbers it gives
+    /// out are then `B-1042`, so two tills apart never give the same number, and only its own
+    /// numbers move its sequences. `None` for a shop on one device: plain `1042`.
+    pub till: Option<String>,
 }
 
 impl State {
@@ -107,27 +111,50 @@ impl State {
             returns: BTreeMap::new(),
             next_order_number: FIRST_ORDER_NUMBER,
             next_customer_number: FIRST_CUSTOMER_NUMBER,
+            till: None,
         }
     }
 
     /// The number an order taken here without one gets: the first from
     /// `next_order_number` on that no order uses. (The write store loads the state so that
     /// this is already `next_order_number`.)
-    pub fn free_order_number(&self) -> u64 {
-        first_free(self.next_order_number, |n| self.orders.contains_key(n))
+    pub fn free_order_id(&self) -> String {
+        first_free(self.till.as_deref(), self.next_order_number, |id| self.orders.contains_key(id))
     }
 
     /// The id a customer added without one gets, likewise.
-    pub fn free_customer_number(&self) -> u64 {
-        first_free(self.next_customer_number, |n| self.customers.contains_key(n))
+    pub fn free_customer_id(&self) -> String {
+        first_free(self.till.as_deref(), self.next_customer_number, |id| self.customers.contains_key(id))
     }
 }
 
-fn first_free(mut n: u64, taken: impl Fn(&str) -> bool) -> u64 {
-    while taken(&n.to_string()) {
-        n = n.saturating_add(1);
+/// The id number `n` of a sequence has on a device with till code `till`: `B-1042`, or
+/// `1042` for a shop on one device.
+pub fn numbered_id(till: Option<&str>, n: u64) -> String {
+    match till {
+        Some(till) => format!("{till}-{n}"),
+        None => n.to_string(),
     }
-    n
+}
+
+/// The number in `id` when it is one `till`'s sequence gives out ([`numbered_id`]).
+fn number_in(till: Option<&str>, id: &str) -> Option<u64> {
+    let digits = match till {
+        Some(till) => id.strip_prefix(till)?.strip_prefix('-')?,
+        None => id,
+    };
+    digits.parse().ok()
+}
+
+/// The first id from number `n` on that is not taken.
+fn first_free(till: Option<&str>, mut n: u64, taken: impl Fn(&str) -> bool) -> String {
+    loop {
+        let id = numbered_id(till, n);
+        if !taken(&id) || n == u64::MAX {
+            return id;
+        }
+        n += 1;
+    }
 }
 
 /// Something a person (or an importer) asks the shop to do.
@@ -292,7 +319,7 @@ pub fn decide(state: &State, command: &Command) -> Result<Vec<Event>, Rejection>
         Command::UpdateProduct(c) => catalog::update(shop, product(&c.sku), c),
         Command::AddCustomer(c) => {
             let existing = c.id.as_deref().and_then(|id| state.customers.get(id.trim()));
-            customers::add(existing, state.free_customer_number(), c)
+            customers::add(existing, state.free_customer_id(), c)
         }
         Command::UpdateCustomer(c) => customers::update(state.customers.get(c.id.trim()), c),
         Command::PlaceOrder(c) => orders::place(
@@ -301,7 +328,7 @@ pub fn decide(state: &State, command: &Command) -> Result<Vec<Event>, Rejection>
                 products: &state.products,
                 customers: &state.customers,
                 existing: c.order.as_deref().and_then(order),
-                next_number: state.free_order_number(),
+                next_id: state.free_order_id(),
                 now: state.now,
             },
             c,
@@ -389,7 +416,7 @@ pub fn apply(state: &mut State, event: &Event) {
         Event::DrawerRecorded(_) => {}
         Event::CustomerRegistered(e) => {
             if e.numbered {
-                bump(&mut state.next_customer_number, &e.customer.id);
+                bump(&mut state.next_customer_number, state.till.as_deref(), &e.customer.id);
             }
             state.customers.insert(e.customer.id.clone(), e.customer.clone());
         }
@@ -398,7 +425,7 @@ pub fn apply(state: &mut State, event: &Event) {
         }
         Event::OrderPlaced(e) => {
             if e.numbered {
-                bump(&mut state.next_order_number, &e.order);
+                bump(&mut state.next_order_number, state.till.as_deref(), &e.order);
             }
             state.orders.insert(e.order.clone(), orders::placed(e));
         }
@@ -421,9 +448,10 @@ pub fn apply(state: &mut State, event: &Event) {
 
 /// Moves a sequence past a number it gave out. Numbers given by people or imports do not
 /// move it (an import of invoice 543990 must not make the next counter order 543991): the
-/// sequence skips them when it reaches them instead.
-fn bump(next: &mut u64, id: &str) {
-    if let Ok(n) = id.parse::<u64>() {
+/// sequence skips them when it reaches them instead. Nor do numbers another till gave out
+/// (`A-1042` on till B): each till has its own sequence.
+fn bump(next: &mut u64, till: Option<&str>, id: &str) {
+    if let Some(n) = number_in(till, id) {
         *next = (*next).max(n.saturating_add(1));
     }
 }

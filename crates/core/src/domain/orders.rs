@@ -407,7 +407,8 @@ pub(super) struct PlaceContext<'a> {
     pub products: &'a BTreeMap<String, Product>,
     pub customers: &'a BTreeMap<String, Customer>,
     pub existing: Option<&'a Order>,
-    pub next_number: u64,
+    /// The id an order placed without one gets.
+    pub next_id: String,
     pub now: DateTime<Utc>,
 }
 
@@ -415,7 +416,7 @@ pub(super) fn place(cx: PlaceContext<'_>, cmd: &PlaceOrder) -> Result<Vec<Event>
     let shop = cx.shop;
     let order = match &cmd.order {
         Some(id) => text::id("order number", id)?,
-        None => cx.next_number.to_string(),
+        None => cx.next_id.clone(),
     };
     if cx.existing.is_some() {
         return Err(Rejection::OrderIdTaken { id: order });

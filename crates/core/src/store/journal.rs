@@ -62,6 +62,9 @@ pub(super) enum Target {
     Returns = 6,
     Meta = 7,
     CustomerKeys = 8,
+    SyncMeta = 9,
+    SyncOrigins = 10,
+    SyncForeign = 11,
 }
 
 impl Target {
@@ -76,6 +79,9 @@ impl Target {
             6 => Target::Returns,
             7 => Target::Meta,
             8 => Target::CustomerKeys,
+            9 => Target::SyncMeta,
+            10 => Target::SyncOrigins,
+            11 => Target::SyncForeign,
             _ => return None,
         })
     }
@@ -134,6 +140,9 @@ fn apply(txn: &WriteTransaction, mut puts: &[u8]) -> Result<(), Error> {
     let mut events = txn.open_table(super::log::EVENTS)?;
     let mut streams = txn.open_table(super::log::STREAMS)?;
     let mut commands = txn.open_table(super::commands::COMMANDS)?;
+    let mut sync_meta = txn.open_table(super::replica::META)?;
+    let mut sync_origins = txn.open_table(super::replica::ORIGINS)?;
+    let mut sync_foreign = txn.open_table(super::replica::FOREIGN)?;
     let mut state = [
         txn.open_table(super::state::PRODUCTS)?,
         txn.open_table(super::state::CUSTOMERS)?,
@@ -158,6 +167,15 @@ fn apply(txn: &WriteTransaction, mut puts: &[u8]) -> Result<(), Error> {
             }
             Target::Commands => {
                 commands.insert(str_of(key)?.as_str(), value)?;
+            }
+            Target::SyncMeta => {
+                sync_meta.insert(str_of(key)?.as_str(), value)?;
+            }
+            Target::SyncOrigins => {
+                sync_origins.insert(str_of(key)?.as_str(), value)?;
+            }
+            Target::SyncForeign => {
+                sync_foreign.insert(u64_of(key)?, value)?;
             }
             t => {
                 let table = &mut state[t as usize - Target::Products as usize];

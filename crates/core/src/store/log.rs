@@ -9,6 +9,7 @@
 //! [`verify`] reports.
 
 use std::borrow::Cow;
+use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
 use redb::{ReadableTable, Table, TableDefinition, WriteTransaction};
@@ -17,12 +18,13 @@ use serde_json::value::RawValue;
 
 use super::Error;
 use super::journal::{Puts, Target, stream_key};
+use super::replica::{Arrival, Incoming, OriginTip, OutboxMark, Outgoing, SyncReader, SyncTables};
 use crate::domain::{Event, StreamId};
 
 pub(super) const EVENTS: TableDefinition<'_, u64, &[u8]> = TableDefinition::new("events");
 pub(super) const STREAMS: TableDefinition<'_, (&str, u64), u64> = TableDefinition::new("streams");
 
-const HASH_LEN: usize = 32;
+use super::replica::HASH_LEN;
 const GENESIS: [u8; HASH_LEN] = [0; HASH_LEN];
 
 /// One recorded event with everything known about it.
@@ -42,7 +44,7 @@ pub struct Envelope {
     /// The command that caused it.
     pub command_id: String,
     pub event: Event,
-    /// The chain hash, hex-encoded.
+    /// The chain hash, hex-encoded (the chain of the device that recorded it).
     pub hash: String,
 }
 
@@ -82,8 +84,15 @@ pub(super) fn copy(from: &redb::ReadTransaction, to: &WriteTransaction) -> Resul
 pub(super) struct LogWriter<'txn> {
     events: Table<'txn, u64, &'static [u8]>,
     streams: Table<'txn, (&'static str, u64), u64>,
+    sync: SyncTables<'txn>,
     next_position: u64,
+    /// The tip of this device's own chain (the last event's hash until another device's
+    /// events are here, see `replica.rs`).
     prev_hash: [u8; HASH_LEN],
+    /// This device's own events so far (its sequence).
+    own_seq: u64,
+    /// Whether the own tip is kept in `sync_meta` (once the log holds another device's events).
+    own_kept: bool,
     /// This transaction's writes, for the journal.
     pub(super) puts: Puts,
 }
@@ -92,7 +101,8 @@ impl<'txn> LogWriter<'txn> {
     pub(super) fn open(txn: &'txn WriteTransaction) -> Result<LogWriter<'txn>, Error> {
         let events = txn.open_table(EVENTS)?;
         let streams = txn.open_table(STREAMS)?;
-        let (next_position, prev_hash) = match events.last()? {
+        let sync = SyncTables::open(txn)?;
+        let (next_position, last_hash) = match events.last()? {
             None => (1, GENESIS),
             Some((position, value)) => {
                 let position = position.value();
@@ -100,7 +110,16 @@ impl<'txn> LogWriter<'txn> {
                 (position + 1, hash)
             }
         };
-        Ok(LogWriter { events, streams, next_position, prev_hash, puts: Puts::default() })
+        let (own_seq, prev_hash, own_kept) = match sync.own_tip()? {
+            Some((seq, hash)) => (seq, hash, true),
+            None => (next_position - 1, last_hash, false),
+        };
+        Ok(LogWriter { events, streams, sync, next_position, prev_hash, own_seq, own_kept, puts: Puts::default() })
+    }
+
+    /// The sync tables, in this transaction.
+    pub(super) fn sync(&mut self) -> (&mut SyncTables<'txn>, &mut Puts) {
+        (&mut self.sync, &mut self.puts)
     }
 
     /// The position the next appended event will get.
@@ -145,7 +164,80 @@ impl<'txn> LogWriter<'txn> {
         self.puts.record(Target::Streams, &stream_key(&record.stream, version), &position.to_le_bytes());
         self.next_position += 1;
         self.prev_hash = hash;
+        self.own_seq += 1;
+        if self.own_kept {
+            self.sync.set_own_tip(&mut self.puts, self.own_seq, &hash)?;
+        }
         Ok((position, version))
+    }
+
+    /// Appends another device's event as that device stored it, if it is the next of that
+    /// device's chain here. Returns the envelope (with its local stream version) when it was
+    /// appended.
+    pub(super) fn append_foreign(
+        &mut self,
+        incoming: &Incoming,
+        received_at: DateTime<Utc>,
+    ) -> Result<(Arrival, Option<Envelope>), Error> {
+        let tip = self.sync.origin(&incoming.origin)?;
+        let (last_seq, last_hash) = match &tip {
+            Some(tip) => (tip.seq, parse_hash(&tip.hash)?),
+            None => (0, GENESIS),
+        };
+        let refused = |why: String| Ok((Arrival::Refused(why), None));
+        if incoming.seq <= last_seq {
+            return Ok((Arrival::Duplicate, None));
+        }
+        let till = &incoming.till;
+        if incoming.seq != last_seq + 1 {
+            return refused(format!(
+                "event {} of till {till} came before its event {}: the hub's copy of that till's events has a gap",
+                incoming.seq,
+                last_seq + 1
+            ));
+        }
+        if chain(&last_hash, &incoming.record) != incoming.hash {
+            return refused(format!(
+                "event {} of till {till} does not continue that till's hash chain: it was altered on the way or on the hub",
+                incoming.seq
+            ));
+        }
+        let mut value = Vec::with_capacity(HASH_LEN + incoming.record.len());
+        value.extend_from_slice(&incoming.hash);
+        value.extend_from_slice(&incoming.record);
+        let position = self.next_position;
+        let mut envelope = match decode(position, &value) {
+            Ok(envelope) => envelope,
+            Err(e) => {
+                return refused(format!(
+                    "event {} of till {till} cannot be read by this version of Countertop ({e}); update Countertop on this device",
+                    incoming.seq
+                ));
+            }
+        };
+        if !self.own_kept {
+            self.sync.set_own_tip(&mut self.puts, self.own_seq, &self.prev_hash)?;
+            self.own_kept = true;
+        }
+        let stream = envelope.stream.to_key();
+        let version = stream_version(&self.streams, &stream)? + 1;
+        envelope.version = version;
+        self.events.insert(position, value.as_slice())?;
+        self.streams.insert((stream.as_str(), version), position)?;
+        self.puts.record(Target::Events, &position.to_le_bytes(), &value);
+        self.puts.record(Target::Streams, &stream_key(&stream, version), &position.to_le_bytes());
+        self.sync.set_foreign(&mut self.puts, position, incoming.seq, version, &incoming.origin)?;
+        let tip = OriginTip {
+            device: incoming.origin.clone(),
+            till: incoming.till.clone(),
+            seq: incoming.seq,
+            hash: blake3::Hash::from_bytes(incoming.hash).to_hex().to_string(),
+            recorded_at: envelope.recorded_at,
+            received_at,
+        };
+        self.sync.set_origin(&mut self.puts, &tip)?;
+        self.next_position += 1;
+        Ok((Arrival::Appended { position }, Some(envelope)))
     }
 
     /// One envelope by position (including those appended in this transaction).
@@ -158,6 +250,12 @@ impl<'txn> LogWriter<'txn> {
     pub(super) fn stream(&self, stream: &StreamId, up_to_version: u64) -> Result<Vec<Envelope>, Error> {
         read_stream(&self.events, &self.streams, stream, up_to_version)
     }
+}
+
+fn parse_hash(hex: &str) -> Result<[u8; HASH_LEN], Error> {
+    blake3::Hash::from_hex(hex)
+        .map(|h| *h.as_bytes())
+        .map_err(|_| Error::corrupt(format!("a device's chain tip '{hex}' is not a hash")))
 }
 
 fn chain(prev: &[u8; HASH_LEN], record: &[u8]) -> [u8; HASH_LEN] {
@@ -211,12 +309,15 @@ fn read_stream(
     let key = stream.to_key();
     let mut out = Vec::new();
     for entry in streams.range((key.as_str(), 1)..=(key.as_str(), up_to_version))? {
-        let (_, position) = entry?;
+        let (index, position) = entry?;
         let position = position.value();
         let value = events
             .get(position)?
             .ok_or_else(|| Error::corrupt_event(position, format!("stream {key} points at a missing event")))?;
-        out.push(decode(position, value.value())?);
+        let mut envelope = decode(position, value.value())?;
+        // Another device's event keeps the version it had there; here it is where it arrived.
+        envelope.version = index.value().1;
+        out.push(envelope);
     }
     Ok(out)
 }
@@ -264,10 +365,42 @@ impl LogReader {
         read_stream(&self.events, &self.streams, stream, u64::MAX)
     }
 
-    /// Walks the whole log: positions without gaps, every hash matching the chain, every
-    /// event readable, every event findable through its stream.
-    pub(super) fn verify(&self) -> Result<Verification, Error> {
-        let mut prev = GENESIS;
+    /// This device's own events after `mark`, at most `limit` of them, skipping other
+    /// devices' events; also the last position looked at (at most `scan` positions are), so a
+    /// caller can go on from there without reading the same positions again.
+    pub(super) fn own_after(
+        &self,
+        sync: &SyncReader,
+        mark: OutboxMark,
+        limit: usize,
+        scan: usize,
+    ) -> Result<(Vec<Outgoing>, u64), Error> {
+        let mut out = Vec::new();
+        let mut seq = mark.seq;
+        let mut looked = mark.position;
+        for entry in self.events.range(mark.position + 1..)?.take(scan) {
+            let (position, value) = entry?;
+            let position = position.value();
+            looked = position;
+            if sync.foreign.get(position)?.is_some() {
+                continue;
+            }
+            seq += 1;
+            let (hash, record) = split(position, value.value())?;
+            out.push(Outgoing { position, seq, hash, record: record.to_vec() });
+            if out.len() >= limit {
+                break;
+            }
+        }
+        Ok((out, looked))
+    }
+
+    /// Walks the whole log: positions without gaps, every device's events in its order
+    /// without gaps and each hash matching that device's chain, every event readable, every
+    /// event findable through its stream.
+    pub(super) fn verify(&self, sync: &SyncReader) -> Result<Verification, Error> {
+        let mut own = GENESIS;
+        let mut others: HashMap<String, (u64, [u8; HASH_LEN])> = HashMap::new();
         let mut checked = 0;
         for (expected, entry) in (1..).zip(self.events.iter()?) {
             let (position, value) = entry?;
@@ -282,6 +415,22 @@ impl LogReader {
             let Some((stored, json)) = value.split_first_chunk::<HASH_LEN>() else {
                 return fail("the envelope is shorter than its hash".to_owned());
             };
+            let foreign = match sync.foreign(position) {
+                Ok(foreign) => foreign,
+                Err(e) => return fail(e.to_string()),
+            };
+            let prev = match &foreign {
+                None => own,
+                Some((seq, _, origin)) => {
+                    let (last, hash) = others.get(origin).copied().unwrap_or((0, GENESIS));
+                    if *seq != last + 1 {
+                        return fail(format!(
+                            "event {seq} of device {origin} follows its event {last}: events are missing"
+                        ));
+                    }
+                    hash
+                }
+            };
             let computed = chain(&prev, json);
             if &computed != stored {
                 return fail("the hash does not match the chain: this event or an earlier one was altered".to_owned());
@@ -290,17 +439,36 @@ impl LogReader {
                 Ok(envelope) => envelope,
                 Err(e) => return fail(e.to_string()),
             };
-            let indexed = self.streams.get((envelope.stream.to_key().as_str(), envelope.version))?.map(|p| p.value());
+            let version = foreign.as_ref().map_or(envelope.version, |(_, version, _)| *version);
+            let indexed = self.streams.get((envelope.stream.to_key().as_str(), version))?.map(|p| p.value());
             if indexed != Some(position) {
-                return fail(format!(
-                    "the stream index does not point at it ({} v{})",
-                    envelope.stream, envelope.version
-                ));
+                return fail(format!("the stream index does not point at it ({} v{version})", envelope.stream));
             }
-            prev = computed;
+            match foreign {
+                None => own = computed,
+                Some((seq, _, origin)) => {
+                    others.insert(origin, (seq, computed));
+                }
+            }
             checked += 1;
         }
-        let head_hash = (checked > 0).then(|| blake3::Hash::from_bytes(prev).to_hex().to_string());
+        for tip in sync.origins()? {
+            let here = others.get(&tip.device).map_or(0, |(seq, _)| *seq);
+            if here != tip.seq {
+                return Ok(Verification {
+                    events: checked,
+                    head_hash: None,
+                    first_bad: Some((
+                        checked + 1,
+                        format!(
+                            "till {} is recorded as at its event {}, but its events here end at {here}",
+                            tip.till, tip.seq
+                        ),
+                    )),
+                });
+            }
+        }
+        let head_hash = (checked > 0).then(|| blake3::Hash::from_bytes(own).to_hex().to_string());
         Ok(Verification { events: checked, head_hash, first_bad: None })
     }
 }
@@ -310,7 +478,7 @@ impl LogReader {
 pub struct Verification {
     /// Events that checked out, from position 1.
     pub events: u64,
-    /// The hash at the end of the chain (hex), when every event checked out.
+    /// The hash at the end of this device's own chain (hex), when every event checked out.
     pub head_hash: Option<String>,
     /// The first position that did not check out, and why.
     pub first_bad: Option<(u64, String)>,

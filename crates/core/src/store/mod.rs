@@ -12,6 +12,7 @@ mod journal;
 pub(crate) use damage::contain as contain_damage;
 pub(crate) use slot::wait_sole_owner;
 mod log;
+mod replica;
 mod slot;
 mod state;
 mod writer;
@@ -31,6 +32,7 @@ use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
 use serde::Serialize;
 
 pub use log::{Envelope, Verification};
+pub use replica::{Arrival, Identity, Incoming, OriginTip, OutboxMark, Outgoing};
 
 use crate::domain::{self, Command, Customer, Order, Product, Rejection, Shop, StreamId};
 use crate::watch::Watch;
@@ -205,6 +207,9 @@ pub enum Error {
         "the reports are damaged ({detail}); nothing recorded is affected, and they are being rebuilt from the event log: try again in a moment"
     )]
     ReadModel { detail: String },
+    /// Sync with other devices cannot go on as asked; the message says why and what to do.
+    #[error("{0}")]
+    Sync(String),
     /// A bug in Countertop: a panic, caught. Its transaction was aborted, so nothing of it was
     /// written, and the store can be used as before. `log` (in the data folder) has the details.
     #[error("Countertop hit a bug: {message} (at {location}). This is a bug, not damage: nothing was written, and the shop can be used as before. Please report it; the details are in {log}", log = .log.display())]
@@ -293,6 +298,7 @@ impl Error {
             Error::Internal(_) => "internal",
             Error::Bug { .. } => "bug",
             Error::ReadModel { .. } => "read_model_damaged",
+            Error::Sync(_) => "sync",
         }
     }
 }
@@ -651,6 +657,7 @@ impl WriteStore {
             log::copy(&snapshot, &txn)?;
             commands::copy(&snapshot, &txn)?;
             state::copy(&snapshot, &txn)?;
+            replica::copy(&snapshot, &txn)?;
             txn.commit()?;
             drop(copy);
             let check = WriteStore::open_file(&partial)?;
@@ -724,8 +731,83 @@ impl WriteStore {
 
     /// Walks the whole log and checks the hash chain, positions, payloads and stream index.
     pub fn verify(&self) -> Result<Verification, Error> {
-        self.read(|txn| log::LogReader::open(txn)?.verify())
+        self.read(|txn| log::LogReader::open(txn)?.verify(&replica::SyncReader::open(txn)?))
     }
+
+    /// This device's identity in its shop, once it has joined one.
+    pub fn identity(&self) -> Result<Option<Identity>, Error> {
+        self.read(|txn| replica::SyncReader::open(txn)?.identity())
+    }
+
+    /// Where sync stands on this device: who it is, how many of its own events the hub has
+    /// acknowledged and how many wait, and every other device whose events are here.
+    pub fn sync_state(&self) -> Result<SyncState, Error> {
+        self.read(|txn| {
+            let sync = replica::SyncReader::open(txn)?;
+            let own = match sync.own_tip()? {
+                Some((seq, _)) => seq,
+                None => log::LogReader::open(txn)?.head()?,
+            };
+            let outbox = sync.outbox()?;
+            Ok(SyncState {
+                identity: sync.identity()?,
+                own_events: own,
+                acknowledged: outbox.seq,
+                waiting: own.saturating_sub(outbox.seq),
+                outbox,
+                devices: sync.origins()?,
+            })
+        })
+    }
+
+    /// This device's own events after `mark` (at most `limit`, looking at most at `scan`
+    /// positions), for the hub; and the last position looked at.
+    pub fn outgoing(&self, mark: OutboxMark, limit: usize, scan: usize) -> Result<(Vec<Outgoing>, u64), Error> {
+        self.read(|txn| log::LogReader::open(txn)?.own_after(&replica::SyncReader::open(txn)?, mark, limit, scan))
+    }
+
+    /// Records durably that the hub acknowledged this device's events up to `mark`.
+    pub fn acknowledged(&self, mark: OutboxMark) -> Result<(), Error> {
+        self.sync_job(writer::SyncJob::Acked(mark)).map(|_| ())
+    }
+
+    /// Makes this data folder a device of a shop (once; again with the same identity is a
+    /// no-op). From then on the numbers it gives out carry its till code.
+    pub fn join(&self, identity: Identity) -> Result<(), Error> {
+        self.sync_job(writer::SyncJob::Join(identity)).map(|_| ())
+    }
+
+    /// Stores other devices' events (each device's in its order) and folds them into the
+    /// current state, in one durable transaction. Returns what became of each; after a
+    /// refused one, the rest were not looked at.
+    pub fn receive(&self, events: Vec<Incoming>) -> Result<Vec<Arrival>, Error> {
+        let count = events.len();
+        match self.sync_job(writer::SyncJob::Receive(events))? {
+            writer::SyncAnswer::Arrivals(arrivals) => Ok(arrivals),
+            writer::SyncAnswer::Done => Err(Error::Internal(format!("{count} events received, no answer"))),
+        }
+    }
+
+    fn sync_job(&self, job: writer::SyncJob) -> Result<writer::SyncAnswer, Error> {
+        let (tx, rx) = mpsc::sync_channel(1);
+        self.send(writer::Job::Sync(job, tx))?;
+        rx.recv().map_err(|_| Error::Closed)?.map_err(|e| e.at(self.path()))
+    }
+}
+
+/// Where sync stands on this device ([`WriteStore::sync_state`]).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct SyncState {
+    pub identity: Option<Identity>,
+    /// This device's own events (its sequence so far).
+    pub own_events: u64,
+    /// Of those, how many the hub has acknowledged.
+    pub acknowledged: u64,
+    /// Of those, how many wait to be sent.
+    pub waiting: u64,
+    pub outbox: OutboxMark,
+    /// Every other device whose events are here.
+    pub devices: Vec<OriginTip>,
 }
 
 /// Copies every entry of one table from a snapshot into another database.
@@ -814,7 +896,8 @@ fn prepare(db: &Database) -> Result<(), Error> {
     log::create_tables(&txn)?;
     commands::create_tables(&txn)?;
     state::create_tables(&txn)?;
-    let stale = state::StateTables::open(&txn)?.version()? != Some(state::STATE_VERSION);
+    replica::create_tables(&txn)?;
+    let stale = state::StateTables::open(&txn, None)?.version()? != Some(state::STATE_VERSION);
     if stale {
         rebuild_state(&txn)?;
     }

@@ -15,7 +15,7 @@ use serde::de::DeserializeOwned;
 use super::Error;
 use super::journal::{Puts, Target};
 use crate::domain::{
-    Customer, Event, Order, Product, References, Return, Shop, State, StreamId, customer_keys, suffixed,
+    Customer, Event, Order, Product, References, Return, Shop, State, StreamId, customer_keys, numbered_id, suffixed,
 };
 
 pub(super) const PRODUCTS: TableDefinition<'_, &str, &[u8]> = TableDefinition::new("state_products");
@@ -83,18 +83,21 @@ impl<T> Tables<T> {
 
 pub(super) struct StateTables<'txn> {
     t: Tables<Table<'txn, &'static str, &'static [u8]>>,
+    /// This device's till code ([`State::till`]), when it has joined a shop.
+    till: Option<String>,
     /// This transaction's writes, for the journal.
     pub(super) puts: Puts,
 }
 
 impl<'txn> StateTables<'txn> {
-    pub(super) fn open(txn: &'txn WriteTransaction) -> Result<StateTables<'txn>, Error> {
-        Ok(StateTables { t: Tables::open(|table| Ok(txn.open_table(table)?))?, puts: Puts::default() })
+    /// `till`: this device's till code ([`State::till`]), when it has joined a shop.
+    pub(super) fn open(txn: &'txn WriteTransaction, till: Option<String>) -> Result<StateTables<'txn>, Error> {
+        Ok(StateTables { t: Tables::open(|table| Ok(txn.open_table(table)?))?, till, puts: Puts::default() })
     }
 
     /// The slice of the world a command refers to.
     pub(super) fn load(&self, refs: &References, now: DateTime<Utc>) -> Result<State, Error> {
-        load(&self.t, refs, now)
+        load(&self.t, refs, self.till.as_deref(), now)
     }
 
     /// Writes back what `events` changed in `state` (after they were applied to it).
@@ -218,16 +221,18 @@ fn decode<T: DeserializeOwned>(key: &str, stored: &[u8]) -> Result<T, Error> {
 /// Read access to the current-state tables from a read transaction.
 pub(super) struct StateReader {
     t: Tables<redb::ReadOnlyTable<&'static str, &'static [u8]>>,
+    till: Option<String>,
 }
 
 impl StateReader {
     pub(super) fn open(txn: &redb::ReadTransaction) -> Result<StateReader, Error> {
-        Ok(StateReader { t: Tables::open(|table| Ok(txn.open_table(table)?))? })
+        let till = super::replica::till_read(txn)?;
+        Ok(StateReader { t: Tables::open(|table| Ok(txn.open_table(table)?))?, till })
     }
 
     /// The slice of the world a command refers to, as of this read transaction.
     pub(super) fn load(&self, refs: &References, now: DateTime<Utc>) -> Result<State, Error> {
-        load(&self.t, refs, now)
+        load(&self.t, refs, self.till.as_deref(), now)
     }
 
     pub(super) fn shop(&self) -> Result<Option<Shop>, Error> {
@@ -265,9 +270,11 @@ fn all<T: DeserializeOwned>(table: &impl ReadableTable<&'static str, &'static [u
 fn load<T: ReadableTable<&'static str, &'static [u8]>>(
     t: &Tables<T>,
     refs: &References,
+    till: Option<&str>,
     now: DateTime<Utc>,
 ) -> Result<State, Error> {
     let mut state = State::empty(now);
+    state.till = till.map(str::to_owned);
     state.shop = get(&t.meta, KEY_SHOP)?;
     if let Some(n) = get(&t.meta, KEY_NEXT_ORDER)? {
         state.next_order_number = n;
@@ -276,10 +283,10 @@ fn load<T: ReadableTable<&'static str, &'static [u8]>>(
         state.next_customer_number = n;
     }
     if refs.order_number {
-        state.next_order_number = first_free(&t.orders, state.next_order_number)?;
+        state.next_order_number = first_free(&t.orders, till, state.next_order_number)?;
     }
     if refs.customer_number {
-        state.next_customer_number = first_free(&t.customers, state.next_customer_number)?;
+        state.next_customer_number = first_free(&t.customers, till, state.next_customer_number)?;
     }
     for sku in &refs.products {
         if let Some(p) = get::<Product>(&t.products, sku)? {
@@ -320,10 +327,14 @@ fn load<T: ReadableTable<&'static str, &'static [u8]>>(
     Ok(state)
 }
 
-/// The first number from `n` on that is not a key of `table`.
-fn first_free(table: &impl ReadableTable<&'static str, &'static [u8]>, mut n: u64) -> Result<u64, Error> {
-    while table.get(n.to_string().as_str())?.is_some() {
-        n = n.saturating_add(1);
+/// The first number from `n` on whose id ([`numbered_id`]) is not a key of `table`.
+fn first_free(
+    table: &impl ReadableTable<&'static str, &'static [u8]>,
+    till: Option<&str>,
+    mut n: u64,
+) -> Result<u64, Error> {
+    while n < u64::MAX && table.get(numbered_id(till, n).as_str())?.is_some() {
+        n += 1;
     }
     Ok(n)
 }

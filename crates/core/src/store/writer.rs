@@ -25,6 +25,7 @@ use redb::{Database, Durability, WriteTransaction};
 use super::commands::{Accepted, CommandTable};
 use super::journal::{Journal, Puts};
 use super::log::LogWriter;
+use super::replica::{Arrival, Identity, Incoming, OutboxMark};
 use super::slot::DbSlot;
 use super::state::StateTables;
 use super::{Entity, Error, Outcome, Request};
@@ -48,6 +49,19 @@ pub(super) enum Job {
     Batch(Vec<Request>, BatchReply),
     /// Commands that may commit in several transactions, giving way to interactive jobs.
     Bulk(Vec<Request>, BatchReply),
+    /// Sync's writes: other devices' events, this device's identity, the outbox's mark.
+    Sync(SyncJob, SyncSender<Result<SyncAnswer, Error>>),
+}
+
+pub(super) enum SyncJob {
+    Receive(Vec<Incoming>),
+    Join(Identity),
+    Acked(OutboxMark),
+}
+
+pub(super) enum SyncAnswer {
+    Arrivals(Vec<Arrival>),
+    Done,
 }
 
 impl Job {
@@ -55,8 +69,25 @@ impl Job {
         match self {
             Job::One(..) => 1,
             Job::Batch(requests, _) | Job::Bulk(requests, _) => requests.len(),
+            Job::Sync(SyncJob::Receive(events), _) => events.len(),
+            Job::Sync(..) => 1,
         }
     }
+
+    /// How many command results the job takes from a group's results (sync jobs answer apart).
+    fn results(&self) -> usize {
+        match self {
+            Job::Sync(..) => 0,
+            job => job.len(),
+        }
+    }
+}
+
+/// A group's answers: each command's, and each sync job's, in order.
+#[derive(Default)]
+struct Answers {
+    results: Results,
+    sync: Vec<Result<SyncAnswer, Error>>,
 }
 
 /// A bulk job under way: the commands already committed and their results.
@@ -249,7 +280,7 @@ fn commit(mut txn: WriteTransaction, puts: &Puts, journal: &mut Journal, bulk: b
 /// Decides and appends every request of the group in one transaction and commits it.
 /// Returns each request's result (in order) and the new head. Any storage error aborts the
 /// whole transaction: then nothing of the group was written.
-fn commit_group(db: &Database, group: &[Job], journal: &mut Journal) -> Result<(Results, u64), Error> {
+fn commit_group(db: &Database, group: &[Job], journal: &mut Journal) -> Result<(Answers, u64), Error> {
     let txn = db.begin_write()?;
     let (results, head, puts);
     {
@@ -273,10 +304,10 @@ fn commit_bulk(
     queue: &mut Queue,
     joined: &mut Vec<Job>,
     journal: &mut Journal,
-) -> Result<(Results, Results, u64), Error> {
+) -> Result<(Results, Answers, u64), Error> {
     let txn = db.begin_write()?;
     let mut done = Vec::new();
-    let mut joined_results = Vec::new();
+    let mut joined_results = Answers::default();
     let (head, puts);
     {
         let mut tables = Tables::open(&txn)?;
@@ -298,8 +329,9 @@ fn commit_bulk(
     Ok((done, joined_results, head))
 }
 
-fn reply(group: Vec<Job>, results: Results) {
-    let mut results = results.into_iter();
+fn reply(group: Vec<Job>, answers: Answers) {
+    let mut results = answers.results.into_iter();
+    let mut sync = answers.sync.into_iter();
     for job in group {
         // A caller that gave up waiting has dropped its receiver; its command is committed
         // all the same and a retry with the same command id returns this result.
@@ -310,6 +342,10 @@ fn reply(group: Vec<Job>, results: Results) {
             }
             Job::Batch(requests, tx) | Job::Bulk(requests, tx) => {
                 let _ = tx.send(Ok(results.by_ref().take(requests.len()).collect()));
+            }
+            Job::Sync(_, tx) => {
+                let answer = sync.next().unwrap_or_else(|| Err(Error::Internal("a sync answer went missing".into())));
+                let _ = tx.send(answer);
             }
         }
     }
@@ -322,6 +358,9 @@ fn fail(group: Vec<Job>, e: &Error) {
                 let _ = tx.send(Err(e.clone()));
             }
             Job::Batch(_, tx) | Job::Bulk(_, tx) => {
+                let _ = tx.send(Err(e.clone()));
+            }
+            Job::Sync(_, tx) => {
                 let _ = tx.send(Err(e.clone()));
             }
         }
@@ -337,23 +376,78 @@ pub(super) struct Tables<'txn> {
 
 impl<'txn> Tables<'txn> {
     pub(super) fn open(txn: &'txn WriteTransaction) -> Result<Tables<'txn>, Error> {
-        Ok(Tables { log: LogWriter::open(txn)?, commands: CommandTable::open(txn)?, state: StateTables::open(txn)? })
+        let mut log = LogWriter::open(txn)?;
+        let till = log.sync().0.identity()?.map(|identity| identity.till);
+        Ok(Tables { log, commands: CommandTable::open(txn)?, state: StateTables::open(txn, till)? })
     }
 
     /// Runs every request of `group` in order. A storage fault aborts (the caller drops the
     /// transaction); a refusal or conflict is that request's result.
-    fn execute_group(&mut self, group: &[Job]) -> Result<Results, Error> {
-        let mut results = Vec::with_capacity(group.iter().map(Job::len).sum());
+    fn execute_group(&mut self, group: &[Job]) -> Result<Answers, Error> {
+        let mut answers =
+            Answers { results: Vec::with_capacity(group.iter().map(Job::results).sum()), sync: Vec::new() };
         for job in group {
             let requests = match job {
                 Job::One(request, _) => std::slice::from_ref(request.as_ref()),
                 Job::Batch(requests, _) | Job::Bulk(requests, _) => requests.as_slice(),
+                Job::Sync(job, _) => {
+                    let answer = match self.sync(job) {
+                        Err(e) if e.is_storage_fault() => return Err(e),
+                        answer => answer,
+                    };
+                    answers.sync.push(answer);
+                    continue;
+                }
             };
             for request in requests {
-                results.push(self.execute_in_group(request)?);
+                answers.results.push(self.execute_in_group(request)?);
             }
         }
-        Ok(results)
+        Ok(answers)
+    }
+
+    /// A sync job's writes.
+    fn sync(&mut self, job: &SyncJob) -> Result<SyncAnswer, Error> {
+        match job {
+            SyncJob::Receive(events) => {
+                let now = Utc::now();
+                let mut arrivals = Vec::with_capacity(events.len());
+                for incoming in events {
+                    let (arrival, envelope) = self.log.append_foreign(incoming, now)?;
+                    if let Some(envelope) = envelope {
+                        let mut slice = self.state.load_for(&envelope.event, envelope.recorded_at)?;
+                        domain::apply(&mut slice, &envelope.event);
+                        self.state.save(&slice, std::slice::from_ref(&envelope.event))?;
+                    }
+                    let refused = matches!(arrival, Arrival::Refused(_));
+                    arrivals.push(arrival);
+                    if refused {
+                        break;
+                    }
+                }
+                Ok(SyncAnswer::Arrivals(arrivals))
+            }
+            SyncJob::Join(identity) => {
+                let (sync, puts) = self.log.sync();
+                match sync.identity()? {
+                    Some(current) if current.device != identity.device || current.shop != identity.shop => {
+                        return Err(Error::Sync(format!(
+                            "this data folder already is till {} of the shop '{}' on {}; a data folder belongs to one shop, and joins it once",
+                            current.till, current.shop, current.hub
+                        )));
+                    }
+                    _ => sync.set_identity(puts, identity)?,
+                }
+                Ok(SyncAnswer::Done)
+            }
+            SyncJob::Acked(mark) => {
+                let (sync, puts) = self.log.sync();
+                if sync.outbox()?.seq < mark.seq {
+                    sync.set_outbox(puts, mark)?;
+                }
+                Ok(SyncAnswer::Done)
+            }
+        }
     }
 
     /// One request's result, or `Err` for a storage fault that must abort the transaction.

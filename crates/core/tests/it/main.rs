@@ -7,6 +7,7 @@ mod golden;
 mod hostile;
 mod import;
 mod model;
+mod replica;
 mod seams;
 mod store;
 
