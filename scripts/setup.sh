@@ -7,8 +7,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # C toolchain (blake3), and what Tauri 2 links against on Linux (WebKitGTK 4.1 and friends).
+# nats-server: the hub several tills sync through (the sync tests start their own).
 packages=(build-essential pkg-config curl file libwebkit2gtk-4.1-dev libssl-dev librsvg2-dev
-  libayatana-appindicator3-dev libxdo-dev)
+  libayatana-appindicator3-dev libxdo-dev nats-server)
 if [ "${1:-}" = "--test" ]; then
   # A display for the window, and the WebDriver that drives it.
   packages+=(xvfb xauth webkit2gtk-driver)

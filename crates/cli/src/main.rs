@@ -4,6 +4,7 @@
 mod input;
 mod reads;
 mod show;
+mod sync;
 mod transfer;
 
 use std::path::PathBuf;
@@ -20,7 +21,8 @@ use crate::input::InputError;
 
 const AFTER_HELP: &str = "\
 Exit status: 0 done; 1 refused (the message says what to fix); 2 bad arguments;
-3 the data could not be used (already open elsewhere, damaged, disk problem).
+3 the data could not be used (already open elsewhere, damaged, disk problem);
+4 the hub could not be reached or refused (nothing is lost: try again later).
 
 Data lives in --data DIR, or $COUNTERTOP_DATA, or the OS data dir (e.g. ~/.local/share/countertop).";
 
@@ -111,6 +113,13 @@ pub(crate) enum Top {
     /// Check the event log (hash chain, positions, payloads, stream index) and that the read
     /// models equal a rebuild from it.
     Verify,
+    /// Make this data folder a till of a shop on a hub (NATS JetStream), then fetch the shop.
+    Join(sync::JoinArgs),
+    /// Sync with the shop's other tills: status, once, or run until stopped.
+    #[command(subcommand)]
+    Sync(sync::SyncCmd),
+    /// This device and the other devices whose changes are here.
+    Devices,
 }
 
 #[derive(Debug, Args)]
@@ -497,6 +506,8 @@ pub(crate) enum Failure {
     Refused(&'static str, String),
     /// A core error (exit 1 for refusals and conflicts, 3 for the store).
     Core(countertop_core::Error),
+    /// The hub could not be reached, or refused (exit 4).
+    Offline(String),
 }
 
 impl From<InputError> for Failure {
@@ -525,6 +536,7 @@ fn main() -> ExitCode {
             let (code, message, status) = match failure {
                 Failure::Usage(message) => ("usage", message, 2),
                 Failure::Refused(code, message) => (code, message, 1),
+                Failure::Offline(message) => ("offline", message, 4),
                 Failure::Core(e) => {
                     let status = match e {
                         countertop_core::Error::Rejected(_)
@@ -561,6 +573,12 @@ fn run(cli: Cli, matches: &ArgMatches) -> Result<(), Failure> {
     let dir = data_dir(&cli)?;
     if reads::uses_read_side(&cli.command) {
         return reads::run(&dir, cli.json, cli.command);
+    }
+    match cli.command {
+        Top::Join(args) => return sync::join(&dir, cli.json, args),
+        Top::Sync(cmd) => return sync::sync(&dir, cli.json, cmd),
+        Top::Devices => return sync::list_devices(&dir, cli.json),
+        _ => {}
     }
     if let Top::Restore { backup } = &cli.command {
         let verification = WriteStore::restore(backup, &dir)?;

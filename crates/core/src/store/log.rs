@@ -400,6 +400,7 @@ impl LogReader {
     /// event findable through its stream.
     pub(super) fn verify(&self, sync: &SyncReader) -> Result<Verification, Error> {
         let mut own = GENESIS;
+        let mut own_count = 0;
         let mut others: HashMap<String, (u64, [u8; HASH_LEN])> = HashMap::new();
         let mut checked = 0;
         for (expected, entry) in (1..).zip(self.events.iter()?) {
@@ -445,7 +446,10 @@ impl LogReader {
                 return fail(format!("the stream index does not point at it ({} v{version})", envelope.stream));
             }
             match foreign {
-                None => own = computed,
+                None => {
+                    own = computed;
+                    own_count += 1;
+                }
                 Some((seq, _, origin)) => {
                     others.insert(origin, (seq, computed));
                 }
@@ -468,7 +472,7 @@ impl LogReader {
                 });
             }
         }
-        let head_hash = (checked > 0).then(|| blake3::Hash::from_bytes(own).to_hex().to_string());
+        let head_hash = (own_count > 0).then(|| blake3::Hash::from_bytes(own).to_hex().to_string());
         Ok(Verification { events: checked, head_hash, first_bad: None })
     }
 }

@@ -755,6 +755,7 @@ impl WriteStore {
                 acknowledged: outbox.seq,
                 waiting: own.saturating_sub(outbox.seq),
                 outbox,
+                hub_seq: sync.hub_seq()?,
                 devices: sync.origins()?,
             })
         })
@@ -778,11 +779,12 @@ impl WriteStore {
     }
 
     /// Stores other devices' events (each device's in its order) and folds them into the
-    /// current state, in one durable transaction. Returns what became of each; after a
-    /// refused one, the rest were not looked at.
-    pub fn receive(&self, events: Vec<Incoming>) -> Result<Vec<Arrival>, Error> {
+    /// current state, in one durable transaction, with the hub sequence `through` which
+    /// everything is here ([`SyncState::hub_seq`]). Returns what became of each; after a
+    /// refused one, the rest were not looked at (and the hub sequence stops before it).
+    pub fn receive(&self, events: Vec<Incoming>, through: u64) -> Result<Vec<Arrival>, Error> {
         let count = events.len();
-        match self.sync_job(writer::SyncJob::Receive(events))? {
+        match self.sync_job(writer::SyncJob::Receive(events, through))? {
             writer::SyncAnswer::Arrivals(arrivals) => Ok(arrivals),
             writer::SyncAnswer::Done => Err(Error::Internal(format!("{count} events received, no answer"))),
         }
@@ -806,6 +808,8 @@ pub struct SyncState {
     /// Of those, how many wait to be sent.
     pub waiting: u64,
     pub outbox: OutboxMark,
+    /// The hub stream's sequence up to which every message is here.
+    pub hub_seq: u64,
     /// Every other device whose events are here.
     pub devices: Vec<OriginTip>,
 }

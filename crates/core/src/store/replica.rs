@@ -13,7 +13,8 @@
 //! Tables (all written by the writer thread only, in the same transaction as the events):
 //! - `sync_meta`: `identity` (JSON [`Identity`]), `outbox` (JSON [`OutboxMark`]), `own_tip`
 //!   (this device's chain tip, `seq u64 LE ‖ hash`: kept once the log holds another device's
-//!   events; before that the tip is the last event).
+//!   events; before that the tip is the last event), `hub_seq` (the hub stream's sequence up
+//!   to which everything is here, moved in the same transaction as the events it brought).
 //! - `sync_origins`: device id → JSON [`OriginTip`].
 //! - `sync_foreign`: local position → `seq u64 LE ‖ local stream version u64 LE ‖ device id`.
 
@@ -32,6 +33,7 @@ pub(super) const FOREIGN: TableDefinition<'_, u64, &[u8]> = TableDefinition::new
 const KEY_IDENTITY: &str = "identity";
 const KEY_OUTBOX: &str = "outbox";
 const KEY_OWN_TIP: &str = "own_tip";
+const KEY_HUB_SEQ: &str = "hub_seq";
 
 pub(super) const HASH_LEN: usize = 32;
 
@@ -74,6 +76,8 @@ pub struct Incoming {
     pub seq: u64,
     pub hash: [u8; HASH_LEN],
     pub record: Vec<u8>,
+    /// Where it is in the hub's stream (0 when it did not come from one).
+    pub hub_seq: u64,
 }
 
 /// What became of one [`Incoming`] event.
@@ -231,6 +235,14 @@ impl<'txn> SyncTables<'txn> {
         self.put_json_meta(puts, KEY_OUTBOX, mark)
     }
 
+    pub(super) fn hub_seq(&self) -> Result<u64, Error> {
+        Ok(get(&self.meta, KEY_HUB_SEQ)?.unwrap_or(0))
+    }
+
+    pub(super) fn set_hub_seq(&mut self, puts: &mut Puts, seq: u64) -> Result<(), Error> {
+        self.put_json_meta(puts, KEY_HUB_SEQ, &seq)
+    }
+
     fn put_json_meta<T: Serialize>(&mut self, puts: &mut Puts, key: &str, value: &T) -> Result<(), Error> {
         let json = serde_json::to_vec(value).map_err(|e| Error::Internal(format!("encoding {key}: {e}")))?;
         self.meta.insert(key, json.as_slice())?;
@@ -265,6 +277,10 @@ impl SyncReader {
 
     pub(super) fn own_tip(&self) -> Result<Option<(u64, [u8; HASH_LEN])>, Error> {
         self.meta.get(KEY_OWN_TIP)?.map(|v| decode_tip(v.value())).transpose()
+    }
+
+    pub(super) fn hub_seq(&self) -> Result<u64, Error> {
+        Ok(get(&self.meta, KEY_HUB_SEQ)?.unwrap_or(0))
     }
 
     /// Every other device whose events are here.

@@ -54,7 +54,9 @@ pub(super) enum Job {
 }
 
 pub(super) enum SyncJob {
-    Receive(Vec<Incoming>),
+    /// Other devices' events, and the hub sequence of the last message they came in (all
+    /// before it are here once this commits, if none is refused).
+    Receive(Vec<Incoming>, u64),
     Join(Identity),
     Acked(OutboxMark),
 }
@@ -69,7 +71,7 @@ impl Job {
         match self {
             Job::One(..) => 1,
             Job::Batch(requests, _) | Job::Bulk(requests, _) => requests.len(),
-            Job::Sync(SyncJob::Receive(events), _) => events.len(),
+            Job::Sync(SyncJob::Receive(events, _), _) => events.len(),
             Job::Sync(..) => 1,
         }
     }
@@ -409,9 +411,11 @@ impl<'txn> Tables<'txn> {
     /// A sync job's writes.
     fn sync(&mut self, job: &SyncJob) -> Result<SyncAnswer, Error> {
         match job {
-            SyncJob::Receive(events) => {
+            SyncJob::Receive(events, through) => {
                 let now = Utc::now();
                 let mut arrivals = Vec::with_capacity(events.len());
+                let mut through = Some(*through);
+                let mut last_taken = None;
                 for incoming in events {
                     let (arrival, envelope) = self.log.append_foreign(incoming, now)?;
                     if let Some(envelope) = envelope {
@@ -422,8 +426,16 @@ impl<'txn> Tables<'txn> {
                     let refused = matches!(arrival, Arrival::Refused(_));
                     arrivals.push(arrival);
                     if refused {
+                        through = last_taken;
                         break;
                     }
+                    last_taken = Some(incoming.hub_seq);
+                }
+                let (sync, puts) = self.log.sync();
+                if let Some(through) = through
+                    && through > sync.hub_seq()?
+                {
+                    sync.set_hub_seq(puts, through)?;
                 }
                 Ok(SyncAnswer::Arrivals(arrivals))
             }

@@ -23,7 +23,7 @@ fn send(from: &WriteStore, device: &str, till: &str, mark: OutboxMark) -> Vec<In
 }
 
 fn incoming(device: &str, till: &str, o: Outgoing) -> Incoming {
-    Incoming { origin: device.into(), till: till.into(), seq: o.seq, hash: o.hash, record: o.record }
+    Incoming { origin: device.into(), till: till.into(), seq: o.seq, hash: o.hash, record: o.record, hub_seq: 0 }
 }
 
 fn appended(arrivals: &[Arrival]) -> usize {
@@ -42,14 +42,14 @@ fn two_tills_number_apart_exchange_events_once_and_each_chain_checks_out() {
     let b = WriteStore::open(b_dir.path()).unwrap();
     b.join(identity("DEV-B", "B")).unwrap();
     let from_a = send(&a, "DEV-A", "A", OutboxMark::default());
-    let arrivals = b.receive(from_a.clone()).unwrap();
+    let arrivals = b.receive(from_a.clone(), 0).unwrap();
     assert_eq!(appended(&arrivals), from_a.len());
     assert_eq!(b.shop().unwrap().unwrap().name, "Corner Shop");
     let second = b.execute(Request::new(place(None, &[("TEA", 2)]))).unwrap();
     assert_eq!(order_of(&second).id, "B-1001", "B's sequence is its own, and A's numbers do not move it");
 
     // Delivered again (a redelivery after a crash before the ack): nothing changes.
-    let again = b.receive(from_a.clone()).unwrap();
+    let again = b.receive(from_a.clone(), 0).unwrap();
     assert!(again.iter().all(|a| *a == Arrival::Duplicate), "{again:?}");
 
     // B refunds A's order; A gets B's events (B's own only, A's are not sent back).
@@ -65,7 +65,7 @@ fn two_tills_number_apart_exchange_events_once_and_each_chain_checks_out() {
     .unwrap();
     let from_b = send(&b, "DEV-B", "B", OutboxMark::default());
     assert_eq!(from_b.len(), 2, "B's order and its refund: {from_b:?}");
-    assert_eq!(appended(&a.receive(from_b).unwrap()), 2);
+    assert_eq!(appended(&a.receive(from_b, 0).unwrap()), 2);
     let order = a.order_history("A-1001", None).unwrap().unwrap().order;
     assert_eq!(order.refunded(), dec("2.00"));
     assert!(a.order_history("B-1001", None).unwrap().is_some());
@@ -109,19 +109,19 @@ fn an_altered_or_out_of_order_event_is_refused_and_nothing_after_it_is_taken() {
     let last = altered.len() - 1;
     let byte = altered[last].record.len() / 2;
     altered[last].record[byte] ^= 1;
-    let arrivals = b.receive(altered).unwrap();
+    let arrivals = b.receive(altered, 0).unwrap();
     assert_eq!(appended(&arrivals), last);
     assert!(matches!(&arrivals[last], Arrival::Refused(why) if why.contains("hash chain")), "{arrivals:?}");
 
     let gap = vec![events[last].clone()];
     let b2_dir = tempfile::tempdir().unwrap();
     let b2 = WriteStore::open(b2_dir.path()).unwrap();
-    let arrivals = b2.receive(gap).unwrap();
+    let arrivals = b2.receive(gap, 0).unwrap();
     assert!(matches!(&arrivals[0], Arrival::Refused(why) if why.contains("gap")), "{arrivals:?}");
     assert_eq!(b2.verify().unwrap().events, 0);
 
     // The right event then goes in, and the chain checks out.
-    assert_eq!(appended(&b.receive(events).unwrap()), 1);
+    assert_eq!(appended(&b.receive(events, 0).unwrap()), 1);
     assert_eq!(b.verify().unwrap().first_bad, None);
 }
 

@@ -1,0 +1,208 @@
+//! `countertop join`, `sync status|once|run` and `devices`: this device and the shop's hub.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use clap::{Args, Subcommand};
+use countertop_core::WriteStore;
+use countertop_sync::{Credentials, Hub, Report, SyncError, Syncer, config};
+
+use crate::Failure;
+
+#[derive(Debug, Args)]
+pub(crate) struct JoinArgs {
+    /// The hub: nats://HOST:4222.
+    url: String,
+    /// The shop's name on the hub (letters, digits, - and _).
+    #[arg(long)]
+    shop: String,
+    /// Start a new, empty shop on the hub when there is none of that name (a data folder that
+    /// already holds a shop starts it without asking).
+    #[arg(long)]
+    create: bool,
+    #[command(flatten)]
+    sign_in: SignIn,
+}
+
+/// How this device signs in to the hub (at most one way).
+#[derive(Debug, Args)]
+struct SignIn {
+    #[arg(long, requires = "password", conflicts_with_all = ["token", "creds"])]
+    user: Option<String>,
+    /// The user's password (better given as $COUNTERTOP_HUB_PASSWORD).
+    #[arg(long, env = "COUNTERTOP_HUB_PASSWORD", hide_env_values = true, requires = "user")]
+    password: Option<String>,
+    /// A token (better given as $COUNTERTOP_HUB_TOKEN).
+    #[arg(long, env = "COUNTERTOP_HUB_TOKEN", hide_env_values = true, conflicts_with = "creds")]
+    token: Option<String>,
+    /// A NATS .creds file; a copy readable only by you is kept in the data folder.
+    #[arg(long, value_name = "FILE")]
+    creds: Option<PathBuf>,
+}
+
+impl SignIn {
+    fn credentials(self) -> Credentials {
+        match (self.user, self.password, self.token, self.creds) {
+            (Some(user), Some(password), _, _) => Credentials::UserPassword { user, password },
+            (_, _, Some(token), _) => Credentials::Token { token },
+            (_, _, _, Some(path)) => Credentials::CredsFile { path },
+            _ => Credentials::None,
+        }
+    }
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum SyncCmd {
+    /// This device, the hub, what waits to be sent, and the other devices seen.
+    Status,
+    /// Send what waits and fetch what the others recorded, once.
+    Once,
+    /// Keep sending and fetching until stopped (Ctrl-C); reconnects by itself.
+    Run,
+}
+
+impl From<SyncError> for Failure {
+    fn from(e: SyncError) -> Failure {
+        match e {
+            SyncError::Store(e) => Failure::Core(e),
+            SyncError::Offline { .. } => Failure::Offline(e.to_string()),
+            SyncError::Hub(_) => Failure::Offline(e.to_string()),
+            SyncError::Input(m) => Failure::Refused("sync", m),
+            SyncError::Refused(m) => Failure::Refused("sync_refused", m),
+            SyncError::NotJoined => Failure::Refused("not_joined", e.to_string()),
+        }
+    }
+}
+
+fn progress(json: bool) -> impl FnMut(&Report) {
+    let started = std::time::Instant::now();
+    move |report: &Report| {
+        if !json && started.elapsed() > Duration::from_secs(1) {
+            eprint!("\rsent {} · received {} · {} more on the hub   ", report.sent, report.received, report.pending);
+            let _ = std::io::stderr().flush();
+        }
+    }
+}
+
+fn print_report(json: bool, report: &Report) {
+    if json {
+        println!("{}", serde_json::to_string(report).unwrap_or_default());
+    } else {
+        eprint!("\r");
+        println!("Sent {} change(s), received {} from other devices.", report.sent, report.received);
+    }
+}
+
+pub(crate) fn join(dir: &Path, json: bool, args: JoinArgs) -> Result<(), Failure> {
+    let store = WriteStore::open(dir)?;
+    let hub = Hub { url: args.url, shop: args.shop, credentials: args.sign_in.credentials(), paused: false };
+    let (identity, report) = countertop_sync::join(&store, dir, hub, args.create, &mut progress(json))?;
+    if json {
+        println!("{}", serde_json::json!({ "identity": identity, "report": report }));
+    } else {
+        eprint!("\r");
+        println!(
+            "This device is till {} of the shop '{}' on {}. Its new orders are numbered {}-1001, {}-1002, …",
+            identity.till, identity.shop, identity.hub, identity.till, identity.till
+        );
+        println!("Sent {} change(s), received {} from other devices.", report.sent, report.received);
+    }
+    Ok(())
+}
+
+fn hub(dir: &Path) -> Result<Hub, Failure> {
+    config::load(dir)?.ok_or_else(|| Failure::from(SyncError::NotJoined))
+}
+
+pub(crate) fn sync(dir: &Path, json: bool, cmd: SyncCmd) -> Result<(), Failure> {
+    let store = WriteStore::open(dir)?;
+    match cmd {
+        SyncCmd::Status => {
+            let state = store.sync_state()?;
+            let hub = config::load(dir)?;
+            if json {
+                println!("{}", serde_json::json!({ "state": state, "hub": hub.as_ref().map(Hub::describe) }));
+                return Ok(());
+            }
+            let (Some(identity), Some(hub)) = (&state.identity, hub) else {
+                println!("This data folder has not joined a shop: it is a shop on one device.");
+                println!("To sync with other tills: countertop join nats://HOST:4222 --shop NAME");
+                return Ok(());
+            };
+            println!("This device: till {} ({}) of {}", identity.till, identity.device, hub.describe());
+            if hub.paused {
+                println!("Sync is paused on this device.");
+            }
+            println!(
+                "Own changes: {} · sent and acknowledged: {} · waiting to be sent: {}",
+                state.own_events, state.acknowledged, state.waiting
+            );
+            devices(&state.devices);
+        }
+        SyncCmd::Once => {
+            let hub = hub(dir)?;
+            let report = countertop_sync::sync_once(&store, &hub, &mut progress(json))?;
+            print_report(json, &report);
+        }
+        SyncCmd::Run => {
+            let hub = hub(dir)?;
+            let syncer = Syncer::start(store.clone(), hub.clone())?;
+            eprintln!("Syncing with {}; Ctrl-C stops (nothing is lost by stopping).", hub.describe());
+            let mut last = None;
+            loop {
+                std::thread::sleep(Duration::from_millis(500));
+                let status = syncer.status();
+                let waiting = store.sync_state()?.waiting;
+                let line = match &status.problem {
+                    Some(problem) => format!("offline, {waiting} change(s) waiting: {problem}"),
+                    None if status.connected => {
+                        format!("connected · sent {} · received {} · {waiting} waiting", status.sent, status.received)
+                    }
+                    None => "connecting…".to_owned(),
+                };
+                if last.as_ref() != Some(&line) {
+                    if json {
+                        println!("{}", serde_json::json!({ "status": status, "waiting": waiting }));
+                    } else {
+                        println!("{line}");
+                    }
+                    last = Some(line);
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+fn devices(devices: &[countertop_core::OriginTip]) {
+    if devices.is_empty() {
+        println!("No other device's changes are here yet.");
+        return;
+    }
+    println!("Other devices seen:");
+    for d in devices {
+        println!(
+            "  till {:<3} {} changes, last recorded {}, received {}",
+            d.till,
+            d.seq,
+            d.recorded_at.format("%Y-%m-%d %H:%M:%S UTC"),
+            d.received_at.format("%Y-%m-%d %H:%M:%S UTC")
+        );
+    }
+}
+
+pub(crate) fn list_devices(dir: &Path, json: bool) -> Result<(), Failure> {
+    let store = WriteStore::open(dir)?;
+    let state = store.sync_state()?;
+    if json {
+        println!("{}", serde_json::json!({ "this": state.identity, "others": state.devices }));
+        return Ok(());
+    }
+    match &state.identity {
+        Some(identity) => println!("This device: till {} ({})", identity.till, identity.device),
+        None => println!("This data folder has not joined a shop."),
+    }
+    devices(&state.devices);
+    Ok(())
+}

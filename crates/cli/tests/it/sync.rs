@@ -1,0 +1,259 @@
+//! Several tills through a real hub: `nats-server` from Debian's package (scripts/setup.sh
+//! installs it), started by each test on 127.0.0.1 with a free port and its own store folder,
+//! and every device a separate `countertop` process.
+//!
+//! The campaign's length: `COUNTERTOP_SYNC_ROUNDS`; by default 12 rounds (CI), 200 with
+//! `COUNTERTOP_HEAVY=1`.
+
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+use super::{countertop, init_uk, json, ok};
+
+/// A `nats-server -js` of the test's own.
+struct HubServer {
+    child: Option<Child>,
+    port: u16,
+    store: tempfile::TempDir,
+}
+
+fn nats_server() -> PathBuf {
+    for candidate in ["/usr/sbin/nats-server", "/usr/bin/nats-server", "/usr/local/bin/nats-server"] {
+        if Path::new(candidate).exists() {
+            return candidate.into();
+        }
+    }
+    panic!("nats-server is not installed: the sync tests need it (scripts/setup.sh --test installs Debian's package)");
+}
+
+impl HubServer {
+    fn start() -> HubServer {
+        let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let mut hub = HubServer { child: None, port, store: tempfile::tempdir().unwrap() };
+        hub.restart();
+        hub
+    }
+
+    fn url(&self) -> String {
+        format!("nats://127.0.0.1:{}", self.port)
+    }
+
+    /// Starts it again on the same port and store (after [`HubServer::stop`]).
+    fn restart(&mut self) {
+        assert!(self.child.is_none());
+        let child = Command::new(nats_server())
+            .args(["-js", "-a", "127.0.0.1", "-p", &self.port.to_string(), "-sd"])
+            .arg(self.store.path())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        self.child = Some(child);
+        let started = Instant::now();
+        while TcpStream::connect(("127.0.0.1", self.port)).is_err() {
+            assert!(started.elapsed() < Duration::from_secs(20), "nats-server did not start");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+impl Drop for HubServer {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// What must be the same on every device once they have all synced: the dashboard of all
+/// time and every order as the order list shows it (positions left out: each device has its
+/// own log order).
+fn picture(d: &Path) -> (Value, Vec<Value>) {
+    let mut dashboard = json(d, &["dashboard", "--range", "all"]);
+    let dashboard = dashboard["value"].take();
+    let mut orders = json(d, &["orders", "list", "--limit", "1000"])["value"]["items"].as_array().cloned().unwrap();
+    orders.sort_by(|a, b| a["id"].as_str().cmp(&b["id"].as_str()));
+    for order in &mut orders {
+        // Where the order is in this device's own log.
+        order.as_object_mut().unwrap().remove("position");
+    }
+    (dashboard, orders)
+}
+
+fn verify_ok(d: &Path) -> u64 {
+    let v = json(d, &["verify"]);
+    assert_eq!(v["log"]["first_bad"], Value::Null, "{v}");
+    assert_eq!(v["read_models"]["matches"], true, "{v}");
+    v["log"]["events"].as_u64().unwrap()
+}
+
+fn place(d: &Path, sku: &str, qty: u32) -> String {
+    let placed = json(d, &["order", "place", "--line", &format!("{sku}:{qty}")]);
+    placed["entity"]["id"].as_str().unwrap().to_owned()
+}
+
+#[test]
+fn two_tills_apart_take_orders_and_both_see_all_of_them_after_reconnecting() {
+    let mut hub = HubServer::start();
+    let a_dir = super::shop();
+    let (a, b_dir) = (a_dir.path(), tempfile::tempdir().unwrap());
+    let b = b_dir.path();
+    let url = hub.url();
+    let joined = ok(a, &["join", &url, "--shop", "corner"]);
+    assert!(joined.contains("till A of the shop 'corner'"), "{joined}");
+    let typo = countertop(b, &["join", &url, "--shop", "cornr"]);
+    assert_eq!(typo.status, 1);
+    assert!(typo.stderr.contains("there is no shop 'cornr'"), "{}", typo.stderr);
+    let joined = ok(b, &["join", &url, "--shop", "corner"]);
+    assert!(joined.contains("till B"), "{joined}");
+
+    // The hub goes away; both tills go on taking orders.
+    hub.stop();
+    let mut placed = Vec::new();
+    for _ in 0..3 {
+        placed.push(place(a, "MUG", 1));
+    }
+    for _ in 0..2 {
+        placed.push(place(b, "TEA", 2));
+    }
+    assert_eq!(placed[0], "A-1001");
+    assert_eq!(placed[3], "B-1001");
+    let offline = countertop(a, &["sync", "once"]);
+    assert_eq!(offline.status, 4, "{}", offline.stderr);
+    assert!(offline.stderr.contains("cannot be reached"), "{}", offline.stderr);
+    let status = ok(a, &["sync", "status"]);
+    assert!(status.contains("waiting to be sent: 3"), "{status}");
+
+    hub.restart();
+    for d in [a, b, a] {
+        ok(d, &["sync", "once"]);
+    }
+    let (pa, pb) = (picture(a), picture(b));
+    assert_eq!(pa, pb);
+    let ids: Vec<&str> = pa.1.iter().map(|o| o["id"].as_str().unwrap()).collect();
+    assert_eq!(ids, ["A-1001", "A-1002", "A-1003", "B-1001", "B-1002"]);
+    assert_eq!(pa.0["kpis"]["gross"], "42.00", "3 mugs at 8.00 and 4 tea towels at 4.50");
+    assert_eq!(verify_ok(a), verify_ok(b));
+    let devices = json(a, &["devices"]);
+    assert_eq!(devices["others"][0]["till"], "B");
+}
+
+/// A small deterministic generator (xorshift), so a failing run can be repeated by its seed.
+struct Rng(u64);
+
+impl Rng {
+    fn below(&mut self, n: u64) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0 % n
+    }
+}
+
+#[test]
+fn three_devices_converge_through_hub_restarts_kills_and_a_cut_off_till() {
+    let heavy = std::env::var_os("COUNTERTOP_HEAVY").is_some();
+    let rounds: u64 = std::env::var("COUNTERTOP_SYNC_ROUNDS").ok().and_then(|r| r.parse().ok()).unwrap_or(if heavy {
+        200
+    } else {
+        12
+    });
+    let seed = std::env::var("COUNTERTOP_SYNC_SEED").ok().and_then(|s| s.parse().ok()).unwrap_or_else(|| {
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(7, |d| d.as_nanos() as u64) | 1
+    });
+    eprintln!("sync campaign: seed {seed}, {rounds} rounds (COUNTERTOP_SYNC_SEED / COUNTERTOP_SYNC_ROUNDS)");
+    let mut rng = Rng(seed);
+    let mut hub = HubServer::start();
+    let url = hub.url();
+    let first = tempfile::tempdir().unwrap();
+    init_uk(first.path(), "Corner Shop");
+    ok(first.path(), &["product", "add", "--sku", "MUG", "--name", "Enamel mug", "--price", "8.00"]);
+    ok(first.path(), &["join", &url, "--shop", "corner"]);
+    let others = [tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap()];
+    for d in &others {
+        ok(d.path(), &["join", &url, "--shop", "corner"]);
+    }
+    let devices: Vec<&Path> = [first.path()].into_iter().chain(others.iter().map(|d| d.path())).collect();
+    // Every order each device acknowledged, with what became of it there.
+    let mut placed: Vec<Vec<String>> = vec![Vec::new(); 3];
+    let cut_off = 2;
+    let cut_from = rounds / 3;
+    let cut_to = 2 * rounds / 3;
+
+    for round in 0..rounds {
+        let hub_down = rng.below(5) == 0;
+        if hub_down {
+            hub.stop();
+        }
+        for (i, d) in devices.iter().enumerate() {
+            for _ in 0..=rng.below(3) {
+                match (rng.below(6), placed[i].last()) {
+                    (0, Some(id)) => {
+                        let tracking = format!("RM{round}{i}");
+                        let _ =
+                            countertop(d, &["order", "ship", id, "--carrier", "Royal Mail", "--tracking", &tracking]);
+                    }
+                    (1, Some(id)) => {
+                        let _ = countertop(d, &["order", "refund", id, "--amount", "1.00", "--reason", "chipped"]);
+                    }
+                    (2, Some(id)) => {
+                        let _ = countertop(d, &["order", "cancel", id, "--reason", "changed mind"]);
+                    }
+                    _ => placed[i].push(place(d, "MUG", 1 + rng.below(3) as u32)),
+                }
+            }
+        }
+        for (i, d) in devices.iter().enumerate() {
+            if i == cut_off && (cut_from..cut_to).contains(&round) {
+                continue;
+            }
+            if rng.below(4) == 0 {
+                // A sync that runs, killed at a random moment.
+                let mut child = Command::new(env!("CARGO_BIN_EXE_countertop"))
+                    .arg("--data")
+                    .arg(d)
+                    .args(["sync", "run"])
+                    .stdout(Stdio::null())
+                    .stderr(Stdio::null())
+                    .spawn()
+                    .unwrap();
+                std::thread::sleep(Duration::from_millis(50 + rng.below(600)));
+                let _ = child.kill();
+                let _ = child.wait();
+            } else {
+                let run = countertop(d, &["sync", "once"]);
+                let expected = if hub_down { 4 } else { 0 };
+                assert_eq!(run.status, expected, "round {round}, device {i}: {}", run.stderr);
+            }
+        }
+        if hub_down {
+            hub.restart();
+        }
+    }
+    for _ in 0..2 {
+        for d in &devices {
+            ok(d, &["sync", "once"]);
+        }
+    }
+    let pictures: Vec<_> = devices.iter().map(|d| picture(d)).collect();
+    let events: Vec<u64> = devices.iter().map(|d| verify_ok(d)).collect();
+    assert!(events.iter().all(|e| *e == events[0]), "the same events everywhere: {events:?} (seed {seed})");
+    for p in &pictures[1..] {
+        assert_eq!(p.0, pictures[0].0, "the same dashboard everywhere (seed {seed})");
+        assert_eq!(p.1, pictures[0].1, "the same orders everywhere (seed {seed})");
+    }
+    // Every acknowledged order is there exactly once, and nothing else.
+    let mut expected: Vec<String> = placed.concat();
+    expected.sort();
+    let ids: Vec<String> = pictures[0].1.iter().map(|o| o["id"].as_str().unwrap().to_owned()).collect();
+    assert_eq!(ids, expected, "seed {seed}");
+}

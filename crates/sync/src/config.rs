@@ -1,0 +1,135 @@
+//! Where a device's hub is and how it signs in: `sync.json` in the data folder, readable by
+//! its owner only (`0600`), written whole and renamed into place. The credentials in it are
+//! never printed: [`Hub`]'s `Debug` and [`Hub::describe`] leave them out.
+
+use std::io::Write;
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::SyncError;
+
+/// The file in the data folder.
+pub const CONFIG_FILE: &str = "sync.json";
+
+/// A hub and a shop on it.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Hub {
+    /// `nats://host:4222` (or `tls://…`).
+    pub url: String,
+    /// The shop's name on the hub: letters, digits, `-` and `_`.
+    pub shop: String,
+    #[serde(default)]
+    pub credentials: Credentials,
+    /// Sync is paused on this device: nothing is sent or fetched until it is resumed.
+    #[serde(default)]
+    pub paused: bool,
+}
+
+/// How the device signs in to the hub.
+#[derive(Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Credentials {
+    #[default]
+    None,
+    UserPassword {
+        user: String,
+        password: String,
+    },
+    Token {
+        token: String,
+    },
+    /// A NATS `.creds` file (a JWT and its nkey seed).
+    CredsFile {
+        path: PathBuf,
+    },
+}
+
+impl std::fmt::Debug for Hub {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.describe())
+    }
+}
+
+impl std::fmt::Debug for Credentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.kind())
+    }
+}
+
+impl Credentials {
+    /// What kind of sign-in, never the secret itself.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Credentials::None => "no sign-in",
+            Credentials::UserPassword { .. } => "user and password",
+            Credentials::Token { .. } => "token",
+            Credentials::CredsFile { .. } => "credentials file",
+        }
+    }
+}
+
+impl Hub {
+    /// "shop 'corner' on nats://host:4222 (token)": for messages; no secret in it.
+    pub fn describe(&self) -> String {
+        format!("shop '{}' on {} ({})", self.shop, self.url, self.credentials.kind())
+    }
+
+    /// Checks the shop name and the address; the message names what to fix.
+    pub fn check(&self) -> Result<(), SyncError> {
+        let ok = |c: char| c.is_ascii_alphanumeric() || c == '-' || c == '_';
+        if self.shop.is_empty() || self.shop.len() > 40 || !self.shop.chars().all(ok) {
+            return Err(SyncError::Input(format!(
+                "'{}' cannot be a shop's name on the hub: use 1 to 40 letters, digits, '-' or '_' (e.g. corner-shop)",
+                self.shop
+            )));
+        }
+        let scheme = self.url.split_once("://").map(|(s, _)| s);
+        if !matches!(scheme, Some("nats" | "tls")) || self.url.contains('@') {
+            return Err(SyncError::Input(format!(
+                "'{}' is not a hub address: write it as nats://HOST:4222 (credentials go in --user/--password, --token or --creds, not in the address)",
+                self.url
+            )));
+        }
+        Ok(())
+    }
+}
+
+pub fn path(data_dir: &Path) -> PathBuf {
+    data_dir.join(CONFIG_FILE)
+}
+
+/// The hub this data folder syncs with, if it has joined one.
+pub fn load(data_dir: &Path) -> Result<Option<Hub>, SyncError> {
+    let file = path(data_dir);
+    let bytes = match std::fs::read(&file) {
+        Ok(bytes) => bytes,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(SyncError::Input(format!("cannot read {}: {e}", file.display()))),
+    };
+    serde_json::from_slice(&bytes).map(Some).map_err(|e| {
+        SyncError::Input(format!(
+            "{} is not readable ({e}); join the hub again to write it anew (`countertop join`)",
+            file.display()
+        ))
+    })
+}
+
+/// Writes the hub's settings, owner-only, whole (a temporary file renamed into place).
+pub fn save(data_dir: &Path, hub: &Hub) -> Result<(), SyncError> {
+    let file = path(data_dir);
+    let partial = data_dir.join(format!("{CONFIG_FILE}.partial"));
+    let json = serde_json::to_vec_pretty(hub).map_err(|e| SyncError::Input(format!("encoding {CONFIG_FILE}: {e}")))?;
+    let write = || -> std::io::Result<()> {
+        let mut out = std::fs::OpenOptions::new().write(true).create(true).truncate(true).mode(0o600).open(&partial)?;
+        out.write_all(&json)?;
+        out.sync_all()?;
+        std::fs::rename(&partial, &file)?;
+        if let Ok(dir) = std::fs::File::open(data_dir) {
+            let _ = dir.sync_all();
+        }
+        Ok(())
+    };
+    write().map_err(|e| SyncError::Input(format!("cannot write {}: {e}", file.display())))
+}

@@ -1,0 +1,516 @@
+//! Several tills of one shop, kept in step through a NATS JetStream hub, offline first.
+//!
+//! The hub holds events only; it never decides anything. Each device:
+//! - **sends** its own events, in the order it recorded them, to the shop's stream under its
+//!   own subject (`countertop.SHOP.events.DEVICE`), each with `Nats-Msg-Id` `DEVICE-SEQ` (the
+//!   hub drops a resend within its window) and its hash; it waits for each publish
+//!   acknowledgement and then records durably how far the hub has them
+//!   ([`WriteStore::acknowledged`]). A crash before that record sends them again; receivers
+//!   know them by (device, sequence) and take each once.
+//! - **fetches** every device's events from its durable consumer (`device-ID`), in the hub's
+//!   order, and hands them to its write store ([`WriteStore::receive`]), which checks each
+//!   device's hash chain, stores them, folds them into the current state and records the
+//!   hub sequence it has everything up to, in one transaction; only then are they
+//!   acknowledged. The consumer is made afresh at each session from that sequence, so what the
+//!   store holds — not what the hub believes was acknowledged — decides where it goes on.
+//!
+//! Order entry never waits for any of this: the sync thread is one more caller of the write
+//! store, and the network is only touched here.
+
+pub mod config;
+
+use std::path::Path;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use async_nats::jetstream::{self, Context, consumer, stream};
+use chrono::{DateTime, Utc};
+use countertop_core::{Arrival, Identity, Incoming, OutboxMark, WriteStore};
+use futures_util::StreamExt;
+use serde::Serialize;
+
+pub use config::{Credentials, Hub};
+
+/// Events sent per round of publish acknowledgements.
+const SEND_BATCH: usize = 256;
+/// Positions looked at per outbox read (other devices' events are skipped).
+const SEND_SCAN: usize = 8192;
+/// Messages fetched per write transaction.
+const FETCH_BATCH: usize = 500;
+const HASH_LEN: usize = 32;
+const SEQ_HEADER: &str = "Countertop-Seq";
+const TILL_HEADER: &str = "Countertop-Till";
+
+/// What can stop sync, by what the owner can do about it.
+#[derive(Debug, thiserror::Error)]
+pub enum SyncError {
+    /// The request itself is wrong: the message says what to change.
+    #[error("{0}")]
+    Input(String),
+    /// The hub cannot be reached now; nothing is lost, it is tried again later.
+    #[error("the hub at {url} cannot be reached ({detail}); orders are kept on this device and sent once it can be")]
+    Offline { url: String, detail: String },
+    /// The hub answered with an error.
+    #[error("the hub refused: {0}")]
+    Hub(String),
+    /// An event from another device was not taken (its chain does not check out, or this
+    /// version of Countertop cannot read it). Nothing after it from that device is taken.
+    #[error("{0}")]
+    Refused(String),
+    #[error("this data folder has not joined a shop: run `countertop join nats://HOST:4222 --shop NAME` first")]
+    NotJoined,
+    #[error(transparent)]
+    Store(#[from] countertop_core::Error),
+}
+
+fn hub_error(e: impl std::fmt::Display) -> SyncError {
+    SyncError::Hub(e.to_string())
+}
+
+/// What a round of sync did.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct Report {
+    /// This device's events the hub acknowledged.
+    pub sent: u64,
+    /// Other devices' events stored here.
+    pub received: u64,
+    /// Events that were here already (redeliveries).
+    pub duplicates: u64,
+    /// Messages on the hub not fetched yet, at the last fetch.
+    pub pending: u64,
+}
+
+fn stream_name(shop: &str) -> String {
+    format!("countertop-{shop}")
+}
+
+fn events_subject(shop: &str, device: &str) -> String {
+    format!("countertop.{shop}.events.{device}")
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime, SyncError> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| SyncError::Input(format!("cannot start the sync runtime: {e}")))
+}
+
+/// Runs a blocking write-store call off the async runtime's thread.
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, countertop_core::Error> + Send + 'static,
+) -> Result<T, SyncError> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| SyncError::Input(format!("a sync task failed: {e}")))?
+        .map_err(Into::into)
+}
+
+async fn connect(hub: &Hub) -> Result<Context, SyncError> {
+    let mut options = async_nats::ConnectOptions::new().name("countertop").connection_timeout(Duration::from_secs(5));
+    options = match &hub.credentials {
+        Credentials::None => options,
+        Credentials::UserPassword { user, password } => options.user_and_password(user.clone(), password.clone()),
+        Credentials::Token { token } => options.token(token.clone()),
+        Credentials::CredsFile { path } => options
+            .credentials_file(path)
+            .await
+            .map_err(|e| SyncError::Input(format!("cannot use the credentials file {}: {e}", path.display())))?,
+    };
+    let client = options.connect(&hub.url).await.map_err(|e| {
+        use async_nats::ConnectErrorKind as K;
+        match e.kind() {
+            K::Authentication | K::AuthorizationViolation => SyncError::Input(format!(
+                "the hub at {} refused this device's sign-in ({}): check the {}",
+                hub.url,
+                e,
+                hub.credentials.kind()
+            )),
+            _ => SyncError::Offline { url: hub.url.clone(), detail: e.to_string() },
+        }
+    })?;
+    Ok(jetstream::new(client))
+}
+
+/// The `n`th till code: `A` … `Z`, then `AA`, `AB`, …
+pub fn till_code(n: usize) -> String {
+    let letter = |i: usize| char::from(b'A' + (i % 26) as u8);
+    if n < 26 { letter(n).to_string() } else { format!("{}{}", letter(n / 26 - 1), letter(n % 26)) }
+}
+
+/// Makes this data folder a device of the shop `hub.shop`, then fetches everything the shop
+/// has (`progress` after each batch). A data folder with a shop of its own may start a shop on
+/// the hub (the first device); one that joins an existing shop must be empty. With an empty
+/// folder and no such shop on the hub, `create` starts a new, empty one (else it is an error,
+/// so a mistyped name does not start a second shop). Joining again with the same shop
+/// updates the address and sign-in and syncs.
+pub fn join(
+    store: &WriteStore,
+    data_dir: &Path,
+    mut hub: Hub,
+    create: bool,
+    progress: &mut dyn FnMut(&Report),
+) -> Result<(Identity, Report), SyncError> {
+    hub.check()?;
+    if let Credentials::CredsFile { path } = &hub.credentials {
+        let kept = data_dir.join("hub.creds");
+        if *path != kept {
+            copy_private(path, &kept)?;
+        }
+        hub.credentials = Credentials::CredsFile { path: kept };
+    }
+    let rt = runtime()?;
+    rt.block_on(async {
+        if let Some(identity) = store.identity()? {
+            if identity.shop != hub.shop {
+                return Err(SyncError::Input(format!(
+                    "this data folder already is till {} of the shop '{}'; a data folder belongs to one shop",
+                    identity.till, identity.shop
+                )));
+            }
+            config::save(data_dir, &hub)?;
+            let js = connect(&hub).await?;
+            let report = session(&js, store, &identity, &hub, progress).await?;
+            return Ok((identity, report));
+        }
+        let js = connect(&hub).await?;
+        let exists = js.get_stream(stream_name(&hub.shop)).await.is_ok();
+        let own = store.sync_state()?.own_events;
+        if exists && own > 0 {
+            return Err(SyncError::Input(format!(
+                "the shop '{}' already exists on {}, and this data folder holds a shop of its own ({own} changes). A device joins a shop with an empty data folder: run join again with --data pointing at a new folder",
+                hub.shop, hub.url
+            )));
+        }
+        if !exists {
+            if own == 0 && !create {
+                return Err(SyncError::Input(format!(
+                    "there is no shop '{}' on {} yet: check the name, or add --create to start a new shop from this device",
+                    hub.shop, hub.url
+                )));
+            }
+            js.create_stream(stream::Config {
+                name: stream_name(&hub.shop),
+                subjects: vec![format!("countertop.{}.>", hub.shop)],
+                storage: stream::StorageType::File,
+                retention: stream::RetentionPolicy::Limits,
+                duplicate_window: Duration::from_secs(120),
+                ..Default::default()
+            })
+            .await
+            .map_err(hub_error)?;
+        }
+        let device = ulid::Ulid::generate().to_string();
+        let till = claim_till(&js, &hub.shop, &device).await?;
+        let identity = Identity {
+            device,
+            till,
+            shop: hub.shop.clone(),
+            hub: hub.url.clone(),
+            joined_at: Utc::now(),
+        };
+        let joining = identity.clone();
+        blocking({
+            let store = store.clone();
+            move || store.join(joining)
+        })
+        .await?;
+        config::save(data_dir, &hub)?;
+        let report = session(&js, store, &identity, &hub, progress).await?;
+        Ok((identity, report))
+    })
+}
+
+fn copy_private(from: &Path, to: &Path) -> Result<(), SyncError> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let bytes = std::fs::read(from)
+        .map_err(|e| SyncError::Input(format!("cannot read the credentials file {}: {e}", from.display())))?;
+    let write = || -> std::io::Result<()> {
+        let mut out = std::fs::OpenOptions::new().write(true).create(true).truncate(true).mode(0o600).open(to)?;
+        out.write_all(&bytes)?;
+        out.sync_all()
+    };
+    write().map_err(|e| SyncError::Input(format!("cannot keep the credentials in {}: {e}", to.display())))
+}
+
+/// Claims the first free till code on the hub: a message on `countertop.SHOP.tills.CODE`
+/// published only if that subject has none yet (`Nats-Expected-Last-Subject-Sequence: 0`), so
+/// two devices joining at once never get the same code.
+async fn claim_till(js: &Context, shop: &str, device: &str) -> Result<String, SyncError> {
+    for n in 0..26 * 27 {
+        let code = till_code(n);
+        let publish = jetstream::message::PublishMessage::build()
+            .payload(device.to_owned().into())
+            .expected_last_subject_sequence(0);
+        let ack = js.send_publish(format!("countertop.{shop}.tills.{code}"), publish).await.map_err(hub_error)?;
+        match ack.await {
+            Ok(_) => return Ok(code),
+            Err(e) if e.kind() == jetstream::context::PublishErrorKind::WrongLastSequence => continue,
+            Err(e) => return Err(hub_error(e)),
+        }
+    }
+    Err(SyncError::Hub(format!("the shop '{shop}' has no free till code left")))
+}
+
+/// One round: sends everything waiting, then fetches everything the hub has.
+pub fn sync_once(store: &WriteStore, hub: &Hub, progress: &mut dyn FnMut(&Report)) -> Result<Report, SyncError> {
+    let identity = store.identity()?.ok_or(SyncError::NotJoined)?;
+    let rt = runtime()?;
+    rt.block_on(async {
+        let js = connect(hub).await?;
+        session(&js, store, &identity, hub, progress).await
+    })
+}
+
+async fn session(
+    js: &Context,
+    store: &WriteStore,
+    identity: &Identity,
+    hub: &Hub,
+    progress: &mut dyn FnMut(&Report),
+) -> Result<Report, SyncError> {
+    let mut report = Report::default();
+    send(js, store, identity, &mut report).await?;
+    progress(&report);
+    let consumer = consumer_for(js, store, identity, hub).await?;
+    while fetch(&consumer, store, identity, &mut report, None).await? > 0 {
+        progress(&report);
+    }
+    // What was recorded here while fetching.
+    send(js, store, identity, &mut report).await?;
+    progress(&report);
+    Ok(report)
+}
+
+/// Sends this device's events the hub has not acknowledged yet; returns how many.
+async fn send(js: &Context, store: &WriteStore, identity: &Identity, report: &mut Report) -> Result<u64, SyncError> {
+    let subject = events_subject(&identity.shop, &identity.device);
+    let mut cursor = store.sync_state()?.outbox;
+    let mut sent = 0;
+    loop {
+        let (batch, looked) = blocking({
+            let store = store.clone();
+            move || store.outgoing(cursor, SEND_BATCH, SEND_SCAN)
+        })
+        .await?;
+        let Some(last) = batch.last() else {
+            if looked <= cursor.position {
+                return Ok(sent);
+            }
+            cursor.position = looked;
+            continue;
+        };
+        let mark = OutboxMark { position: last.position, seq: last.seq };
+        let mut acks = Vec::with_capacity(batch.len());
+        for event in &batch {
+            let mut payload = Vec::with_capacity(HASH_LEN + event.record.len());
+            payload.extend_from_slice(&event.hash);
+            payload.extend_from_slice(&event.record);
+            let publish = jetstream::message::PublishMessage::build()
+                .payload(payload.into())
+                .message_id(format!("{}-{}", identity.device, event.seq))
+                .header(SEQ_HEADER, event.seq.to_string().as_str())
+                .header(TILL_HEADER, identity.till.as_str());
+            acks.push(js.send_publish(subject.clone(), publish).await.map_err(hub_error)?);
+        }
+        for ack in acks {
+            ack.await.map_err(hub_error)?;
+        }
+        blocking({
+            let store = store.clone();
+            move || store.acknowledged(mark)
+        })
+        .await?;
+        cursor = mark;
+        sent += batch.len() as u64;
+        report.sent += batch.len() as u64;
+    }
+}
+
+/// This device's durable consumer, made afresh from the hub sequence the store has
+/// everything up to.
+async fn consumer_for(
+    js: &Context,
+    store: &WriteStore,
+    identity: &Identity,
+    hub: &Hub,
+) -> Result<consumer::PullConsumer, SyncError> {
+    let stream = js.get_stream(stream_name(&hub.shop)).await.map_err(|e| {
+        SyncError::Hub(format!("the shop '{}' is not on {} ({e}); was the hub's storage lost?", hub.shop, hub.url))
+    })?;
+    let name = format!("device-{}", identity.device);
+    let start = store.sync_state()?.hub_seq + 1;
+    // Not there is fine: it is made below.
+    let _ = stream.delete_consumer(&name).await;
+    stream
+        .create_consumer(consumer::pull::Config {
+            durable_name: Some(name),
+            filter_subject: format!("countertop.{}.events.>", hub.shop),
+            deliver_policy: consumer::DeliverPolicy::ByStartSequence { start_sequence: start },
+            ack_policy: consumer::AckPolicy::All,
+            ..Default::default()
+        })
+        .await
+        .map_err(hub_error)
+}
+
+/// Fetches one batch and stores it; returns how many messages came (0: nothing waiting).
+/// With `wait`, waits up to that long for messages to come.
+async fn fetch(
+    consumer: &consumer::PullConsumer,
+    store: &WriteStore,
+    identity: &Identity,
+    report: &mut Report,
+    wait: Option<Duration>,
+) -> Result<usize, SyncError> {
+    let mut messages = match wait {
+        None => consumer.fetch().max_messages(FETCH_BATCH).messages().await.map_err(hub_error)?,
+        Some(wait) => consumer.batch().max_messages(FETCH_BATCH).expires(wait).messages().await.map_err(hub_error)?,
+    };
+    let mut incoming = Vec::new();
+    let mut last = None;
+    let mut through = 0;
+    let mut count = 0;
+    while let Some(message) = messages.next().await {
+        let message = message.map_err(hub_error)?;
+        let info = message.info().map_err(hub_error)?;
+        through = info.stream_sequence;
+        report.pending = info.pending;
+        count += 1;
+        let origin = message.subject.rsplit('.').next().unwrap_or_default().to_owned();
+        if origin != identity.device {
+            incoming.push(parse(&message, origin, through)?);
+        }
+        last = Some(message);
+    }
+    let Some(last) = last else { return Ok(0) };
+    let arrivals = blocking({
+        let store = store.clone();
+        move || store.receive(incoming, through)
+    })
+    .await?;
+    for arrival in arrivals {
+        match arrival {
+            Arrival::Appended { .. } => report.received += 1,
+            Arrival::Duplicate => report.duplicates += 1,
+            Arrival::Refused(why) => return Err(SyncError::Refused(why)),
+        }
+    }
+    // Acknowledges everything up to it (`AckPolicy::All`); the store has it all.
+    last.ack().await.map_err(hub_error)?;
+    Ok(count)
+}
+
+fn parse(message: &jetstream::Message, origin: String, hub_seq: u64) -> Result<Incoming, SyncError> {
+    let bad =
+        |what: &str| SyncError::Refused(format!("message {hub_seq} on the hub is not a Countertop event: {what}"));
+    let header = |name: &str| message.headers.as_ref().and_then(|h| h.get(name)).map(|v| v.as_str().to_owned());
+    let seq = header(SEQ_HEADER).and_then(|s| s.parse().ok()).ok_or_else(|| bad("no sequence"))?;
+    let till = header(TILL_HEADER).unwrap_or_else(|| "?".to_owned());
+    let (hash, record) = message.payload.split_first_chunk::<HASH_LEN>().ok_or_else(|| bad("too short"))?;
+    Ok(Incoming { origin, till, seq, hash: *hash, record: record.to_vec(), hub_seq })
+}
+
+/// Where the sync thread stands, for a status line.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct Status {
+    pub connected: bool,
+    pub paused: bool,
+    /// Why the last attempt failed, while it does.
+    pub problem: Option<String>,
+    /// When a round last finished with nothing left to send or fetch.
+    pub last_synced_at: Option<DateTime<Utc>>,
+    pub sent: u64,
+    pub received: u64,
+}
+
+/// The sync thread: sends and fetches for as long as it runs, reconnecting with backoff when
+/// the hub cannot be reached. Dropping it stops it.
+#[derive(Debug)]
+pub struct Syncer {
+    status: Arc<Mutex<Status>>,
+    stop: Arc<tokio::sync::Notify>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Syncer {
+    /// Starts syncing `store` with `hub` (the shop must have been joined).
+    pub fn start(store: WriteStore, hub: Hub) -> Result<Syncer, SyncError> {
+        let identity = store.identity()?.ok_or(SyncError::NotJoined)?;
+        let status = Arc::new(Mutex::new(Status { paused: hub.paused, ..Status::default() }));
+        let stop = Arc::new(tokio::sync::Notify::new());
+        let rt = runtime()?;
+        let thread = std::thread::Builder::new()
+            .name("countertop-sync".into())
+            .spawn({
+                let status = Arc::clone(&status);
+                let stop = Arc::clone(&stop);
+                move || {
+                    rt.block_on(async {
+                        tokio::select! {
+                            () = run(&store, &identity, &hub, &status) => {}
+                            () = stop.notified() => {}
+                        }
+                    });
+                }
+            })
+            .map_err(|e| SyncError::Input(format!("cannot start the sync thread: {e}")))?;
+        Ok(Syncer { status, stop, thread: Some(thread) })
+    }
+
+    pub fn status(&self) -> Status {
+        self.status.lock().unwrap_or_else(PoisonError::into_inner).clone()
+    }
+}
+
+impl Drop for Syncer {
+    fn drop(&mut self) {
+        self.stop.notify_one();
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+async fn run(store: &WriteStore, identity: &Identity, hub: &Hub, status: &Mutex<Status>) {
+    if hub.paused {
+        return std::future::pending().await;
+    }
+    let update = |f: &mut dyn FnMut(&mut Status)| f(&mut status.lock().unwrap_or_else(PoisonError::into_inner));
+    let mut backoff = Duration::from_millis(500);
+    loop {
+        let result = async {
+            let js = connect(hub).await?;
+            let consumer = consumer_for(&js, store, identity, hub).await?;
+            update(&mut |s| {
+                s.connected = true;
+                s.problem = None;
+            });
+            loop {
+                let mut report = Report::default();
+                send(&js, store, identity, &mut report).await?;
+                let fetched = fetch(&consumer, store, identity, &mut report, Some(Duration::from_millis(200))).await?;
+                let idle = fetched == 0 && report.sent == 0;
+                update(&mut |s| {
+                    s.sent += report.sent;
+                    s.received += report.received;
+                    if idle || report.pending == 0 {
+                        s.last_synced_at = Some(Utc::now());
+                    }
+                });
+            }
+            #[allow(unreachable_code, reason = "the loop ends only with an error")]
+            Ok::<(), SyncError>(())
+        }
+        .await;
+        if let Err(e) = result {
+            update(&mut |s| {
+                s.connected = false;
+                s.problem = Some(e.to_string());
+            });
+        }
+        tokio::time::sleep(backoff).await;
+        backoff = (backoff * 2).min(Duration::from_secs(15));
+    }
+}
