@@ -672,7 +672,7 @@ export type Verification = {
  */
 events: number, 
 /**
- * The hash at the end of the chain (hex), when every event checked out.
+ * The hash at the end of this device's own chain (hex), when every event checked out.
  */
 head_hash: string | null, 
 /**
