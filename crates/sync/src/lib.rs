@@ -41,6 +41,19 @@ const FETCH_BATCH: usize = 500;
 const HASH_LEN: usize = 32;
 const SEQ_HEADER: &str = "Countertop-Seq";
 const TILL_HEADER: &str = "Countertop-Till";
+/// Longest a fetch or a consumer's creation may take before the session is given up (and,
+/// for `run`, started again): a hub that stops answering must not hang a till's sync.
+const ANSWER_TIMEOUT: Duration = Duration::from_secs(15);
+
+/// `f`, or [`SyncError::Offline`] when the hub has not answered within [`ANSWER_TIMEOUT`].
+async fn answered<T>(url: &str, what: &str, f: impl Future<Output = Result<T, SyncError>>) -> Result<T, SyncError> {
+    tokio::time::timeout(ANSWER_TIMEOUT, f).await.unwrap_or_else(|_| {
+        Err(SyncError::Offline {
+            url: url.to_owned(),
+            detail: format!("no answer to {what} in {} s", ANSWER_TIMEOUT.as_secs()),
+        })
+    })
+}
 
 /// What can stop sync, by what the owner can do about it.
 #[derive(Debug, thiserror::Error)]
@@ -273,8 +286,9 @@ async fn session(
     let mut report = Report::default();
     send(js, store, identity, &mut report).await?;
     progress(&report);
-    let consumer = consumer_for(js, store, identity, hub).await?;
-    while fetch(&consumer, store, identity, &mut report, None).await? > 0 {
+    let consumer =
+        answered(&hub.url, "creating this device's consumer", consumer_for(js, store, identity, hub)).await?;
+    while answered(&hub.url, "a fetch", fetch(&consumer, store, identity, &mut report, None)).await? > 0 {
         progress(&report);
     }
     // What was recorded here while fetching.
@@ -482,7 +496,8 @@ async fn run(store: &WriteStore, identity: &Identity, hub: &Hub, status: &Mutex<
     loop {
         let result = async {
             let js = connect(hub).await?;
-            let consumer = consumer_for(&js, store, identity, hub).await?;
+            let consumer =
+                answered(&hub.url, "creating this device's consumer", consumer_for(&js, store, identity, hub)).await?;
             update(&mut |s| {
                 s.connected = true;
                 s.problem = None;
@@ -490,7 +505,9 @@ async fn run(store: &WriteStore, identity: &Identity, hub: &Hub, status: &Mutex<
             loop {
                 let mut report = Report::default();
                 send(&js, store, identity, &mut report).await?;
-                let fetched = fetch(&consumer, store, identity, &mut report, Some(Duration::from_millis(200))).await?;
+                let wait = Some(Duration::from_millis(200));
+                let fetched =
+                    answered(&hub.url, "a fetch", fetch(&consumer, store, identity, &mut report, wait)).await?;
                 let idle = fetched == 0 && report.sent == 0;
                 update(&mut |s| {
                     s.sent += report.sent;
