@@ -96,7 +96,7 @@ fn print_report(json: bool, report: &Report) {
 
 pub(crate) fn join(dir: &Path, json: bool, args: JoinArgs) -> Result<(), Failure> {
     let store = WriteStore::open(dir)?;
-    let hub = Hub { url: args.url, shop: args.shop, credentials: args.sign_in.credentials(), paused: false };
+    let hub = Hub { url: args.url, shop: args.shop, credentials: args.sign_in.credentials() };
     let (identity, report) = countertop_sync::join(&store, dir, hub, args.create, &mut progress(json))?;
     if json {
         println!("{}", serde_json::json!({ "identity": identity, "report": report }));
@@ -131,9 +131,6 @@ pub(crate) fn sync(dir: &Path, json: bool, cmd: SyncCmd) -> Result<(), Failure> 
                 return Ok(());
             };
             println!("This device: till {} ({}) of {}", identity.till, identity.device, hub.describe());
-            if hub.paused {
-                println!("Sync is paused on this device.");
-            }
             println!(
                 "Own changes: {} · sent and acknowledged: {} · waiting to be sent: {}",
                 state.own_events, state.acknowledged, state.waiting

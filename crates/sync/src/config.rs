@@ -22,9 +22,6 @@ pub struct Hub {
     pub shop: String,
     #[serde(default)]
     pub credentials: Credentials,
-    /// Sync is paused on this device: nothing is sent or fetched until it is resumed.
-    #[serde(default)]
-    pub paused: bool,
 }
 
 /// How the device signs in to the hub.

@@ -18,6 +18,7 @@
 //! store, and the network is only touched here.
 
 pub mod config;
+pub mod local_hub;
 
 use std::path::Path;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -31,6 +32,7 @@ use futures_util::StreamExt;
 use serde::Serialize;
 
 pub use config::{Credentials, Hub};
+pub use local_hub::LocalHub;
 
 /// Events sent per round of publish acknowledgements.
 const SEND_BATCH: usize = 256;
@@ -430,7 +432,6 @@ fn parse(message: &jetstream::Message, origin: String, hub_seq: u64) -> Result<I
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct Status {
     pub connected: bool,
-    pub paused: bool,
     /// Why the last attempt failed, while it does.
     pub problem: Option<String>,
     /// When a round last finished with nothing left to send or fetch.
@@ -452,7 +453,7 @@ impl Syncer {
     /// Starts syncing `store` with `hub` (the shop must have been joined).
     pub fn start(store: WriteStore, hub: Hub) -> Result<Syncer, SyncError> {
         let identity = store.identity()?.ok_or(SyncError::NotJoined)?;
-        let status = Arc::new(Mutex::new(Status { paused: hub.paused, ..Status::default() }));
+        let status = Arc::new(Mutex::new(Status::default()));
         let stop = Arc::new(tokio::sync::Notify::new());
         let rt = runtime()?;
         let thread = std::thread::Builder::new()
@@ -488,9 +489,6 @@ impl Drop for Syncer {
 }
 
 async fn run(store: &WriteStore, identity: &Identity, hub: &Hub, status: &Mutex<Status>) {
-    if hub.paused {
-        return std::future::pending().await;
-    }
     let update = |f: &mut dyn FnMut(&mut Status)| f(&mut status.lock().unwrap_or_else(PoisonError::into_inner));
     let mut backoff = Duration::from_millis(500);
     loop {

@@ -9,57 +9,19 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, reason = "a benchmark fails loudly")]
 
-use std::net::{TcpListener, TcpStream};
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use countertop_core::Decimal;
 use countertop_core::{AddProduct, Command as Cmd, LineInput, MoneyInput, OpenShop, PlaceOrder, Request, WriteStore};
-use countertop_sync::{Credentials, Hub, Syncer};
+use countertop_sync::{Credentials, Hub, LocalHub, Syncer};
 
 /// A receiver's watch: (receiver, origin, the origin's sequence now here, when seen).
 type Seen = (usize, usize, u64, Instant);
 
-struct Hub2 {
-    child: Child,
-    url: String,
-    _store: tempfile::TempDir,
-}
-
-impl Drop for Hub2 {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn start_hub() -> Hub2 {
-    let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let store = tempfile::tempdir().unwrap();
-    let server = ["/usr/sbin/nats-server", "/usr/bin/nats-server"]
-        .into_iter()
-        .find(|p| Path::new(p).exists())
-        .expect("nats-server is not installed (scripts/setup.sh installs it)");
-    let child = Command::new(server)
-        .args(["-js", "-a", "127.0.0.1", "-p", &port.to_string(), "-sd"])
-        .arg(store.path())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let started = Instant::now();
-    while TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(started.elapsed() < Duration::from_secs(20), "nats-server did not start");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    Hub2 { child, url: format!("nats://127.0.0.1:{port}"), _store: store }
-}
-
 fn hub(url: &str) -> Hub {
-    Hub { url: url.to_owned(), shop: "bench".into(), credentials: Credentials::None, paused: false }
+    Hub { url: url.to_owned(), shop: "bench".into(), credentials: Credentials::None }
 }
 
 fn order(n: u64) -> Cmd {
@@ -97,8 +59,8 @@ fn main() {
     let rate = arg(&args, "--rate", 100);
     let seconds = arg(&args, "--seconds", if quick { 1 } else { 10 });
     let entries = if quick { 20 } else { 300 };
-    let hub_server = start_hub();
-    let url = hub_server.url.clone();
+    let hub_server = LocalHub::start().expect("a hub of its own");
+    let url = hub_server.url();
 
     // Device A: a shop with `orders` orders (each order is one event).
     let a_dir = tempfile::tempdir().unwrap();

@@ -1,78 +1,18 @@
 //! Several tills through a real hub: `nats-server` from Debian's package (scripts/setup.sh
-//! installs it), started by each test on 127.0.0.1 with a free port and its own store folder,
-//! and every device a separate `countertop` process.
+//! installs it), started by each test on 127.0.0.1 with a free port and its own store folder
+//! ([`LocalHub`]), and every device a separate `countertop` process.
 //!
 //! The campaign's length: `COUNTERTOP_SYNC_ROUNDS`; by default 12 rounds (CI), 200 with
 //! `COUNTERTOP_HEAVY=1`.
 
-use std::net::{TcpListener, TcpStream};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::Duration;
 
+use countertop_sync::LocalHub;
 use serde_json::Value;
 
 use super::{countertop, init_uk, json, ok};
-
-/// A `nats-server -js` of the test's own.
-struct HubServer {
-    child: Option<Child>,
-    port: u16,
-    store: tempfile::TempDir,
-}
-
-fn nats_server() -> PathBuf {
-    for candidate in ["/usr/sbin/nats-server", "/usr/bin/nats-server", "/usr/local/bin/nats-server"] {
-        if Path::new(candidate).exists() {
-            return candidate.into();
-        }
-    }
-    panic!("nats-server is not installed: the sync tests need it (scripts/setup.sh --test installs Debian's package)");
-}
-
-impl HubServer {
-    fn start() -> HubServer {
-        let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-        let mut hub = HubServer { child: None, port, store: tempfile::tempdir().unwrap() };
-        hub.restart();
-        hub
-    }
-
-    fn url(&self) -> String {
-        format!("nats://127.0.0.1:{}", self.port)
-    }
-
-    /// Starts it again on the same port and store (after [`HubServer::stop`]).
-    fn restart(&mut self) {
-        assert!(self.child.is_none());
-        let child = Command::new(nats_server())
-            .args(["-js", "-a", "127.0.0.1", "-p", &self.port.to_string(), "-sd"])
-            .arg(self.store.path())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        self.child = Some(child);
-        let started = Instant::now();
-        while TcpStream::connect(("127.0.0.1", self.port)).is_err() {
-            assert!(started.elapsed() < Duration::from_secs(20), "nats-server did not start");
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-
-    fn stop(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-    }
-}
-
-impl Drop for HubServer {
-    fn drop(&mut self) {
-        self.stop();
-    }
-}
 
 /// What must be the same on every device once they have all synced: the dashboard of all
 /// time and every order as the order list shows it (positions left out: each device has its
@@ -103,7 +43,7 @@ fn place(d: &Path, sku: &str, qty: u32) -> String {
 
 #[test]
 fn two_tills_apart_take_orders_and_both_see_all_of_them_after_reconnecting() {
-    let mut hub = HubServer::start();
+    let mut hub = LocalHub::start().unwrap();
     let a_dir = super::shop();
     let (a, b_dir) = (a_dir.path(), tempfile::tempdir().unwrap());
     let b = b_dir.path();
@@ -133,7 +73,7 @@ fn two_tills_apart_take_orders_and_both_see_all_of_them_after_reconnecting() {
     let status = ok(a, &["sync", "status"]);
     assert!(status.contains("waiting to be sent: 3"), "{status}");
 
-    hub.restart();
+    hub.restart().unwrap();
     for d in [a, b, a] {
         ok(d, &["sync", "once"]);
     }
@@ -172,7 +112,7 @@ fn three_devices_converge_through_hub_restarts_kills_and_a_cut_off_till() {
     });
     eprintln!("sync campaign: seed {seed}, {rounds} rounds (COUNTERTOP_SYNC_SEED / COUNTERTOP_SYNC_ROUNDS)");
     let mut rng = Rng(seed);
-    let mut hub = HubServer::start();
+    let mut hub = LocalHub::start().unwrap();
     let url = hub.url();
     let first = tempfile::tempdir().unwrap();
     init_uk(first.path(), "Corner Shop");
@@ -238,7 +178,7 @@ fn three_devices_converge_through_hub_restarts_kills_and_a_cut_off_till() {
             }
         }
         if hub_down {
-            hub.restart();
+            hub.restart().unwrap();
         }
     }
     for _ in 0..2 {

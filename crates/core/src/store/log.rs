@@ -382,7 +382,7 @@ impl LogReader {
             let (position, value) = entry?;
             let position = position.value();
             looked = position;
-            if sync.foreign.get(position)?.is_some() {
+            if sync.is_foreign(position)? {
                 continue;
             }
             seq += 1;

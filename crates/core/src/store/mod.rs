@@ -915,9 +915,7 @@ fn rebuild_state(txn: &redb::WriteTransaction) -> Result<(), Error> {
     tables.state.clear()?;
     for position in 1..tables.log.next_position() {
         let envelope = tables.log.get(position)?;
-        let mut slice = tables.state.load_for(&envelope.event, envelope.recorded_at)?;
-        domain::apply(&mut slice, &envelope.event);
-        tables.state.save(&slice, std::slice::from_ref(&envelope.event))?;
+        tables.state.fold(&envelope.event, envelope.recorded_at)?;
     }
     tables.state.set_version()
 }

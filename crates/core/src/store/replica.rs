@@ -142,7 +142,7 @@ pub(super) fn till_read(txn: &redb::ReadTransaction) -> Result<Option<String>, E
 }
 
 /// A foreign row: (seq, local stream version, origin).
-pub(super) fn decode_foreign(position: u64, bytes: &[u8]) -> Result<(u64, u64, &str), Error> {
+fn decode_foreign(position: u64, bytes: &[u8]) -> Result<(u64, u64, &str), Error> {
     let bad = || Error::corrupt_event(position, "its sync record is not readable");
     let (seq, rest) = bytes.split_first_chunk::<8>().ok_or_else(bad)?;
     let (version, origin) = rest.split_first_chunk::<8>().ok_or_else(bad)?;
@@ -165,25 +165,92 @@ fn decode_tip(bytes: &[u8]) -> Result<(u64, [u8; HASH_LEN]), Error> {
     Ok((u64::from_le_bytes(*seq), hash))
 }
 
-/// The sync tables inside one write transaction (the log writer's).
-pub(super) struct SyncTables<'txn> {
-    meta: Table<'txn, &'static str, &'static [u8]>,
-    origins: Table<'txn, &'static str, &'static [u8]>,
-    foreign: Table<'txn, u64, &'static [u8]>,
+/// The sync tables, opened in a write transaction ([`SyncTables`], the log writer's) or a
+/// read one ([`SyncReader`]); what they hold is read the same way from either.
+pub(super) struct Sync<M, O, F> {
+    meta: M,
+    origins: O,
+    foreign: F,
 }
 
-impl<'txn> SyncTables<'txn> {
-    pub(super) fn open(txn: &'txn WriteTransaction) -> Result<SyncTables<'txn>, Error> {
-        Ok(SyncTables {
-            meta: txn.open_table(META)?,
-            origins: txn.open_table(ORIGINS)?,
-            foreign: txn.open_table(FOREIGN)?,
-        })
+/// The sync tables inside one write transaction.
+pub(super) type SyncTables<'txn> = Sync<
+    Table<'txn, &'static str, &'static [u8]>,
+    Table<'txn, &'static str, &'static [u8]>,
+    Table<'txn, u64, &'static [u8]>,
+>;
+
+/// The sync tables from a read transaction.
+pub(super) type SyncReader = Sync<
+    redb::ReadOnlyTable<&'static str, &'static [u8]>,
+    redb::ReadOnlyTable<&'static str, &'static [u8]>,
+    redb::ReadOnlyTable<u64, &'static [u8]>,
+>;
+
+impl<M, O, F> Sync<M, O, F>
+where
+    M: ReadableTable<&'static str, &'static [u8]>,
+    O: ReadableTable<&'static str, &'static [u8]>,
+    F: ReadableTable<u64, &'static [u8]>,
+{
+    pub(super) fn identity(&self) -> Result<Option<Identity>, Error> {
+        get(&self.meta, KEY_IDENTITY)
+    }
+
+    pub(super) fn outbox(&self) -> Result<OutboxMark, Error> {
+        Ok(get(&self.meta, KEY_OUTBOX)?.unwrap_or_default())
+    }
+
+    pub(super) fn hub_seq(&self) -> Result<u64, Error> {
+        Ok(get(&self.meta, KEY_HUB_SEQ)?.unwrap_or(0))
     }
 
     /// This device's chain tip (sequence, hash), once kept apart from the log's last event.
     pub(super) fn own_tip(&self) -> Result<Option<(u64, [u8; HASH_LEN])>, Error> {
         self.meta.get(KEY_OWN_TIP)?.map(|v| decode_tip(v.value())).transpose()
+    }
+
+    pub(super) fn origin(&self, device: &str) -> Result<Option<OriginTip>, Error> {
+        get(&self.origins, device)
+    }
+
+    /// Every other device whose events are here.
+    pub(super) fn origins(&self) -> Result<Vec<OriginTip>, Error> {
+        let mut out = Vec::new();
+        for entry in self.origins.iter()? {
+            let (key, value) = entry?;
+            out.push(decode(key.value(), value.value())?);
+        }
+        Ok(out)
+    }
+
+    /// Whether the event at `position` is another device's.
+    pub(super) fn is_foreign(&self, position: u64) -> Result<bool, Error> {
+        Ok(self.foreign.get(position)?.is_some())
+    }
+
+    /// Whose event is at `position`: `None` for this device's own, else (seq, local stream
+    /// version, device).
+    pub(super) fn foreign(&self, position: u64) -> Result<Option<(u64, u64, String)>, Error> {
+        match self.foreign.get(position)? {
+            Some(v) => {
+                let (seq, version, origin) = decode_foreign(position, v.value())?;
+                Ok(Some((seq, version, origin.to_owned())))
+            }
+            None => Ok(None),
+        }
+    }
+}
+
+impl SyncReader {
+    pub(super) fn open(txn: &redb::ReadTransaction) -> Result<SyncReader, Error> {
+        Ok(Sync { meta: txn.open_table(META)?, origins: txn.open_table(ORIGINS)?, foreign: txn.open_table(FOREIGN)? })
+    }
+}
+
+impl<'txn> SyncTables<'txn> {
+    pub(super) fn open(txn: &'txn WriteTransaction) -> Result<SyncTables<'txn>, Error> {
+        Ok(Sync { meta: txn.open_table(META)?, origins: txn.open_table(ORIGINS)?, foreign: txn.open_table(FOREIGN)? })
     }
 
     pub(super) fn set_own_tip(&mut self, puts: &mut Puts, seq: u64, hash: &[u8; HASH_LEN]) -> Result<(), Error> {
@@ -192,10 +259,6 @@ impl<'txn> SyncTables<'txn> {
         self.meta.insert(KEY_OWN_TIP, value.as_slice())?;
         puts.record(Target::SyncMeta, KEY_OWN_TIP.as_bytes(), &value);
         Ok(())
-    }
-
-    pub(super) fn origin(&self, device: &str) -> Result<Option<OriginTip>, Error> {
-        get(&self.origins, device)
     }
 
     pub(super) fn set_origin(&mut self, puts: &mut Puts, tip: &OriginTip) -> Result<(), Error> {
@@ -219,89 +282,22 @@ impl<'txn> SyncTables<'txn> {
         Ok(())
     }
 
-    pub(super) fn identity(&self) -> Result<Option<Identity>, Error> {
-        get(&self.meta, KEY_IDENTITY)
-    }
-
     pub(super) fn set_identity(&mut self, puts: &mut Puts, identity: &Identity) -> Result<(), Error> {
-        self.put_json_meta(puts, KEY_IDENTITY, identity)
-    }
-
-    pub(super) fn outbox(&self) -> Result<OutboxMark, Error> {
-        Ok(get(&self.meta, KEY_OUTBOX)?.unwrap_or_default())
+        self.put_meta(puts, KEY_IDENTITY, identity)
     }
 
     pub(super) fn set_outbox(&mut self, puts: &mut Puts, mark: &OutboxMark) -> Result<(), Error> {
-        self.put_json_meta(puts, KEY_OUTBOX, mark)
-    }
-
-    pub(super) fn hub_seq(&self) -> Result<u64, Error> {
-        Ok(get(&self.meta, KEY_HUB_SEQ)?.unwrap_or(0))
+        self.put_meta(puts, KEY_OUTBOX, mark)
     }
 
     pub(super) fn set_hub_seq(&mut self, puts: &mut Puts, seq: u64) -> Result<(), Error> {
-        self.put_json_meta(puts, KEY_HUB_SEQ, &seq)
+        self.put_meta(puts, KEY_HUB_SEQ, &seq)
     }
 
-    fn put_json_meta<T: Serialize>(&mut self, puts: &mut Puts, key: &str, value: &T) -> Result<(), Error> {
+    fn put_meta<T: Serialize>(&mut self, puts: &mut Puts, key: &str, value: &T) -> Result<(), Error> {
         let json = serde_json::to_vec(value).map_err(|e| Error::Internal(format!("encoding {key}: {e}")))?;
         self.meta.insert(key, json.as_slice())?;
         puts.record(Target::SyncMeta, key.as_bytes(), &json);
         Ok(())
-    }
-}
-
-/// The sync tables from a read transaction.
-pub(super) struct SyncReader {
-    pub(super) meta: redb::ReadOnlyTable<&'static str, &'static [u8]>,
-    pub(super) origins: redb::ReadOnlyTable<&'static str, &'static [u8]>,
-    pub(super) foreign: redb::ReadOnlyTable<u64, &'static [u8]>,
-}
-
-impl SyncReader {
-    pub(super) fn open(txn: &redb::ReadTransaction) -> Result<SyncReader, Error> {
-        Ok(SyncReader {
-            meta: txn.open_table(META)?,
-            origins: txn.open_table(ORIGINS)?,
-            foreign: txn.open_table(FOREIGN)?,
-        })
-    }
-
-    pub(super) fn identity(&self) -> Result<Option<Identity>, Error> {
-        get(&self.meta, KEY_IDENTITY)
-    }
-
-    pub(super) fn outbox(&self) -> Result<OutboxMark, Error> {
-        Ok(get(&self.meta, KEY_OUTBOX)?.unwrap_or_default())
-    }
-
-    pub(super) fn own_tip(&self) -> Result<Option<(u64, [u8; HASH_LEN])>, Error> {
-        self.meta.get(KEY_OWN_TIP)?.map(|v| decode_tip(v.value())).transpose()
-    }
-
-    pub(super) fn hub_seq(&self) -> Result<u64, Error> {
-        Ok(get(&self.meta, KEY_HUB_SEQ)?.unwrap_or(0))
-    }
-
-    /// Every other device whose events are here.
-    pub(super) fn origins(&self) -> Result<Vec<OriginTip>, Error> {
-        let mut out = Vec::new();
-        for entry in self.origins.iter()? {
-            let (key, value) = entry?;
-            out.push(decode(key.value(), value.value())?);
-        }
-        Ok(out)
-    }
-
-    /// Whose event is at `position`: `None` for this device's own, else (seq, local stream
-    /// version, device).
-    pub(super) fn foreign(&self, position: u64) -> Result<Option<(u64, u64, String)>, Error> {
-        match self.foreign.get(position)? {
-            Some(v) => {
-                let (seq, version, origin) = decode_foreign(position, v.value())?;
-                Ok(Some((seq, version, origin.to_owned())))
-            }
-            None => Ok(None),
-        }
     }
 }

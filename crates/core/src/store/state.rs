@@ -152,8 +152,9 @@ impl<'txn> StateTables<'txn> {
         Ok(())
     }
 
-    /// The rows an event needs loaded before it is applied.
-    pub(super) fn load_for(&self, event: &Event, now: DateTime<Utc>) -> Result<State, Error> {
+    /// Applies one recorded event to the rows it touches: loads them, applies it, writes
+    /// them back (refolding the tables from the log, and other devices' events as they arrive).
+    pub(super) fn fold(&mut self, event: &Event, recorded_at: DateTime<Utc>) -> Result<(), Error> {
         let mut refs = References::default();
         match event.stream() {
             StreamId::Shop => {}
@@ -163,7 +164,9 @@ impl<'txn> StateTables<'txn> {
             StreamId::Return(id) => refs.returns.push(id),
             StreamId::Drawer(_) => {}
         }
-        self.load(&refs, now)
+        let mut slice = self.load(&refs, recorded_at)?;
+        crate::domain::apply(&mut slice, event);
+        self.save(&slice, std::slice::from_ref(event))
     }
 
     pub(super) fn version(&self) -> Result<Option<u64>, Error> {

@@ -419,9 +419,7 @@ impl<'txn> Tables<'txn> {
                 for incoming in events {
                     let (arrival, envelope) = self.log.append_foreign(incoming, now)?;
                     if let Some(envelope) = envelope {
-                        let mut slice = self.state.load_for(&envelope.event, envelope.recorded_at)?;
-                        domain::apply(&mut slice, &envelope.event);
-                        self.state.save(&slice, std::slice::from_ref(&envelope.event))?;
+                        self.state.fold(&envelope.event, envelope.recorded_at)?;
                     }
                     let refused = matches!(arrival, Arrival::Refused(_));
                     arrivals.push(arrival);
