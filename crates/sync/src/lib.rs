@@ -40,6 +40,8 @@ const SEND_BATCH: usize = 256;
 const SEND_SCAN: usize = 8192;
 /// Messages fetched per write transaction.
 const FETCH_BATCH: usize = 500;
+/// Longest a fetch waits for its batch to fill (it returns with what came).
+const FETCH_WAIT: Duration = Duration::from_millis(500);
 const HASH_LEN: usize = 32;
 const SEQ_HEADER: &str = "Countertop-Seq";
 const TILL_HEADER: &str = "Countertop-Till";
@@ -290,7 +292,16 @@ async fn session(
     progress(&report);
     let consumer =
         answered(&hub.url, "creating this device's consumer", consumer_for(js, store, identity, hub)).await?;
-    while answered(&hub.url, "a fetch", fetch(&consumer, store, identity, &mut report, None)).await? > 0 {
+    // Fetch while the hub says messages wait (a waiting pull, never a no-wait one: against
+    // nats-server 2.9 a no-wait fetch now and then got no answer at all and hung `sync once`).
+    loop {
+        let info =
+            answered(&hub.url, "asking what waits", async { consumer.get_info().await.map_err(hub_error) }).await?;
+        if info.num_pending == 0 {
+            break;
+        }
+        let batch = usize::try_from(info.num_pending).unwrap_or(FETCH_BATCH).min(FETCH_BATCH);
+        answered(&hub.url, "a fetch", fetch(&consumer, store, identity, &mut report, batch, FETCH_WAIT)).await?;
         progress(&report);
     }
     // What was recorded here while fetching.
@@ -371,19 +382,17 @@ async fn consumer_for(
         .map_err(hub_error)
 }
 
-/// Fetches one batch and stores it; returns how many messages came (0: nothing waiting).
-/// With `wait`, waits up to that long for messages to come.
+/// Fetches up to `batch` messages and stores them; returns how many came (0: none within
+/// `wait`; fewer than `batch` when `wait` ran out first).
 async fn fetch(
     consumer: &consumer::PullConsumer,
     store: &WriteStore,
     identity: &Identity,
     report: &mut Report,
-    wait: Option<Duration>,
+    batch: usize,
+    wait: Duration,
 ) -> Result<usize, SyncError> {
-    let mut messages = match wait {
-        None => consumer.fetch().max_messages(FETCH_BATCH).messages().await.map_err(hub_error)?,
-        Some(wait) => consumer.batch().max_messages(FETCH_BATCH).expires(wait).messages().await.map_err(hub_error)?,
-    };
+    let mut messages = consumer.batch().max_messages(batch).expires(wait).messages().await.map_err(hub_error)?;
     let mut incoming = Vec::new();
     let mut last = None;
     let mut through = 0;
@@ -503,9 +512,10 @@ async fn run(store: &WriteStore, identity: &Identity, hub: &Hub, status: &Mutex<
             loop {
                 let mut report = Report::default();
                 send(&js, store, identity, &mut report).await?;
-                let wait = Some(Duration::from_millis(200));
+                let wait = Duration::from_millis(200);
                 let fetched =
-                    answered(&hub.url, "a fetch", fetch(&consumer, store, identity, &mut report, wait)).await?;
+                    answered(&hub.url, "a fetch", fetch(&consumer, store, identity, &mut report, FETCH_BATCH, wait))
+                        .await?;
                 let idle = fetched == 0 && report.sent == 0;
                 update(&mut |s| {
                     s.sent += report.sent;
