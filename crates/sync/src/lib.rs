@@ -28,7 +28,7 @@ use std::time::Duration;
 use async_nats::jetstream::{self, Context, consumer, stream};
 use chrono::{DateTime, Utc};
 use countertop_core::{Arrival, Identity, Incoming, OutboxMark, WriteStore};
-use futures_util::StreamExt;
+use futures_util::{FutureExt, StreamExt};
 use serde::Serialize;
 
 pub use config::{Credentials, Hub};
@@ -288,7 +288,8 @@ async fn session(
     progress: &mut dyn FnMut(&Report),
 ) -> Result<Report, SyncError> {
     let mut report = Report::default();
-    send(js, store, identity, &mut report).await?;
+    let mut cursor = store.sync_state()?.outbox;
+    send(js, store, identity, &mut cursor, &mut report).await?;
     progress(&report);
     let consumer =
         answered(&hub.url, "creating this device's consumer", consumer_for(js, store, identity, hub)).await?;
@@ -305,20 +306,28 @@ async fn session(
         progress(&report);
     }
     // What was recorded here while fetching.
-    send(js, store, identity, &mut report).await?;
+    send(js, store, identity, &mut cursor, &mut report).await?;
     progress(&report);
     Ok(report)
 }
 
 /// Sends this device's events the hub has not acknowledged yet; returns how many.
-async fn send(js: &Context, store: &WriteStore, identity: &Identity, report: &mut Report) -> Result<u64, SyncError> {
+/// `cursor` is where the last call stopped looking (other devices' events after the
+/// acknowledged mark are not looked at again).
+async fn send(
+    js: &Context,
+    store: &WriteStore,
+    identity: &Identity,
+    cursor: &mut OutboxMark,
+    report: &mut Report,
+) -> Result<u64, SyncError> {
     let subject = events_subject(&identity.shop, &identity.device);
-    let mut cursor = store.sync_state()?.outbox;
     let mut sent = 0;
     loop {
+        let from = *cursor;
         let (batch, looked) = blocking({
             let store = store.clone();
-            move || store.outgoing(cursor, SEND_BATCH, SEND_SCAN)
+            move || store.outgoing(from, SEND_BATCH, SEND_SCAN)
         })
         .await?;
         let Some(last) = batch.last() else {
@@ -349,7 +358,7 @@ async fn send(js: &Context, store: &WriteStore, identity: &Identity, report: &mu
             move || store.acknowledged(mark)
         })
         .await?;
-        cursor = mark;
+        *cursor = mark;
         sent += batch.len() as u64;
         report.sent += batch.len() as u64;
     }
@@ -393,23 +402,33 @@ async fn fetch(
     wait: Duration,
 ) -> Result<usize, SyncError> {
     let mut messages = consumer.batch().max_messages(batch).expires(wait).messages().await.map_err(hub_error)?;
-    let mut incoming = Vec::new();
-    let mut last = None;
-    let mut through = 0;
-    let mut count = 0;
+    let mut got = Vec::new();
     while let Some(message) = messages.next().await {
-        let message = message.map_err(hub_error)?;
+        got.push(message.map_err(hub_error)?);
+    }
+    take(got, store, identity, report).await
+}
+
+/// Stores what came (other devices' events; this device's own come back too and are
+/// skipped) in one transaction, then acknowledges it; returns how many messages that was.
+async fn take(
+    messages: Vec<jetstream::Message>,
+    store: &WriteStore,
+    identity: &Identity,
+    report: &mut Report,
+) -> Result<usize, SyncError> {
+    let Some(last) = messages.last() else { return Ok(0) };
+    let mut incoming = Vec::with_capacity(messages.len());
+    let mut through = 0;
+    for message in &messages {
         let info = message.info().map_err(hub_error)?;
         through = info.stream_sequence;
         report.pending = info.pending;
-        count += 1;
         let origin = message.subject.rsplit('.').next().unwrap_or_default().to_owned();
         if origin != identity.device {
-            incoming.push(parse(&message, origin, through)?);
+            incoming.push(parse(message, origin, through)?);
         }
-        last = Some(message);
     }
-    let Some(last) = last else { return Ok(0) };
     let arrivals = blocking({
         let store = store.clone();
         move || store.receive(incoming, through)
@@ -424,7 +443,7 @@ async fn fetch(
     }
     // Acknowledges everything up to it (`AckPolicy::All`); the store has it all.
     last.ack().await.map_err(hub_error)?;
-    Ok(count)
+    Ok(messages.len())
 }
 
 fn parse(message: &jetstream::Message, origin: String, hub_seq: u64) -> Result<Incoming, SyncError> {
@@ -509,24 +528,59 @@ async fn run(store: &WriteStore, identity: &Identity, hub: &Hub, status: &Mutex<
                 s.connected = true;
                 s.problem = None;
             });
-            loop {
-                let mut report = Report::default();
-                send(&js, store, identity, &mut report).await?;
-                let wait = Duration::from_millis(200);
-                let fetched =
-                    answered(&hub.url, "a fetch", fetch(&consumer, store, identity, &mut report, FETCH_BATCH, wait))
-                        .await?;
-                let idle = fetched == 0 && report.sent == 0;
-                update(&mut |s| {
-                    s.sent += report.sent;
-                    s.received += report.received;
-                    if idle || report.pending == 0 {
-                        s.last_synced_at = Some(Utc::now());
+            backoff = Duration::from_millis(500);
+            // Sending wakes on every commit here (the write store's head), so an order goes out
+            // at once, not after the next fetch; fetching waits on the hub meanwhile.
+            let sending = async {
+                let head = store.head();
+                let mut cursor = store.sync_state()?.outbox;
+                loop {
+                    let seen = head.current();
+                    let mut report = Report::default();
+                    send(&js, store, identity, &mut cursor, &mut report).await?;
+                    update(&mut |s| s.sent += report.sent);
+                    let head = head.clone();
+                    tokio::task::spawn_blocking(move || head.wait_past(seen, Duration::from_secs(1)))
+                        .await
+                        .map_err(|e| SyncError::Input(format!("a sync task failed: {e}")))?;
+                }
+                #[allow(unreachable_code, reason = "the loop ends only with an error")]
+                Ok::<(), SyncError>(())
+            };
+            // Messages as they come (pull requests kept open, with heartbeats, so a hub gone
+            // quiet is noticed): each is stored with whatever else has already arrived.
+            let fetching = async {
+                let mut messages = consumer
+                    .stream()
+                    .max_messages_per_batch(FETCH_BATCH)
+                    .heartbeat(Duration::from_secs(5))
+                    .messages()
+                    .await
+                    .map_err(hub_error)?;
+                update(&mut |s| s.last_synced_at = Some(Utc::now()));
+                loop {
+                    let Some(first) = messages.next().await else {
+                        return Err(SyncError::Hub("the hub ended this device's consumer".into()));
+                    };
+                    let mut got = vec![first.map_err(hub_error)?];
+                    while got.len() < FETCH_BATCH
+                        && let Some(Some(next)) = messages.next().now_or_never()
+                    {
+                        got.push(next.map_err(hub_error)?);
                     }
-                });
-            }
-            #[allow(unreachable_code, reason = "the loop ends only with an error")]
-            Ok::<(), SyncError>(())
+                    let mut report = Report::default();
+                    take(got, store, identity, &mut report).await?;
+                    update(&mut |s| {
+                        s.received += report.received;
+                        if report.pending == 0 {
+                            s.last_synced_at = Some(Utc::now());
+                        }
+                    });
+                }
+                #[allow(unreachable_code, reason = "the loop ends only with an error")]
+                Ok::<(), SyncError>(())
+            };
+            tokio::try_join!(sending, fetching).map(|_| ())
         }
         .await;
         if let Err(e) = result {
