@@ -23,7 +23,7 @@ pub mod local_hub;
 use std::path::Path;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::thread::JoinHandle;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use async_nats::jetstream::{self, Context, consumer, stream};
 use chrono::{DateTime, Utc};
@@ -40,6 +40,8 @@ const SEND_BATCH: usize = 256;
 const SEND_SCAN: usize = 8192;
 /// Messages fetched per write transaction.
 const FETCH_BATCH: usize = 500;
+/// How often the sync loop records what the hub has acknowledged, at most.
+const MARK_EVERY: Duration = Duration::from_secs(1);
 /// Longest a fetch waits for its batch to fill (it returns with what came).
 const FETCH_WAIT: Duration = Duration::from_millis(500);
 const HASH_LEN: usize = 32;
@@ -289,7 +291,7 @@ async fn session(
 ) -> Result<Report, SyncError> {
     let mut report = Report::default();
     let mut cursor = store.sync_state()?.outbox;
-    send(js, store, identity, &mut cursor, &mut report).await?;
+    send(js, store, identity, &mut cursor, &mut report, true).await?;
     progress(&report);
     let consumer =
         answered(&hub.url, "creating this device's consumer", consumer_for(js, store, identity, hub)).await?;
@@ -306,20 +308,22 @@ async fn session(
         progress(&report);
     }
     // What was recorded here while fetching.
-    send(js, store, identity, &mut cursor, &mut report).await?;
+    send(js, store, identity, &mut cursor, &mut report, true).await?;
     progress(&report);
     Ok(report)
 }
 
 /// Sends this device's events the hub has not acknowledged yet; returns how many.
 /// `cursor` is where the last call stopped looking (other devices' events after the
-/// acknowledged mark are not looked at again).
+/// acknowledged mark are not looked at again). With `record`, what the hub acknowledged is
+/// recorded after each round; without, the caller records `cursor` when it sees fit.
 async fn send(
     js: &Context,
     store: &WriteStore,
     identity: &Identity,
     cursor: &mut OutboxMark,
     report: &mut Report,
+    record: bool,
 ) -> Result<u64, SyncError> {
     let subject = events_subject(&identity.shop, &identity.device);
     let mut sent = 0;
@@ -353,15 +357,22 @@ async fn send(
         for ack in acks {
             ack.await.map_err(hub_error)?;
         }
-        blocking({
-            let store = store.clone();
-            move || store.acknowledged(mark)
-        })
-        .await?;
+        if record {
+            acknowledge(store, mark).await?;
+        }
         *cursor = mark;
         sent += batch.len() as u64;
         report.sent += batch.len() as u64;
     }
+}
+
+/// Records durably that the hub has this device's events up to `mark`.
+async fn acknowledge(store: &WriteStore, mark: OutboxMark) -> Result<(), SyncError> {
+    blocking({
+        let store = store.clone();
+        move || store.acknowledged(mark)
+    })
+    .await
 }
 
 /// This device's durable consumer, made afresh from the hub sequence the store has
@@ -531,18 +542,26 @@ async fn run(store: &WriteStore, identity: &Identity, hub: &Hub, status: &Mutex<
             backoff = Duration::from_millis(500);
             // Sending wakes on every commit here (the write store's head), so an order goes out
             // at once, not after the next fetch; fetching waits on the hub meanwhile.
+            // The acknowledged mark is recorded at most once a second, and when idle: each
+            // record is a commit of the write store, which order entry would queue behind; one
+            // lost in a crash only sends again what the hub and the other tills already have.
             let sending = async {
                 let head = store.head();
                 let mut cursor = store.sync_state()?.outbox;
+                let mut recorded = (cursor, Instant::now());
                 loop {
                     let seen = head.current();
                     let mut report = Report::default();
-                    send(&js, store, identity, &mut cursor, &mut report).await?;
+                    send(&js, store, identity, &mut cursor, &mut report, false).await?;
                     update(&mut |s| s.sent += report.sent);
                     let head = head.clone();
-                    tokio::task::spawn_blocking(move || head.wait_past(seen, Duration::from_secs(1)))
+                    let moved = tokio::task::spawn_blocking(move || head.wait_past(seen, MARK_EVERY) > seen)
                         .await
                         .map_err(|e| SyncError::Input(format!("a sync task failed: {e}")))?;
+                    if cursor.seq > recorded.0.seq && (!moved || recorded.1.elapsed() >= MARK_EVERY) {
+                        acknowledge(store, cursor).await?;
+                        recorded = (cursor, Instant::now());
+                    }
                 }
                 #[allow(unreachable_code, reason = "the loop ends only with an error")]
                 Ok::<(), SyncError>(())

@@ -58,7 +58,7 @@ fn main() {
     let orders = arg(&args, "--orders", if quick { 200 } else { 20_000 });
     let rate = arg(&args, "--rate", 100);
     let seconds = arg(&args, "--seconds", if quick { 1 } else { 10 });
-    let entries = if quick { 20 } else { 300 };
+    let entries = if quick { 20 } else { 600 };
     let hub_server = LocalHub::start().expect("a hub of its own");
     let url = hub_server.url();
 
@@ -117,12 +117,12 @@ fn main() {
         pull.as_secs_f64()
     );
 
-    // Order entry on A, sync off and on, in alternating blocks.
+    // Order entry on A, its sync loop off and running (sending each order as it is taken), in
+    // alternating blocks.
     let (mut off, mut on) = (Vec::new(), Vec::new());
     let mut i = 0;
     for block in 0..6 {
         let syncer = (block % 2 == 1).then(|| Syncer::start(a.clone(), hub(&url)).unwrap());
-        let syncer_b = (block % 2 == 1).then(|| Syncer::start(b.clone(), hub(&url)).unwrap());
         std::thread::sleep(Duration::from_millis(300));
         for _ in 0..entries / 3 {
             let t = Instant::now();
@@ -137,7 +137,6 @@ fn main() {
             std::thread::sleep(Duration::from_millis(10));
         }
         drop(syncer);
-        drop(syncer_b);
     }
     let (off50, off99) = percentiles(&mut off);
     let (on50, on99) = percentiles(&mut on);
