@@ -290,7 +290,8 @@ async fn session(
     progress: &mut dyn FnMut(&Report),
 ) -> Result<Report, SyncError> {
     let mut report = Report::default();
-    let mut cursor = store.sync_state()?.outbox;
+    let mut cursor =
+        answered(&hub.url, "asking for this till's history", start_of_sending(js, store, identity, hub)).await?;
     send(js, store, identity, &mut cursor, &mut report, true).await?;
     progress(&report);
     let consumer =
@@ -363,6 +364,66 @@ async fn send(
         *cursor = mark;
         sent += batch.len() as u64;
         report.sent += batch.len() as u64;
+    }
+}
+
+/// Where sending starts, checked against this till's own history on the hub (its last event
+/// there, sequence and hash):
+/// - the same as the store's acknowledged mark, or ahead of it by events this log holds with
+///   the same hash (the acknowledgements were lost in a crash): go on after it;
+/// - behind the mark (the hub lost some of its storage): send everything again (the hub and the
+///   other tills take each event once);
+/// - ahead of this log, or a different event under the same sequence: refuse. The folder was
+///   restored from an older backup or copied; its next events would reuse sequence numbers the
+///   other tills already hold for other events, and they would take them for ones they have.
+///   (Taking the till's own lost events back in from the hub is not built yet.)
+async fn start_of_sending(
+    js: &Context,
+    store: &WriteStore,
+    identity: &Identity,
+    hub: &Hub,
+) -> Result<OutboxMark, SyncError> {
+    let state = store.sync_state()?;
+    let (mark, here) = (state.outbox, state.own_events);
+    let stream = js.get_stream(stream_name(&hub.shop)).await.map_err(hub_error)?;
+    let last = match stream.get_last_raw_message_by_subject(&events_subject(&identity.shop, &identity.device)).await {
+        Ok(message) => message,
+        Err(e) if e.kind() == stream::LastRawMessageErrorKind::NoMessageFound => return Ok(OutboxMark::default()),
+        Err(e) => return Err(hub_error(e)),
+    };
+    let on_hub: u64 = last.headers.get(SEQ_HEADER).and_then(|v| v.as_str().parse().ok()).unwrap_or(0);
+    let forked = || {
+        SyncError::Input(format!(
+            "the hub holds {on_hub} changes from this till ({}) that this data folder does not have as they are (it has {here} of its own): it was restored from an older backup or copied from another folder. Nothing was sent. Sync from the folder the till last used, or join the shop again with a new, empty folder",
+            identity.till
+        ))
+    };
+    if on_hub < mark.seq {
+        return Ok(OutboxMark::default());
+    }
+    if on_hub > here {
+        return Err(forked());
+    }
+    if on_hub == 0 {
+        return Ok(mark);
+    }
+    // This log's own event number `on_hub`, read from just before the mark on.
+    let from = if mark.seq == 0 {
+        OutboxMark::default()
+    } else {
+        OutboxMark { position: mark.position - 1, seq: mark.seq - 1 }
+    };
+    let wanted = usize::try_from(on_hub - from.seq).unwrap_or(usize::MAX);
+    let (ours, _) = blocking({
+        let store = store.clone();
+        move || store.outgoing(from, wanted, usize::MAX)
+    })
+    .await?;
+    match ours.last() {
+        Some(event) if event.seq == on_hub && last.payload.get(..HASH_LEN) == Some(&event.hash[..]) => {
+            Ok(OutboxMark { position: event.position, seq: event.seq })
+        }
+        _ => Err(forked()),
     }
 }
 
@@ -546,6 +607,9 @@ async fn run(store: &WriteStore, identity: &Identity, hub: &Hub, status: &Mutex<
     loop {
         let result = async {
             let js = connect(hub).await?;
+            let start =
+                answered(&hub.url, "asking for this till's history", start_of_sending(&js, store, identity, hub))
+                    .await?;
             let consumer =
                 answered(&hub.url, "creating this device's consumer", consumer_for(&js, store, identity, hub)).await?;
             update(&mut |s| {
@@ -560,8 +624,8 @@ async fn run(store: &WriteStore, identity: &Identity, hub: &Hub, status: &Mutex<
             // lost in a crash only sends again what the hub and the other tills already have.
             let sending = async {
                 let head = store.head();
-                let mut cursor = store.sync_state()?.outbox;
-                let mut recorded = (cursor, Instant::now());
+                let mut cursor = start;
+                let mut recorded = (store.sync_state()?.outbox, Instant::now());
                 loop {
                     let seen = head.current();
                     let mut report = Report::default();

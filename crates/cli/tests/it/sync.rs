@@ -202,3 +202,34 @@ fn three_devices_converge_through_hub_restarts_kills_and_a_cut_off_till() {
     let ids: Vec<String> = pictures[0].1.iter().map(|o| o["id"].as_str().unwrap().to_owned()).collect();
     assert_eq!(ids, expected, "seed {seed}");
 }
+
+#[test]
+fn a_till_restored_from_an_older_backup_refuses_to_sync_instead_of_forking_its_history() {
+    let hub = LocalHub::start().unwrap();
+    let url = hub.url();
+    let till = super::shop();
+    let t = till.path();
+    ok(t, &["join", &url, "--shop", "corner"]);
+    place(t, "MUG", 1);
+    ok(t, &["sync", "once"]);
+    let backups = tempfile::tempdir().unwrap();
+    let backup = backups.path().join("till-a.backup");
+    ok(t, &["backup", backup.to_str().unwrap()]);
+    // The till goes on after the backup and sends more.
+    place(t, "MUG", 2);
+    ok(t, &["sync", "once"]);
+
+    // Its disk dies; the backup is restored on a new laptop, and an order taken there.
+    let restored = tempfile::tempdir().unwrap();
+    let r = restored.path().join("shop");
+    ok(&r, &["restore", backup.to_str().unwrap()]);
+    place(&r, "TEA", 1);
+    let run = countertop(&r, &["join", &url, "--shop", "corner"]);
+    assert_eq!(run.status, 1, "{}", run.stderr);
+    assert!(run.stderr.contains("restored from an older backup"), "{}", run.stderr);
+    // Nothing of the restored folder reached the hub: another till sees A's two orders only.
+    let other = tempfile::tempdir().unwrap();
+    ok(other.path(), &["join", &url, "--shop", "corner"]);
+    let ids: Vec<String> = picture(other.path()).1.iter().map(|o| o["id"].as_str().unwrap().to_owned()).collect();
+    assert_eq!(ids, ["A-1001", "A-1002"]);
+}
