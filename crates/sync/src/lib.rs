@@ -385,10 +385,18 @@ async fn start_of_sending(
 ) -> Result<OutboxMark, SyncError> {
     let state = store.sync_state()?;
     let (mark, here) = (state.outbox, state.own_events);
+    // With all of this till's events sent, sending goes on from the log's head: a till that
+    // mostly receives (a million other tills' events after its mark) must not read them all
+    // again to find it has nothing to send.
+    let past_what_is_sent = |cursor: OutboxMark| {
+        if cursor.seq == here { OutboxMark { position: state.head, seq: here } } else { cursor }
+    };
     let stream = js.get_stream(stream_name(&hub.shop)).await.map_err(hub_error)?;
     let last = match stream.get_last_raw_message_by_subject(&events_subject(&identity.shop, &identity.device)).await {
         Ok(message) => message,
-        Err(e) if e.kind() == stream::LastRawMessageErrorKind::NoMessageFound => return Ok(OutboxMark::default()),
+        Err(e) if e.kind() == stream::LastRawMessageErrorKind::NoMessageFound => {
+            return Ok(past_what_is_sent(OutboxMark::default()));
+        }
         Err(e) => return Err(hub_error(e)),
     };
     let on_hub: u64 = last.headers.get(SEQ_HEADER).and_then(|v| v.as_str().parse().ok()).unwrap_or(0);
@@ -405,7 +413,7 @@ async fn start_of_sending(
         return Err(forked());
     }
     if on_hub == 0 {
-        return Ok(mark);
+        return Ok(past_what_is_sent(mark));
     }
     // This log's own event number `on_hub`, read from just before the mark on.
     let from = if mark.seq == 0 {
@@ -421,7 +429,7 @@ async fn start_of_sending(
     .await?;
     match ours.last() {
         Some(event) if event.seq == on_hub && last.payload.get(..HASH_LEN) == Some(&event.hash[..]) => {
-            Ok(OutboxMark { position: event.position, seq: event.seq })
+            Ok(past_what_is_sent(OutboxMark { position: event.position, seq: event.seq }))
         }
         _ => Err(forked()),
     }

@@ -744,9 +744,10 @@ impl WriteStore {
     pub fn sync_state(&self) -> Result<SyncState, Error> {
         self.read(|txn| {
             let sync = replica::SyncReader::open(txn)?;
+            let head = log::LogReader::open(txn)?.head()?;
             let own = match sync.own_tip()? {
                 Some((seq, _)) => seq,
-                None => log::LogReader::open(txn)?.head()?,
+                None => head,
             };
             let outbox = sync.outbox()?;
             Ok(SyncState {
@@ -755,6 +756,7 @@ impl WriteStore {
                 acknowledged: outbox.seq,
                 waiting: own.saturating_sub(outbox.seq),
                 outbox,
+                head,
                 hub_seq: sync.hub_seq()?,
                 devices: sync.origins()?,
             })
@@ -808,6 +810,9 @@ pub struct SyncState {
     /// Of those, how many wait to be sent.
     pub waiting: u64,
     pub outbox: OutboxMark,
+    /// The log's last position, in the same snapshot (with nothing waiting, no event of this
+    /// device's is between the outbox's mark and here).
+    pub head: u64,
     /// The hub stream's sequence up to which every message is here.
     pub hub_seq: u64,
     /// Every other device whose events are here.
