@@ -499,16 +499,22 @@ async fn fetch(
     while let Some(message) = messages.next().await {
         got.push(message.map_err(hub_error)?);
     }
-    take(got, store, identity, report).await
+    take(got, store, identity, report, None).await
 }
 
 /// Stores what came (other devices' events; this device's own come back too and are
 /// skipped) in one transaction, then acknowledges it; returns how many messages that was.
+///
+/// With `echoes_recorded` (the sync loop), a batch of this till's own events only is not
+/// recorded when the last record is under [`MARK_EVERY`] old: each record is a write-store
+/// commit that order entry would queue behind, once per order taken. One left unrecorded is
+/// fetched again next time and skipped.
 async fn take(
     messages: Vec<jetstream::Message>,
     store: &WriteStore,
     identity: &Identity,
     report: &mut Report,
+    echoes_recorded: Option<&mut Instant>,
 ) -> Result<usize, SyncError> {
     let Some(last) = messages.last() else { return Ok(0) };
     let mut incoming = Vec::with_capacity(messages.len());
@@ -521,6 +527,13 @@ async fn take(
         if origin != identity.device {
             incoming.push(parse(message, origin, through)?);
         }
+    }
+    if let Some(recorded) = echoes_recorded {
+        if incoming.is_empty() && recorded.elapsed() < MARK_EVERY {
+            last.ack().await.map_err(hub_error)?;
+            return Ok(messages.len());
+        }
+        *recorded = Instant::now();
     }
     let arrivals = blocking({
         let store = store.clone();
@@ -662,6 +675,7 @@ async fn run(store: &WriteStore, identity: &Identity, hub: &Hub, status: &Mutex<
                     .await
                     .map_err(hub_error)?;
                 update(&mut |s| s.last_synced_at = Some(Utc::now()));
+                let mut echoes_recorded = Instant::now();
                 loop {
                     let Some(first) = messages.next().await else {
                         return Err(SyncError::Hub("the hub ended this device's consumer".into()));
@@ -673,7 +687,7 @@ async fn run(store: &WriteStore, identity: &Identity, hub: &Hub, status: &Mutex<
                         got.push(next.map_err(hub_error)?);
                     }
                     let mut report = Report::default();
-                    take(got, store, identity, &mut report).await?;
+                    take(got, store, identity, &mut report, Some(&mut echoes_recorded)).await?;
                     update(&mut |s| {
                         s.received += report.received;
                         if report.pending == 0 {
