@@ -133,7 +133,7 @@ pub(crate) fn sync(dir: &Path, json: bool, cmd: SyncCmd) -> Result<(), Failure> 
             println!("This device: till {} ({}) of {}", identity.till, identity.device, hub.describe());
             println!(
                 "Own changes: {} · sent and acknowledged: {} · waiting to be sent: {}",
-                state.own_events, state.acknowledged, state.waiting
+                state.own_events, state.outbox.seq, state.waiting
             );
             devices(&state.devices);
         }

@@ -753,7 +753,6 @@ impl WriteStore {
             Ok(SyncState {
                 identity: sync.identity()?,
                 own_events: own,
-                acknowledged: outbox.seq,
                 waiting: own.saturating_sub(outbox.seq),
                 outbox,
                 head,
@@ -805,10 +804,9 @@ pub struct SyncState {
     pub identity: Option<Identity>,
     /// This device's own events (its sequence so far).
     pub own_events: u64,
-    /// Of those, how many the hub has acknowledged.
-    pub acknowledged: u64,
     /// Of those, how many wait to be sent.
     pub waiting: u64,
+    /// How far the hub has acknowledged them (`outbox.seq` of `own_events`).
     pub outbox: OutboxMark,
     /// The log's last position, in the same snapshot (with nothing waiting, no event of this
     /// device's is between the outbox's mark and here).
