@@ -49,6 +49,8 @@ mod tests {
             core::Totals,
             core::Shipment,
             core::Cancellation,
+            core::Known,
+            core::Conflict,
             core::RefundedLine,
             core::Refund,
             core::Tender,

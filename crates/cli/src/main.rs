@@ -120,6 +120,12 @@ pub(crate) enum Top {
     Sync(sync::SyncCmd),
     /// This device and the other devices whose changes are here.
     Devices,
+    /// Orders two tills changed while apart in ways that do not add up (refunded twice,
+    /// cancelled while shipped…): list them, or resolve one with a note.
+    Conflicts {
+        #[command(subcommand)]
+        action: Option<reads::ConflictsCmd>,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -488,7 +494,7 @@ struct Place {
 
 /// Options every writing command takes.
 #[derive(Debug, Args)]
-struct WriteOpts {
+pub(crate) struct WriteOpts {
     /// Command id: running the same command with the same id again changes nothing and
     /// prints the first result. Default: a fresh ULID.
     #[arg(long = "id", value_name = "COMMAND_ID")]
@@ -702,7 +708,7 @@ fn run(cli: Cli, matches: &ArgMatches) -> Result<(), Failure> {
     Ok(())
 }
 
-fn request(write: WriteOpts, command: Command) -> Request {
+pub(crate) fn request(write: WriteOpts, command: Command) -> Request {
     let mut request = match write.command_id {
         Some(id) => Request::with_id(id, command),
         None => Request::new(command),

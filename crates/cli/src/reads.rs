@@ -171,6 +171,19 @@ pub enum DlqCmd {
     },
 }
 
+#[derive(Debug, Subcommand)]
+pub enum ConflictsCmd {
+    /// Close an order's conflicts once you have looked into them, saying what was done.
+    Resolve {
+        order: String,
+        /// What was done, e.g. "customer brought the second refund back".
+        #[arg(long)]
+        note: String,
+        #[command(flatten)]
+        write: crate::WriteOpts,
+    },
+}
+
 pub fn uses_read_side(command: &Top) -> bool {
     matches!(
         command,
@@ -187,6 +200,7 @@ pub fn uses_read_side(command: &Top) -> bool {
             | Top::Verify
             | Top::Import(_)
             | Top::Export(_)
+            | Top::Conflicts { .. }
     )
 }
 
@@ -462,6 +476,15 @@ pub fn run(dir: &Path, json: bool, command: Top) -> Result<(), Failure> {
                     "the read models differ from a rebuild of the log; run `countertop rebuild` to replace them".into(),
                 ));
             }
+        }
+        Top::Conflicts { action: None } => {
+            catch_up(&ct, Freshness::Tables);
+            out.conflicts(&ct.conflicts()?);
+        }
+        Top::Conflicts { action: Some(ConflictsCmd::Resolve { order, note, write }) } => {
+            let command =
+                countertop_core::Command::ResolveConflicts(countertop_core::ResolveConflicts { order, note, at: None });
+            out.outcome(&ct.execute(crate::request(write, command))?);
         }
         Top::Import(args) => crate::transfer::import(&ct, &out, args)?,
         Top::Export(cmd) => crate::transfer::export(&ct, &out, cmd)?,

@@ -203,6 +203,9 @@ impl Printer {
         if !o.refunds.is_empty() {
             say!("Still refundable: {}", c.format(o.refundable()));
         }
+        for conflict in o.conflicts() {
+            say!("Conflict: {} (`countertop conflicts resolve {}` once dealt with)", conflict.explain(), o.id);
+        }
     }
 
     pub fn history(&self, history: &OrderHistory) {
@@ -534,6 +537,37 @@ impl Printer {
             last,
             p.total,
             Self::freshness(page)
+        );
+    }
+
+    pub fn conflicts(&self, list: &Stamped<Vec<OrderView>>) {
+        if self.json {
+            return Self::print_json(list);
+        }
+        if list.value.is_empty() {
+            say!("No conflicts: nothing the tills did while apart needs looking into. ({})", Self::freshness(list));
+            return;
+        }
+        say!("{} orders need looking into:", list.value.len());
+        for o in &list.value {
+            let who = o.customer.as_ref().map_or("walk-in", |c| c.name.as_str());
+            let c = o.currency;
+            say!(
+                "\n{}  placed {}  {}  total {}, paid {}, refunded {}",
+                o.id,
+                o.business_day,
+                who,
+                c.format(o.totals.total),
+                c.format(o.paid()),
+                c.format(o.refunded)
+            );
+            for conflict in &o.conflicts {
+                say!("  - {}", conflict.explain());
+            }
+        }
+        say!(
+            "\nWhen one is dealt with: countertop conflicts resolve ORDER --note \"what was done\". ({})",
+            Self::freshness(list)
         );
     }
 

@@ -87,6 +87,7 @@ pub use domain::{
     ShopOpened, ShopSettingsChanged, Source, State, StreamId, Totals, UpdateCustomer, UpdateProduct, apply,
     business_day, check_line, decide, evolve, line_refund_value, refunded_units, tax_by_rate, totals,
 };
+pub use domain::{Conflict, Known, OrderConflictsResolved, ResolveConflicts};
 pub use domain::{CountStock, MAX_ON_HAND, ProductLowStockSet, ReceiveStock, StockCounted, StockReceived};
 pub use domain::{DrawerMove, DrawerRecorded, RecordDrawer};
 pub use domain::{MAX_TENDERS, OrderPaid, PayOrder, Payment, PaymentInput, Tender, main_tender, payment_summary};

@@ -102,7 +102,20 @@ total: string, };
 
 export type Shipment = { carrier: string, tracking: string, at: string, };
 
-export type Cancellation = { reason: string, at: string, };
+export type Cancellation = { reason: string, at: string, 
+/**
+ * What the till knew when it cancelled (`None`: a shop on one device, which knew all
+ * that came before).
+ */
+knew?: Known | null, 
+/**
+ * How many more cancellations arrived (two tills cancelled it while apart).
+ */
+repeated?: number, };
+
+export type Known = { refunds: Array<Refund>, payments: Array<Payment>, };
+
+export type Conflict = "refunded_more_than_paid" | "refunded_while_cancelled" | "paid_while_cancelled" | "cancelled_after_shipping" | "cancelled_twice";
 
 export type RefundedLine = { 
 /**
@@ -159,7 +172,11 @@ source?: Source | null,
 /**
  * The money taken, when placed and since (an invoice has none until paid).
  */
-payments: Array<Payment>, };
+payments: Array<Payment>, 
+/**
+ * Conflicts the owner has resolved.
+ */
+resolved?: Array<Conflict>, };
 
 export type LineView = { sku: string | null, name: string, quantity: number, unit_price: string, tax_rate: string, total: string, 
 /**
@@ -176,6 +193,14 @@ payments: Array<Payment>,
  * What is still to pay (zero for an order paid in full; an invoice owes its total).
  */
 due: string, 
+/**
+ * What tills apart did to it that does not add up, for the owner to resolve.
+ */
+conflicts?: Array<Conflict>, 
+/**
+ * Conflicts the owner resolved.
+ */
+resolved?: Array<Conflict>, 
 /**
  * The order stream's version this view reflects.
  */

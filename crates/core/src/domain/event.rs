@@ -12,6 +12,7 @@ use super::catalog::{
     ProductAdded, ProductArchived, ProductClassified, ProductImageChanged, ProductRenamed, ProductRepriced,
     ProductRestored,
 };
+use super::conflicts::OrderConflictsResolved;
 use super::customers::{CustomerDetailsChanged, CustomerRegistered};
 use super::drawer::DrawerRecorded;
 use super::orders::{OrderCancelled, OrderDelivered, OrderPlaced, OrderRefunded, OrderShipped};
@@ -43,6 +44,7 @@ pub enum Event {
     OrderCancelled(OrderCancelled),
     OrderRefunded(OrderRefunded),
     OrderPaid(OrderPaid),
+    OrderConflictsResolved(OrderConflictsResolved),
     DrawerRecorded(DrawerRecorded),
     ReturnRecorded(ReturnRecorded),
 }
@@ -198,9 +200,10 @@ events! {
     OrderPlaced => "order.placed", v 4,
     OrderShipped => "order.shipped", v 1,
     OrderDelivered => "order.delivered", v 1,
-    OrderCancelled => "order.cancelled", v 1,
+    OrderCancelled => "order.cancelled", v 2,
     OrderRefunded => "order.refunded", v 3,
     OrderPaid => "order.paid", v 1,
+    OrderConflictsResolved => "order.conflicts_resolved", v 1,
     DrawerRecorded => "drawer.recorded", v 1,
     ReturnRecorded => "return.recorded", v 2,
 }
@@ -223,6 +226,8 @@ events! {
 ///   names: one payment of its total by that tender ([`Tender::from_method`]) at its time.
 /// - `order.refunded` v2 → v3: v3 says the `tender` the money went back by; an older refund
 ///   went back as the order was paid (`None`: read models take the order's main tender).
+/// - `order.cancelled` v1 → v2: v2 may say what the till knew when it cancelled (`knew`, on
+///   a shop with several tills); a v1 cancellation knew everything recorded before it.
 fn upcast(event_type: &str, version: u16, payload: Value) -> Value {
     match (event_type, version) {
         ("order.placed" | "customer.registered", 1) => upcast(event_type, 2, with_field(payload, "numbered", true)),
@@ -293,6 +298,7 @@ impl Event {
             Event::OrderCancelled(e) => StreamId::Order(e.order.clone()),
             Event::OrderRefunded(e) => StreamId::Order(e.order.clone()),
             Event::OrderPaid(e) => StreamId::Order(e.order.clone()),
+            Event::OrderConflictsResolved(e) => StreamId::Order(e.order.clone()),
             Event::DrawerRecorded(e) => StreamId::Drawer(e.day),
             Event::ReturnRecorded(e) => StreamId::Return(e.record.id.clone()),
         }

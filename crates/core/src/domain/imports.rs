@@ -185,7 +185,7 @@ pub(super) fn import_order(state: &State, shop: &Shop, cmd: &ImportOrder) -> Res
             let same = taken(&number, |id| state.orders.get(id))
                 .find(|o| o.source.as_ref().is_none_or(|s| s.import != cmd.source.import) && same_sale(o, &placed));
             if let Some(existing) = same {
-                return follow_up(shop, existing, cmd, state.now);
+                return follow_up(shop, existing, cmd, state.till.is_some(), state.now);
             }
             let why = if existing.source.as_ref().is_some_and(|s| s.import == cmd.source.import) {
                 format!("continues invoice {number}: its lines were apart in the imported file")
@@ -201,13 +201,20 @@ pub(super) fn import_order(state: &State, shop: &Shop, cmd: &ImportOrder) -> Res
     placed.open = cmd.open;
     let mut order = orders::placed(&placed);
     events.push(Event::OrderPlaced(placed));
-    events.extend(lifecycle(shop, &mut order, cmd, state.now)?);
+    events.extend(lifecycle(shop, &mut order, cmd, state.till.is_some(), state.now)?);
     Ok(events)
 }
 
 /// The shipment, delivery, refunds and cancellation the file gives, checked by the same rules
 /// as at the counter, applied to `order` as they go.
-fn lifecycle(shop: &Shop, order: &mut Order, cmd: &ImportOrder, now: DateTime<Utc>) -> Result<Vec<Event>, Rejection> {
+/// `joined`: the shop has several tills (see [`orders::cancel`]).
+fn lifecycle(
+    shop: &Shop,
+    order: &mut Order,
+    cmd: &ImportOrder,
+    joined: bool,
+    now: DateTime<Utc>,
+) -> Result<Vec<Event>, Rejection> {
     let mut events = Vec::new();
     let mut step = |order: &mut Order, new: Vec<Event>| {
         for e in &new {
@@ -253,6 +260,7 @@ fn lifecycle(shop: &Shop, order: &mut Order, cmd: &ImportOrder, now: DateTime<Ut
         let new = orders::cancel(
             Some(order),
             &CancelOrder { order: order.id.clone(), reason: c.reason.clone(), at: Some(c.at) },
+            joined,
             now,
         )?;
         step(order, new);
@@ -261,7 +269,13 @@ fn lifecycle(shop: &Shop, order: &mut Order, cmd: &ImportOrder, now: DateTime<Ut
 }
 
 /// For a sale already in the shop: the parts of the file's story it does not have yet.
-fn follow_up(shop: &Shop, existing: &Order, cmd: &ImportOrder, now: DateTime<Utc>) -> Result<Vec<Event>, Rejection> {
+fn follow_up(
+    shop: &Shop,
+    existing: &Order,
+    cmd: &ImportOrder,
+    joined: bool,
+    now: DateTime<Utc>,
+) -> Result<Vec<Event>, Rejection> {
     let mut missing = cmd.clone();
     if existing.shipment.is_some() {
         missing.shipment = None;
@@ -283,7 +297,7 @@ fn follow_up(shop: &Shop, existing: &Order, cmd: &ImportOrder, now: DateTime<Utc
             None => true,
         }
     });
-    lifecycle(shop, &mut existing.clone(), &missing, now)
+    lifecycle(shop, &mut existing.clone(), &missing, joined, now)
 }
 
 /// Two placements of the same sale: same moment, same lines, same totals. Numbers and

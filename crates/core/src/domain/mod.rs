@@ -7,6 +7,7 @@
 //! a command names from its state tables, so deciding never scans the log.
 
 mod catalog;
+mod conflicts;
 mod customers;
 mod drawer;
 mod event;
@@ -31,6 +32,8 @@ pub use catalog::{
     AddProduct, Product, ProductAdded, ProductArchived, ProductClassified, ProductImageChanged, ProductRenamed,
     ProductRepriced, ProductRestored, UpdateProduct,
 };
+pub use conflicts::{Conflict, Known, OrderConflictsResolved, ResolveConflicts};
+pub(crate) use conflicts::{Facts as ConflictFacts, cancelled, delivered, detect as detect_conflicts, shipped};
 pub use customers::{AddCustomer, Customer, CustomerDetailsChanged, CustomerRegistered, UpdateCustomer};
 pub use drawer::{DrawerMove, DrawerRecorded, RecordDrawer};
 pub use event::{DecodeError, EVENT_TYPES, Event, StreamId};
@@ -45,7 +48,7 @@ pub use orders::{
     Refund, RefundLineInput, RefundOrder, RefundedLine, ShipOrder, Shipment, Totals, check_line, line_refund_value,
     refunded_units, tax_by_rate, totals,
 };
-pub(crate) use orders::{moved_to, placed_status};
+pub(crate) use orders::{moved_to, placed_status, resolved as resolved_into};
 pub use payments::{
     MAX_TENDERS, OrderPaid, PayOrder, Payment, PaymentInput, Tender, main_tender, paid as paid_by,
     summary as payment_summary,
@@ -173,6 +176,7 @@ pub enum Command {
     CancelOrder(CancelOrder),
     RefundOrder(RefundOrder),
     PayOrder(PayOrder),
+    ResolveConflicts(ResolveConflicts),
     ReceiveStock(ReceiveStock),
     CountStock(CountStock),
     RecordDrawer(RecordDrawer),
@@ -247,6 +251,7 @@ impl Command {
             Command::CancelOrder(c) => refs.orders.push(key(&c.order)),
             Command::RefundOrder(c) => refs.orders.push(key(&c.order)),
             Command::PayOrder(c) => refs.orders.push(key(&c.order)),
+            Command::ResolveConflicts(c) => refs.orders.push(key(&c.order)),
             Command::ReceiveStock(c) => refs.products.push(key(&c.sku)),
             Command::CountStock(c) => refs.products.push(key(&c.sku)),
             Command::RecordDrawer(_) => {}
@@ -289,6 +294,7 @@ impl Command {
             Command::CancelOrder(c) => Some(StreamId::Order(key(&c.order))),
             Command::RefundOrder(c) => Some(StreamId::Order(key(&c.order))),
             Command::PayOrder(c) => Some(StreamId::Order(key(&c.order))),
+            Command::ResolveConflicts(c) => Some(StreamId::Order(key(&c.order))),
             Command::ReceiveStock(c) => Some(StreamId::Product(key(&c.sku))),
             Command::CountStock(c) => Some(StreamId::Product(key(&c.sku))),
             Command::RecordDrawer(c) => c.day.map(StreamId::Drawer),
@@ -335,9 +341,10 @@ pub fn decide(state: &State, command: &Command) -> Result<Vec<Event>, Rejection>
         ),
         Command::ShipOrder(c) => orders::ship(order(&c.order), c, state.now),
         Command::DeliverOrder(c) => orders::deliver(order(&c.order), c, state.now),
-        Command::CancelOrder(c) => orders::cancel(order(&c.order), c, state.now),
+        Command::CancelOrder(c) => orders::cancel(order(&c.order), c, state.till.is_some(), state.now),
         Command::RefundOrder(c) => orders::refund(shop, order(&c.order), c, state.now),
         Command::PayOrder(c) => orders::pay(shop, order(&c.order), c, state.now),
+        Command::ResolveConflicts(c) => conflicts::resolve(order(&c.order), c, state.now),
         Command::ReceiveStock(c) => stock::receive(product(&c.sku), c, state.now),
         Command::CountStock(c) => stock::count(product(&c.sku), c, state.now),
         Command::RecordDrawer(c) => drawer::record(shop, c, state.now),
@@ -436,7 +443,8 @@ pub fn apply(state: &mut State, event: &Event) {
         | Event::OrderDelivered(_)
         | Event::OrderCancelled(_)
         | Event::OrderRefunded(_)
-        | Event::OrderPaid(_) => {
+        | Event::OrderPaid(_)
+        | Event::OrderConflictsResolved(_) => {
             if let StreamId::Order(id) = event.stream()
                 && let Some(order) = state.orders.get_mut(&id)
             {

@@ -7,6 +7,7 @@ use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
+use super::conflicts::{self, Conflict, Known};
 use super::payments::{self, OrderPaid, PayOrder, Payment, PaymentInput, Tender};
 use super::{Customer, Event, Product, Rejection, Shop, Source, text};
 use crate::money::{self, Currency, MoneyInput};
@@ -41,9 +42,24 @@ pub struct Order {
     /// The money taken, when placed and since (an invoice has none until paid).
     #[serde(default)]
     pub payments: Vec<Payment>,
+    /// Conflicts the owner has resolved.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub resolved: Vec<Conflict>,
 }
 
 impl Order {
+    /// What tills apart did to the order that does not add up, less what the owner resolved.
+    pub fn conflicts(&self) -> Vec<Conflict> {
+        conflicts::detect(&conflicts::Facts {
+            cancellation: self.cancellation.as_ref(),
+            shipment: self.shipment.as_ref(),
+            delivered: self.delivered_at.is_some(),
+            refunds: &self.refunds,
+            payments: &self.payments,
+            resolved: &self.resolved,
+        })
+    }
+
     /// Everything refunded so far.
     pub fn refunded(&self) -> Decimal {
         self.refunds.iter().map(|r| r.amount).sum()
@@ -178,6 +194,23 @@ pub struct Shipment {
 pub struct Cancellation {
     pub reason: String,
     pub at: DateTime<Utc>,
+    /// What the till knew when it cancelled (`None`: a shop on one device, which knew all
+    /// that came before).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub knew: Option<Known>,
+    /// How many more cancellations arrived (two tills cancelled it while apart).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub repeated: u32,
+}
+
+impl From<&OrderCancelled> for Cancellation {
+    fn from(e: &OrderCancelled) -> Cancellation {
+        Cancellation { reason: e.reason.clone(), at: e.at, knew: e.knew.clone(), repeated: 0 }
+    }
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
@@ -382,6 +415,11 @@ pub struct OrderCancelled {
     pub order: String,
     pub reason: String,
     pub at: DateTime<Utc>,
+    /// v2: what the till knew of the order when it cancelled it, on a till of a shop with
+    /// several (`None` on one device, and in v1: everything recorded before it). The read
+    /// models reverse exactly this, whatever else arrives around it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub knew: Option<Known>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -689,7 +727,13 @@ pub(super) fn deliver(order: Option<&Order>, cmd: &DeliverOrder, now: DateTime<U
     }
 }
 
-pub(super) fn cancel(order: Option<&Order>, cmd: &CancelOrder, now: DateTime<Utc>) -> Result<Vec<Event>, Rejection> {
+/// `joined`: the shop has several tills, so the cancellation records what this one knew.
+pub(super) fn cancel(
+    order: Option<&Order>,
+    cmd: &CancelOrder,
+    joined: bool,
+    now: DateTime<Utc>,
+) -> Result<Vec<Event>, Rejection> {
     let order = find(order, &cmd.order)?;
     match stage(order) {
         OrderStatus::Cancelled => Err(Rejection::OrderCancelled { id: order.id.clone(), action: "cancelled again" }),
@@ -700,6 +744,7 @@ pub(super) fn cancel(order: Option<&Order>, cmd: &CancelOrder, now: DateTime<Utc
                 order: order.id.clone(),
                 reason,
                 at: cmd.at.unwrap_or(now),
+                knew: joined.then(|| Known { refunds: order.refunds.clone(), payments: order.payments.clone() }),
             })])
         }
     }
@@ -848,6 +893,7 @@ pub(super) fn placed(e: &OrderPlaced) -> Order {
         refunds: Vec::new(),
         source: e.source.clone(),
         payments: e.payments.clone(),
+        resolved: Vec::new(),
     }
 }
 
@@ -856,27 +902,38 @@ pub(crate) fn placed_status(e: &OrderPlaced) -> OrderStatus {
     if e.source.is_some() && !e.open { OrderStatus::Completed } else { OrderStatus::Pending }
 }
 
-/// The status after shipping or delivery: a completed order stays completed.
+/// The status after shipping or delivery: a completed order stays completed, and a cancelled
+/// one cancelled (a shipment from another till arriving after the cancellation is a
+/// [`Conflict`], and the status must not depend on which arrived first).
 pub(crate) fn moved_to(from: OrderStatus, to: OrderStatus) -> OrderStatus {
-    if from == OrderStatus::Completed { from } else { to }
+    if matches!(from, OrderStatus::Completed | OrderStatus::Cancelled) { from } else { to }
 }
 
 pub(super) fn apply(order: &mut Order, event: &Event) {
     match event {
         Event::OrderShipped(e) => {
             order.status = moved_to(order.status, OrderStatus::Shipped);
-            order.shipment = Some(Shipment { carrier: e.carrier.clone(), tracking: e.tracking.clone(), at: e.at });
+            let shipment = Shipment { carrier: e.carrier.clone(), tracking: e.tracking.clone(), at: e.at };
+            order.shipment = Some(conflicts::shipped(order.shipment.take(), shipment));
         }
         Event::OrderDelivered(e) => {
             order.status = moved_to(order.status, OrderStatus::Delivered);
-            order.delivered_at = Some(e.at);
+            order.delivered_at = Some(conflicts::delivered(order.delivered_at, e.at));
         }
         Event::OrderCancelled(e) => {
             order.status = OrderStatus::Cancelled;
-            order.cancellation = Some(Cancellation { reason: e.reason.clone(), at: e.at });
+            order.cancellation = Some(conflicts::cancelled(order.cancellation.take(), Cancellation::from(e)));
         }
         Event::OrderRefunded(e) => order.refunds.push(Refund::from(e)),
         Event::OrderPaid(e) => order.payments.extend(e.payments.iter().cloned()),
+        Event::OrderConflictsResolved(e) => resolved(&mut order.resolved, &e.conflicts),
         _ => {}
     }
+}
+
+/// Adds the conflicts a resolution closed, once each, sorted (the same in any arrival order).
+pub(crate) fn resolved(resolved: &mut Vec<Conflict>, closed: &[Conflict]) {
+    resolved.extend(closed.iter().copied());
+    resolved.sort_unstable();
+    resolved.dedup();
 }

@@ -126,6 +126,9 @@ pub enum Rejection {
     /// A cancelled order cannot be shipped, delivered or refunded.
     #[error("order {id} is cancelled, so it cannot be {action}")]
     OrderCancelled { id: String, action: &'static str },
+    /// Nothing to resolve.
+    #[error("order {id} has no conflicts to resolve; `countertop conflicts` lists the orders that have")]
+    NoConflicts { id: String },
     /// Shipped orders cannot be cancelled; the goods have left.
     #[error("order {id} has already been shipped, so it cannot be cancelled; refund it instead")]
     CancelAfterShipping { id: String },

@@ -305,6 +305,10 @@ impl<'txn> Tables<'txn> {
                 let Some(view) = orders.view(&e.order)? else {
                     return Ok(Err(format!("cancelled order {} is not in the order view", e.order)));
                 };
+                if view.cancelled_before() {
+                    return Ok(Ok(()));
+                }
+                let view = view.as_known(e.knew.as_ref());
                 // The sale leaves the day it was placed on; the money goes back on this one.
                 let placed = view.business_day;
                 let mut row = self.get(placed)?;

@@ -84,6 +84,10 @@ impl<'txn> Tables<'txn> {
                 let Some(view) = orders.view(&e.order)? else {
                     return Ok(Err(format!("cancelled order {} is not in the order view", e.order)));
                 };
+                if view.cancelled_before() {
+                    return Ok(Ok(()));
+                }
+                let view = view.as_known(e.knew.as_ref());
                 let Some(c) = &view.customer else { return Ok(Ok(())) };
                 let mut stats = self.get(&c.id)?;
                 stats.orders -= 1;

@@ -13,7 +13,9 @@ use serde::{Deserialize, Serialize};
 
 use super::directory::{self, CustomerInfo};
 use super::{Apply, Bucketing, day_key, decode_row, encode_row};
-use crate::domain::{Cancellation, Event, OrderLine, OrderPlaced, OrderStatus, Payment, Refund, Shipment, Totals};
+use crate::domain::{
+    Cancellation, Conflict, Event, OrderLine, OrderPlaced, OrderStatus, Payment, Refund, Shipment, Totals,
+};
 use crate::money::Currency;
 use crate::store::Envelope;
 
@@ -26,6 +28,8 @@ const BY_STATUS: TableDefinition<'_, (u8, i64, &str), ()> = TableDefinition::new
 const BY_DAY: TableDefinition<'_, (i32, i64, &str), ()> = TableDefinition::new("orders_by_day");
 /// (placed at µs, order id)
 const BY_TIME: TableDefinition<'_, (i64, &str), ()> = TableDefinition::new("orders_by_time");
+/// The orders with conflicts to resolve: (placed at µs, order id).
+const CONFLICTS: TableDefinition<'_, (i64, &str), ()> = TableDefinition::new("orders_with_conflicts");
 
 /// An order as the screens show it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
@@ -53,6 +57,12 @@ pub struct OrderView {
     #[serde(default)]
     #[ts(as = "String")]
     pub due: Decimal,
+    /// What tills apart did to it that does not add up, for the owner to resolve.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub conflicts: Vec<Conflict>,
+    /// Conflicts the owner resolved.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub resolved: Vec<Conflict>,
     /// The order stream's version this view reflects.
     pub version: u64,
     /// The log position of the last event folded in.
@@ -145,39 +155,75 @@ impl OrderView {
             refunded: Decimal::ZERO,
             due: e.totals.total - crate::domain::paid_by(&e.payments),
             payments: e.payments.clone(),
+            conflicts: Vec::new(),
+            resolved: Vec::new(),
             version: envelope.version,
             position: envelope.position,
         })
     }
 
     /// Folds a later event of the order into the view (shipping, delivery, cancellation,
-    /// refund); other events only move its version and position.
+    /// refund); other events only move its version and position. Refunds and payments are
+    /// kept in time order (then by content), so two devices that got another till's events in
+    /// a different order hold the same view.
     pub(crate) fn apply(&mut self, envelope: &Envelope) {
         match &envelope.event {
             Event::OrderShipped(e) => {
                 self.status = crate::domain::moved_to(self.status, OrderStatus::Shipped);
-                self.shipment = Some(Shipment { carrier: e.carrier.clone(), tracking: e.tracking.clone(), at: e.at });
+                let shipment = Shipment { carrier: e.carrier.clone(), tracking: e.tracking.clone(), at: e.at };
+                self.shipment = Some(crate::domain::shipped(self.shipment.take(), shipment));
             }
             Event::OrderDelivered(e) => {
                 self.status = crate::domain::moved_to(self.status, OrderStatus::Delivered);
-                self.delivered_at = Some(e.at);
+                self.delivered_at = Some(crate::domain::delivered(self.delivered_at, e.at));
             }
             Event::OrderCancelled(e) => {
                 self.status = OrderStatus::Cancelled;
-                self.cancellation = Some(Cancellation { reason: e.reason.clone(), at: e.at });
+                self.cancellation = Some(crate::domain::cancelled(self.cancellation.take(), Cancellation::from(e)));
             }
             Event::OrderRefunded(e) => {
-                self.refunds.push(Refund::from(e));
+                insert_in_order(&mut self.refunds, Refund::from(e), |r| (r.at, serde_json::to_string(r).ok()));
                 self.refunded += e.amount;
             }
             Event::OrderPaid(e) => {
-                self.payments.extend(e.payments.iter().cloned());
+                for p in &e.payments {
+                    insert_in_order(&mut self.payments, p.clone(), |p| (p.at, serde_json::to_string(p).ok()));
+                }
                 self.due -= crate::domain::paid_by(&e.payments);
             }
+            Event::OrderConflictsResolved(e) => crate::domain::resolved_into(&mut self.resolved, &e.conflicts),
             _ => {}
         }
+        self.conflicts = crate::domain::detect_conflicts(&crate::domain::ConflictFacts {
+            cancellation: self.cancellation.as_ref(),
+            shipment: self.shipment.as_ref(),
+            delivered: self.delivered_at.is_some(),
+            refunds: &self.refunds,
+            payments: &self.payments,
+            resolved: &self.resolved,
+        });
         self.version = envelope.version;
         self.position = envelope.position;
+    }
+
+    /// The order as the till that cancelled it knew it (`knew`, from the cancellation): what
+    /// the read models reverse. A refund or payment another till made meanwhile is left out,
+    /// whether it arrived here before the cancellation or after; it counts on its own.
+    /// `None` (one device): the order as it is.
+    pub(crate) fn as_known(&self, knew: Option<&crate::domain::Known>) -> Cow<'_, OrderView> {
+        let Some(knew) = knew else { return Cow::Borrowed(self) };
+        let mut view = self.clone();
+        view.refunds.clone_from(&knew.refunds);
+        view.refunded = knew.refunds.iter().map(|r| r.amount).sum();
+        view.payments.clone_from(&knew.payments);
+        view.due = view.totals.total - crate::domain::paid_by(&view.payments);
+        Cow::Owned(view)
+    }
+
+    /// Whether a cancellation of this order was already folded in before the one being
+    /// folded now (two tills cancelled it while apart): the read models reverse the sale once.
+    pub(crate) fn cancelled_before(&self) -> bool {
+        self.cancellation.as_ref().is_some_and(|c| c.repeated > 0)
     }
 
     /// What the customer has paid so far.
@@ -188,6 +234,13 @@ impl OrderView {
     pub fn units(&self) -> u64 {
         self.lines.iter().map(|l| u64::from(l.quantity)).sum()
     }
+}
+
+/// Inserts `item` after every item that sorts at or before it by `key`.
+fn insert_in_order<T, K: Ord>(items: &mut Vec<T>, item: T, key: impl Fn(&T) -> K) {
+    let k = key(&item);
+    let at = items.partition_point(|i| key(i) <= k);
+    items.insert(at, item);
 }
 
 fn status_key(status: OrderStatus) -> u8 {
@@ -210,6 +263,7 @@ pub(crate) struct Tables<'txn> {
     by_status: Table<'txn, (u8, i64, &'static str), ()>,
     by_day: Table<'txn, (i32, i64, &'static str), ()>,
     by_time: Table<'txn, (i64, &'static str), ()>,
+    conflicts: Table<'txn, (i64, &'static str), ()>,
 }
 
 impl<'txn> Tables<'txn> {
@@ -221,6 +275,7 @@ impl<'txn> Tables<'txn> {
             by_status: txn.open_table(BY_STATUS)?,
             by_day: txn.open_table(BY_DAY)?,
             by_time: txn.open_table(BY_TIME)?,
+            conflicts: txn.open_table(CONFLICTS)?,
         })
     }
 
@@ -286,7 +341,8 @@ impl<'txn> Tables<'txn> {
             | Event::OrderDelivered(_)
             | Event::OrderCancelled(_)
             | Event::OrderRefunded(_)
-            | Event::OrderPaid(_) => {
+            | Event::OrderPaid(_)
+            | Event::OrderConflictsResolved(_) => {
                 let crate::domain::StreamId::Order(id) = event.stream() else { return Ok(Ok(())) };
                 let Some(mut view) = self.take(&id)? else {
                     return Ok(Err(format!(
@@ -294,12 +350,21 @@ impl<'txn> Tables<'txn> {
                         envelope.event_type
                     )));
                 };
-                let before = view.status;
+                let (before, had_conflicts) = (view.status, !view.conflicts.is_empty());
                 view.apply(envelope);
+                let at = view.placed_at.timestamp_micros();
                 if before != view.status {
-                    let at = view.placed_at.timestamp_micros();
                     self.by_status.remove((status_key(before), at, view.id.as_str()))?;
                     self.by_status.insert((status_key(view.status), at, view.id.as_str()), ())?;
+                }
+                match (had_conflicts, view.conflicts.is_empty()) {
+                    (false, false) => {
+                        self.conflicts.insert((at, view.id.as_str()), ())?;
+                    }
+                    (true, true) => {
+                        self.conflicts.remove((at, view.id.as_str()))?;
+                    }
+                    _ => {}
                 }
                 self.put(view);
             }
@@ -339,6 +404,7 @@ pub(crate) struct Reader {
     by_customer: redb::ReadOnlyTable<(&'static str, i64, &'static str), ()>,
     by_status: redb::ReadOnlyTable<(u8, i64, &'static str), ()>,
     by_time: redb::ReadOnlyTable<(i64, &'static str), ()>,
+    conflicts: redb::ReadOnlyTable<(i64, &'static str), ()>,
 }
 
 impl Reader {
@@ -348,7 +414,17 @@ impl Reader {
             by_customer: txn.open_table(BY_CUSTOMER)?,
             by_status: txn.open_table(BY_STATUS)?,
             by_time: txn.open_table(BY_TIME)?,
+            conflicts: txn.open_table(CONFLICTS)?,
         })
+    }
+
+    /// The orders with conflicts to resolve, oldest first.
+    pub(crate) fn with_conflicts(&self) -> Result<Vec<OrderView>, crate::Error> {
+        let mut ids = Vec::new();
+        for entry in self.conflicts.iter()? {
+            ids.push(entry?.0.value().1.to_owned());
+        }
+        self.views(ids)
     }
 
     pub(crate) fn view(&self, id: &str) -> Result<Option<OrderView>, crate::Error> {
@@ -419,11 +495,30 @@ impl Reader {
     }
 }
 
+/// [`digest`] without what depends on the order events arrived in: each view without its
+/// log position and stream version.
+pub(crate) fn shared_digest(txn: &redb::ReadTransaction, hasher: &mut blake3::Hasher) -> Result<(), crate::Error> {
+    use super::tables::digest_table;
+    for entry in txn.open_table(VIEWS)?.iter()? {
+        let mut view: OrderView = decode_row(entry?.1.value())?;
+        (view.position, view.version) = (0, 0);
+        let json = serde_json::to_vec(&view).map_err(|e| crate::Error::Internal(e.to_string()))?;
+        hasher.update(&(json.len() as u64).to_le_bytes());
+        hasher.update(&json);
+    }
+    digest_table(&txn.open_table(BY_CUSTOMER)?, hasher)?;
+    digest_table(&txn.open_table(BY_STATUS)?, hasher)?;
+    digest_table(&txn.open_table(BY_DAY)?, hasher)?;
+    digest_table(&txn.open_table(BY_TIME)?, hasher)?;
+    digest_table(&txn.open_table(CONFLICTS)?, hasher)
+}
+
 pub(crate) fn digest(txn: &redb::ReadTransaction, hasher: &mut blake3::Hasher) -> Result<(), crate::Error> {
     use super::tables::digest_table;
     digest_table(&txn.open_table(VIEWS)?, hasher)?;
     digest_table(&txn.open_table(BY_CUSTOMER)?, hasher)?;
     digest_table(&txn.open_table(BY_STATUS)?, hasher)?;
     digest_table(&txn.open_table(BY_DAY)?, hasher)?;
-    digest_table(&txn.open_table(BY_TIME)?, hasher)
+    digest_table(&txn.open_table(BY_TIME)?, hasher)?;
+    digest_table(&txn.open_table(CONFLICTS)?, hasher)
 }

@@ -407,6 +407,12 @@ impl Countertop {
         }))
     }
 
+    /// The orders with conflicts to resolve (what tills apart did to them that does not add
+    /// up), oldest first. The same list on every device that has the same events.
+    pub fn conflicts(&self) -> Result<Stamped<Vec<OrderView>>, crate::Error> {
+        self.read_stamped(|txn| orders::Reader::open(txn)?.with_conflicts())
+    }
+
     /// Orders, newest first: a customer's history, or by status and business days.
     pub fn orders(&self, filter: &OrderFilter) -> Result<Stamped<Page<OrderView>>, crate::Error> {
         let bucketing = self.bucketing()?;
@@ -513,6 +519,12 @@ impl Countertop {
         self.read_stamped(super::tables::digest)
     }
 
+    /// A digest of the read models that two devices of one shop holding the same events share,
+    /// whatever order the events arrived in (log positions and dense numbers left out).
+    pub fn shared_digest(&self) -> Result<Stamped<String>, crate::Error> {
+        self.read_stamped(super::tables::shared_digest)
+    }
+
     /// The dashboard as it would have looked at `as_of`: the log up to that moment replayed
     /// into a scratch in-memory read store. `progress` is called every batch.
     pub fn dashboard_as_of(
@@ -546,15 +558,17 @@ impl Countertop {
 
     /// Checks the live read models against a from-scratch replay of the whole log.
     pub fn verify_read_models(&self, progress: impl FnMut(&Progress)) -> Result<ReadCheck, crate::Error> {
-        let live = self.read_digest()?;
+        let live = self.read_stamped(|txn| Ok((super::tables::digest(txn)?, super::tables::shared_digest(txn)?)))?;
         let (db, position) = self.replay(None, progress)?;
         let rebuilt = super::tables::digest(&db.begin_read()?)?;
+        let (live_digest, shared) = live.value;
         Ok(ReadCheck {
             position,
             live_position: live.position,
-            matches: live.value == rebuilt && live.position == position,
-            live: live.value,
+            matches: live_digest == rebuilt && live.position == position,
+            live: live_digest,
             rebuilt,
+            shared,
         })
     }
 
@@ -607,4 +621,7 @@ pub struct ReadCheck {
     pub live: String,
     pub rebuilt: String,
     pub matches: bool,
+    /// The live read models' [shared digest](Countertop::shared_digest): the same on every
+    /// device of the shop that holds the same events.
+    pub shared: String,
 }

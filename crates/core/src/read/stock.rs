@@ -120,7 +120,8 @@ impl<'txn> Tables<'txn> {
     ) -> Result<(), crate::Error> {
         let mut level = self.get(sku)?;
         level.on_hand = level.on_hand.saturating_add(change);
-        level.last_moved = Some(at);
+        // The latest movement by its time, not by arrival (another till's may arrive later).
+        level.last_moved = Some(level.last_moved.map_or(at, |last| last.max(at)));
         if let Some(why) = why {
             let entry = StockMove { position: envelope.position, at, change, why, on_hand: level.on_hand };
             self.moves.insert((sku, envelope.position), encode_row(&entry)?.as_slice())?;
@@ -167,6 +168,10 @@ impl<'txn> Tables<'txn> {
                 let Some(view) = orders.view(&e.order)? else {
                     return Ok(Err(format!("cancelled order {} is not in the order view", e.order)));
                 };
+                if view.cancelled_before() {
+                    return Ok(Ok(()));
+                }
+                let view = view.as_known(e.knew.as_ref());
                 // What had not already come back on a restocking refund goes back now.
                 for (i, l) in view.lines.iter().enumerate() {
                     let Some(sku) = &l.sku else { continue };
@@ -243,6 +248,21 @@ pub(crate) fn moves(txn: &redb::ReadTransaction, sku: &str, limit: usize) -> Res
         out.push(decode_row(entry?.1.value())?);
     }
     Ok(out)
+}
+
+/// [`digest`] without what depends on the order events arrived in: the movements without
+/// their log positions and running levels, sorted.
+pub(crate) fn shared_digest(txn: &redb::ReadTransaction, hasher: &mut blake3::Hasher) -> Result<(), crate::Error> {
+    super::tables::digest_table(&txn.open_table(LEVELS)?, hasher)?;
+    let mut moves = Vec::new();
+    for entry in txn.open_table(MOVES)?.iter()? {
+        let (key, row) = entry?;
+        let m: StockMove = decode_row(row.value())?;
+        moves.push(format!("{}\0{}\0{}\0{}", key.value().0, m.at.timestamp_micros(), m.change, m.why));
+    }
+    moves.sort_unstable();
+    hasher.update(moves.join("\n").as_bytes());
+    Ok(())
 }
 
 pub(crate) fn digest(txn: &redb::ReadTransaction, hasher: &mut blake3::Hasher) -> Result<(), crate::Error> {

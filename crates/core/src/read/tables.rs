@@ -18,12 +18,12 @@ use crate::store::Envelope;
 /// Each projection's name and version. Bump a version when its tables change shape or meaning.
 const NAMES: &[(&str, u32)] = &[
     ("directory", 3),
-    ("orders", 4),
-    ("daily", 3),
-    ("product_sales", 5),
-    ("customer_stats", 3),
-    ("cashup", 2),
-    ("stock", 2),
+    ("orders", 5),
+    ("daily", 4),
+    ("product_sales", 6),
+    ("customer_stats", 4),
+    ("cashup", 3),
+    ("stock", 3),
 ];
 
 /// Identifies the read models' shape; stored in the read store and compared at open.
@@ -184,6 +184,28 @@ pub(crate) fn digest(txn: &redb::ReadTransaction) -> Result<String, crate::Error
     stock::digest(txn, &mut hasher)?;
     Ok(hasher.finalize().to_hex().to_string())
 }
+
+/// Like [`digest`], but comparable between devices of one shop: what depends on the order
+/// events arrived in (log positions, dense numbers) is left out. Two devices holding the same
+/// events have the same shared digest.
+pub(crate) fn shared_digest(txn: &redb::ReadTransaction) -> Result<String, crate::Error> {
+    let mut hasher = blake3::Hasher::new();
+    let parts: [PartFn; 7] = [
+        directory::digest,
+        orders::shared_digest,
+        daily::shared_digest,
+        product_sales::shared_digest,
+        customer_stats::digest,
+        cashup::digest,
+        stock::shared_digest,
+    ];
+    for part in parts {
+        part(txn, &mut hasher)?;
+    }
+    Ok(hasher.finalize().to_hex().to_string())
+}
+
+type PartFn = fn(&redb::ReadTransaction, &mut blake3::Hasher) -> Result<(), crate::Error>;
 
 pub(crate) fn digest_table<K: redb::Key + 'static, V: redb::Value + 'static>(
     table: &impl ReadableTable<K, V>,
