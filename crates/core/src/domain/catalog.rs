@@ -4,6 +4,8 @@
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
+use super::clock::Stamp;
+
 use super::{Event, Rejection, Shop, text};
 use crate::money::{self, MoneyInput};
 
@@ -61,12 +63,18 @@ pub struct UpdateProduct {
 pub struct ProductAdded {
     #[serde(flatten)]
     pub product: Product,
+    /// v2: when, on a shop with several tills (see `domain/clock.rs`); `None` on one device.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stamp: Option<Stamp>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ProductRenamed {
     pub sku: String,
     pub name: String,
+    /// v2: when, on a shop with several tills (see `domain/clock.rs`); `None` on one device.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stamp: Option<Stamp>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -74,22 +82,34 @@ pub struct ProductRepriced {
     pub sku: String,
     pub unit_price: Decimal,
     pub tax_rate: Decimal,
+    /// v2: when, on a shop with several tills (see `domain/clock.rs`); `None` on one device.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stamp: Option<Stamp>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ProductImageChanged {
     pub sku: String,
     pub image: Option<String>,
+    /// v2: when, on a shop with several tills (see `domain/clock.rs`); `None` on one device.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stamp: Option<Stamp>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ProductArchived {
     pub sku: String,
+    /// v2: when, on a shop with several tills (see `domain/clock.rs`); `None` on one device.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stamp: Option<Stamp>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ProductRestored {
     pub sku: String,
+    /// v2: when, on a shop with several tills (see `domain/clock.rs`); `None` on one device.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stamp: Option<Stamp>,
 }
 
 /// The product was marked as not merchandise (postage, fees), or as goods again.
@@ -97,7 +117,13 @@ pub struct ProductRestored {
 pub struct ProductClassified {
     pub sku: String,
     pub not_merchandise: bool,
+    /// v2: when, on a shop with several tills (see `domain/clock.rs`); `None` on one device.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stamp: Option<Stamp>,
 }
+
+/// The fields an edit sets one by one (see `clock.rs`); `price` is unit price and tax rate.
+pub(crate) const FIELDS: [&str; 6] = ["name", "price", "image", "archived", "not_merchandise", "low_stock_at"];
 
 pub(super) fn add(shop: &Shop, existing: Option<&Product>, cmd: &AddProduct) -> Result<Vec<Event>, Rejection> {
     let sku = text::sku(&cmd.sku)?;
@@ -116,7 +142,7 @@ pub(super) fn add(shop: &Shop, existing: Option<&Product>, cmd: &AddProduct) -> 
         not_merchandise: false,
         low_stock_at: None,
     };
-    Ok(vec![Event::ProductAdded(ProductAdded { product })])
+    Ok(vec![Event::ProductAdded(ProductAdded { product, stamp: None })])
 }
 
 pub(super) fn update(shop: &Shop, existing: Option<&Product>, cmd: &UpdateProduct) -> Result<Vec<Event>, Rejection> {
@@ -126,7 +152,7 @@ pub(super) fn update(shop: &Shop, existing: Option<&Product>, cmd: &UpdateProduc
     if let Some(name) = &cmd.name {
         let name = text::required("product name", "the name shown on receipts", name, text::NAME_MAX)?;
         if name != product.name {
-            events.push(Event::ProductRenamed(ProductRenamed { sku: sku.clone(), name }));
+            events.push(Event::ProductRenamed(ProductRenamed { sku: sku.clone(), name, stamp: None }));
         }
     }
     if cmd.unit_price.is_some() || cmd.tax_rate.is_some() {
@@ -136,26 +162,31 @@ pub(super) fn update(shop: &Shop, existing: Option<&Product>, cmd: &UpdateProduc
         };
         let tax_rate = cmd.tax_rate.map(money::check_tax_rate).transpose()?.unwrap_or(product.tax_rate);
         if unit_price != product.unit_price || tax_rate != product.tax_rate {
-            events.push(Event::ProductRepriced(ProductRepriced { sku: sku.clone(), unit_price, tax_rate }));
+            events.push(Event::ProductRepriced(ProductRepriced {
+                sku: sku.clone(),
+                unit_price,
+                tax_rate,
+                stamp: None,
+            }));
         }
     }
     if let Some(image) = &cmd.image {
         let image = text::optional("image path", Some(image), text::PATH_MAX)?;
         if image != product.image {
-            events.push(Event::ProductImageChanged(ProductImageChanged { sku: sku.clone(), image }));
+            events.push(Event::ProductImageChanged(ProductImageChanged { sku: sku.clone(), image, stamp: None }));
         }
     }
     if let Some(not_merchandise) = cmd.not_merchandise
         && not_merchandise != product.not_merchandise
     {
-        events.push(Event::ProductClassified(ProductClassified { sku: sku.clone(), not_merchandise }));
+        events.push(Event::ProductClassified(ProductClassified { sku: sku.clone(), not_merchandise, stamp: None }));
     }
     if let Some(low_at) = cmd.low_stock_at {
         events.extend(super::stock::low_at(product, low_at)?);
     }
     match cmd.archived {
-        Some(true) if !product.archived => events.push(Event::ProductArchived(ProductArchived { sku })),
-        Some(false) if product.archived => events.push(Event::ProductRestored(ProductRestored { sku })),
+        Some(true) if !product.archived => events.push(Event::ProductArchived(ProductArchived { sku, stamp: None })),
+        Some(false) if product.archived => events.push(Event::ProductRestored(ProductRestored { sku, stamp: None })),
         _ => {}
     }
     Ok(events)

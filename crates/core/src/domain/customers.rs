@@ -2,6 +2,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::clock::Stamp;
+
 use super::{Event, Rejection, Source, text};
 
 /// A customer of the shop.
@@ -46,6 +48,9 @@ pub struct CustomerRegistered {
     /// For a customer brought in by an import: which import, and their id or key in that file.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub source: Option<Source>,
+    /// v2: when, on a shop with several tills (see `domain/clock.rs`); `None` on one device.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stamp: Option<Stamp>,
 }
 
 /// The customer's details as they are after the change (all of them, so a reader needs no
@@ -54,6 +59,38 @@ pub struct CustomerRegistered {
 pub struct CustomerDetailsChanged {
     #[serde(flatten)]
     pub customer: Customer,
+    /// v2: when, on a shop with several tills (see `domain/clock.rs`); `None` on one device.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stamp: Option<Stamp>,
+    /// v2, with a stamp: the fields this edit changed (`name`, `email`, `phone`, `country`);
+    /// only those take part in "latest edit wins, per field".
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub changed: Vec<String>,
+}
+
+/// The fields an edit sets one by one (see `clock.rs`).
+pub(crate) const FIELDS: [&str; 4] = ["name", "email", "phone", "country"];
+
+/// A field of a customer, by its name in [`FIELDS`].
+pub(crate) fn field<'a>(c: &'a Customer, name: &str) -> Option<&'a str> {
+    match name {
+        "name" => Some(c.name.as_str()),
+        "email" => c.email.as_deref(),
+        "phone" => c.phone.as_deref(),
+        "country" => c.country.as_deref(),
+        _ => None,
+    }
+}
+
+/// Copies the field `name` from `from`; an unknown name changes nothing.
+pub(crate) fn set_field(c: &mut Customer, name: &str, from: &Customer) {
+    match name {
+        "name" => c.name.clone_from(&from.name),
+        "email" => c.email.clone_from(&from.email),
+        "phone" => c.phone.clone_from(&from.phone),
+        "country" => c.country.clone_from(&from.country),
+        _ => {}
+    }
 }
 
 pub(super) fn add(existing: Option<&Customer>, next_id: String, cmd: &AddCustomer) -> Result<Vec<Event>, Rejection> {
@@ -72,7 +109,7 @@ pub(super) fn add(existing: Option<&Customer>, next_id: String, cmd: &AddCustome
         phone: text::phone(cmd.phone.as_deref())?,
         country: text::optional("country", cmd.country.as_deref(), text::SHORT_MAX)?,
     };
-    Ok(vec![Event::CustomerRegistered(CustomerRegistered { customer, numbered, source: None })])
+    Ok(vec![Event::CustomerRegistered(CustomerRegistered { customer, numbered, source: None, stamp: None })])
 }
 
 pub(super) fn update(existing: Option<&Customer>, cmd: &UpdateCustomer) -> Result<Vec<Event>, Rejection> {
@@ -99,5 +136,5 @@ pub(super) fn update(existing: Option<&Customer>, cmd: &UpdateCustomer) -> Resul
     if &customer == current {
         return Ok(Vec::new());
     }
-    Ok(vec![Event::CustomerDetailsChanged(CustomerDetailsChanged { customer })])
+    Ok(vec![Event::CustomerDetailsChanged(CustomerDetailsChanged { customer, stamp: None, changed: Vec::new() })])
 }

@@ -185,18 +185,18 @@ macro_rules! events {
 events! {
     ShopOpened => "shop.opened", v 1,
     ShopSettingsChanged => "shop.settings_changed", v 1,
-    ProductAdded => "product.added", v 1,
-    ProductRenamed => "product.renamed", v 1,
-    ProductRepriced => "product.repriced", v 1,
-    ProductImageChanged => "product.image_changed", v 1,
-    ProductArchived => "product.archived", v 1,
-    ProductRestored => "product.restored", v 1,
-    ProductClassified => "product.classified", v 1,
-    ProductLowStockSet => "product.low_stock_set", v 1,
+    ProductAdded => "product.added", v 2,
+    ProductRenamed => "product.renamed", v 2,
+    ProductRepriced => "product.repriced", v 2,
+    ProductImageChanged => "product.image_changed", v 2,
+    ProductArchived => "product.archived", v 2,
+    ProductRestored => "product.restored", v 2,
+    ProductClassified => "product.classified", v 2,
+    ProductLowStockSet => "product.low_stock_set", v 2,
     StockReceived => "stock.received", v 1,
     StockCounted => "stock.counted", v 1,
-    CustomerRegistered => "customer.registered", v 2,
-    CustomerDetailsChanged => "customer.details_changed", v 1,
+    CustomerRegistered => "customer.registered", v 3,
+    CustomerDetailsChanged => "customer.details_changed", v 2,
     OrderPlaced => "order.placed", v 4,
     OrderShipped => "order.shipped", v 1,
     OrderDelivered => "order.delivered", v 1,
@@ -226,6 +226,9 @@ events! {
 ///   names: one payment of its total by that tender ([`Tender::from_method`]) at its time.
 /// - `order.refunded` v2 → v3: v3 says the `tender` the money went back by; an older refund
 ///   went back as the order was paid (`None`: read models take the order's main tender).
+/// - `product.*` v1 → v2, `customer.registered` v2 → v3, `customer.details_changed` v1 → v2:
+///   the newer may carry a hybrid-logical-clock `stamp` (and the fields a details change
+///   `changed`), on a shop with several tills; the older have none, and apply in log order.
 /// - `order.cancelled` v1 → v2: v2 may say what the till knew when it cancelled (`knew`, on
 ///   a shop with several tills); a v1 cancellation knew everything recorded before it.
 fn upcast(event_type: &str, version: u16, payload: Value) -> Value {

@@ -421,6 +421,7 @@ fn customer(
         customer: customer.clone(),
         numbered,
         source: Some(Source { import: source.import.clone(), number }),
+        stamp: None,
     };
     Ok((vec![Event::CustomerRegistered(registered)], Some(customer)))
 }

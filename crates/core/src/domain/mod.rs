@@ -7,6 +7,7 @@
 //! a command names from its state tables, so deciding never scans the log.
 
 mod catalog;
+mod clock;
 mod conflicts;
 mod customers;
 mod drawer;
@@ -32,8 +33,11 @@ pub use catalog::{
     AddProduct, Product, ProductAdded, ProductArchived, ProductClassified, ProductImageChanged, ProductRenamed,
     ProductRepriced, ProductRestored, UpdateProduct,
 };
+pub(crate) use clock::wins;
+pub use clock::{Stamp, Stamps};
 pub use conflicts::{Conflict, Known, OrderConflictsResolved, ResolveConflicts};
 pub(crate) use conflicts::{Facts as ConflictFacts, cancelled, delivered, detect as detect_conflicts, shipped};
+pub(crate) use customers::FIELDS as CUSTOMER_FIELDS;
 pub use customers::{AddCustomer, Customer, CustomerDetailsChanged, CustomerRegistered, UpdateCustomer};
 pub use drawer::{DrawerMove, DrawerRecorded, RecordDrawer};
 pub use event::{DecodeError, EVENT_TYPES, Event, StreamId};
@@ -100,6 +104,11 @@ pub struct State {
     /// out are then `B-1042`, so two tills apart never give the same number, and only its own
     /// numbers move its sequences. `None` for a shop on one device: plain `1042`.
     pub till: Option<String>,
+    /// The latest edit stamp seen, on a shop with several tills (`clock.rs`).
+    pub clock: Option<Stamp>,
+    /// The stamps of the edits that set each product's and customer's fields, by stream key
+    /// (`product/SKU`, `customer/ID`): for the products and customers loaded.
+    pub stamps: BTreeMap<String, Stamps>,
 }
 
 impl State {
@@ -115,6 +124,8 @@ impl State {
             next_order_number: FIRST_ORDER_NUMBER,
             next_customer_number: FIRST_CUSTOMER_NUMBER,
             till: None,
+            clock: None,
+            stamps: BTreeMap::new(),
         }
     }
 
@@ -306,8 +317,53 @@ impl Command {
     }
 }
 
-/// Decides what happens when `command` meets `state`: the events to record, or why not.
+/// Decides what happens when `command` meets `state`: the events to record, or why not. On a
+/// shop with several tills, product and customer edits carry one [`Stamp`] per command.
 pub fn decide(state: &State, command: &Command) -> Result<Vec<Event>, Rejection> {
+    let mut events = rules(state, command)?;
+    if let Some(till) = &state.till {
+        let stamp = clock::next(state.clock.as_ref(), state.now, till);
+        for event in &mut events {
+            stamp_edit(state, event, &stamp);
+        }
+    }
+    Ok(events)
+}
+
+/// Puts `stamp` on a product or customer edit (and says which fields a customer edit changed).
+fn stamp_edit(state: &State, event: &mut Event, stamp: &Stamp) {
+    let slot = match event {
+        Event::ProductAdded(e) => &mut e.stamp,
+        Event::ProductRenamed(e) => &mut e.stamp,
+        Event::ProductRepriced(e) => &mut e.stamp,
+        Event::ProductImageChanged(e) => &mut e.stamp,
+        Event::ProductArchived(e) => &mut e.stamp,
+        Event::ProductRestored(e) => &mut e.stamp,
+        Event::ProductClassified(e) => &mut e.stamp,
+        Event::ProductLowStockSet(e) => &mut e.stamp,
+        Event::CustomerRegistered(e) => &mut e.stamp,
+        Event::CustomerDetailsChanged(e) => {
+            let before = state.customers.get(&e.customer.id);
+            e.changed = customers::FIELDS
+                .iter()
+                .filter(|f| before.is_none_or(|b| customers::field(b, f) != customers::field(&e.customer, f)))
+                .map(|f| (*f).to_owned())
+                .collect();
+            &mut e.stamp
+        }
+        _ => return,
+    };
+    *slot = Some(stamp.clone());
+}
+
+/// Product and customer edits of a shop with several tills: whether the edit of `field` of
+/// `stream` stamped `stamp` wins (latest stamp per field), moving the clock past it.
+fn edit(state: &mut State, stream: &StreamId, field: &str, stamp: Option<&Stamp>) -> bool {
+    clock::observe(&mut state.clock, stamp);
+    stamp.is_none() || clock::wins(state.stamps.entry(stream.to_key()).or_default(), field, stamp)
+}
+
+fn rules(state: &State, command: &Command) -> Result<Vec<Event>, Rejection> {
     let Some(shop) = state.shop.as_ref() else {
         return match command {
             Command::OpenShop(c) => shop::open(None, c).map(|e| vec![Event::ShopOpened(e)]),
@@ -379,41 +435,87 @@ pub fn apply(state: &mut State, event: &Event) {
             }
         }
         Event::ProductAdded(e) => {
-            state.products.insert(e.product.sku.clone(), e.product.clone());
+            let stream = event.stream();
+            match state.products.get(&e.product.sku).cloned() {
+                // Two tills added one SKU while apart: field by field, the later edit wins.
+                Some(mut current) if e.stamp.is_some() => {
+                    let stamp = e.stamp.as_ref();
+                    let new = &e.product;
+                    if edit(state, &stream, "name", stamp) {
+                        current.name.clone_from(&new.name);
+                    }
+                    if edit(state, &stream, "price", stamp) {
+                        (current.unit_price, current.tax_rate) = (new.unit_price, new.tax_rate);
+                    }
+                    if edit(state, &stream, "image", stamp) {
+                        current.image.clone_from(&new.image);
+                    }
+                    if edit(state, &stream, "archived", stamp) {
+                        current.archived = new.archived;
+                    }
+                    if edit(state, &stream, "not_merchandise", stamp) {
+                        current.not_merchandise = new.not_merchandise;
+                    }
+                    if edit(state, &stream, "low_stock_at", stamp) {
+                        current.low_stock_at = new.low_stock_at;
+                    }
+                    state.products.insert(current.sku.clone(), current);
+                }
+                _ => {
+                    for field in catalog::FIELDS {
+                        edit(state, &stream, field, e.stamp.as_ref());
+                    }
+                    state.products.insert(e.product.sku.clone(), e.product.clone());
+                }
+            }
         }
         Event::ProductRenamed(e) => {
-            if let Some(p) = state.products.get_mut(&e.sku) {
+            if edit(state, &event.stream(), "name", e.stamp.as_ref())
+                && let Some(p) = state.products.get_mut(&e.sku)
+            {
                 p.name.clone_from(&e.name);
             }
         }
         Event::ProductRepriced(e) => {
-            if let Some(p) = state.products.get_mut(&e.sku) {
+            if edit(state, &event.stream(), "price", e.stamp.as_ref())
+                && let Some(p) = state.products.get_mut(&e.sku)
+            {
                 p.unit_price = e.unit_price;
                 p.tax_rate = e.tax_rate;
             }
         }
         Event::ProductImageChanged(e) => {
-            if let Some(p) = state.products.get_mut(&e.sku) {
+            if edit(state, &event.stream(), "image", e.stamp.as_ref())
+                && let Some(p) = state.products.get_mut(&e.sku)
+            {
                 p.image.clone_from(&e.image);
             }
         }
         Event::ProductArchived(e) => {
-            if let Some(p) = state.products.get_mut(&e.sku) {
+            if edit(state, &event.stream(), "archived", e.stamp.as_ref())
+                && let Some(p) = state.products.get_mut(&e.sku)
+            {
                 p.archived = true;
             }
         }
         Event::ProductRestored(e) => {
-            if let Some(p) = state.products.get_mut(&e.sku) {
+            if edit(state, &event.stream(), "archived", e.stamp.as_ref())
+                && let Some(p) = state.products.get_mut(&e.sku)
+            {
                 p.archived = false;
             }
         }
         Event::ProductClassified(e) => {
-            if let Some(p) = state.products.get_mut(&e.sku) {
+            if edit(state, &event.stream(), "not_merchandise", e.stamp.as_ref())
+                && let Some(p) = state.products.get_mut(&e.sku)
+            {
                 p.not_merchandise = e.not_merchandise;
             }
         }
         Event::ProductLowStockSet(e) => {
-            if let Some(p) = state.products.get_mut(&e.sku) {
+            if edit(state, &event.stream(), "low_stock_at", e.stamp.as_ref())
+                && let Some(p) = state.products.get_mut(&e.sku)
+            {
                 p.low_stock_at = e.low_at;
             }
         }
@@ -425,10 +527,34 @@ pub fn apply(state: &mut State, event: &Event) {
             if e.numbered {
                 bump(&mut state.next_customer_number, state.till.as_deref(), &e.customer.id);
             }
-            state.customers.insert(e.customer.id.clone(), e.customer.clone());
+            let stream = event.stream();
+            let mut customer = match state.customers.get(&e.customer.id).cloned() {
+                // Two tills registered one id while apart: field by field, the later wins.
+                Some(current) if e.stamp.is_some() => current,
+                _ => e.customer.clone(),
+            };
+            for field in customers::FIELDS {
+                if edit(state, &stream, field, e.stamp.as_ref()) {
+                    customers::set_field(&mut customer, field, &e.customer);
+                }
+            }
+            state.customers.insert(e.customer.id.clone(), customer);
         }
         Event::CustomerDetailsChanged(e) => {
-            state.customers.insert(e.customer.id.clone(), e.customer.clone());
+            let stream = event.stream();
+            match (&e.stamp, state.customers.get(&e.customer.id).cloned()) {
+                (Some(stamp), Some(mut customer)) => {
+                    for field in &e.changed {
+                        if edit(state, &stream, field, Some(stamp)) {
+                            customers::set_field(&mut customer, field, &e.customer);
+                        }
+                    }
+                    state.customers.insert(e.customer.id.clone(), customer);
+                }
+                _ => {
+                    state.customers.insert(e.customer.id.clone(), e.customer.clone());
+                }
+            }
         }
         Event::OrderPlaced(e) => {
             if e.numbered {

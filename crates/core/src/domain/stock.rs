@@ -6,6 +6,8 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+use super::clock::Stamp;
+
 use super::orders::MAX_QUANTITY;
 use super::{Event, Product, Rejection, text};
 
@@ -53,6 +55,9 @@ pub struct StockCounted {
 pub struct ProductLowStockSet {
     pub sku: String,
     pub low_at: Option<i64>,
+    /// v2: when, on a shop with several tills (see `domain/clock.rs`); `None` on one device.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stamp: Option<Stamp>,
 }
 
 fn product<'a>(product: Option<&'a Product>, sku: &str) -> Result<&'a Product, Rejection> {
@@ -103,5 +108,5 @@ pub(super) fn low_at(product: &Product, low_at: Option<i64>) -> Result<Option<Ev
         return Err(Rejection::CountOutOfRange { given: n, max: MAX_ON_HAND });
     }
     Ok((low_at != product.low_stock_at)
-        .then(|| Event::ProductLowStockSet(ProductLowStockSet { sku: product.sku.clone(), low_at })))
+        .then(|| Event::ProductLowStockSet(ProductLowStockSet { sku: product.sku.clone(), low_at, stamp: None })))
 }

@@ -255,9 +255,14 @@ fn rename_reprice_and_archive() {
     assert_eq!(
         when(&shop(), update),
         vec![
-            Event::ProductRenamed(ProductRenamed { sku: "MUG".into(), name: "Blue enamel mug".into() }),
-            Event::ProductRepriced(ProductRepriced { sku: "MUG".into(), unit_price: dec("9.5"), tax_rate: dec("0.2") }),
-            Event::ProductArchived(ProductArchived { sku: "MUG".into() }),
+            Event::ProductRenamed(ProductRenamed { sku: "MUG".into(), name: "Blue enamel mug".into(), stamp: None }),
+            Event::ProductRepriced(ProductRepriced {
+                sku: "MUG".into(),
+                unit_price: dec("9.5"),
+                tax_rate: dec("0.2"),
+                stamp: None,
+            }),
+            Event::ProductArchived(ProductArchived { sku: "MUG".into(), stamp: None }),
         ]
     );
     let same = Command::UpdateProduct(UpdateProduct {

@@ -6,7 +6,7 @@ use redb::{ReadableTable, Table, TableDefinition, WriteTransaction};
 use serde::{Deserialize, Serialize};
 
 use super::{Apply, decode_row, encode_row};
-use crate::domain::{Customer, CustomerDetailsChanged, CustomerRegistered, Event, Shop};
+use crate::domain::{Customer, CustomerDetailsChanged, CustomerRegistered, Event, Shop, Stamp, Stamps};
 use crate::store::Envelope;
 
 const SHOP: TableDefinition<'_, &str, &[u8]> = TableDefinition::new("dir_shop");
@@ -15,6 +15,9 @@ const CUSTOMERS: TableDefinition<'_, &str, &[u8]> = TableDefinition::new("dir_cu
 /// The SKUs of the products that are not merchandise (postage, fees): few, read whole by the
 /// top-products query.
 const NOT_MERCHANDISE: TableDefinition<'_, &str, ()> = TableDefinition::new("dir_not_merchandise");
+/// Stream key (`product/SKU`, `customer/ID`) → the stamps of the edits that set its fields,
+/// on a shop with several tills (`domain/clock.rs`).
+const STAMPS: TableDefinition<'_, &str, &[u8]> = TableDefinition::new("dir_stamps");
 
 /// A customer as the read side knows them now.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
@@ -24,6 +27,19 @@ pub struct CustomerInfo {
     pub email: Option<String>,
     pub phone: Option<String>,
     pub country: Option<String>,
+}
+
+impl CustomerInfo {
+    /// Copies the field `name` ([`crate::domain::CUSTOMER_FIELDS`]) from `from`.
+    fn set_field(&mut self, name: &str, from: &Customer) {
+        match name {
+            "name" => self.name.clone_from(&from.name),
+            "email" => self.email.clone_from(&from.email),
+            "phone" => self.phone.clone_from(&from.phone),
+            "country" => self.country.clone_from(&from.country),
+            _ => {}
+        }
+    }
 }
 
 impl From<&Customer> for CustomerInfo {
@@ -52,6 +68,7 @@ pub(crate) struct Tables<'txn> {
     products: Table<'txn, &'static str, &'static [u8]>,
     customers: Table<'txn, &'static str, &'static [u8]>,
     not_merchandise: Table<'txn, &'static str, ()>,
+    stamps: Table<'txn, &'static str, &'static [u8]>,
 }
 
 impl<'txn> Tables<'txn> {
@@ -61,7 +78,21 @@ impl<'txn> Tables<'txn> {
             products: txn.open_table(PRODUCTS)?,
             customers: txn.open_table(CUSTOMERS)?,
             not_merchandise: txn.open_table(NOT_MERCHANDISE)?,
+            stamps: txn.open_table(STAMPS)?,
         })
+    }
+
+    /// Whether the edit of `field` of `stream` stamped `stamp` wins (the latest stamp per
+    /// field, see `domain/clock.rs`); records it when it does. Unstamped edits always apply.
+    fn wins(&mut self, stream: &str, field: &str, stamp: Option<&Stamp>) -> Result<bool, crate::Error> {
+        let Some(stamp) = stamp else { return Ok(true) };
+        let mut stamps: Stamps =
+            self.stamps.get(stream)?.map(|v| decode_row(v.value())).transpose()?.unwrap_or_default();
+        let won = crate::domain::wins(&mut stamps, field, Some(stamp));
+        if won {
+            self.stamps.insert(stream, encode_row(&stamps)?.as_slice())?;
+        }
+        Ok(won)
     }
 
     pub(crate) fn customer(&self, id: &str) -> Result<Option<CustomerInfo>, crate::Error> {
@@ -88,27 +119,78 @@ impl<'txn> Tables<'txn> {
             }
             Event::ProductAdded(e) => {
                 let p = &e.product;
-                let info =
-                    ProductInfo { sku: p.sku.clone(), name: p.name.clone(), image: p.image.clone(), archived: false };
+                let stream = envelope.event.stream().to_key();
+                let stamp = e.stamp.as_ref();
+                // Two tills added one SKU while apart: field by field, the later edit wins.
+                let mut info = match self.product(&p.sku)? {
+                    Some(current) if stamp.is_some() => current,
+                    _ => ProductInfo {
+                        sku: p.sku.clone(),
+                        name: p.name.clone(),
+                        image: p.image.clone(),
+                        archived: false,
+                    },
+                };
+                if self.wins(&stream, "name", stamp)? {
+                    info.name.clone_from(&p.name);
+                }
+                if self.wins(&stream, "image", stamp)? {
+                    info.image.clone_from(&p.image);
+                }
+                if self.wins(&stream, "archived", stamp)? {
+                    info.archived = p.archived;
+                }
                 self.products.insert(p.sku.as_str(), encode_row(&info)?.as_slice())?;
+                if self.wins(&stream, "not_merchandise", stamp)? {
+                    self.classify(&p.sku, p.not_merchandise)?;
+                }
             }
-            Event::ProductRenamed(e) => return self.update_product(&e.sku, |p| p.name.clone_from(&e.name)),
-            Event::ProductImageChanged(e) => return self.update_product(&e.sku, |p| p.image.clone_from(&e.image)),
-            Event::ProductArchived(e) => return self.update_product(&e.sku, |p| p.archived = true),
-            Event::ProductRestored(e) => return self.update_product(&e.sku, |p| p.archived = false),
+            Event::ProductRenamed(e) => {
+                return self.update_product(&e.sku, "name", e.stamp.as_ref(), |p| p.name.clone_from(&e.name));
+            }
+            Event::ProductImageChanged(e) => {
+                return self.update_product(&e.sku, "image", e.stamp.as_ref(), |p| p.image.clone_from(&e.image));
+            }
+            Event::ProductArchived(e) => {
+                return self.update_product(&e.sku, "archived", e.stamp.as_ref(), |p| p.archived = true);
+            }
+            Event::ProductRestored(e) => {
+                return self.update_product(&e.sku, "archived", e.stamp.as_ref(), |p| p.archived = false);
+            }
             Event::ProductClassified(e) => {
                 if self.product(&e.sku)?.is_none() {
                     return Ok(Err(format!("product {} is not in the directory", e.sku)));
                 }
-                if e.not_merchandise {
-                    self.not_merchandise.insert(e.sku.as_str(), ())?;
-                } else {
-                    self.not_merchandise.remove(e.sku.as_str())?;
+                if self.wins(&envelope.event.stream().to_key(), "not_merchandise", e.stamp.as_ref())? {
+                    self.classify(&e.sku, e.not_merchandise)?;
                 }
             }
-            Event::CustomerRegistered(CustomerRegistered { customer, .. })
-            | Event::CustomerDetailsChanged(CustomerDetailsChanged { customer }) => {
-                let info = CustomerInfo::from(customer);
+            Event::CustomerRegistered(CustomerRegistered { customer, stamp, .. }) => {
+                let stream = envelope.event.stream().to_key();
+                let mut info = match self.customer(&customer.id)? {
+                    Some(current) if stamp.is_some() => current,
+                    _ => CustomerInfo::from(customer),
+                };
+                for field in crate::domain::CUSTOMER_FIELDS {
+                    if self.wins(&stream, field, stamp.as_ref())? {
+                        info.set_field(field, customer);
+                    }
+                }
+                self.customers.insert(customer.id.as_str(), encode_row(&info)?.as_slice())?;
+            }
+            Event::CustomerDetailsChanged(CustomerDetailsChanged { customer, stamp, changed }) => {
+                let info = match (stamp, self.customer(&customer.id)?) {
+                    (Some(stamp), Some(mut info)) => {
+                        let stream = envelope.event.stream().to_key();
+                        for field in changed {
+                            if self.wins(&stream, field, Some(stamp))? {
+                                info.set_field(field, customer);
+                            }
+                        }
+                        info
+                    }
+                    _ => CustomerInfo::from(customer),
+                };
                 self.customers.insert(customer.id.as_str(), encode_row(&info)?.as_slice())?;
             }
             _ => {}
@@ -125,12 +207,30 @@ impl<'txn> Tables<'txn> {
         Ok(())
     }
 
-    fn update_product(&mut self, sku: &str, change: impl FnOnce(&mut ProductInfo)) -> Result<Apply, crate::Error> {
+    fn classify(&mut self, sku: &str, not_merchandise: bool) -> Result<(), crate::Error> {
+        if not_merchandise {
+            self.not_merchandise.insert(sku, ())?;
+        } else {
+            self.not_merchandise.remove(sku)?;
+        }
+        Ok(())
+    }
+
+    /// Changes `field` of a product, when the edit wins (see [`Tables::wins`]).
+    fn update_product(
+        &mut self,
+        sku: &str,
+        field: &str,
+        stamp: Option<&Stamp>,
+        change: impl FnOnce(&mut ProductInfo),
+    ) -> Result<Apply, crate::Error> {
         let Some(mut info) = self.product(sku)? else {
             return Ok(Err(format!("product {sku} is not in the directory")));
         };
-        change(&mut info);
-        self.products.insert(sku, encode_row(&info)?.as_slice())?;
+        if self.wins(&format!("product/{sku}"), field, stamp)? {
+            change(&mut info);
+            self.products.insert(sku, encode_row(&info)?.as_slice())?;
+        }
         Ok(Ok(()))
     }
 }
@@ -162,5 +262,6 @@ pub(crate) fn digest(txn: &redb::ReadTransaction, hasher: &mut blake3::Hasher) -
         super::tables::digest_table(&txn.open_table(def)?, hasher)?;
     }
     super::tables::digest_table(&txn.open_table(NOT_MERCHANDISE)?, hasher)?;
+    super::tables::digest_table(&txn.open_table(STAMPS)?, hasher)?;
     Ok(())
 }

@@ -370,9 +370,12 @@ impl<'txn> Tables<'txn> {
             }
             Event::CustomerDetailsChanged(e) => {
                 let customer = &e.customer;
+                // The directory has applied it: the customer as every edit so far leaves them
+                // (two tills' edits while apart, latest per field).
+                let info = directory.customer(&customer.id)?.unwrap_or_else(|| CustomerInfo::from(customer));
                 for id in self.customer_orders(&customer.id)? {
                     let Some(mut view) = self.take(&id)? else { continue };
-                    view.customer = Some(CustomerInfo::from(customer));
+                    view.customer = Some(info.clone());
                     self.put(view);
                 }
             }

@@ -100,22 +100,30 @@ fn entries(bytes: &[u8]) -> Result<impl Iterator<Item = Result<(u32, i64, Decima
     }))
 }
 
-fn encode_name(key: &str, name: &str) -> Vec<u8> {
-    let mut out = Vec::with_capacity(2 + key.len() + name.len());
+/// A `product_names` row: key length (2, LE) ‖ key ‖ when it was sold under the name (µs, 8,
+/// LE) ‖ name.
+fn encode_name(key: &str, name: &Named) -> Vec<u8> {
+    let mut out = Vec::with_capacity(10 + key.len() + name.1.len());
     out.extend_from_slice(&u16::try_from(key.len()).unwrap_or(u16::MAX).to_le_bytes());
     out.extend_from_slice(key.as_bytes());
-    out.extend_from_slice(name.as_bytes());
+    out.extend_from_slice(&name.0.to_le_bytes());
+    out.extend_from_slice(name.1.as_bytes());
     out
 }
 
-/// (key, name) of a `product_names` row.
-fn decode_name(bytes: &[u8]) -> Result<(&str, &str), crate::Error> {
+/// (key, (sold at, name)) of a `product_names` row.
+fn decode_name(bytes: &[u8]) -> Result<(&str, Named), crate::Error> {
     let damaged = || super::damaged("a product's name is not readable");
     let len = usize::from(u16::from_le_bytes(bytes.get(..2).and_then(|b| b.try_into().ok()).ok_or_else(damaged)?));
     let key = bytes.get(2..2 + len).and_then(|b| std::str::from_utf8(b).ok()).ok_or_else(damaged)?;
-    let name = bytes.get(2 + len..).and_then(|b| std::str::from_utf8(b).ok()).ok_or_else(damaged)?;
-    Ok((key, name))
+    let at = i64_from(bytes.get(2 + len..10 + len)).map_err(|_| damaged())?;
+    let name = bytes.get(10 + len..).and_then(|b| std::str::from_utf8(b).ok()).ok_or_else(damaged)?;
+    Ok((key, (at, name.to_owned())))
 }
+
+/// The name a product was last sold under, with when (µs): the latest sale by its time, then by
+/// name, so two devices that got two tills' sales in either order keep the same one.
+type Named = (i64, String);
 
 /// A product's entry in a period: (is a month, day or month key, number).
 type RowKey = (bool, i32, u32);
@@ -132,7 +140,7 @@ pub(crate) struct Tables<'txn> {
     periods: HashMap<(bool, i32), (Period, bool)>,
     /// Products this batch has met: number → (key, the name it was last sold under), all
     /// written (once each) by [`Tables::finish`].
-    met: HashMap<u32, (String, String)>,
+    met: HashMap<u32, (String, Named)>,
     /// Product key → number, for the products this batch has met.
     known: HashMap<String, u32>,
 }
@@ -211,7 +219,7 @@ impl<'txn> Tables<'txn> {
                             .get(number)?
                             .map(|v| v.value().to_vec())
                             .ok_or_else(|| super::damaged(format!("product {key} has a number but no name")))?;
-                        let stored = decode_name(&stored)?.1.to_owned();
+                        let stored = decode_name(&stored)?.1;
                         self.met.insert(number, (key.to_owned(), stored));
                         number
                     }
@@ -221,7 +229,7 @@ impl<'txn> Tables<'txn> {
                             number.checked_add(1).ok_or_else(|| super::damaged("more than 4,294,967,295 products"))?;
                         self.numbers.insert(key, number)?;
                         self.next_number.insert(0, next)?;
-                        self.met.insert(number, (key.to_owned(), name.to_owned()));
+                        self.met.insert(number, (key.to_owned(), (i64::MIN, name.to_owned())));
                         number
                     }
                 };
@@ -232,24 +240,24 @@ impl<'txn> Tables<'txn> {
         Ok(number)
     }
 
-    /// The product was just sold under `name` (it has been numbered in this batch).
-    fn sold_as(&mut self, number: u32, name: &str) {
+    /// The product was just sold under `name` at `at` (it has been numbered in this batch).
+    fn sold_as(&mut self, number: u32, name: &str, at: i64) {
         if !name.is_empty()
             && let Some(row) = self.met.get_mut(&number)
-            && row.1 != name
+            && (at, name) > (row.1.0, row.1.1.as_str())
         {
-            name.clone_into(&mut row.1);
+            row.1 = (at, name.to_owned());
         }
     }
 
     /// Adds units and revenue to the (day, product) and (month, product) rows of each line,
     /// all or none: a row that would pass what a read model holds leaves every row as it was.
-    /// `sale`: the lines are sold (not taken back), so they name their products.
+    /// `sale`: when the lines were sold (not taken back), so they name their products.
     fn add<'a>(
         &mut self,
         day: NaiveDate,
         lines: impl IntoIterator<Item = (Option<&'a str>, &'a str, i64, Decimal)>,
-        sale: bool,
+        sale: Option<chrono::DateTime<chrono::Utc>>,
     ) -> Result<Apply, crate::Error> {
         let (day, month) = (day_key(day), day_key(month_of(day)));
         let mut rows: BTreeMap<RowKey, (i64, Decimal)> = BTreeMap::new();
@@ -283,9 +291,9 @@ impl<'txn> Tables<'txn> {
             period.insert(number, row);
             *changed = true;
         }
-        if sale {
+        if let Some(at) = sale {
             for (number, name) in names {
-                self.sold_as(number, name);
+                self.sold_as(number, name, at.timestamp_micros());
             }
         }
         Ok(Ok(()))
@@ -300,7 +308,7 @@ impl<'txn> Tables<'txn> {
         match &envelope.event {
             Event::OrderPlaced(e) => {
                 let lines = e.lines.iter().map(|l| (l.sku.as_deref(), l.name.as_str(), i64::from(l.quantity), l.total));
-                self.add(bucketing.day(e.at), lines, true)
+                self.add(bucketing.day(e.at), lines, Some(e.at))
             }
             Event::ReturnRecorded(e) => {
                 let lines = e
@@ -308,7 +316,7 @@ impl<'txn> Tables<'txn> {
                     .lines
                     .iter()
                     .map(|l| (l.sku.as_deref(), l.name.as_str(), -i64::from(l.quantity), -l.total));
-                self.add(bucketing.day(e.record.at), lines, false)
+                self.add(bucketing.day(e.record.at), lines, None)
             }
             Event::OrderCancelled(e) => {
                 let Some(view) = orders.view(&e.order)? else {
@@ -324,7 +332,7 @@ impl<'txn> Tables<'txn> {
                     let revenue = l.total - refunded_revenue(&view, i);
                     (l.sku.as_deref(), l.name.as_str(), -i64::from(units), -revenue)
                 });
-                self.add(view.business_day, lines, false)
+                self.add(view.business_day, lines, None)
             }
             Event::OrderRefunded(e) if !e.lines.is_empty() => {
                 let Some(view) = orders.view(&e.order)? else {
@@ -338,7 +346,7 @@ impl<'txn> Tables<'txn> {
                     let revenue = line_revenue_back(view.currency, l, back.quantity);
                     lines.push((l.sku.as_deref(), l.name.as_str(), -i64::from(back.quantity), -revenue));
                 }
-                self.add(bucketing.day(e.at), lines, false)
+                self.add(bucketing.day(e.at), lines, None)
             }
             _ => Ok(Ok(())),
         }
@@ -437,7 +445,8 @@ pub(crate) fn top(
         let mut rows = Vec::with_capacity(list.len());
         for (number, units, revenue) in list {
             let stored = names.get(number)?.ok_or_else(|| super::damaged(format!("product {number} has no name")))?;
-            let (key, name) = decode_name(stored.value())?;
+            let (key, (_, name)) = decode_name(stored.value())?;
+            let name = name.as_str();
             let name = if name.is_empty() { key.strip_prefix("item:").unwrap_or(key) } else { name };
             let sku = (!key.starts_with("item:")).then(|| key.to_owned());
             rows.push(TopProduct { sku, name: name.to_owned(), units, revenue });
@@ -462,7 +471,7 @@ pub(crate) fn shared_digest(txn: &redb::ReadTransaction, hasher: &mut blake3::Ha
     let mut names = std::collections::HashMap::new();
     for entry in txn.open_table(NAMES)?.iter()? {
         let (number, name) = entry?;
-        let (key, name) = decode_name(name.value())?;
+        let (key, (_, name)) = decode_name(name.value())?;
         names.insert(number.value(), format!("{key}\0{name}"));
     }
     for table in [DAYS, MONTHS] {

@@ -31,6 +31,25 @@ struct Level {
     tracked: bool,
     low_at: Option<i64>,
     last_moved: Option<DateTime<Utc>>,
+    /// The stamp of the edit that set `low_at`, on a shop with several tills.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    low_at_stamp: Option<crate::domain::Stamp>,
+}
+
+impl Level {
+    /// Sets the low-stock level when the edit wins (the latest stamp, `domain/clock.rs`).
+    fn set_low_at(&mut self, low_at: Option<i64>, stamp: Option<&crate::domain::Stamp>) -> bool {
+        if let (Some(current), Some(stamp)) = (&self.low_at_stamp, stamp)
+            && current >= stamp
+        {
+            return false;
+        }
+        self.low_at = low_at;
+        if stamp.is_some() {
+            self.low_at_stamp = stamp.cloned();
+        }
+        true
+    }
 }
 
 /// A product's stock, as the screens and the CLI read it.
@@ -216,13 +235,15 @@ impl<'txn> Tables<'txn> {
             }
             Event::ProductAdded(e) if e.product.low_stock_at.is_some() => {
                 let mut level = self.get(&e.product.sku)?;
-                level.low_at = e.product.low_stock_at;
-                self.put(level);
+                if level.set_low_at(e.product.low_stock_at, e.stamp.as_ref()) {
+                    self.put(level);
+                }
             }
             Event::ProductLowStockSet(e) => {
                 let mut level = self.get(&e.sku)?;
-                level.low_at = e.low_at;
-                self.put(level);
+                if level.set_low_at(e.low_at, e.stamp.as_ref()) {
+                    self.put(level);
+                }
             }
             _ => {}
         }

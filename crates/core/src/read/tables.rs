@@ -17,13 +17,13 @@ use crate::store::Envelope;
 
 /// Each projection's name and version. Bump a version when its tables change shape or meaning.
 const NAMES: &[(&str, u32)] = &[
-    ("directory", 3),
-    ("orders", 5),
+    ("directory", 4),
+    ("orders", 6),
     ("daily", 4),
-    ("product_sales", 6),
+    ("product_sales", 7),
     ("customer_stats", 4),
     ("cashup", 3),
-    ("stock", 3),
+    ("stock", 4),
 ];
 
 /// Identifies the read models' shape; stored in the read store and compared at open.

@@ -36,6 +36,13 @@ const KEY_SHOP: &str = "shop";
 const KEY_NEXT_ORDER: &str = "next_order_number";
 const KEY_NEXT_CUSTOMER: &str = "next_customer_number";
 const KEY_VERSION: &str = "state_version";
+/// The hybrid logical clock: the latest edit stamp seen (`domain/clock.rs`).
+const KEY_CLOCK: &str = "clock";
+
+/// Where a product's or customer's field stamps are kept: `stamps/product/SKU`.
+fn stamps_key(stream: &StreamId) -> String {
+    format!("stamps/{}", stream.to_key())
+}
 
 pub(super) fn create_tables(txn: &WriteTransaction) -> Result<(), redb::Error> {
     txn.open_table(PRODUCTS)?;
@@ -114,8 +121,10 @@ impl<'txn> StateTables<'txn> {
                     if let Some(p) = state.products.get(&sku) {
                         put(&mut self.t.products, &mut self.puts, Target::Products, &sku, p)?;
                     }
+                    self.save_stamps(state, &StreamId::Product(sku))?;
                 }
                 StreamId::Customer(id) => {
+                    self.save_stamps(state, &StreamId::Customer(id.clone()))?;
                     if let Some(c) = state.customers.get(&id) {
                         put(&mut self.t.customers, &mut self.puts, Target::Customers, &id, c)?;
                         for key in customer_keys(c) {
@@ -148,6 +157,17 @@ impl<'txn> StateTables<'txn> {
                 // The drawer keeps no write-side state (see `domain/drawer.rs`).
                 StreamId::Drawer(_) => {}
             }
+        }
+        Ok(())
+    }
+
+    /// A product's or customer's field stamps, and the clock, when the state has them.
+    fn save_stamps(&mut self, state: &State, stream: &StreamId) -> Result<(), Error> {
+        if let Some(stamps) = state.stamps.get(&stream.to_key()) {
+            put(&mut self.t.meta, &mut self.puts, Target::Meta, &stamps_key(stream), stamps)?;
+        }
+        if let Some(clock) = &state.clock {
+            put(&mut self.t.meta, &mut self.puts, Target::Meta, KEY_CLOCK, clock)?;
         }
         Ok(())
     }
@@ -279,6 +299,7 @@ fn load<T: ReadableTable<&'static str, &'static [u8]>>(
     let mut state = State::empty(now);
     state.till = till.map(str::to_owned);
     state.shop = get(&t.meta, KEY_SHOP)?;
+    state.clock = get(&t.meta, KEY_CLOCK)?;
     if let Some(n) = get(&t.meta, KEY_NEXT_ORDER)? {
         state.next_order_number = n;
     }
@@ -294,11 +315,13 @@ fn load<T: ReadableTable<&'static str, &'static [u8]>>(
     for sku in &refs.products {
         if let Some(p) = get::<Product>(&t.products, sku)? {
             state.products.insert(sku.clone(), p);
+            load_stamps(t, &mut state, StreamId::Product(sku.clone()))?;
         }
     }
     for id in &refs.customers {
         if let Some(c) = get::<Customer>(&t.customers, id)? {
             state.customers.insert(id.clone(), c);
+            load_stamps(t, &mut state, StreamId::Customer(id.clone()))?;
         }
     }
     for key in &refs.customer_keys {
@@ -328,6 +351,17 @@ fn load<T: ReadableTable<&'static str, &'static [u8]>>(
         load_alternatives(&t.returns, base, &mut state.returns)?;
     }
     Ok(state)
+}
+
+fn load_stamps<T: ReadableTable<&'static str, &'static [u8]>>(
+    t: &Tables<T>,
+    state: &mut State,
+    stream: StreamId,
+) -> Result<(), Error> {
+    if let Some(stamps) = get(&t.meta, &stamps_key(&stream))? {
+        state.stamps.insert(stream.to_key(), stamps);
+    }
+    Ok(())
 }
 
 /// The first number from `n` on whose id ([`numbered_id`]) is not a key of `table`.

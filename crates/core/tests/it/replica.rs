@@ -138,6 +138,8 @@ fn a_data_folder_joins_one_shop_once() {
     assert!(e.to_string().contains("already is till A of the shop 'corner'"), "{e}");
 }
 
+type Picture = (String, Vec<(String, Vec<Conflict>)>, String);
+
 /// A device for the arrival-order test: a store with its projector, in its own folder.
 struct Device {
     _dir: tempfile::TempDir,
@@ -164,12 +166,13 @@ impl Device {
     }
 
     /// What must be the same on every device holding the same events: the shared read-model
-    /// digest and the conflicts listed.
-    fn picture(&self) -> (String, Vec<(String, Vec<Conflict>)>) {
+    /// digest, the conflicts listed, and the write side's products and customers.
+    fn picture(&self) -> Picture {
         assert!(self.ct.wait_caught_up(countertop_core::Freshness::Tables, std::time::Duration::from_secs(60), |_| {}));
         let digest = self.ct.shared_digest().unwrap().value;
         let conflicts = self.ct.conflicts().unwrap().value.into_iter().map(|o| (o.id, o.conflicts)).collect();
-        (digest, conflicts)
+        let w = self.ct.write();
+        (digest, conflicts, format!("{:?} {:?}", w.products().unwrap(), w.customers().unwrap()))
     }
 }
 
@@ -195,6 +198,23 @@ fn ship(order: &str) -> Command {
         carrier: "Royal Mail".into(),
         tracking: "RM1".into(),
         at: None,
+    })
+}
+
+fn rename(sku: &str, name: &str) -> Command {
+    Command::UpdateProduct(countertop_core::UpdateProduct {
+        sku: sku.into(),
+        name: Some(name.into()),
+        ..Default::default()
+    })
+}
+
+fn customer_edit(name: Option<&str>, phone: Option<&str>) -> Command {
+    Command::UpdateCustomer(countertop_core::UpdateCustomer {
+        id: "A-1".into(),
+        name: name.map(str::to_owned),
+        phone: phone.map(str::to_owned),
+        ..Default::default()
     })
 }
 
@@ -254,6 +274,18 @@ fn arrival_order_does_not_change_the_read_models_or_the_conflicts() {
     a.run(cancel("A-1003")).unwrap(); // A did not know of C's refund
     c.run(pay("A-1005", "16.00")).unwrap();
     b.run(cancel("A-1005")).unwrap();
+    // Product and customer edits on different tills: the latest edit wins, per field.
+    a.run(rename("MUG", "Blue enamel mug")).unwrap();
+    b.run(rename("MUG", "Green enamel mug")).unwrap();
+    c.run(Command::UpdateProduct(countertop_core::UpdateProduct {
+        sku: "MUG".into(),
+        unit_price: Some(countertop_core::MoneyInput::new(dec("9.00"))),
+        ..Default::default()
+    }))
+    .unwrap();
+    a.run(customer_edit(Some("Ada Lovelace"), None)).unwrap();
+    c.run(customer_edit(None, Some("07700 900123"))).unwrap();
+    b.run(customer_edit(Some("Ada L."), None)).unwrap();
     // … then whatever else, at random. (Not a second cancellation: see
     // `two_tills_cancelling_one_order_is_a_conflict_everywhere`.)
     let devices = [&a, &b, &c];
@@ -261,11 +293,13 @@ fn arrival_order_does_not_change_the_read_models_or_the_conflicts() {
     for _ in 0..30 {
         let d = devices[rng.usize(..devices.len())];
         let order = orders[rng.usize(..orders.len())];
-        let command = match rng.u8(..4) {
+        let command = match rng.u8(..6) {
             0 => refund(order, &format!("{}.{:02}", rng.u8(1..6), rng.u8(..100))),
             1 => ship(order),
             2 => pay(order, "4.00"),
-            _ => place(Some("A-1"), &[("TEA", i64::from(rng.u8(1..4)))]),
+            3 => place(Some("A-1"), &[("MUG", 1), ("TEA", i64::from(rng.u8(1..4)))]),
+            4 => rename("TEA", &format!("Tea towel {}", rng.u8(..10))),
+            _ => customer_edit(None, Some(&format!("07700 90{:04}", rng.u16(..10000)))),
         };
         let _ = d.run(command); // refusals (already shipped, nothing due …) are part of the game
     }
@@ -284,6 +318,11 @@ fn arrival_order_does_not_change_the_read_models_or_the_conflicts() {
     assert_eq!(b.picture(), expected, "seed {seed}");
     assert_eq!(c.picture(), expected, "seed {seed}");
     let listed: Vec<(&str, &[Conflict])> = expected.1.iter().map(|(id, c)| (id.as_str(), c.as_slice())).collect();
+    let mug = a.ct.write().product("MUG").unwrap().unwrap();
+    assert_eq!(mug.name, "Green enamel mug", "B renamed it last");
+    assert_eq!(mug.unit_price, dec("9.00"), "C's price stands: nobody else changed it");
+    let customer = a.ct.write().customer("A-1").unwrap().unwrap();
+    assert_eq!(customer.name, "Ada L.", "B's name, the later edit");
     for (order, conflict) in [
         ("A-1001", Conflict::RefundedMoreThanPaid),
         ("A-1002", Conflict::CancelledAfterShipping),
@@ -342,7 +381,7 @@ fn two_tills_cancelling_one_order_is_a_conflict_everywhere() {
         to: chrono::NaiveDate::from_ymd_opt(2100, 1, 1).unwrap(),
     };
     for d in [&a, &b, &c] {
-        let (_, conflicts) = d.picture();
+        let (_, conflicts, _) = d.picture();
         assert_eq!(conflicts, vec![("A-1001".to_owned(), vec![Conflict::CancelledTwice])], "on {}", d.till);
         let kpis = d.ct.dashboard(all).unwrap().value.kpis;
         assert_eq!((kpis.orders, kpis.gross), (0, dec("0.00")), "reversed once, on {}: {kpis:?}", d.till);
