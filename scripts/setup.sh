@@ -11,8 +11,9 @@ cd "$(dirname "$0")/.."
 packages=(build-essential pkg-config curl file libwebkit2gtk-4.1-dev libssl-dev librsvg2-dev
   libayatana-appindicator3-dev libxdo-dev nats-server)
 if [ "${1:-}" = "--test" ]; then
-  # A display for the window, and the WebDriver that drives it.
-  packages+=(xvfb xauth webkit2gtk-driver)
+  # A display for the window, and the WebDriver that drives it. faketime: the sync campaign
+  # runs one till with its clock hours ahead.
+  packages+=(xvfb xauth webkit2gtk-driver faketime)
 fi
 
 if ! command -v cargo >/dev/null 2>&1; then

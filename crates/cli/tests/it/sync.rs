@@ -1,6 +1,7 @@
 //! Several tills through a real hub: `nats-server` from Debian's package (scripts/setup.sh
 //! installs it), started by each test on 127.0.0.1 with a free port and its own store folder
-//! ([`LocalHub`]), and every device a separate `countertop` process.
+//! ([`LocalHub`]), and every device a separate `countertop` process. In the campaign one till's
+//! clock runs five hours ahead (libfaketime, Debian's `faketime`, from scripts/setup.sh --test).
 //!
 //! The campaign's length: `COUNTERTOP_SYNC_ROUNDS`; by default 12 rounds (CI), 200 with
 //! `COUNTERTOP_HEAVY=1`.
@@ -23,8 +24,10 @@ fn picture(d: &Path) -> (Value, Vec<Value>) {
     let mut orders = json(d, &["orders", "list", "--limit", "1000"])["value"]["items"].as_array().cloned().unwrap();
     orders.sort_by(|a, b| a["id"].as_str().cmp(&b["id"].as_str()));
     for order in &mut orders {
-        // Where the order is in this device's own log.
+        // Where the order is in this device's own log, and how many of its events came before
+        // (another till's events carry that till's count).
         order.as_object_mut().unwrap().remove("position");
+        order.as_object_mut().unwrap().remove("version");
     }
     (dashboard, orders)
 }
@@ -131,6 +134,65 @@ impl Rng {
     }
 }
 
+/// libfaketime, which Debian's `faketime` package installs (scripts/setup.sh --test).
+fn faketime_lib() -> &'static str {
+    const PLACES: [&str; 3] = [
+        "/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1",
+        "/usr/lib/aarch64-linux-gnu/faketime/libfaketime.so.1",
+        "/usr/lib/faketime/libfaketime.so.1",
+    ];
+    PLACES.into_iter().find(|p| Path::new(p).exists()).unwrap_or_else(|| {
+        panic!(
+            "libfaketime is not installed (looked in {PLACES:?}); run scripts/setup.sh --test or apt install faketime"
+        )
+    })
+}
+
+/// A device of the campaign: its folder, and how far off its clock is (every process it runs
+/// sees the wall clock moved by it, through libfaketime).
+struct Till<'a> {
+    dir: &'a Path,
+    skew: Option<&'static str>,
+}
+
+impl Till<'_> {
+    fn command(&self, args: &[&str]) -> Command {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_countertop"));
+        command.arg("--data").arg(self.dir).args(args).env_remove("COUNTERTOP_DATA");
+        if let Some(skew) = self.skew {
+            command.env("LD_PRELOAD", faketime_lib()).env("FAKETIME", skew).env("DONT_FAKE_MONOTONIC", "1");
+        }
+        command
+    }
+
+    fn run(&self, args: &[&str]) -> super::Run {
+        let out = self.command(args).output().unwrap();
+        super::Run {
+            status: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        }
+    }
+
+    fn ok(&self, args: &[&str]) -> String {
+        let run = self.run(args);
+        assert_eq!(run.status, 0, "countertop {args:?} failed:\n{}{}", run.stdout, run.stderr);
+        run.stdout
+    }
+
+    fn json(&self, args: &[&str]) -> Value {
+        let mut all = args.to_vec();
+        all.push("--json");
+        serde_json::from_str(&self.ok(&all)).unwrap()
+    }
+
+    fn place(&self, sku: &str, qty: u32) -> (String, String) {
+        let placed = self.json(&["order", "place", "--line", &format!("{sku}:{qty}")]);
+        let id = placed["entity"]["id"].as_str().unwrap().to_owned();
+        (id, placed["entity"]["placed_at"].as_str().unwrap().to_owned())
+    }
+}
+
 #[test]
 fn three_devices_converge_through_hub_restarts_kills_and_a_cut_off_till() {
     let heavy = std::env::var_os("COUNTERTOP_HEAVY").is_some();
@@ -146,17 +208,18 @@ fn three_devices_converge_through_hub_restarts_kills_and_a_cut_off_till() {
     let mut rng = Rng(seed);
     let mut hub = LocalHub::start().unwrap();
     let url = hub.url();
-    let first = tempfile::tempdir().unwrap();
-    init_uk(first.path(), "Corner Shop");
-    ok(first.path(), &["product", "add", "--sku", "MUG", "--name", "Enamel mug", "--price", "8.00"]);
-    ok(first.path(), &["join", &url, "--shop", "corner"]);
-    let others = [tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap()];
-    for d in &others {
-        ok(d.path(), &["join", &url, "--shop", "corner"]);
+    let dirs = [tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap()];
+    // Till B's clock is five hours ahead: it still converges, and its orders keep the times it
+    // gave them.
+    let devices: Vec<Till<'_>> =
+        dirs.iter().enumerate().map(|(i, d)| Till { dir: d.path(), skew: (i == 1).then_some("+5h") }).collect();
+    init_uk(devices[0].dir, "Corner Shop");
+    devices[0].ok(&["product", "add", "--sku", "MUG", "--name", "Enamel mug", "--price", "8.00"]);
+    for d in &devices {
+        d.ok(&["join", &url, "--shop", "corner"]);
     }
-    let devices: Vec<&Path> = [first.path()].into_iter().chain(others.iter().map(|d| d.path())).collect();
-    // Every order each device acknowledged, with what became of it there.
-    let mut placed: Vec<Vec<String>> = vec![Vec::new(); 3];
+    // Every order each device acknowledged, with the time it was placed at.
+    let mut placed: Vec<Vec<(String, String)>> = vec![Vec::new(); 3];
     let cut_off = 2;
     let cut_from = rounds / 3;
     let cut_to = 2 * rounds / 3;
@@ -170,23 +233,26 @@ fn three_devices_converge_through_hub_restarts_kills_and_a_cut_off_till() {
             for _ in 0..=rng.below(3) {
                 // Ships and refunds go to any till's order (one this till may not have yet:
                 // refused, which is part of the game), so tills apart act on the same orders.
-                let all: Vec<&String> = placed.iter().flatten().collect();
+                let all: Vec<&String> = placed.iter().flatten().map(|(id, _)| id).collect();
                 let any = (!all.is_empty()).then(|| all[rng.below(all.len() as u64) as usize].clone());
-                match (rng.below(6), any, placed[i].last()) {
+                match (rng.below(7), any, placed[i].last()) {
                     (0, Some(id), _) => {
                         let tracking = format!("RM{round}{i}");
-                        let _ =
-                            countertop(d, &["order", "ship", &id, "--carrier", "Royal Mail", "--tracking", &tracking]);
+                        let _ = d.run(&["order", "ship", &id, "--carrier", "Royal Mail", "--tracking", &tracking]);
                     }
                     (1, Some(id), _) => {
-                        let _ = countertop(d, &["order", "refund", &id, "--amount", "5.00", "--reason", "chipped"]);
+                        let _ = d.run(&["order", "refund", &id, "--amount", "5.00", "--reason", "chipped"]);
                     }
                     // Only the till that took an order cancels it (two cancellations of one
                     // order are a known gap in the read models, see ARCHITECTURE.md).
-                    (2, _, Some(id)) => {
-                        let _ = countertop(d, &["order", "cancel", id, "--reason", "changed mind"]);
+                    (2, _, Some((id, _))) => {
+                        let _ = d.run(&["order", "cancel", id, "--reason", "changed mind"]);
                     }
-                    _ => placed[i].push(place(d, "MUG", 1 + rng.below(3) as u32)),
+                    (3, _, _) => {
+                        let name = format!("Enamel mug {round}{i}");
+                        let _ = d.run(&["product", "update", "MUG", "--name", &name]);
+                    }
+                    _ => placed[i].push(d.place("MUG", 1 + rng.below(3) as u32)),
                 }
             }
         }
@@ -196,25 +262,16 @@ fn three_devices_converge_through_hub_restarts_kills_and_a_cut_off_till() {
             }
             if rng.below(4) == 0 {
                 // A sync that runs, killed at a random moment.
-                let mut child = Command::new(env!("CARGO_BIN_EXE_countertop"))
-                    .arg("--data")
-                    .arg(d)
-                    .args(["sync", "run"])
-                    .stdout(Stdio::null())
-                    .stderr(Stdio::null())
-                    .spawn()
-                    .unwrap();
+                let mut child =
+                    d.command(&["sync", "run"]).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
                 std::thread::sleep(Duration::from_millis(50 + rng.below(600)));
                 let _ = child.kill();
                 let _ = child.wait();
             } else {
-                let run = countertop(d, &["sync", "once"]);
+                let run = d.run(&["sync", "once"]);
                 // With the hub up, a session may still give up on a hub that stopped
                 // answering (exit 4, to be tried again); with it down, it must.
                 let allowed: &[i32] = if hub_down { &[4] } else { &[0, 4] };
-                if !hub_down && run.status != 0 {
-                    eprintln!("PROBE round {round} device {i}: {}", run.stderr);
-                }
                 assert!(allowed.contains(&run.status), "round {round}, device {i}: {} {}", run.status, run.stderr);
             }
         }
@@ -224,11 +281,11 @@ fn three_devices_converge_through_hub_restarts_kills_and_a_cut_off_till() {
     }
     for _ in 0..2 {
         for d in &devices {
-            ok(d, &["sync", "once"]);
+            d.ok(&["sync", "once"]);
         }
     }
-    let pictures: Vec<_> = devices.iter().map(|d| picture(d)).collect();
-    let events: Vec<(u64, String)> = devices.iter().map(|d| verify_ok(d)).collect();
+    let pictures: Vec<_> = devices.iter().map(|d| picture(d.dir)).collect();
+    let events: Vec<(u64, String)> = devices.iter().map(|d| verify_ok(d.dir)).collect();
     assert!(
         events.iter().all(|e| *e == events[0]),
         "the same events and shared read-model digest everywhere: {events:?} (seed {seed})"
@@ -236,21 +293,38 @@ fn three_devices_converge_through_hub_restarts_kills_and_a_cut_off_till() {
     let conflicts: Vec<Vec<(Value, Value)>> = devices
         .iter()
         .map(|d| {
-            let listed = json(d, &["conflicts"]);
+            let listed = d.json(&["conflicts"]);
             listed["value"].as_array().unwrap().iter().map(|o| (o["id"].clone(), o["conflicts"].clone())).collect()
         })
         .collect();
     assert!(conflicts.iter().all(|c| *c == conflicts[0]), "the same conflicts everywhere: {conflicts:?} (seed {seed})");
     eprintln!("campaign (seed {seed}): {} orders with conflicts: {:?}", conflicts[0].len(), conflicts[0]);
+    let catalogs: Vec<Value> = devices.iter().map(|d| d.json(&["product", "list"])).collect();
+    assert!(catalogs.iter().all(|c| *c == catalogs[0]), "the same catalog everywhere: {catalogs:?} (seed {seed})");
     for p in &pictures[1..] {
         assert_eq!(p.0, pictures[0].0, "the same dashboard everywhere (seed {seed})");
         assert_eq!(p.1, pictures[0].1, "the same orders everywhere (seed {seed})");
     }
-    // Every acknowledged order is there exactly once, and nothing else.
-    let mut expected: Vec<String> = placed.concat();
+    // Every acknowledged order is there exactly once, and nothing else, at the time its till
+    // placed it (B's five hours ahead).
+    let mut expected: Vec<(String, String)> = placed.concat();
     expected.sort();
-    let ids: Vec<String> = pictures[0].1.iter().map(|o| o["id"].as_str().unwrap().to_owned()).collect();
-    assert_eq!(ids, expected, "seed {seed}");
+    let orders: Vec<(String, String)> = pictures[0]
+        .1
+        .iter()
+        .map(|o| (o["id"].as_str().unwrap().to_owned(), o["placed_at"].as_str().unwrap().to_owned()))
+        .collect();
+    assert_eq!(orders, expected, "seed {seed}");
+    let ahead = |id: &str| {
+        let at = chrono::DateTime::parse_from_rfc3339(&expected.iter().find(|(i, _)| i == id).unwrap().1).unwrap();
+        at.signed_duration_since(chrono::Utc::now()).num_minutes()
+    };
+    if let Some((id, _)) = placed[1].last() {
+        assert!(ahead(id) > 4 * 60, "{id} was placed on B's clock, five hours ahead");
+    }
+    if let Some((id, _)) = placed[0].last() {
+        assert!(ahead(id) < 5, "{id} was placed on A's clock, right");
+    }
 }
 
 #[test]
