@@ -33,6 +33,11 @@ const COMMANDS: &[&str] = &[
     "save_rejected_lines",
     "load_demo",
     "backup",
+    "sync_view",
+    "sync_join",
+    "sync_pause",
+    "conflicts",
+    "resolve_conflicts",
 ];
 
 fn main() {

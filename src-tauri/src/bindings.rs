@@ -9,7 +9,7 @@ mod tests {
     use countertop_core as core;
     use ts_rs::{Config, Dummy, TS};
 
-    use crate::{commands, error, forms, jobs};
+    use crate::{commands, error, forms, jobs, sync};
 
     const FILE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../ui/src/lib/bindings.ts");
 
@@ -123,6 +123,10 @@ mod tests {
             forms::StockAction,
             forms::DrawerForm,
             forms::CustomerForm,
+            // Several tills.
+            core::OriginTip,
+            sync::SyncView,
+            sync::JoinForm,
         );
         out.truncate(out.trim_end().len());
         out.push('\n');

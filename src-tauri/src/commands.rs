@@ -36,7 +36,7 @@ async fn blocking<T: Send + 'static>(
 /// Runs a command under the id the UI chose for this submission: pressing Enter twice (or a
 /// retry after a timeout) sends the same id, and the store answers the second with the first
 /// result instead of a second order.
-fn execute(opened: &Opened, command_id: String, command: Command) -> ApiResult<Outcome> {
+pub(crate) fn execute(opened: &Opened, command_id: String, command: Command) -> ApiResult<Outcome> {
     if command_id.trim().is_empty() {
         return Err(ApiError::new("internal", "internal error: the UI sent a command without an id; please report it"));
     }

@@ -3,6 +3,7 @@
 //! - `commands`: one Tauri command per thing the UI does; input conversion in `forms`.
 //! - `jobs`: imports and rebuilds in the background, and the status pump (Tauri events).
 //! - `shell`: the open shop.
+//! - `sync`: joining a shop on a hub, the sync thread, conflicts.
 
 #![cfg_attr(not(debug_assertions), windows_subsystem = "windows")]
 
@@ -13,6 +14,7 @@ mod error;
 mod forms;
 mod jobs;
 mod shell;
+mod sync;
 
 use std::path::PathBuf;
 
@@ -76,6 +78,11 @@ fn main() {
             commands::save_rejected_lines,
             commands::load_demo,
             commands::backup,
+            sync::sync_view,
+            sync::sync_join,
+            sync::sync_pause,
+            sync::conflicts,
+            sync::resolve_conflicts,
         ])
         .run(tauri::generate_context!());
     if let Err(e) = result {

@@ -7,6 +7,7 @@ use countertop_core::Countertop;
 
 use crate::error::{ApiError, ApiResult};
 use crate::jobs::Job;
+use crate::sync::SyncSlot;
 
 /// What the app holds: the open shop, or why it could not be opened (shown full-window).
 #[derive(Debug)]
@@ -22,13 +23,29 @@ pub struct Opened {
     job: Mutex<Option<Job>>,
     /// The CSV of every line the last import rejected, for "save as".
     pub last_rejected: Mutex<Option<PathBuf>>,
+    /// The sync thread, when the folder has joined a shop on a hub.
+    pub sync: SyncSlot,
 }
 
 impl Shell {
     pub fn open(dir: PathBuf) -> Shell {
         let opened = Countertop::open(&dir)
-            .map(|ct| Arc::new(Opened { ct, dir, job: Mutex::new(None), last_rejected: Mutex::new(None) }))
+            .map(|ct| {
+                Arc::new(Opened {
+                    ct,
+                    dir,
+                    job: Mutex::new(None),
+                    last_rejected: Mutex::new(None),
+                    sync: SyncSlot::default(),
+                })
+            })
             .map_err(ApiError::from);
+        if let Ok(opened) = &opened
+            && let Err(e) = opened.sync.start(opened)
+        {
+            // The shop works without the hub; Settings → Sync shows the problem.
+            eprintln!("countertop: sync did not start: {}", e.message);
+        }
         Shell { opened }
     }
 

@@ -3,7 +3,7 @@
 import { api, events, asApiError } from './backend'
 import { Latest } from './latest'
 import { useShopZone } from './format'
-import type { AppInfo, ApiError, Day, ImportFinished, ImportProgress, StatusEvent } from './types'
+import type { AppInfo, ApiError, Day, ImportFinished, ImportProgress, StatusEvent, SyncView } from './types'
 
 export type Screen = 'new-order' | 'orders' | 'dashboard' | 'cashup' | 'catalog' | 'customers' | 'settings' | 'system'
 
@@ -32,7 +32,10 @@ class AppState {
   projected = $state(0)
   /** Kept here, not in the Dashboard screen, so it is still the chosen one after a visit elsewhere. */
   dashboardRange = $state<DashboardRange>({ days: 30, anchor: null, from: '', to: '' })
+  /** This device and the shop's other tills (null before the first answer). */
+  sync = $state<SyncView | null>(null)
   private nextNotice = 1
+  private syncReplies = new Latest()
   private infoReplies = new Latest()
   private statusReplies = new Latest()
 
@@ -82,6 +85,13 @@ class AppState {
     // On error, nothing: the status event will come.
     // The command's answer says nothing of jobs (the events do): the job known so far stays.
     await this.statusReplies.ask(() => api.status(), (s) => (this.status = { ...s, job: this.status?.job ?? null }))
+    await this.refreshSync()
+    setInterval(() => void this.refreshSync(), 3000)
+  }
+
+  /** Asks the sync state again (every few seconds, and after a change in Settings). */
+  async refreshSync() {
+    await this.syncReplies.ask(() => api.syncView(), (v) => (this.sync = v), () => {})
   }
 
   go(screen: Screen) {

@@ -8,10 +8,11 @@ import type {
   SettingsForm, ShopForm, Status,
   AppInfo, ApiError, ReceiptFile, CashUp, DrawerForm, Receipt, StockAction, StockLevel, Customer, DashboardView, Day, DeadLetter, ImportFinished, ImportProgress, Order, OrderDetail,
   OrderFilter, OrderView, Outcome, Page, Period, Product, SearchHit, Stamped, StatusEvent, Verification,
+  JoinForm, SyncView,
 } from './types'
 
 // The forms' shapes are the shell's (generated with the rest); screens import them from here.
-export type { StockAction, CustomerForm, ExportKind, ImportFormat, OrderAction, OrderForm, ProductForm, SettingsForm, ShopForm }
+export type { JoinForm, SyncView, StockAction, CustomerForm, ExportKind, ImportFormat, OrderAction, OrderForm, ProductForm, SettingsForm, ShopForm }
 
 /** Turns whatever a command rejected with into the `{ code, message }` shape. */
 export function asApiError(e: unknown): ApiError {
@@ -93,6 +94,14 @@ export const api = {
   saveRejectedLines: () => call<string | null>('save_rejected_lines'),
   /** Asks where (a dialog the backend opens) and writes a checked backup; null when cancelled. */
   backup: () => call<Verification | null>('backup'),
+  /** This device, the hub and the other tills (for the badge and Settings → Sync). */
+  syncView: () => call<SyncView>('sync_view'),
+  /** Joins a shop on a hub (or starts this shop there), fetches it, and starts syncing. */
+  syncJoin: (form: JoinForm) => call<SyncView>('sync_join', { form }),
+  syncPause: (paused: boolean) => call<SyncView>('sync_pause', { paused }),
+  conflicts: () => call<Stamped<OrderView[]>>('conflicts'),
+  resolveConflicts: (commandId: string, order: string, note: string) =>
+    call<Outcome>('resolve_conflicts', { commandId, order, note }),
 }
 
 export const events = {

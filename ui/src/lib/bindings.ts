@@ -809,3 +809,73 @@ export type CustomerForm = {
  * Set when editing; `None` adds a customer with the next free number.
  */
 id: string | null, name: string, email: string | null, phone: string | null, country: string | null, };
+
+export type OriginTip = { device: string, till: string, 
+/**
+ * Its last event here (its sequence number; all before it are here too).
+ */
+seq: number, 
+/**
+ * That event's hash (hex).
+ */
+hash: string, 
+/**
+ * When that device recorded that event (its clock).
+ */
+recorded_at: string, 
+/**
+ * When it arrived here (this device's clock).
+ */
+received_at: string, };
+
+export type SyncView = { 
+/**
+ * The folder has joined a shop on a hub.
+ */
+joined: boolean, 
+/**
+ * This device's till code (`B`): its orders are numbered `B-1001`, …
+ */
+till: string | null, shop: string | null, 
+/**
+ * The hub and how this device signs in (never the secret).
+ */
+hub: string | null, paused: boolean, 
+/**
+ * The sync thread is connected to the hub now.
+ */
+connected: boolean, 
+/**
+ * Why the last attempt failed, while it does.
+ */
+problem: string | null, 
+/**
+ * This device's changes the hub has not acknowledged yet.
+ */
+waiting: number, 
+/**
+ * When everything was last sent and fetched.
+ */
+last_synced_at: string | null, 
+/**
+ * The other devices whose changes are here.
+ */
+devices: Array<OriginTip>, 
+/**
+ * Orders with conflicts to resolve.
+ */
+conflicts: number, };
+
+export type JoinForm = { 
+/**
+ * `nats://host:4222`.
+ */
+url: string, shop: string, 
+/**
+ * Start a new shop on the hub when there is none of that name.
+ */
+create: boolean, 
+/**
+ * Sign in with a user and password, or a token; all empty: no sign-in.
+ */
+user: string, password: string, token: string, };

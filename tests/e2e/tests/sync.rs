@@ -1,0 +1,144 @@
+//! Two tills in the real window: a new computer joins a shop from the first-start screen,
+//! the badge says it is connected, another till's orders show up while the app runs, and a
+//! conflict both tills made while apart is listed in Settings → Sync and resolved there.
+//!
+//! The hub is a real `nats-server` (Debian's package) on a free port; till A is the core and
+//! the sync crate driven directly, till B the app.
+
+use std::path::Path;
+
+use countertop_core::{AddProduct, Command, LineInput, OpenShop, PlaceOrder, RefundOrder, Request, WriteStore};
+use countertop_e2e::{App, Result, app_binary};
+use countertop_sync::{Credentials, Hub, LocalHub};
+use serde_json::json;
+
+fn till_a(dir: &Path, hub: &Hub) -> Result<WriteStore> {
+    let store = WriteStore::open(dir)?;
+    store.execute(Request::new(Command::OpenShop(OpenShop {
+        name: "Corner Shop".into(),
+        currency: "GBP".into(),
+        time_zone: "Europe/London".into(),
+        day_start: "00:00".into(),
+        prices_include_tax: true,
+        default_tax_rate: "0.2".parse()?,
+    })))?;
+    store.execute(Request::new(Command::AddProduct(AddProduct {
+        sku: "MUG".into(),
+        name: "Enamel mug".into(),
+        unit_price: "8.00".parse()?,
+        tax_rate: None,
+        image: None,
+    })))?;
+    tokio::task::block_in_place(|| countertop_sync::join(&store, dir, hub.clone(), false, &mut |_| {}))?;
+    Ok(store)
+}
+
+/// One round of sync for till A (the sync crate runs its own runtime: off this one).
+fn once(a: &WriteStore, shop: &Hub) -> Result<()> {
+    tokio::task::block_in_place(|| countertop_sync::sync_once(a, shop, &mut |_| {}))?;
+    Ok(())
+}
+
+fn mug_sale() -> Command {
+    Command::PlaceOrder(PlaceOrder {
+        order: None,
+        customer: None,
+        lines: vec![LineInput::Product { sku: "MUG".into(), quantity: 1, unit_price: None }],
+        discount: None,
+        note: None,
+        payment_method: Some("card".into()),
+        at: None,
+        payments: Vec::new(),
+        invoice: false,
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_till_joins_from_the_first_start_screen_and_resolves_a_conflict() -> Result<()> {
+    let Some(binary) = app_binary() else { return Ok(()) };
+    let hub = LocalHub::start()?;
+    let shop = Hub { url: hub.url(), shop: "corner".into(), credentials: Credentials::None };
+    let dir = tempfile::tempdir()?;
+    let a = till_a(&dir.path().join("till-a"), &shop)?;
+    a.execute(Request::new(mug_sale()))?; // A-1001
+    once(&a, &shop)?;
+
+    let b_dir = dir.path().join("till-b");
+    let app = App::launch(&binary, &b_dir).await?;
+    let result = two_tills(&app, &a, &shop).await;
+    if result.is_err() {
+        let _ = app.screenshot("failure-sync").await;
+    }
+    app.quit().await?;
+    result
+}
+
+async fn two_tills(app: &App, a: &WriteStore, shop: &Hub) -> Result<()> {
+    // First start: join instead of setting up a shop.
+    app.wait("[data-testid=setup-form]").await?;
+    app.click("[data-testid=setup-join] summary").await?;
+    app.set_value("[data-testid=sync-url]", &shop.url).await?;
+    app.set_value("[data-testid=sync-shop]", "corner").await?;
+    app.screenshot("11-sync-join").await?;
+    app.click("[data-testid=sync-join]").await?;
+    let badge = app.wait_text("[data-testid=sync-badge]", "the sync badge", |t| t.contains("connected")).await?;
+    assert!(badge.contains("Till B"), "{badge}");
+
+    // A's order came with the shop; one A takes now arrives while the app runs.
+    a.execute(Request::new(mug_sale()))?; // A-1002
+    once(a, shop)?;
+    app.click("[data-nav=orders]").await?;
+    app.wait_text("body", "A's new order in B's list", |t| t.contains("A-1002")).await?;
+
+    // Both tills refund A-1001 (8.00 paid) by 6.00: B while the hub has not brought A's yet.
+    app.invoke(
+        "order_action",
+        json!({
+            "commandId": "ui-b-refund",
+            "action": { "action": "refund", "order": "A-1001", "amount": "6.00", "reason": "chipped" }
+        }),
+    )
+    .await?;
+    a.execute(Request::new(Command::RefundOrder(RefundOrder {
+        order: "A-1001".into(),
+        amount: Some("6.00".parse()?),
+        lines: Vec::new(),
+        reason: "chipped".into(),
+        at: None,
+        tender: None,
+        restock: false,
+    })))?;
+    once(a, shop)?;
+    let badge = app
+        .wait_text("[data-testid=sync-badge]", "a conflict on the badge", |t| t.contains("1 conflict to resolve"))
+        .await?;
+    assert!(badge.contains("connected"), "{badge}");
+
+    app.click("[data-nav=settings]").await?;
+    app.wait_text("[data-testid=sync-devices]", "till A among the devices seen", |t| {
+        t.lines().any(|l| l.starts_with('A'))
+    })
+    .await?;
+    let listed = app.wait_text("[data-testid=sync-conflicts]", "the conflict listed", |t| t.contains("A-1001")).await?;
+    assert!(listed.contains("add up to more than was paid"), "{listed}");
+    app.run_js("document.querySelector('[data-testid=sync-panel]').scrollIntoView()").await?;
+    app.screenshot("12-sync-conflict").await?;
+    app.set_value("[data-testid=sync-note]", "customer brought 4.00 back").await?;
+    app.click("[data-testid=sync-resolve]").await?;
+    app.wait("[data-testid=sync-no-conflicts]").await?;
+
+    // Till A hears of the resolution.
+    let started = std::time::Instant::now();
+    loop {
+        once(a, shop)?;
+        let order = a.order_history("A-1001", None)?.ok_or("A-1001 is gone on till A")?.order;
+        if order.conflicts().is_empty() {
+            break;
+        }
+        if started.elapsed() > countertop_e2e::PATIENCE {
+            return Err(format!("till A still lists {:?}", order.conflicts()).into());
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    Ok(())
+}
