@@ -156,14 +156,16 @@ fn within<T: PartialEq>(all: &[T], known: &[T]) -> bool {
     })
 }
 
-/// The cancellation an order keeps when more than one arrives: the earliest (then by reason),
-/// whatever the arrival order, counting the others.
+/// The cancellation an order keeps when more than one arrives: the later (then by reason, then
+/// by what its till knew), whatever the arrival order, counting the others. The later, so that
+/// a device that gets it second moves the read models' dates forward, never back.
 pub(crate) fn cancelled(current: Option<Cancellation>, new: Cancellation) -> Cancellation {
     match current {
         None => new,
         Some(old) => {
             let repeated = old.repeated + new.repeated + 1;
-            let mut kept = if (new.at, &new.reason) < (old.at, &old.reason) { new } else { old };
+            let key = |c: &Cancellation| (c.at, c.reason.clone(), serde_json::to_string(&c.knew).ok());
+            let mut kept = if key(&new) > key(&old) { new } else { old };
             kept.repeated = repeated;
             kept
         }

@@ -204,7 +204,13 @@ impl<'txn> Tables<'txn> {
     /// Writes the days this batch changed; before the transaction commits.
     pub(crate) fn finish(&mut self) -> Result<(), crate::Error> {
         for (day, row) in self.batch.drain() {
-            self.days.insert(day_key(day), encode_row(&row)?.as_slice())?;
+            // A day back to nothing (a cancellation moved to another day) holds no row, as on a
+            // device that never had it.
+            if row == Row::default() {
+                self.days.remove(day_key(day))?;
+            } else {
+                self.days.insert(day_key(day), encode_row(&row)?.as_slice())?;
+            }
         }
         Ok(())
     }
@@ -234,6 +240,8 @@ impl<'txn> Tables<'txn> {
             Ok(given) => *sum = given,
             Err(e) => return Ok(Err(e)),
         }
+        // Taken out again to nothing (a cancellation another replaced): as if never given.
+        row.refunds.retain(|_, given| !given.is_zero());
         self.put(day, &row)?;
         Ok(Ok(()))
     }
@@ -306,7 +314,13 @@ impl<'txn> Tables<'txn> {
                     return Ok(Err(format!("cancelled order {} is not in the order view", e.order)));
                 };
                 if view.cancelled_before() {
-                    return Ok(Ok(()));
+                    // Two tills cancelled it: the sale left its day once; the money goes back on
+                    // the day of the cancellation kept, as much as that till knew was paid.
+                    let Some(old) = orders.replaced_cancellation() else { return Ok(Ok(())) };
+                    if let Err(e) = self.money_back(&view.as_known(old.knew.as_ref()), bucketing.day(old.at), -1)? {
+                        return Ok(Err(e));
+                    }
+                    return self.money_back(&view.as_known(e.knew.as_ref()), bucketing.day(e.at), 1);
                 }
                 let view = view.as_known(e.knew.as_ref());
                 // The sale leaves the day it was placed on; the money goes back on this one.
@@ -327,19 +341,24 @@ impl<'txn> Tables<'txn> {
                 }
                 row.tax.retain(|_, tax| !tax.is_zero());
                 self.put(placed, &row)?;
-                let day = bucketing.day(e.at);
-                let mut today = self.get(day)?;
-                today.cancelled += 1;
-                self.put(day, &today)?;
-                for (tender, amount) in kept_by_tender(&view) {
-                    if let Err(e) = self.give_back(day, tender, amount)? {
-                        return Ok(Err(e));
-                    }
-                }
-                Ok(Ok(()))
+                self.money_back(&view, bucketing.day(e.at), 1)
             }
             _ => Ok(Ok(())),
         }
+    }
+
+    /// A cancellation on `day`: counted there, and what each tender paid and did not have back
+    /// yet goes back (`sign` -1: taken out again, for a cancellation another replaced).
+    fn money_back(&mut self, view: &OrderView, day: NaiveDate, sign: i64) -> Result<Apply, crate::Error> {
+        let mut row = self.get(day)?;
+        row.cancelled += sign;
+        self.put(day, &row)?;
+        for (tender, amount) in kept_by_tender(view) {
+            if let Err(e) = self.give_back(day, tender, amount * Decimal::from(sign))? {
+                return Ok(Err(e));
+            }
+        }
+        Ok(Ok(()))
     }
 
     fn main_tender(&self, orders: &orders::Tables<'_>, order: &str) -> Result<Tender, crate::Error> {

@@ -85,6 +85,18 @@ impl<'txn> Tables<'txn> {
                     return Ok(Err(format!("cancelled order {} is not in the order view", e.order)));
                 };
                 if view.cancelled_before() {
+                    // Two tills cancelled it: the reversal follows the cancellation kept.
+                    let (Some(old), Some(c)) = (orders.replaced_cancellation(), &view.customer) else {
+                        return Ok(Ok(()));
+                    };
+                    let (was, now) =
+                        (view.as_known(old.knew.as_ref()).refunded, view.as_known(e.knew.as_ref()).refunded);
+                    let mut stats = self.get(&c.id)?;
+                    match add_money(stats.lifetime_value, now - was, "the customer's lifetime value") {
+                        Ok(value) => stats.lifetime_value = value,
+                        Err(e) => return Ok(Err(e)),
+                    }
+                    self.put(&c.id, &stats)?;
                     return Ok(Ok(()));
                 }
                 let view = view.as_known(e.knew.as_ref());

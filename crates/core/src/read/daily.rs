@@ -163,6 +163,16 @@ impl<'txn> Tables<'txn> {
                     return Ok(Err(format!("cancelled order {} is not in the order view", e.order)));
                 };
                 if view.cancelled_before() {
+                    // Two tills cancelled it: the reversal follows the cancellation kept.
+                    let Some(old) = orders.replaced_cancellation() else { return Ok(Ok(())) };
+                    let (was, now) =
+                        (view.as_known(old.knew.as_ref()).refunded, view.as_known(e.knew.as_ref()).refunded);
+                    let mut stats = self.get(view.business_day)?;
+                    match add_money(stats.gross, now - was, "the day's takings") {
+                        Ok(gross) => stats.gross = gross,
+                        Err(e) => return Ok(Err(e)),
+                    }
+                    self.put(&stats)?;
                     return Ok(Ok(()));
                 }
                 let view = view.as_known(e.knew.as_ref());

@@ -221,7 +221,8 @@ impl OrderView {
     }
 
     /// Whether a cancellation of this order was already folded in before the one being
-    /// folded now (two tills cancelled it while apart): the read models reverse the sale once.
+    /// folded now (two tills cancelled it while apart): the read models reverse the sale once,
+    /// as the cancellation kept ([`crate::domain::cancelled`]: the earlier) says.
     pub(crate) fn cancelled_before(&self) -> bool {
         self.cancellation.as_ref().is_some_and(|c| c.repeated > 0)
     }
@@ -259,6 +260,10 @@ pub(crate) struct Tables<'txn> {
     /// this one and by the search index, and each written once by [`Tables::finish`] (a view
     /// is compressed JSON; decoding it again for every reader cost a seventh of a rebuild).
     batch: HashMap<String, OrderView>,
+    /// While an `order.cancelled` is folded: the cancellation it displaced (two tills cancelled
+    /// the order while apart, and this one is the earlier). The read models after this one move
+    /// the reversal from it to the new one.
+    replaced: Option<Cancellation>,
     by_customer: Table<'txn, (&'static str, i64, &'static str), ()>,
     by_status: Table<'txn, (u8, i64, &'static str), ()>,
     by_day: Table<'txn, (i32, i64, &'static str), ()>,
@@ -271,6 +276,7 @@ impl<'txn> Tables<'txn> {
         Ok(Tables {
             views: txn.open_table(VIEWS)?,
             batch: HashMap::new(),
+            replaced: None,
             by_customer: txn.open_table(BY_CUSTOMER)?,
             by_status: txn.open_table(BY_STATUS)?,
             by_day: txn.open_table(BY_DAY)?,
@@ -285,6 +291,11 @@ impl<'txn> Tables<'txn> {
             return Ok(Some(Cow::Borrowed(view)));
         }
         Ok(self.views.get(id)?.map(|v| decode_row(v.value())).transpose()?.map(Cow::Owned))
+    }
+
+    /// The cancellation the event being folded displaced, see [`Tables::replaced`].
+    pub(crate) fn replaced_cancellation(&self) -> Option<&Cancellation> {
+        self.replaced.as_ref()
     }
 
     /// An order's view as this batch has it so far, to change and [`Tables::put`] back.
@@ -322,6 +333,7 @@ impl<'txn> Tables<'txn> {
         directory: &directory::Tables<'_>,
     ) -> Result<Apply, crate::Error> {
         let event = &envelope.event;
+        self.replaced = None;
         match event {
             Event::OrderPlaced(e) => {
                 if self.view(&e.order)?.is_some() {
@@ -351,7 +363,13 @@ impl<'txn> Tables<'txn> {
                     )));
                 };
                 let (before, had_conflicts) = (view.status, !view.conflicts.is_empty());
+                let cancelled = view.cancellation.clone();
                 view.apply(envelope);
+                if let (Some(old), Some(kept)) = (cancelled, &view.cancellation)
+                    && (&old.at, &old.reason, &old.knew) != (&kept.at, &kept.reason, &kept.knew)
+                {
+                    self.replaced = Some(old);
+                }
                 let at = view.placed_at.timestamp_micros();
                 if before != view.status {
                     self.by_status.remove((status_key(before), at, view.id.as_str()))?;

@@ -322,15 +322,27 @@ impl<'txn> Tables<'txn> {
                 let Some(view) = orders.view(&e.order)? else {
                     return Ok(Err(format!("cancelled order {} is not in the order view", e.order)));
                 };
+                // What refunds by line already took off (on their own days) stays taken off.
+                let left = |known: &orders::OrderView, i: usize, l: &orders::LineView| {
+                    (
+                        i64::from(l.quantity.saturating_sub(refunded_units(&known.refunds, i))),
+                        l.total - refunded_revenue(known, i),
+                    )
+                };
                 if view.cancelled_before() {
-                    return Ok(Ok(()));
+                    // Two tills cancelled it: the reversal follows the cancellation kept.
+                    let Some(old) = orders.replaced_cancellation() else { return Ok(Ok(())) };
+                    let (was, now) = (view.as_known(old.knew.as_ref()), view.as_known(e.knew.as_ref()));
+                    let lines = view.lines.iter().enumerate().map(|(i, l)| {
+                        let ((was_units, was_revenue), (now_units, now_revenue)) = (left(&was, i, l), left(&now, i, l));
+                        (l.sku.as_deref(), l.name.as_str(), was_units - now_units, was_revenue - now_revenue)
+                    });
+                    return self.add(view.business_day, lines, None);
                 }
                 let view = view.as_known(e.knew.as_ref());
-                // What refunds by line already took off (on their own days) stays taken off.
                 let lines = view.lines.iter().enumerate().map(|(i, l)| {
-                    let units = l.quantity.saturating_sub(refunded_units(&view.refunds, i));
-                    let revenue = l.total - refunded_revenue(&view, i);
-                    (l.sku.as_deref(), l.name.as_str(), -i64::from(units), -revenue)
+                    let (units, revenue) = left(&view, i, l);
+                    (l.sku.as_deref(), l.name.as_str(), -units, -revenue)
                 });
                 self.add(view.business_day, lines, None)
             }

@@ -149,6 +149,25 @@ impl<'txn> Tables<'txn> {
         Ok(())
     }
 
+    /// Takes back the movements `why` of `sku` (a cancellation another replaced): `change`
+    /// to its level, and its rows in the movement list.
+    fn unmove(&mut self, sku: &str, change: i64, why: &str) -> Result<(), crate::Error> {
+        let mut level = self.get(sku)?;
+        level.on_hand = level.on_hand.saturating_add(change);
+        self.put(level);
+        let mut gone = Vec::new();
+        for entry in self.moves.range((sku, 0)..=(sku, u64::MAX))? {
+            let (key, row) = entry?;
+            if decode_row::<StockMove>(row.value())?.why == why {
+                gone.push(key.value().1);
+            }
+        }
+        for position in gone {
+            self.moves.remove((sku, position))?;
+        }
+        Ok(())
+    }
+
     fn put(&mut self, level: Level) {
         self.batch.insert(level.sku.clone(), level);
     }
@@ -187,25 +206,18 @@ impl<'txn> Tables<'txn> {
                 let Some(view) = orders.view(&e.order)? else {
                     return Ok(Err(format!("cancelled order {} is not in the order view", e.order)));
                 };
+                let why = format!("order {} cancelled", e.order);
                 if view.cancelled_before() {
-                    return Ok(Ok(()));
-                }
-                let view = view.as_known(e.knew.as_ref());
-                // What had not already come back on a restocking refund goes back now.
-                for (i, l) in view.lines.iter().enumerate() {
-                    let Some(sku) = &l.sku else { continue };
-                    let restocked: u32 = view
-                        .refunds
-                        .iter()
-                        .filter(|r| r.restock)
-                        .flat_map(|r| &r.lines)
-                        .filter(|b| b.line as usize == i)
-                        .map(|b| b.quantity)
-                        .sum();
-                    let back = i64::from(l.quantity.saturating_sub(restocked));
-                    if back > 0 {
-                        self.change(envelope, sku, back, e.at, Some(format!("order {} cancelled", e.order)))?;
+                    // Two tills cancelled it: the goods went back once, as the cancellation kept
+                    // (the later one) says; the displaced one's movements go.
+                    let Some(old) = orders.replaced_cancellation() else { return Ok(Ok(())) };
+                    for (sku, back) in goods_back(&view.as_known(old.knew.as_ref())) {
+                        self.unmove(sku, -back, &why)?;
                     }
+                }
+                // What had not already come back on a restocking refund goes back now.
+                for (sku, back) in goods_back(&view.as_known(e.knew.as_ref())) {
+                    self.change(envelope, sku, back, e.at, Some(why.clone()))?;
                 }
             }
             Event::ReturnRecorded(e) => {
@@ -249,6 +261,28 @@ impl<'txn> Tables<'txn> {
         }
         Ok(Ok(()))
     }
+}
+
+/// What a cancellation puts back on the shelf, by SKU: each line's units that had not come back
+/// on a restocking refund already (as the order view says).
+fn goods_back(view: &super::orders::OrderView) -> Vec<(&str, i64)> {
+    let mut back = Vec::new();
+    for (i, l) in view.lines.iter().enumerate() {
+        let Some(sku) = &l.sku else { continue };
+        let restocked: u32 = view
+            .refunds
+            .iter()
+            .filter(|r| r.restock)
+            .flat_map(|r| &r.lines)
+            .filter(|b| b.line as usize == i)
+            .map(|b| b.quantity)
+            .sum();
+        let units = i64::from(l.quantity.saturating_sub(restocked));
+        if units > 0 {
+            back.push((sku.as_str(), units));
+        }
+    }
+    back
 }
 
 /// Every product's stock, by SKU.
