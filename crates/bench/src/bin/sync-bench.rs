@@ -4,7 +4,8 @@
 //! one run), and the lag between three devices each taking orders at a steady rate.
 //!
 //! ```text
-//! cargo run --release -p countertop-bench --bin sync-bench -- [--orders 20000] [--rate 100] [--seconds 10] [--quick]
+//! cargo run --release -p countertop-bench --bin sync-bench -- [--orders 20000] [--rate 100] [--seconds 10]
+//!     [--entries 600] [--warmup-ms 300] [--quick]
 //! ```
 
 #![allow(clippy::unwrap_used, clippy::expect_used, reason = "a benchmark fails loudly")]
@@ -58,7 +59,11 @@ fn main() {
     let orders = arg(&args, "--orders", if quick { 200 } else { 20_000 });
     let rate = arg(&args, "--rate", 100);
     let seconds = arg(&args, "--seconds", if quick { 1 } else { 10 });
-    let entries = if quick { 20 } else { 600 };
+    // Orders placed for the entry comparison with sync off, and as many with it running.
+    let entries = arg(&args, "--entries", if quick { 20 } else { 600 });
+    // How long each block waits after starting (or stopping) the sync loop before placing
+    // orders: the loop's start (connecting, finding where to send from) is not order entry.
+    let warmup_ms = arg(&args, "--warmup-ms", 300);
     let hub_server = LocalHub::start().expect("a hub of its own");
     let url = hub_server.url();
 
@@ -123,7 +128,7 @@ fn main() {
     let mut i = 0;
     for block in 0..6 {
         let syncer = (block % 2 == 1).then(|| Syncer::start(a.clone(), hub(&url)).unwrap());
-        std::thread::sleep(Duration::from_millis(300));
+        std::thread::sleep(Duration::from_millis(warmup_ms));
         for _ in 0..entries / 3 {
             let t = Instant::now();
             a.execute(Request::new(order(i))).unwrap();
