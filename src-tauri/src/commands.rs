@@ -23,7 +23,7 @@ use crate::jobs::{self, Job};
 use crate::shell::{Opened, Shell};
 
 /// Runs `f` on the blocking pool: the UI thread and the async runtime never wait on disk.
-async fn blocking<T: Send + 'static>(
+pub(crate) async fn blocking<T: Send + 'static>(
     shell: State<'_, Shell>,
     f: impl FnOnce(Arc<Opened>) -> ApiResult<T> + Send + 'static,
 ) -> ApiResult<T> {

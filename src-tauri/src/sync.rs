@@ -12,6 +12,7 @@ use countertop_sync::{Credentials, Hub, SyncError, Syncer, config};
 use serde::{Deserialize, Serialize};
 use tauri::State;
 
+use crate::commands::blocking;
 use crate::error::{ApiError, ApiResult};
 use crate::shell::{Opened, Shell};
 
@@ -140,19 +141,9 @@ impl JoinForm {
     }
 }
 
-async fn blocking<T: Send + 'static>(
-    shell: State<'_, Shell>,
-    f: impl FnOnce(&Opened) -> ApiResult<T> + Send + 'static,
-) -> ApiResult<T> {
-    let opened = shell.opened()?;
-    tauri::async_runtime::spawn_blocking(move || f(&opened)).await.map_err(|e| {
-        ApiError::new("internal", format!("internal error: a background task failed ({e}); please report it"))
-    })?
-}
-
 #[tauri::command]
 pub async fn sync_view(shell: State<'_, Shell>) -> ApiResult<SyncView> {
-    blocking(shell, view).await
+    blocking(shell, |opened| view(&opened)).await
 }
 
 /// Joins a shop on a hub (or starts this shop there), fetches what it has, and starts syncing.
@@ -168,8 +159,8 @@ pub async fn sync_join(shell: State<'_, Shell>, form: JoinForm) -> ApiResult<Syn
             scope.spawn(|| countertop_sync::join(opened.ct.write(), &opened.dir, hub, create, &mut |_| {})).join()
         })
         .map_err(|_| ApiError::new("bug", "joining the shop stopped on a bug in Countertop; please report it"))??;
-        opened.sync.start(opened)?;
-        view(opened)
+        opened.sync.start(&opened)?;
+        view(&opened)
     })
     .await
 }
@@ -182,9 +173,9 @@ pub async fn sync_pause(shell: State<'_, Shell>, paused: bool) -> ApiResult<Sync
         if paused {
             opened.sync.stop();
         } else {
-            opened.sync.start(opened)?;
+            opened.sync.start(&opened)?;
         }
-        view(opened)
+        view(&opened)
     })
     .await
 }
@@ -203,7 +194,7 @@ pub async fn resolve_conflicts(
 ) -> ApiResult<Outcome> {
     blocking(shell, move |opened| {
         crate::commands::execute(
-            opened,
+            &opened,
             command_id,
             Command::ResolveConflicts(ResolveConflicts { order, note, at: None }),
         )
