@@ -510,16 +510,17 @@ async fn fetch(
 /// Stores what came (other devices' events; this device's own come back too and are
 /// skipped) in one transaction, then acknowledges it; returns how many messages that was.
 ///
-/// With `echoes_recorded` (the sync loop), a batch of this till's own events only is not
-/// recorded when the last record is under [`MARK_EVERY`] old: each record is a write-store
-/// commit that order entry would queue behind, once per order taken. One left unrecorded is
-/// fetched again next time and skipped.
+/// With `echoes` (the sync loop), a batch of this till's own events only is not recorded when
+/// the last record is under [`MARK_EVERY`] old: each record is a write-store commit that order
+/// entry would queue behind, once per order taken. It is left in [`Unrecorded::echoes`], for
+/// the loop to record when idle or stopping; one lost in a crash is fetched again next time
+/// and skipped.
 async fn take(
     messages: Vec<jetstream::Message>,
     store: &WriteStore,
     identity: &Identity,
     report: &mut Report,
-    echoes_recorded: Option<&mut Instant>,
+    echoes: Option<(&mut Instant, &Mutex<Unrecorded>)>,
 ) -> Result<usize, SyncError> {
     let Some(last) = messages.last() else { return Ok(0) };
     let mut incoming = Vec::with_capacity(messages.len());
@@ -533,12 +534,13 @@ async fn take(
             incoming.push(parse(message, origin, through)?);
         }
     }
-    if let Some(recorded) = echoes_recorded {
-        if incoming.is_empty() && recorded.elapsed() < MARK_EVERY {
-            last.ack().await.map_err(hub_error)?;
-            return Ok(messages.len());
-        }
-        *recorded = Instant::now();
+    if let Some((recorded, unrecorded)) = &echoes
+        && incoming.is_empty()
+        && recorded.elapsed() < MARK_EVERY
+    {
+        last.ack().await.map_err(hub_error)?;
+        lock(unrecorded).echoes = Some(through);
+        return Ok(messages.len());
     }
     let arrivals = blocking({
         let store = store.clone();
@@ -552,9 +554,43 @@ async fn take(
             Arrival::Refused(why) => return Err(SyncError::Refused(why)),
         }
     }
+    if let Some((recorded, unrecorded)) = echoes {
+        *recorded = Instant::now();
+        lock(unrecorded).echoes = None;
+    }
     // Acknowledges everything up to it (`AckPolicy::All`); the store has it all.
     last.ack().await.map_err(hub_error)?;
     Ok(messages.len())
+}
+
+/// What the sync loop saw acknowledged and has not recorded yet (while orders keep coming it
+/// records at most every [`MARK_EVERY`]). It is recorded after [`MARK_IDLE`] without any, and
+/// when the loop stops: a device whose store stands where its consumer on the hub does keeps
+/// that consumer, where making one afresh costs the hub seconds on a big shop.
+#[derive(Debug, Default)]
+struct Unrecorded {
+    /// How far the hub has acknowledged this till's events.
+    outbox: Option<OutboxMark>,
+    /// The hub sequence through which everything fetched was this till's own echoes, acked.
+    echoes: Option<u64>,
+}
+
+impl Unrecorded {
+    /// Records what waits (called with no session running, or from the loop itself).
+    fn record(this: &Mutex<Unrecorded>, store: &WriteStore) -> Result<(), countertop_core::Error> {
+        let left = std::mem::take(&mut *lock(this));
+        if let Some(mark) = left.outbox {
+            store.acknowledged(mark)?;
+        }
+        if let Some(through) = left.echoes {
+            store.receive(Vec::new(), through)?;
+        }
+        Ok(())
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 fn parse(message: &jetstream::Message, origin: String, hub_seq: u64) -> Result<Incoming, SyncError> {
@@ -594,6 +630,7 @@ impl Syncer {
         let identity = store.identity()?.ok_or(SyncError::NotJoined)?;
         let status = Arc::new(Mutex::new(Status::default()));
         let stop = Arc::new(tokio::sync::Notify::new());
+        let unrecorded = Arc::new(Mutex::new(Unrecorded::default()));
         let rt = runtime()?;
         let thread = std::thread::Builder::new()
             .name("countertop-sync".into())
@@ -603,10 +640,14 @@ impl Syncer {
                 move || {
                     rt.block_on(async {
                         tokio::select! {
-                            () = run(&store, &identity, &hub, &status) => {}
+                            () = run(&store, &identity, &hub, &status, &unrecorded) => {}
                             () = stop.notified() => {}
                         }
                     });
+                    // Stopped (the app closing, sync paused): what the hub acknowledged is
+                    // recorded now, so the next start finds the store where its consumer is.
+                    // A store already closed is no harm: it is only sent or skipped again.
+                    let _ = Unrecorded::record(&unrecorded, &store);
                 }
             })
             .map_err(|e| SyncError::Input(format!("cannot start the sync thread: {e}")))?;
@@ -627,7 +668,13 @@ impl Drop for Syncer {
     }
 }
 
-async fn run(store: &WriteStore, identity: &Identity, hub: &Hub, status: &Mutex<Status>) {
+async fn run(
+    store: &WriteStore,
+    identity: &Identity,
+    hub: &Hub,
+    status: &Mutex<Status>,
+    unrecorded: &Mutex<Unrecorded>,
+) {
     let update = |f: &mut dyn FnMut(&mut Status)| f(&mut status.lock().unwrap_or_else(PoisonError::into_inner));
     let mut backoff = Duration::from_millis(500);
     loop {
@@ -658,12 +705,19 @@ async fn run(store: &WriteStore, identity: &Identity, hub: &Hub, status: &Mutex<
                     send(&js, store, identity, &mut cursor, &mut report, false).await?;
                     update(&mut |s| s.sent += report.sent);
                     let head = head.clone();
+                    if cursor.seq > recorded.0.seq {
+                        lock(unrecorded).outbox = Some(cursor);
+                    }
                     let moved = tokio::task::spawn_blocking(move || head.wait_past(seen, MARK_IDLE) > seen)
                         .await
                         .map_err(|e| SyncError::Input(format!("a sync task failed: {e}")))?;
                     if cursor.seq > recorded.0.seq && (!moved || recorded.1.elapsed() >= MARK_EVERY) {
                         acknowledge(store, cursor).await?;
                         recorded = (cursor, Instant::now());
+                        let mut left = lock(unrecorded);
+                        if left.outbox.is_some_and(|mark| mark.seq <= cursor.seq) {
+                            left.outbox = None;
+                        }
                     }
                 }
                 #[allow(unreachable_code, reason = "the loop ends only with an error")]
@@ -682,7 +736,30 @@ async fn run(store: &WriteStore, identity: &Identity, hub: &Hub, status: &Mutex<
                 update(&mut |s| s.last_synced_at = Some(Utc::now()));
                 let mut echoes_recorded = Instant::now();
                 loop {
-                    let Some(first) = messages.next().await else {
+                    // Echoes acked but not recorded are recorded after a quiet `MARK_IDLE`.
+                    let waiting = lock(unrecorded).echoes.is_some();
+                    let next = if waiting {
+                        match tokio::time::timeout(MARK_IDLE, messages.next()).await {
+                            Ok(next) => next,
+                            Err(_) => {
+                                // Taken before the await: the lock is never held across one
+                                // (this runtime has one thread, and sending takes it too).
+                                let left = lock(unrecorded).echoes.take();
+                                if let Some(through) = left {
+                                    blocking({
+                                        let store = store.clone();
+                                        move || store.receive(Vec::new(), through)
+                                    })
+                                    .await?;
+                                    echoes_recorded = Instant::now();
+                                }
+                                continue;
+                            }
+                        }
+                    } else {
+                        messages.next().await
+                    };
+                    let Some(first) = next else {
                         return Err(SyncError::Hub("the hub ended this device's consumer".into()));
                     };
                     let mut got = vec![first.map_err(hub_error)?];
@@ -692,7 +769,7 @@ async fn run(store: &WriteStore, identity: &Identity, hub: &Hub, status: &Mutex<
                         got.push(next.map_err(hub_error)?);
                     }
                     let mut report = Report::default();
-                    take(got, store, identity, &mut report, Some(&mut echoes_recorded)).await?;
+                    take(got, store, identity, &mut report, Some((&mut echoes_recorded, unrecorded))).await?;
                     update(&mut |s| {
                         s.received += report.received;
                         if report.pending == 0 {

@@ -31,8 +31,18 @@ fn nats_server() -> io::Result<PathBuf> {
 impl LocalHub {
     /// Starts one and waits until it takes connections.
     pub fn start() -> io::Result<LocalHub> {
+        LocalHub::start_with(tempfile::tempdir()?)
+    }
+
+    /// Starts one with its store in a new folder under `parent` (the benchmarks put it on
+    /// another disk, or in memory, as a hub on another machine would be).
+    pub fn start_in(parent: &Path) -> io::Result<LocalHub> {
+        LocalHub::start_with(tempfile::tempdir_in(parent)?)
+    }
+
+    fn start_with(store: tempfile::TempDir) -> io::Result<LocalHub> {
         let port = TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
-        let mut hub = LocalHub { child: None, port, store: tempfile::tempdir()? };
+        let mut hub = LocalHub { child: None, port, store };
         hub.restart()?;
         Ok(hub)
     }

@@ -101,3 +101,100 @@ fn orders_taken_while_both_tills_sync_arrive_and_survive_a_hub_restart() {
         assert_eq!(store.verify().unwrap().first_bad, None);
     }
 }
+
+/// The consumer `device-ID` on the hub: (when it was made, its ack floor, the stream's last
+/// sequence), asked with a client of the test's own.
+fn consumer_on_hub(url: &str, device: &str) -> (String, u64, u64) {
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    rt.block_on(async {
+        let client = async_nats::connect(url).await.unwrap();
+        let js = async_nats::jetstream::new(client);
+        let mut stream = js.get_stream("countertop-corner").await.unwrap();
+        let last = stream.info().await.unwrap().state.last_sequence;
+        let consumer: async_nats::jetstream::consumer::PullConsumer =
+            stream.get_consumer(&format!("device-{device}")).await.unwrap();
+        let info = consumer.cached_info();
+        (info.created.to_string(), info.ack_floor.stream_sequence, last)
+    })
+}
+
+#[test]
+fn a_till_at_rest_or_stopped_records_where_it_stands_and_keeps_its_consumer() {
+    let local = LocalHub::start().unwrap();
+    let url = local.url();
+    let dir = tempfile::tempdir().unwrap();
+    let a = WriteStore::open(dir.path()).unwrap();
+    a.execute(Request::new(Command::OpenShop(OpenShop {
+        name: "Corner".into(),
+        currency: "GBP".into(),
+        time_zone: "Europe/London".into(),
+        day_start: "04:00".into(),
+        prices_include_tax: true,
+        default_tax_rate: Decimal::new(2, 1),
+    })))
+    .unwrap();
+    a.execute(Request::new(Command::AddProduct(AddProduct {
+        sku: "MUG".into(),
+        name: "Mug".into(),
+        unit_price: MoneyInput::new(Decimal::new(800, 2)),
+        tax_rate: None,
+        image: None,
+    })))
+    .unwrap();
+    countertop_sync::join(&a, dir.path(), hub(&url), true, &mut |_| {}).unwrap();
+    let device = a.identity().unwrap().unwrap().device;
+    let (made, ..) = consumer_on_hub(&url, &device);
+
+    // A burst of orders, then a rest: within a few seconds (well under the 10 s a busy loop
+    // waits between records) the store says everything was sent and came back.
+    let syncer = Syncer::start(a.clone(), hub(&url)).unwrap();
+    for _ in 0..5 {
+        place(&a);
+    }
+    let started = Instant::now();
+    loop {
+        let (_, acked, last) = consumer_on_hub(&url, &device);
+        let state = a.sync_state().unwrap();
+        if state.waiting == 0 && state.hub_seq == last && acked == last {
+            break;
+        }
+        assert!(started.elapsed() < Duration::from_secs(6), "still not recorded at rest: {state:?}, hub at {last}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+
+    // Another burst, and the loop stops as soon as the hub has taken it and its echoes are
+    // acked: stopping records it.
+    for _ in 0..5 {
+        place(&a);
+    }
+    let own = a.sync_state().unwrap().own_events;
+    let started = Instant::now();
+    loop {
+        let (_, acked, last) = consumer_on_hub(&url, &device);
+        if last >= own && acked == last {
+            break;
+        }
+        assert!(started.elapsed() < Duration::from_secs(10), "the hub did not take the burst");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    drop(syncer);
+    let state = a.sync_state().unwrap();
+    let (_, _, last) = consumer_on_hub(&url, &device);
+    assert_eq!((state.waiting, state.hub_seq), (0, last), "{state:?}");
+
+    // Started again, it goes on with the same consumer (not one made afresh).
+    let syncer = Syncer::start(a.clone(), hub(&url)).unwrap();
+    let started = Instant::now();
+    while !syncer.status().connected {
+        assert!(started.elapsed() < Duration::from_secs(10), "did not connect again");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    place(&a);
+    let own = a.sync_state().unwrap().own_events;
+    while consumer_on_hub(&url, &device).2 < own {
+        assert!(started.elapsed() < Duration::from_secs(10), "the order after the restart was not sent");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    drop(syncer);
+    assert_eq!(consumer_on_hub(&url, &device).0, made, "the consumer was made afresh");
+}

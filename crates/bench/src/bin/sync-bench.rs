@@ -5,7 +5,7 @@
 //!
 //! ```text
 //! cargo run --release -p countertop-bench --bin sync-bench -- [--orders 20000] [--rate 100] [--seconds 10]
-//!     [--entries 600] [--warmup-ms 300] [--quick]
+//!     [--entries 600] [--blocks 20] [--warmup-ms 300] [--hub-in DIR] [--control] [--quick]
 //! ```
 
 #![allow(clippy::unwrap_used, clippy::expect_used, reason = "a benchmark fails loudly")]
@@ -64,7 +64,13 @@ fn main() {
     // How long each block waits after starting (or stopping) the sync loop before placing
     // orders: the loop's start (connecting, finding where to send from) is not order entry.
     let warmup_ms = arg(&args, "--warmup-ms", 300);
-    let hub_server = LocalHub::start().expect("a hub of its own");
+    // `--hub-in DIR`: the hub's store under DIR (e.g. /dev/shm), standing for a hub on another
+    // machine, whose disk the tills' fsyncs do not share; by default it is on the tills' disk.
+    let hub_server = match args.iter().position(|a| a == "--hub-in").and_then(|i| args.get(i + 1)) {
+        Some(dir) => LocalHub::start_in(std::path::Path::new(dir)),
+        None => LocalHub::start(),
+    }
+    .expect("a hub of its own");
     let url = hub_server.url();
 
     // Device A: a shop with `orders` orders (each order is one event).
@@ -124,16 +130,23 @@ fn main() {
 
     // Order entry on A, its sync loop off and running (sending each order as it is taken), in
     // alternating blocks.
+    // Many short blocks, so that the machine's slower and busier minutes (it is shared) fall on
+    // both sides alike.
     let (mut off, mut on) = (Vec::new(), Vec::new());
     let mut i = 0;
-    for block in 0..6 {
-        let syncer = (block % 2 == 1).then(|| Syncer::start(a.clone(), hub(&url)).unwrap());
+    // `--control`: the "running" blocks with sync off as well, to see how far the ratio moves
+    // by the machine's noise alone.
+    let control = args.iter().any(|a| a == "--control");
+    let blocks = arg(&args, "--blocks", if quick { 2 } else { 20 }).max(2) / 2 * 2;
+    for block in 0..blocks {
+        let syncing = block % 2 == 1;
+        let syncer = (syncing && !control).then(|| Syncer::start(a.clone(), hub(&url)).unwrap());
         std::thread::sleep(Duration::from_millis(warmup_ms));
-        for _ in 0..entries / 3 {
+        for _ in 0..entries / (blocks / 2) {
             let t = Instant::now();
             a.execute(Request::new(order(i))).unwrap();
             let ms = t.elapsed().as_secs_f64() * 1000.0;
-            if syncer.is_some() {
+            if syncing {
                 on.push(ms)
             } else {
                 off.push(ms)
@@ -145,9 +158,10 @@ fn main() {
     }
     let (off50, off99) = percentiles(&mut off);
     let (on50, on99) = percentiles(&mut on);
-    println!("order entry, sync off         p50 {off50:.2} ms  p99 {off99:.2} ms  ({} orders)", off.len());
-    println!("order entry, sync running     p50 {on50:.2} ms  p99 {on99:.2} ms  ({} orders)", on.len());
-    println!("ratio on/off                  p50 {:.2}x  p99 {:.2}x", on50 / off50, on99 / off99);
+    let running = if control { "sync off, control" } else { "sync running" };
+    println!("order entry, sync off           p50 {off50:.2} ms  p99 {off99:.2} ms  ({} orders)", off.len());
+    println!("order entry, {running:<17}  p50 {on50:.2} ms  p99 {on99:.2} ms  ({} orders)", on.len());
+    println!("ratio on/off                    p50 {:.2}x  p99 {:.2}x", on50 / off50, on99 / off99);
 
     // Convergence: three devices, each taking `rate` orders/s for `seconds` s, all syncing.
     let c_dir = tempfile::tempdir().unwrap();
