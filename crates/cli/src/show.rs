@@ -580,7 +580,14 @@ impl Printer {
             say!("Nothing found.");
         }
         for hit in &p.items {
-            say!("{:<8}  {:<12}  {}  —  {}", format!("{:?}", hit.kind).to_lowercase(), hit.id, hit.title, hit.subtitle);
+            // An order: "2011-12-09 · Shipped · 123.45".
+            let about =
+                [hit.day.as_deref(), Some(hit.subtitle.as_str()).filter(|s| !s.is_empty()), hit.total.as_deref()]
+                    .into_iter()
+                    .flatten()
+                    .collect::<Vec<_>>()
+                    .join(" · ");
+            say!("{:<8}  {:<12}  {}  —  {about}", format!("{:?}", hit.kind).to_lowercase(), hit.id, hit.title);
         }
         say!("({} found; {})", p.total, Self::freshness(page));
     }

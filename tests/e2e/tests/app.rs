@@ -285,6 +285,20 @@ async fn day(app: &App, dir: &Path) -> Result<()> {
     app.keys(&format!("{CONTROL}k{NULL_KEY}")).await?;
     app.type_into("[data-testid=search-input]", "RM123456789GB").await?;
     app.wait("[data-testid=search-results] [data-kind=order][data-id=\"1001\"]").await?;
+    // Its day and total as the shop writes them (a GBP shop in London: 28/11/2026, £).
+    app.wait_text(
+        "[data-testid=search-results] [data-kind=order][data-id=\"1001\"] .sub",
+        "write the order's day, status and total the shop's way",
+        |t| {
+            let parts: Vec<&str> = t.split(" · ").collect();
+            parts.len() == 3
+                && parts[0].len() == 10
+                && parts[0].char_indices().all(|(i, c)| if i == 2 || i == 5 { c == '/' } else { c.is_ascii_digit() })
+                && parts[1] == "Shipped"
+                && parts[2].starts_with('£')
+        },
+    )
+    .await?;
     app.screenshot("04-search").await?;
     // A product's exact name: the product first, under its heading, then the orders with it.
     app.set_value("[data-testid=search-input]", "enamel MUG").await?;
@@ -612,8 +626,10 @@ async fn day(app: &App, dir: &Path) -> Result<()> {
         |v| v.as_str().is_some_and(|t| t.contains(',')),
     )
     .await?;
-    // Each word typed, timed in the page from the input to the next frame after the count
-    // changes. Printed, not asserted (timings belong to benchmarks); BENCHMARKS.md quotes it.
+    // Each word typed, timed in the page: from the input to the next animation frame (the list
+    // has changed by then: null if not), and to that frame painted (a message posted from the
+    // frame's callback runs once it is rendered, as web-vitals measures the next paint).
+    // Printed, not asserted (timings belong to benchmarks); BENCHMARKS.md quotes it.
     let typed = app
         .client
         .execute_async(
@@ -622,12 +638,15 @@ async fn day(app: &App, dir: &Path) -> Result<()> {
              const words = ['heart', 'heart holder', 'white', 'white hanging', 'lantern']; let i = 0; \
              const next = () => { if (i === words.length) return done(times); const before = count.innerText; \
                const t0 = performance.now(); input.value = words[i++]; input.dispatchEvent(new Event('input', { bubbles: true })); \
-               const wait = () => count.innerText !== before ? requestAnimationFrame(() => { times.push(performance.now() - t0); setTimeout(next, 50) }) \
-                 : (performance.now() - t0 > 5000 ? (times.push(null), setTimeout(next, 50)) : requestAnimationFrame(wait)); wait(); }; next();",
+               requestAnimationFrame(() => { const changed = count.innerText !== before ? Math.round(performance.now() - t0) : null; \
+                 const c = new MessageChannel(); c.port1.onmessage = () => { times.push([changed, Math.round(performance.now() - t0)]); setTimeout(next, 100) }; \
+                 c.port2.postMessage(0) }) }; next();",
             vec![],
         )
         .await?;
-    eprintln!("e2e: catalog filter, input to the frame showing it, ms per word typed: {typed}");
+    eprintln!(
+        "e2e: catalog filter, ms per word typed from the input to [the list changed, the frame painted]: {typed}"
+    );
 
     // --- The import marked postage as not goods: in the catalog, and out of the best sellers. ---
     app.set_value("[data-testid=products-filter]", "POSTAGE").await?;

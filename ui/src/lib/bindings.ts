@@ -307,7 +307,19 @@ export type SearchHit = { kind: SearchKind,
 /**
  * Order number, customer id or SKU.
  */
-id: string, title: string, subtitle: string, score: number, };
+id: string, title: string, 
+/**
+ * In words: an order's status, a customer's email and country, a product's SKU.
+ */
+subtitle: string, 
+/**
+ * An order's business day (`YYYY-MM-DD`), for the reader to write the shop's way.
+ */
+day: string | null, 
+/**
+ * An order's total, an exact decimal in the shop's currency.
+ */
+total: string | null, score: number, };
 
 export type Kpis = { 
 /**

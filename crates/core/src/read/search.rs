@@ -46,7 +46,7 @@ use crate::domain::OrderStatus;
 
 const POINTER: &str = "CURRENT";
 /// Changes when the schema or what goes into documents changes; a mismatch rebuilds the index.
-const SEARCH_FINGERPRINT: &str = "search@3";
+const SEARCH_FINGERPRINT: &str = "search@4";
 const WRITER_MEMORY: usize = 15_000_000;
 /// Below this many exact matches, a search also looks for typos and prefixes.
 const WIDEN_BELOW: usize = 20;
@@ -114,7 +114,12 @@ pub struct SearchHit {
     /// Order number, customer id or SKU.
     pub id: String,
     pub title: String,
+    /// In words: an order's status, a customer's email and country, a product's SKU.
     pub subtitle: String,
+    /// An order's business day (`YYYY-MM-DD`), for the reader to write the shop's way.
+    pub day: Option<String>,
+    /// An order's total, an exact decimal in the shop's currency.
+    pub total: Option<String>,
     pub score: f32,
 }
 
@@ -138,6 +143,8 @@ struct Fields {
     status: Field,
     title: Field,
     subtitle: Field,
+    day: Field,
+    total: Field,
     /// What the thing is called (order and tracking numbers, SKU, names…), each value one term:
     /// its words joined by single spaces.
     exact: Field,
@@ -156,6 +163,8 @@ fn schema() -> (Schema, Fields) {
         status: b.add_text_field("status", STRING),
         title: b.add_text_field("title", STORED),
         subtitle: b.add_text_field("subtitle", STORED),
+        day: b.add_text_field("day", STORED),
+        total: b.add_text_field("total", STORED),
         exact: b.add_text_field("exact", STRING),
         text: b.add_text_field("text", text),
     };
@@ -319,7 +328,8 @@ impl SearchIndex {
         self.live.read().unwrap_or_else(PoisonError::into_inner).reader.reload().map_err(search_err)
     }
 
-    /// Every live document's stored fields (key, title, subtitle; tab-separated), sorted.
+    /// Every live document's stored fields (key, title, subtitle, day, total; tab-separated),
+    /// sorted.
     pub(crate) fn documents(&self) -> Result<Vec<String>, crate::Error> {
         let live = self.live.read().unwrap_or_else(PoisonError::into_inner);
         let searcher = live.reader.searcher();
@@ -330,7 +340,7 @@ impl SearchIndex {
                 let doc: TantivyDocument = searcher.doc(address).map_err(search_err)?;
                 let text = |field| doc.get_first(field).and_then(|v| v.as_str()).unwrap_or("").to_owned();
                 let f = live.fields;
-                lines.push([text(f.key), text(f.title), text(f.subtitle)].join("\t"));
+                lines.push([text(f.key), text(f.title), text(f.subtitle), text(f.day), text(f.total)].join("\t"));
             }
         }
         lines.sort_unstable();
@@ -371,12 +381,15 @@ impl SearchIndex {
         for (score, address) in top {
             let doc: TantivyDocument = searcher.doc(address).map_err(search_err)?;
             let text = |field| doc.get_first(field).and_then(|v| v.as_str()).unwrap_or("").to_owned();
+            let given = |field| doc.get_first(field).and_then(|v| v.as_str()).map(str::to_owned);
             let Some(kind) = SearchKind::parse(&text(live.fields.kind)) else { continue };
             hits.push(SearchHit {
                 kind,
                 id: text(live.fields.id),
                 title: text(live.fields.title),
                 subtitle: text(live.fields.subtitle),
+                day: given(live.fields.day),
+                total: given(live.fields.total),
                 score,
             });
         }
@@ -452,13 +465,9 @@ impl SearchWriter {
         words.extend(view.note.clone());
         let who = view.customer.as_ref().map_or("walk-in", |c| c.name.as_str());
         let title = format!("Order {} — {who}", view.id);
-        let subtitle = format!(
-            "{} · {} · {} {}",
-            view.business_day,
-            status_label(view.status),
-            view.currency.fixed(view.totals.total),
-            view.currency.code()
-        );
+        // The day and the total go as they are: the reader writes them the shop's way.
+        let day = view.business_day.to_string();
+        let total = view.currency.fixed(view.totals.total);
         let mut names = vec![view.id.as_str()];
         names.extend(view.shipment.as_ref().map(|s| s.tracking.as_str()));
         self.replace(
@@ -469,7 +478,9 @@ impl SearchWriter {
                 f.id => view.id.as_str(),
                 f.status => view.status.as_str(),
                 f.title => title,
-                f.subtitle => subtitle,
+                f.subtitle => status_label(view.status),
+                f.day => day,
+                f.total => total,
                 f.text => words.join(" "),
             ),
             &names,

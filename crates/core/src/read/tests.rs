@@ -356,10 +356,15 @@ fn search_names_statuses_as_the_app_does() {
     run(place(None, &[("MUG", 1)], None)); // 1002
     run(ship("1002", "JD1"));
     caught_up(&ct);
-    let subtitles = ct.search("kind:order", 0, 10).unwrap().value.items.into_iter().map(|h| (h.id, h.subtitle));
-    for (id, subtitle) in subtitles {
-        let word = if id == "1001" { "Placed" } else { "Shipped" };
-        assert!(subtitle.contains(&format!(" · {word} · ")), "{id}: {subtitle}");
+    let hits = ct.search("kind:order", 0, 10).unwrap().value.items;
+    assert_eq!(hits.len(), 2);
+    for hit in hits {
+        let word = if hit.id == "1001" { "Placed" } else { "Shipped" };
+        assert_eq!(hit.subtitle, word, "{}", hit.id);
+        // The day and the total come apart, for the reader to write the shop's way.
+        let day = hit.day.unwrap_or_default();
+        assert!(chrono::NaiveDate::parse_from_str(&day, "%Y-%m-%d").is_ok(), "{}: {day}", hit.id);
+        assert_eq!(hit.total.as_deref(), Some("8.00"), "{}", hit.id);
     }
     assert_eq!(found(&ct, "status:placed"), ["Order:1001"]);
     assert_eq!(found(&ct, "status:pending"), ["Order:1001"]);
