@@ -147,4 +147,58 @@ mod tests {
              `COUNTERTOP_BLESS=1 cargo test -p countertop-app bindings` and commit the file"
         );
     }
+
+    /// The names between `open` and the first `close` after it, split at commas.
+    fn listed<'a>(text: &'a str, open: &str, close: &str) -> Vec<&'a str> {
+        let start = text.find(open).map(|i| i + open.len()).unwrap_or(text.len());
+        let rest = &text[start..];
+        rest[..rest.find(close).unwrap_or(rest.len())]
+            .split(',')
+            .map(|s| s.trim().trim_matches('"'))
+            .filter(|s| !s.is_empty())
+            .collect()
+    }
+
+    /// A command is named in four places, and each must name the same ones: `build.rs`
+    /// (declared, so it needs a permission), the handler in `main.rs` (what runs),
+    /// `capabilities/main.json` (what the window is allowed) and `ui/src/lib/backend.ts` (what
+    /// the page calls). One left out of any fails here, not in a shop owner's window.
+    #[test]
+    fn bindings_name_the_same_commands_in_all_four_places() {
+        use std::collections::BTreeSet;
+        let sorted = |names: Vec<String>, place: &str| {
+            let set: BTreeSet<String> = names.iter().cloned().collect();
+            assert_eq!(set.len(), names.len(), "{place} names a command twice: {names:?}");
+            assert!(!set.is_empty(), "no commands found in {place}");
+            set
+        };
+        let declared = listed(include_str!("../build.rs"), "const COMMANDS: &[&str] = &[", "]");
+        let declared = sorted(declared.into_iter().map(str::to_owned).collect(), "build.rs");
+        let handled = listed(include_str!("main.rs"), "generate_handler![", "]");
+        let handled = handled.iter().map(|path| path.rsplit("::").next().unwrap_or(path).to_owned()).collect();
+        let handled = sorted(handled, "main.rs");
+        let capabilities: serde_json::Value = serde_json::from_str(include_str!("../capabilities/main.json")).unwrap();
+        let allowed = capabilities["permissions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|p| p.as_str()?.strip_prefix("allow-").map(|name| name.replace('-', "_")))
+            .collect();
+        let allowed = sorted(allowed, "capabilities/main.json");
+        // `call<Type>('name', …)`: the name in quotes right after the type.
+        let backend = include_str!("../../ui/src/lib/backend.ts");
+        let called = backend
+            .split("call<")
+            .skip(1)
+            .filter_map(|rest| {
+                let (ty, after) = rest.split_once("('")?;
+                (ty.ends_with('>') && !ty.contains('(')).then(|| after.split('\'').next())?
+            })
+            .map(str::to_owned)
+            .collect();
+        let called = sorted(called, "ui/src/lib/backend.ts");
+        assert_eq!(handled, declared, "main.rs's handler and build.rs's COMMANDS differ");
+        assert_eq!(allowed, declared, "capabilities/main.json and build.rs's COMMANDS differ");
+        assert_eq!(called, declared, "ui/src/lib/backend.ts and build.rs's COMMANDS differ");
+    }
 }
