@@ -655,7 +655,7 @@ impl Syncer {
     }
 
     pub fn status(&self) -> Status {
-        self.status.lock().unwrap_or_else(PoisonError::into_inner).clone()
+        lock(&self.status).clone()
     }
 }
 
@@ -675,7 +675,7 @@ async fn run(
     status: &Mutex<Status>,
     unrecorded: &Mutex<Unrecorded>,
 ) {
-    let update = |f: &mut dyn FnMut(&mut Status)| f(&mut status.lock().unwrap_or_else(PoisonError::into_inner));
+    let update = |f: &mut dyn FnMut(&mut Status)| f(&mut lock(status));
     let mut backoff = Duration::from_millis(500);
     loop {
         let result = async {

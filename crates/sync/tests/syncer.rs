@@ -13,6 +13,31 @@ fn hub(url: &str) -> Hub {
     Hub { url: url.to_owned(), shop: "corner".into(), credentials: Credentials::None }
 }
 
+/// A shop of its own in `dir`, selling a mug, not joined to any hub yet.
+fn shop(dir: &std::path::Path) -> WriteStore {
+    let store = WriteStore::open(dir).unwrap();
+    store
+        .execute(Request::new(Command::OpenShop(OpenShop {
+            name: "Corner".into(),
+            currency: "GBP".into(),
+            time_zone: "Europe/London".into(),
+            day_start: "04:00".into(),
+            prices_include_tax: true,
+            default_tax_rate: Decimal::new(2, 1),
+        })))
+        .unwrap();
+    store
+        .execute(Request::new(Command::AddProduct(AddProduct {
+            sku: "MUG".into(),
+            name: "Mug".into(),
+            unit_price: MoneyInput::new(Decimal::new(800, 2)),
+            tax_rate: None,
+            image: None,
+        })))
+        .unwrap();
+    store
+}
+
 fn place(store: &WriteStore) -> String {
     let outcome = store
         .execute(Request::new(Command::PlaceOrder(PlaceOrder {
@@ -45,24 +70,7 @@ fn orders_taken_while_both_tills_sync_arrive_and_survive_a_hub_restart() {
     let mut local = LocalHub::start().unwrap();
     let url = local.url();
     let a_dir = tempfile::tempdir().unwrap();
-    let a = WriteStore::open(a_dir.path()).unwrap();
-    a.execute(Request::new(Command::OpenShop(OpenShop {
-        name: "Corner".into(),
-        currency: "GBP".into(),
-        time_zone: "Europe/London".into(),
-        day_start: "04:00".into(),
-        prices_include_tax: true,
-        default_tax_rate: Decimal::new(2, 1),
-    })))
-    .unwrap();
-    a.execute(Request::new(Command::AddProduct(AddProduct {
-        sku: "MUG".into(),
-        name: "Mug".into(),
-        unit_price: MoneyInput::new(Decimal::new(800, 2)),
-        tax_rate: None,
-        image: None,
-    })))
-    .unwrap();
+    let a = shop(a_dir.path());
     countertop_sync::join(&a, a_dir.path(), hub(&url), false, &mut |_| {}).unwrap();
     let b_dir = tempfile::tempdir().unwrap();
     let b = WriteStore::open(b_dir.path()).unwrap();
@@ -123,24 +131,7 @@ fn a_till_at_rest_or_stopped_records_where_it_stands_and_keeps_its_consumer() {
     let local = LocalHub::start().unwrap();
     let url = local.url();
     let dir = tempfile::tempdir().unwrap();
-    let a = WriteStore::open(dir.path()).unwrap();
-    a.execute(Request::new(Command::OpenShop(OpenShop {
-        name: "Corner".into(),
-        currency: "GBP".into(),
-        time_zone: "Europe/London".into(),
-        day_start: "04:00".into(),
-        prices_include_tax: true,
-        default_tax_rate: Decimal::new(2, 1),
-    })))
-    .unwrap();
-    a.execute(Request::new(Command::AddProduct(AddProduct {
-        sku: "MUG".into(),
-        name: "Mug".into(),
-        unit_price: MoneyInput::new(Decimal::new(800, 2)),
-        tax_rate: None,
-        image: None,
-    })))
-    .unwrap();
+    let a = shop(dir.path());
     countertop_sync::join(&a, dir.path(), hub(&url), true, &mut |_| {}).unwrap();
     let device = a.identity().unwrap().unwrap().device;
     let (made, ..) = consumer_on_hub(&url, &device);
