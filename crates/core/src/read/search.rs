@@ -380,8 +380,8 @@ impl SearchIndex {
         let mut hits = Vec::with_capacity(top.len());
         for (score, address) in top {
             let doc: TantivyDocument = searcher.doc(address).map_err(search_err)?;
-            let text = |field| doc.get_first(field).and_then(|v| v.as_str()).unwrap_or("").to_owned();
             let given = |field| doc.get_first(field).and_then(|v| v.as_str()).map(str::to_owned);
+            let text = |field| given(field).unwrap_or_default();
             let Some(kind) = SearchKind::parse(&text(live.fields.kind)) else { continue };
             hits.push(SearchHit {
                 kind,
