@@ -126,13 +126,32 @@ impl App {
         Ok(text.as_str().unwrap_or_default().to_owned())
     }
 
+    ///
+    /// A screen that re-renders between finding the element and clicking it (a list that fills
+    /// in, a filter that applies) leaves a node WebKit no longer knows; the click then goes to
+    /// the element found afresh.
     pub async fn click(&self, css: &str) -> Result<()> {
-        self.wait(css).await?.click().await.map_err(|e| format!("clicking `{css}`: {e}").into())
+        let started = Instant::now();
+        loop {
+            match self.wait(css).await?.click().await {
+                Ok(_) => return Ok(()),
+                Err(e) if is_stale(&e) && started.elapsed() < PATIENCE => tokio::time::sleep(Duration::from_millis(50)).await,
+                Err(e) => return Err(format!("clicking `{css}`: {e}").into()),
+            }
+        }
     }
 
-    /// Types into the element (WebDriver key codes such as [`ENTER`] included).
+    /// Types into the element (WebDriver key codes such as [`ENTER`] included), found afresh if
+    /// it was re-rendered before the first key reached it.
     pub async fn type_into(&self, css: &str, text: &str) -> Result<()> {
-        self.wait(css).await?.send_keys(text).await.map_err(|e| format!("typing into `{css}`: {e}").into())
+        let started = Instant::now();
+        loop {
+            match self.wait(css).await?.send_keys(text).await {
+                Ok(()) => return Ok(()),
+                Err(e) if is_stale(&e) && started.elapsed() < PATIENCE => tokio::time::sleep(Duration::from_millis(50)).await,
+                Err(e) => return Err(format!("typing into `{css}`: {e}").into()),
+            }
+        }
     }
 
     /// Sets a field's value as a finished edit leaves it: the new value, then its `input` and
@@ -286,3 +305,9 @@ pub const ESCAPE: &str = "\u{E00C}";
 pub const NULL_KEY: &str = "\u{E000}";
 pub const TAB: &str = "\u{E004}";
 pub const ARROW_RIGHT: &str = "\u{E014}";
+
+/// Whether WebKit lost the element between finding it and acting on it (it answers "Node with
+/// identifier … was not found", as a stale reference or as no such element).
+fn is_stale(e: &fantoccini::error::CmdError) -> bool {
+    e.is_stale_element_reference() || e.is_no_such_element()
+}

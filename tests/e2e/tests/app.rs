@@ -433,6 +433,7 @@ async fn day(app: &App, dir: &Path) -> Result<()> {
     wait_notice(app, "Settings saved").await?;
     go(app, "catalog").await?;
     app.set_value("[data-testid=products-filter]", "MUG").await?;
+    app.wait_text("[data-testid=products-count]", "filter to the mug", |t| t.starts_with("1 of ")).await?;
     app.click("[data-testid=products-table] tbody tr td").await?;
     app.type_into("[data-testid=stock-qty]", "20").await?;
     app.type_into("[data-testid=stock-note]", &format!("Delivery 42{ENTER}")).await?;
