@@ -135,7 +135,9 @@ impl App {
         loop {
             match self.wait(css).await?.click().await {
                 Ok(_) => return Ok(()),
-                Err(e) if is_stale(&e) && started.elapsed() < PATIENCE => tokio::time::sleep(Duration::from_millis(50)).await,
+                Err(e) if is_stale(&e) && started.elapsed() < PATIENCE => {
+                    tokio::time::sleep(Duration::from_millis(50)).await
+                }
                 Err(e) => return Err(format!("clicking `{css}`: {e}").into()),
             }
         }
@@ -148,7 +150,9 @@ impl App {
         loop {
             match self.wait(css).await?.send_keys(text).await {
                 Ok(()) => return Ok(()),
-                Err(e) if is_stale(&e) && started.elapsed() < PATIENCE => tokio::time::sleep(Duration::from_millis(50)).await,
+                Err(e) if is_stale(&e) && started.elapsed() < PATIENCE => {
+                    tokio::time::sleep(Duration::from_millis(50)).await
+                }
                 Err(e) => return Err(format!("typing into `{css}`: {e}").into()),
             }
         }
