@@ -1,7 +1,8 @@
 //! The shop the window works on: opened once at start, shared by every command.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
 
 use countertop_core::Countertop;
 
@@ -29,7 +30,7 @@ pub struct Opened {
 
 impl Shell {
     pub fn open(dir: PathBuf) -> Shell {
-        let opened = Countertop::open(&dir)
+        let opened = open_when_free(&dir)
             .map(|ct| {
                 Arc::new(Opened {
                     ct,
@@ -51,6 +52,24 @@ impl Shell {
 
     pub fn opened(&self) -> ApiResult<Arc<Opened>> {
         self.opened.clone()
+    }
+}
+
+/// How long the app waits at start for another Countertop to let go of the shop: a window
+/// closed a moment ago still writes its last state down and lets go within about a second.
+const WAIT_FOR_FREE: Duration = Duration::from_secs(5);
+
+/// Opens the shop, waiting up to [`WAIT_FOR_FREE`] while another Countertop has it open (the
+/// app reopened right after it was closed); after that the window says who holds it.
+fn open_when_free(dir: &Path) -> Result<Countertop, countertop_core::Error> {
+    let started = Instant::now();
+    loop {
+        match Countertop::open(dir) {
+            Err(countertop_core::Error::AlreadyOpen { .. }) if started.elapsed() < WAIT_FOR_FREE => {
+                std::thread::sleep(Duration::from_millis(100));
+            }
+            opened => return opened,
+        }
     }
 }
 

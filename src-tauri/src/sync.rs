@@ -32,14 +32,13 @@ impl From<SyncError> for ApiError {
 #[derive(Debug, Default)]
 pub struct SyncSlot {
     syncer: Mutex<Option<Syncer>>,
-    /// Paused by the owner (until unpaused or the app restarts).
-    paused: Mutex<bool>,
 }
 
 impl SyncSlot {
-    /// Starts the sync thread when the folder has joined a shop and sync is not paused.
+    /// Starts the sync thread when the folder has joined a shop and the owner has not paused
+    /// syncing (a pause is kept in the data folder, so it outlives a restart).
     pub fn start(&self, opened: &Opened) -> ApiResult<()> {
-        if *self.paused.lock().unwrap_or_else(PoisonError::into_inner) {
+        if config::paused(&opened.dir)? {
             return Ok(());
         }
         let Some(hub) = config::load(&opened.dir)? else { return Ok(()) };
@@ -100,7 +99,7 @@ fn view(opened: &Opened) -> ApiResult<SyncView> {
         till: state.identity.as_ref().map(|i| i.till.clone()),
         shop: state.identity.as_ref().map(|i| i.shop.clone()),
         hub: hub.as_ref().map(Hub::describe),
-        paused: *opened.sync.paused.lock().unwrap_or_else(PoisonError::into_inner),
+        paused: config::paused(&opened.dir)?,
         connected: status.as_ref().is_some_and(|s| s.connected),
         problem: status.as_ref().and_then(|s| s.problem.clone()),
         waiting: state.waiting,
@@ -165,11 +164,12 @@ pub async fn sync_join(shell: State<'_, Shell>, form: JoinForm) -> ApiResult<Syn
     .await
 }
 
-/// Pauses or resumes syncing (until the app restarts). Orders are taken either way.
+/// Pauses syncing (until resumed, also across restarts) or resumes it. Orders are taken
+/// either way.
 #[tauri::command]
 pub async fn sync_pause(shell: State<'_, Shell>, paused: bool) -> ApiResult<SyncView> {
     blocking(shell, move |opened| {
-        *opened.sync.paused.lock().unwrap_or_else(PoisonError::into_inner) = paused;
+        config::set_paused(&opened.dir, paused)?;
         if paused {
             opened.sync.stop();
         } else {

@@ -1,4 +1,4 @@
-//! `countertop join`, `sync status|once|run` and `devices`: this device and the shop's hub.
+//! `countertop join`, `sync status|once|run|pause|resume` and `devices`: this device and the shop's hub.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -60,6 +60,11 @@ pub(crate) enum SyncCmd {
     Once,
     /// Keep sending and fetching until stopped (Ctrl-C); reconnects by itself.
     Run,
+    /// Stop the app's syncing on this device until resumed (also after a restart); orders are
+    /// taken either way and wait here. `once` and `run` still sync when asked.
+    Pause,
+    /// Let the app sync again.
+    Resume,
 }
 
 impl From<SyncError> for Failure {
@@ -121,8 +126,12 @@ pub(crate) fn sync(dir: &Path, json: bool, cmd: SyncCmd) -> Result<(), Failure> 
         SyncCmd::Status => {
             let state = store.sync_state()?;
             let hub = config::load(dir)?;
+            let paused = config::paused(dir)?;
             if json {
-                println!("{}", serde_json::json!({ "state": state, "hub": hub.as_ref().map(Hub::describe) }));
+                println!(
+                    "{}",
+                    serde_json::json!({ "state": state, "hub": hub.as_ref().map(Hub::describe), "paused": paused })
+                );
                 return Ok(());
             }
             let (Some(identity), Some(hub)) = (&state.identity, hub) else {
@@ -131,6 +140,9 @@ pub(crate) fn sync(dir: &Path, json: bool, cmd: SyncCmd) -> Result<(), Failure> 
                 return Ok(());
             };
             println!("This device: till {} ({}) of {}", identity.till, identity.device, hub.describe());
+            if paused {
+                println!("Syncing is paused on this device: the app does not sync until `countertop sync resume`.");
+            }
             println!(
                 "Own changes: {} · sent and acknowledged: {} · waiting to be sent: {}",
                 state.own_events, state.outbox.seq, state.waiting
@@ -166,6 +178,23 @@ pub(crate) fn sync(dir: &Path, json: bool, cmd: SyncCmd) -> Result<(), Failure> 
                     }
                     last = Some(line);
                 }
+            }
+        }
+        SyncCmd::Pause | SyncCmd::Resume => {
+            hub(dir)?;
+            let paused = matches!(cmd, SyncCmd::Pause);
+            config::set_paused(dir, paused)?;
+            if json {
+                println!("{}", serde_json::json!({ "paused": paused }));
+            } else if paused {
+                println!(
+                    "Syncing is paused on this device until `countertop sync resume` (or Resume in the app's Settings)."
+                );
+                println!("Orders are taken as always; they wait here to be sent.");
+            } else {
+                println!(
+                    "Syncing resumes: the app sends and fetches while it is open (`countertop sync run` does the same here)."
+                );
             }
         }
     }

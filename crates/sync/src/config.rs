@@ -1,6 +1,9 @@
 //! Where a device's hub is and how it signs in: `sync.json` in the data folder, readable by
 //! its owner only (`0600`), written whole and renamed into place. The credentials in it are
 //! never printed: [`Hub`]'s `Debug` and [`Hub::describe`] leave them out.
+//!
+//! A device paused by its owner has `sync.paused` beside it, so the pause outlives a restart
+//! (paused on a metered connection, it does not start sending when the app is opened again).
 
 use std::io::Write;
 use std::os::unix::fs::OpenOptionsExt;
@@ -12,6 +15,9 @@ use crate::SyncError;
 
 /// The file in the data folder.
 pub const CONFIG_FILE: &str = "sync.json";
+
+/// The marker that the owner paused syncing on this device.
+pub const PAUSED_FILE: &str = "sync.paused";
 
 /// A hub and a shop on it.
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -123,10 +129,38 @@ pub fn save(data_dir: &Path, hub: &Hub) -> Result<(), SyncError> {
         out.write_all(&json)?;
         out.sync_all()?;
         std::fs::rename(&partial, &file)?;
-        if let Ok(dir) = std::fs::File::open(data_dir) {
-            let _ = dir.sync_all();
-        }
+        // The rename is durable once the folder is; a folder that cannot be synced (some
+        // network file systems) still has the file.
+        let _ = sync_dir(data_dir);
         Ok(())
     };
     write().map_err(|e| SyncError::Input(format!("cannot write {}: {e}", file.display())))
+}
+
+/// Whether the owner paused syncing on this device (until resumed, across restarts).
+pub fn paused(data_dir: &Path) -> Result<bool, SyncError> {
+    let file = data_dir.join(PAUSED_FILE);
+    file.try_exists().map_err(|e| SyncError::Input(format!("cannot read {}: {e}", file.display())))
+}
+
+/// Pauses syncing on this device, or resumes it; orders are taken either way.
+pub fn set_paused(data_dir: &Path, paused: bool) -> Result<(), SyncError> {
+    let file = data_dir.join(PAUSED_FILE);
+    let done = if paused {
+        std::fs::write(
+            &file,
+            b"Syncing with the hub is paused on this device; resume it in Settings or with `countertop sync resume`.\n",
+        )
+        .and_then(|()| sync_dir(data_dir))
+    } else {
+        match std::fs::remove_file(&file) {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            done => done.and_then(|()| sync_dir(data_dir)),
+        }
+    };
+    done.map_err(|e| SyncError::Input(format!("cannot write {}: {e}", file.display())))
+}
+
+fn sync_dir(data_dir: &Path) -> std::io::Result<()> {
+    std::fs::File::open(data_dir)?.sync_all()
 }

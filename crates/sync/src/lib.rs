@@ -167,7 +167,7 @@ pub fn till_code(n: usize) -> String {
 /// the hub (the first device); one that joins an existing shop must be empty. With an empty
 /// folder and no such shop on the hub, `create` starts a new, empty one (else it is an error,
 /// so a mistyped name does not start a second shop). Joining again with the same shop
-/// updates the address and sign-in and syncs.
+/// updates the address and sign-in and syncs. Joining resumes syncing if it was paused.
 pub fn join(
     store: &WriteStore,
     data_dir: &Path,
@@ -184,7 +184,7 @@ pub fn join(
         hub.credentials = Credentials::CredsFile { path: kept };
     }
     let rt = runtime()?;
-    rt.block_on(async {
+    let joined = rt.block_on(async {
         if let Some(identity) = store.identity()? {
             if identity.shop != hub.shop {
                 return Err(SyncError::Input(format!(
@@ -242,7 +242,9 @@ pub fn join(
         config::save(data_dir, &hub)?;
         let report = session(&js, store, &identity, &hub, progress).await?;
         Ok((identity, report))
-    })
+    })?;
+    config::set_paused(data_dir, false)?;
+    Ok(joined)
 }
 
 fn copy_private(from: &Path, to: &Path) -> Result<(), SyncError> {

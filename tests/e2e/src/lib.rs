@@ -47,6 +47,36 @@ pub fn artifacts_dir() -> PathBuf {
 pub struct App {
     pub client: Client,
     driver: Child,
+    /// The app's process(es), started by the driver.
+    app: Vec<u32>,
+}
+
+/// The processes `pid` started (Linux's `/proc/PID/task/*/children`).
+fn children(pid: u32) -> Vec<u32> {
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else { return Vec::new() };
+    tasks
+        .flatten()
+        .filter_map(|task| std::fs::read_to_string(task.path().join("children")).ok())
+        .flat_map(|list| list.split_whitespace().filter_map(|p| p.parse().ok()).collect::<Vec<u32>>())
+        .collect()
+}
+
+/// Whether the process is gone (or only a zombie waiting for its parent) within `limit`.
+async fn exited_within(pid: u32, limit: Duration) -> bool {
+    let started = Instant::now();
+    loop {
+        let state = std::fs::read_to_string(format!("/proc/{pid}/stat"));
+        // The state follows the command name in parentheses: "1234 (name) S …".
+        let running =
+            state.as_deref().ok().and_then(|s| s.rsplit_once(") ")).is_some_and(|(_, rest)| !rest.starts_with('Z'));
+        if !running {
+            return true;
+        }
+        if started.elapsed() > limit {
+            return false;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 }
 
 fn free_port() -> Result<u16> {
@@ -91,12 +121,23 @@ impl App {
                 Err(e) => return Err(format!("no WebDriver session after {PATIENCE:?}: {e}").into()),
             }
         };
-        Ok(App { client, driver })
+        let app = driver.id().map(children).unwrap_or_default();
+        Ok(App { client, driver, app })
     }
 
-    /// Closes the window and stops the driver.
+    /// Closes the window, waits for the app to end (it lets go of its data folder then), and
+    /// stops the driver. An app still running 10 s after its window closed is killed and the
+    /// test says so: the driver does not end the app it started, and a stray app would hold
+    /// its folder and use the CPU the next tests time.
     pub async fn quit(mut self) -> Result<()> {
         let closed = self.client.close().await;
+        for pid in &self.app {
+            if !exited_within(*pid, Duration::from_secs(10)).await {
+                eprintln!("e2e: the app (pid {pid}) was still running 10 s after its window closed; killing it");
+                let _ = Command::new("kill").arg("-KILL").arg(pid.to_string()).status().await;
+                exited_within(*pid, Duration::from_secs(5)).await;
+            }
+        }
         let _ = self.driver.kill().await;
         closed.map_err(Into::into)
     }

@@ -70,7 +70,40 @@ async fn a_second_till_joins_from_the_first_start_screen_and_resolves_a_conflict
         let _ = app.screenshot("failure-sync").await;
     }
     app.quit().await?;
+    result?;
+
+    // Paused before the app was closed, sync stays paused when it opens again.
+    let app = App::launch(&binary, &b_dir).await?;
+    let result = still_paused(&app, &a, &shop).await;
+    if result.is_err() {
+        let _ = app.screenshot("failure-sync-paused").await;
+    }
+    app.quit().await?;
     result
+}
+
+async fn still_paused(app: &App, a: &WriteStore, shop: &Hub) -> Result<()> {
+    let badge =
+        app.wait_text("[data-testid=sync-badge]", "the badge after a restart", |t| t.contains("paused")).await?;
+    assert!(badge.contains("Till B"), "{badge}");
+    // Till A's next order reaches the hub, and not this till while it is paused (a running
+    // sync thread brings it within a second).
+    a.execute(Request::new(mug_sale()))?; // A-1003
+    once(a, shop)?;
+    app.click("[data-nav=orders]").await?;
+    app.wait_text("body", "the orders B has", |t| t.contains("A-1002")).await?;
+    tokio::time::sleep(std::time::Duration::from_secs(3)).await;
+    app.click("[data-nav=settings]").await?;
+    app.click("[data-nav=orders]").await?;
+    let listed = app.wait_text("body", "the orders list again", |t| t.contains("A-1002")).await?;
+    assert!(!listed.contains("A-1003"), "a paused till fetched A-1003");
+
+    app.click("[data-nav=settings]").await?;
+    app.click("[data-testid=sync-resume]").await?;
+    app.wait_text("[data-testid=sync-badge]", "connected again after Resume", |t| t.contains("connected")).await?;
+    app.click("[data-nav=orders]").await?;
+    app.wait_text("body", "A's order after Resume", |t| t.contains("A-1003")).await?;
+    Ok(())
 }
 
 async fn two_tills(app: &App, a: &WriteStore, shop: &Hub) -> Result<()> {
@@ -140,5 +173,9 @@ async fn two_tills(app: &App, a: &WriteStore, shop: &Hub) -> Result<()> {
         }
         tokio::time::sleep(std::time::Duration::from_millis(200)).await;
     }
+
+    // The owner pauses syncing on this till (the app is closed next, and opened again).
+    app.click("[data-testid=sync-pause]").await?;
+    app.wait_text("[data-testid=sync-badge]", "say sync is paused", |t| t.contains("sync paused")).await?;
     Ok(())
 }

@@ -86,8 +86,21 @@ fn two_tills_apart_take_orders_and_both_see_all_of_them_after_reconnecting() {
     assert!(offline.stderr.contains("cannot be reached"), "{}", offline.stderr);
     let status = ok(a, &["sync", "status"]);
     assert!(status.contains("waiting to be sent: 4"), "{status}");
+    assert!(!status.contains("paused"), "{status}");
+
+    // The owner pauses the app's syncing on till A; the pause is on disk (the app reads it when
+    // it opens) until resumed, and joining again resumes it too.
+    ok(a, &["sync", "pause"]);
+    assert!(ok(a, &["sync", "status"]).contains("Syncing is paused on this device"));
+    assert_eq!(json(a, &["sync", "status"])["paused"], true);
+    ok(a, &["sync", "resume"]);
+    assert_eq!(json(a, &["sync", "status"])["paused"], false);
+    ok(b, &["sync", "pause"]);
+    assert_eq!(json(b, &["sync", "status"])["paused"], true);
 
     hub.restart().unwrap();
+    ok(b, &["join", &url, "--shop", "corner"]);
+    assert_eq!(json(b, &["sync", "status"])["paused"], false, "joining again resumes syncing");
     for d in [a, b, a] {
         ok(d, &["sync", "once"]);
     }
