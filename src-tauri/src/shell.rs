@@ -30,7 +30,7 @@ pub struct Opened {
 
 impl Shell {
     pub fn open(dir: PathBuf) -> Shell {
-        let opened = open_when_free(&dir)
+        let opened = open_when_free(&dir, WAIT_FOR_FREE)
             .map(|ct| {
                 Arc::new(Opened {
                     ct,
@@ -59,13 +59,13 @@ impl Shell {
 /// closed a moment ago still writes its last state down and lets go within about a second.
 const WAIT_FOR_FREE: Duration = Duration::from_secs(5);
 
-/// Opens the shop, waiting up to [`WAIT_FOR_FREE`] while another Countertop has it open (the
-/// app reopened right after it was closed); after that the window says who holds it.
-fn open_when_free(dir: &Path) -> Result<Countertop, countertop_core::Error> {
+/// Opens the shop, waiting up to `wait` while another Countertop has it open (the app reopened
+/// right after it was closed); after that the window says who holds it.
+fn open_when_free(dir: &Path, wait: Duration) -> Result<Countertop, countertop_core::Error> {
     let started = Instant::now();
     loop {
         match Countertop::open(dir) {
-            Err(countertop_core::Error::AlreadyOpen { .. }) if started.elapsed() < WAIT_FOR_FREE => {
+            Err(countertop_core::Error::AlreadyOpen { .. }) if started.elapsed() < wait => {
                 std::thread::sleep(Duration::from_millis(100));
             }
             opened => return opened,
@@ -94,5 +94,27 @@ impl Opened {
 
     pub fn finish_job(&self) {
         *self.job.lock().unwrap_or_else(PoisonError::into_inner) = None;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_shop_a_closing_window_still_holds_opens_once_it_lets_go() {
+        let dir = tempfile::tempdir().unwrap();
+        let closing = Countertop::open(dir.path()).unwrap();
+        let letting_go = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(300));
+            drop(closing);
+        });
+        let opened = open_when_free(dir.path(), Duration::from_secs(20));
+        letting_go.join().unwrap();
+        assert!(opened.is_ok(), "{:?}", opened.err());
+
+        // Held for longer than the wait: the answer names the holder.
+        let err = open_when_free(dir.path(), Duration::from_millis(200)).unwrap_err();
+        assert!(matches!(err, countertop_core::Error::AlreadyOpen { .. }), "{err:?}");
     }
 }
