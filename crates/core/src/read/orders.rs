@@ -293,6 +293,24 @@ impl<'txn> Tables<'txn> {
         Ok(self.views.get(id)?.map(|v| decode_row(v.value())).transpose()?.map(Cow::Owned))
     }
 
+    /// The units of `sku` on the orders placed after `after` (their lines as placed; what came
+    /// back is the stock model's own movements).
+    pub(crate) fn units_placed_after(&self, sku: &str, after: DateTime<Utc>) -> Result<i64, crate::Error> {
+        let from = after.timestamp_micros().saturating_add(1);
+        let mut ids = Vec::new();
+        for entry in self.by_time.range((from, "")..)? {
+            ids.push(entry?.0.value().1.to_owned());
+        }
+        let mut units = 0i64;
+        for id in ids {
+            let Some(view) = self.view(&id)? else { continue };
+            for line in view.lines.iter().filter(|l| l.sku.as_deref() == Some(sku)) {
+                units = units.saturating_add(i64::from(line.quantity));
+            }
+        }
+        Ok(units)
+    }
+
     /// The cancellation the event being folded displaced, see [`Tables::replaced`].
     pub(crate) fn replaced_cancellation(&self) -> Option<&Cancellation> {
         self.replaced.as_ref()

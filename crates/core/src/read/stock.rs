@@ -7,6 +7,15 @@
 //! with the count's reason). Stock may go below zero: the sale always wins at the counter, and
 //! the level says so. A product "tracks stock" once stock was received or counted for it:
 //! only those are listed as low.
+//!
+//! A count says what was on the shelf *when it was taken* (its `at`), so the level is the
+//! latest count (by its time) plus every movement after that time, whatever order the events
+//! reached this device in: another till's sale made before the count is in the count, one made
+//! after comes off it. A movement at or before the latest count's time is recorded but does not
+//! move the level (the count saw its result), and a count older than the latest one only goes
+//! into the movement list. A count that arrives after movements later than it (a till that
+//! was offline) adds them back up: the movement rows after its time, and the lines of the
+//! orders placed after it (`orders_by_time`); counts are rare, so that scan is too.
 
 use std::collections::HashMap;
 
@@ -34,9 +43,28 @@ struct Level {
     /// The stamp of the edit that set `low_at`, on a shop with several tills.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     low_at_stamp: Option<crate::domain::Stamp>,
+    /// The count the level starts from: the latest by its time.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    counted: Option<Count>,
+}
+
+/// A count of the shelf, as the level keeps the latest one.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+struct Count {
+    /// When it was taken; then the figures, so two counts taken in the same microsecond on
+    /// two tills are ordered the same everywhere.
+    at: DateTime<Utc>,
+    counted: i64,
+    reason: String,
 }
 
 impl Level {
+    /// Whether a movement at `at` moves the level: it came after the latest count (a count
+    /// taken at or after it saw its result).
+    fn moved_by(&self, at: DateTime<Utc>) -> bool {
+        self.counted.as_ref().is_none_or(|count| at > count.at)
+    }
+
     /// Sets the low-stock level when the edit wins (the latest stamp, `domain/clock.rs`).
     fn set_low_at(&mut self, low_at: Option<i64>, stamp: Option<&crate::domain::Stamp>) -> bool {
         if let (Some(current), Some(stamp)) = (&self.low_at_stamp, stamp)
@@ -99,6 +127,11 @@ pub struct StockMove {
     pub why: String,
     /// The level after it.
     pub on_hand: i64,
+    /// A count's row: its `change` is what it corrected on this device when it arrived, which
+    /// depends on what had arrived before it (left out of the shared digest).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    #[ts(skip)]
+    pub count: bool,
 }
 
 pub(crate) struct Tables<'txn> {
@@ -126,9 +159,10 @@ impl<'txn> Tables<'txn> {
             .unwrap_or_else(|| Level { sku: sku.to_owned(), ..Level::default() }))
     }
 
-    /// Moves `sku` by `change`. Movements other than sales are recorded with why; a sale's is
-    /// not (it is the order's line, in the order views and the product sales, and a movement
-    /// row per line sold was most of what this model wrote).
+    /// Moves `sku` by `change` at `at`, unless the latest count was taken at or after `at`
+    /// (it saw the result). Movements other than sales are recorded with why; a sale's is not
+    /// (it is the order's line, in the order views and the product sales, and a movement row
+    /// per line sold was most of what this model wrote).
     fn change(
         &mut self,
         envelope: &Envelope,
@@ -138,22 +172,73 @@ impl<'txn> Tables<'txn> {
         why: Option<String>,
     ) -> Result<(), crate::Error> {
         let mut level = self.get(sku)?;
-        level.on_hand = level.on_hand.saturating_add(change);
+        if level.moved_by(at) {
+            level.on_hand = level.on_hand.saturating_add(change);
+        }
         // The latest movement by its time, not by arrival (another till's may arrive later).
         level.last_moved = Some(level.last_moved.map_or(at, |last| last.max(at)));
         if let Some(why) = why {
-            let entry = StockMove { position: envelope.position, at, change, why, on_hand: level.on_hand };
+            let entry =
+                StockMove { position: envelope.position, at, change, why, on_hand: level.on_hand, count: false };
             self.moves.insert((sku, envelope.position), encode_row(&entry)?.as_slice())?;
         }
         self.put(level);
         Ok(())
     }
 
-    /// Takes back the movements `why` of `sku` (a cancellation another replaced): `change`
-    /// to its level, and its rows in the movement list.
-    fn unmove(&mut self, sku: &str, change: i64, why: &str) -> Result<(), crate::Error> {
+    /// A count of `sku`: the level becomes what was counted plus every movement after its time
+    /// already here, when it is the latest count; an older one is only listed.
+    fn count(
+        &mut self,
+        envelope: &Envelope,
+        e: &crate::domain::StockCounted,
+        orders: &orders::Tables<'_>,
+    ) -> Result<(), crate::Error> {
+        let mut level = self.get(&e.sku)?;
+        level.tracked = true;
+        let count = Count { at: e.at, counted: e.counted, reason: e.reason.clone() };
+        let before = level.on_hand;
+        if level.counted.as_ref().is_none_or(|latest| *latest < count) {
+            let sold_after = orders.units_placed_after(&e.sku, e.at)?;
+            let moved_after = self.moved_after(&e.sku, e.at)?;
+            level.on_hand = e.counted.saturating_sub(sold_after).saturating_add(moved_after);
+            level.counted = Some(count);
+        }
+        level.last_moved = Some(level.last_moved.map_or(e.at, |last| last.max(e.at)));
+        let entry = StockMove {
+            position: envelope.position,
+            at: e.at,
+            change: level.on_hand.saturating_sub(before),
+            why: format!("counted {}: {}", e.counted, e.reason),
+            on_hand: level.on_hand,
+            count: true,
+        };
+        self.moves.insert((e.sku.as_str(), envelope.position), encode_row(&entry)?.as_slice())?;
+        self.put(level);
+        Ok(())
+    }
+
+    /// The movements of `sku` after `at` other than sales and counts (received, put back,
+    /// returned).
+    fn moved_after(&self, sku: &str, at: DateTime<Utc>) -> Result<i64, crate::Error> {
+        let mut moved = 0i64;
+        for entry in self.moves.range((sku, 0)..=(sku, u64::MAX))? {
+            let row: StockMove = decode_row(entry?.1.value())?;
+            if !row.count && row.at > at {
+                moved = moved.saturating_add(row.change);
+            }
+        }
+        Ok(moved)
+    }
+
+    /// Takes back the movements `why` of `sku` (a cancellation another replaced, made at
+    /// `at`): `change` to its level (unless a count since saw it), and its rows in the
+    /// movement list.
+    fn unmove(&mut self, sku: &str, change: i64, at: DateTime<Utc>, why: &str) -> Result<(), crate::Error> {
         let mut level = self.get(sku)?;
-        level.on_hand = level.on_hand.saturating_add(change);
+        if level.moved_by(at) {
+            level.on_hand = level.on_hand.saturating_add(change);
+        }
         self.put(level);
         let mut gone = Vec::new();
         for entry in self.moves.range((sku, 0)..=(sku, u64::MAX))? {
@@ -212,7 +297,7 @@ impl<'txn> Tables<'txn> {
                     // (the later one) says; the displaced one's movements go.
                     let Some(old) = orders.replaced_cancellation() else { return Ok(Ok(())) };
                     for (sku, back) in goods_back(&view.as_known(old.knew.as_ref())) {
-                        self.unmove(sku, -back, &why)?;
+                        self.unmove(sku, -back, old.at, &why)?;
                     }
                 }
                 // What had not already come back on a restocking refund goes back now.
@@ -238,13 +323,7 @@ impl<'txn> Tables<'txn> {
                 };
                 self.change(envelope, &e.sku, i64::from(e.quantity), e.at, Some(why))?;
             }
-            Event::StockCounted(e) => {
-                let mut level = self.get(&e.sku)?;
-                level.tracked = true;
-                let change = e.counted - level.on_hand;
-                self.put(level);
-                self.change(envelope, &e.sku, change, e.at, Some(format!("counted {}: {}", e.counted, e.reason)))?;
-            }
+            Event::StockCounted(e) => self.count(envelope, e, orders)?,
             Event::ProductAdded(e) if e.product.low_stock_at.is_some() => {
                 let mut level = self.get(&e.product.sku)?;
                 if level.set_low_at(e.product.low_stock_at, e.stamp.as_ref()) {
@@ -313,7 +392,9 @@ pub(crate) fn shared_digest(txn: &redb::ReadTransaction, hasher: &mut blake3::Ha
     for entry in txn.open_table(MOVES)?.iter()? {
         let (key, row) = entry?;
         let m: StockMove = decode_row(row.value())?;
-        moves.push(format!("{}\0{}\0{}\0{}", key.value().0, m.at.timestamp_micros(), m.change, m.why));
+        // A count's correction depends on what had arrived before it; its level does not.
+        let change = if m.count { String::new() } else { m.change.to_string() };
+        moves.push(format!("{}\0{}\0{}\0{}", key.value().0, m.at.timestamp_micros(), change, m.why));
     }
     moves.sort_unstable();
     hasher.update(moves.join("\n").as_bytes());

@@ -23,7 +23,7 @@ const NAMES: &[(&str, u32)] = &[
     ("product_sales", 7),
     ("customer_stats", 4),
     ("cashup", 3),
-    ("stock", 4),
+    ("stock", 5),
 ];
 
 /// Identifies the read models' shape; stored in the read store and compared at open.

@@ -218,6 +218,65 @@ fn customer_edit(name: Option<&str>, phone: Option<&str>) -> Command {
     })
 }
 
+fn count(sku: &str, counted: i64) -> Command {
+    Command::CountStock(countertop_core::CountStock {
+        sku: sku.into(),
+        counted,
+        reason: "shelf check".into(),
+        at: None,
+    })
+}
+
+fn receive_stock(sku: &str, quantity: i64) -> Command {
+    Command::ReceiveStock(countertop_core::ReceiveStock { sku: sku.into(), quantity, note: None, at: None })
+}
+
+fn on_hand(d: &Device, sku: &str) -> i64 {
+    assert!(d.ct.wait_caught_up(countertop_core::Freshness::Tables, std::time::Duration::from_secs(60), |_| {}));
+    d.ct.stock().unwrap().value.into_iter().find(|l| l.sku == sku).map_or(0, |l| l.on_hand)
+}
+
+/// A count says what was on the shelf when it was taken: a sale another till made before it
+/// is in the count, one made after comes off it, whichever reaches a device first.
+#[test]
+fn a_stock_count_and_another_tills_sales_give_one_level_everywhere() {
+    let a = Device::new("DEV-A", "A");
+    for command in [crate::open_shop(), crate::add_product("MUG", "Enamel mug", "8.00"), receive_stock("MUG", 20)] {
+        a.run(command).unwrap();
+    }
+    let base = a.own();
+    let b = Device::new("DEV-B", "B");
+    b.ct.write().receive(base.clone(), 0).unwrap();
+
+    b.run(place(None, &[("MUG", 1)])).unwrap(); // before the count: the counter saw it gone
+    a.run(count("MUG", 10)).unwrap();
+    b.run(place(None, &[("MUG", 2)])).unwrap(); // after the count
+    a.run(place(None, &[("MUG", 1)])).unwrap();
+    b.run(receive_stock("MUG", 5)).unwrap();
+    a.run(count("MUG", 12)).unwrap(); // a recount, after B's delivery came in
+    a.run(place(None, &[("MUG", 3)])).unwrap();
+
+    let (from_a, from_b) = (a.own().split_off(base.len()), b.own());
+    assert_eq!(on_hand(&a, "MUG"), 9, "A alone: its recount of 12 less its 3");
+    // A third device gets A's first, a fourth B's first.
+    let (c, d) = (Device::new("DEV-C", "C"), Device::new("DEV-D", "D"));
+    for (device, first, second) in [(&c, &from_a, &from_b), (&d, &from_b, &from_a)] {
+        device.ct.write().receive(base.clone(), 0).unwrap();
+        device.ct.write().receive(first.clone(), 0).unwrap();
+        device.ct.write().receive(second.clone(), 0).unwrap();
+    }
+    a.ct.write().receive(from_b, 0).unwrap();
+    b.ct.write().receive(from_a, 0).unwrap();
+    // The recount of 12 saw everything before it; only A's sale of 3 came after.
+    for device in [&a, &b, &c, &d] {
+        assert_eq!(on_hand(device, "MUG"), 9, "on {}", device.till);
+    }
+    let expected = a.picture();
+    for device in [&b, &c, &d] {
+        assert_eq!(device.picture(), expected, "on {}", device.till);
+    }
+}
+
 fn invoice(customer: &str) -> Command {
     let Command::PlaceOrder(mut order) = place(Some(customer), &[("MUG", 2)]) else { unreachable!() };
     order.invoice = true;
@@ -292,7 +351,7 @@ fn arrival_order_does_not_change_the_read_models_or_the_conflicts() {
     for _ in 0..30 {
         let d = devices[rng.usize(..devices.len())];
         let order = orders[rng.usize(..orders.len())];
-        let command = match rng.u8(..7) {
+        let command = match rng.u8(..9) {
             0 => refund(order, &format!("{}.{:02}", rng.u8(1..6), rng.u8(..100))),
             1 => ship(order),
             2 => pay(order, "4.00"),
@@ -301,6 +360,9 @@ fn arrival_order_does_not_change_the_read_models_or_the_conflicts() {
             // Cancelled on two or three tills at times (not the orders whose conflicts are
             // checked below: a later cancellation that knew more would close them).
             5 => cancel(["A-1004", "A-1006"][rng.usize(..2)]),
+            // Shelves counted and deliveries taken in while other tills sell.
+            6 => count(["MUG", "TEA"][rng.usize(..2)], rng.i64(0..30)),
+            7 => receive_stock(["MUG", "TEA"][rng.usize(..2)], rng.i64(1..10)),
             _ => customer_edit(None, Some(&format!("07700 90{:04}", rng.u16(..10000)))),
         };
         let _ = d.run(command); // refusals (already shipped, nothing due …) are part of the game
