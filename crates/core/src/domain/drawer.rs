@@ -2,9 +2,10 @@
 //! a paid-out), and the count at the end. Cash taken and given back at the counter is on the
 //! orders; the cash-up read model (`read/cashup.rs`) adds it all up: float + cash taken − cash
 //! given back − cash removed is what the drawer should hold, and a count records what it did
-//! hold. The difference (over or short) is worked out there, at the count's place in the log,
-//! the same on every rebuild: the write side keeps no running cash total, since no decision
-//! here depends on one (a count is never refused for what it finds).
+//! hold. The difference (over or short) is worked out there, as of the count's time (the cash
+//! that moved before it, on any till), the same on every rebuild and every device: the write
+//! side keeps no running cash total, since no decision here depends on one (a count is never
+//! refused for what it finds).
 
 use chrono::{DateTime, NaiveDate, Utc};
 use rust_decimal::Decimal;

@@ -8,6 +8,13 @@
 //! it). Sales count on the order's business day. A refund recorded before refunds said their
 //! tender (`order.refunded` v1, v2) went back by the order's main tender; a return (a credit
 //! note) names none and counts as `other`.
+//!
+//! The drawer goes by time, not by the order events arrived in (another till's arrive late):
+//! every cash movement of a day is kept summed by its moment (`cashup_cash`, day and
+//! microsecond → cash in or out), so a count's expected cash is the float in effect then plus
+//! the cash that moved up to its moment, whatever arrived before or after it; a float set
+//! again replaces the earlier one by time, and counts are listed by time. The expected cash
+//! and the difference of each count are worked out when the cash-up is read.
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -17,12 +24,15 @@ use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
 use super::orders::{self, OrderView};
-use super::{Apply, Bucketing, add_money, day_key, decode_row, encode_row};
+use super::{Apply, Bucketing, add_money, day_key, decimal_from, decode_row, encode_row};
 use crate::domain::{DrawerMove, Event, OrderLine, Payment, Tender, main_tender, tax_by_rate};
 use crate::money::Currency;
 use crate::store::Envelope;
 
 const DAYS: TableDefinition<'_, i32, &[u8]> = TableDefinition::new("cashup_days");
+/// (business day, microsecond) → the cash that went into (positive) or out of the drawer then:
+/// cash taken, given back, taken out.
+const CASH: TableDefinition<'_, (i32, i64), &[u8]> = TableDefinition::new("cashup_cash");
 
 /// One business day's row, as stored.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -39,20 +49,31 @@ struct Row {
     cancelled: i64,
     first_sale: Option<DateTime<Utc>>,
     last_sale: Option<DateTime<Utc>>,
-    #[serde(default)]
-    float: Decimal,
+    /// The floats set, by time (then amount): the latest is the day's.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    floats: Vec<(DateTime<Utc>, Decimal)>,
     #[serde(default)]
     removed: Decimal,
-    /// The drawer's counts, in log order, each with what it should have held then.
-    #[serde(default)]
-    counts: Vec<DrawerCount>,
+    /// The drawer's counts, by time (then amount).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    counts: Vec<(DateTime<Utc>, Decimal)>,
 }
 
 impl Row {
+    /// The float in effect at `at` (the latest set at or before it).
+    fn float_at(&self, at: DateTime<Utc>) -> Decimal {
+        self.floats.iter().rev().find(|(set, _)| *set <= at).map_or(Decimal::ZERO, |(_, amount)| *amount)
+    }
+
+    /// The day's float: the latest set.
+    fn float(&self) -> Decimal {
+        self.floats.last().map_or(Decimal::ZERO, |(_, amount)| *amount)
+    }
+
     /// What the drawer should hold: float + cash taken − cash given back − cash removed.
     fn cash_expected(&self) -> Decimal {
         let cash = |map: &BTreeMap<Tender, Decimal>| map.get(&Tender::Cash).copied().unwrap_or_default();
-        self.float + cash(&self.takings) - cash(&self.refunds) - self.removed
+        self.float() + cash(&self.takings) - cash(&self.refunds) - self.removed
     }
 }
 
@@ -131,7 +152,8 @@ pub struct CashUp {
 }
 
 impl CashUp {
-    fn from_row(day: NaiveDate, row: Row, currency: Option<Currency>) -> CashUp {
+    /// `cash`: the day's cash movements by moment, in time order.
+    fn from_row(day: NaiveDate, row: Row, cash: &[(i64, Decimal)], currency: Option<Currency>) -> CashUp {
         let round = |amount: Decimal| currency.map_or(amount, |c| c.round(amount));
         let by = |map: &BTreeMap<Tender, Decimal>| -> Vec<TenderAmount> {
             Tender::ALL
@@ -170,23 +192,53 @@ impl CashUp {
             cancelled: row.cancelled,
             first_sale: row.first_sale,
             last_sale: row.last_sale,
-            float: round(row.float),
+            float: round(row.float()),
             cash_removed: round(row.removed),
             cash_expected,
-            counts: row.counts,
+            counts: row
+                .counts
+                .iter()
+                .map(|&(at, counted)| {
+                    let until = at.timestamp_micros();
+                    let moved: Decimal = cash.iter().take_while(|(moment, _)| *moment <= until).map(|(_, c)| *c).sum();
+                    let expected = round(row.float_at(at) + moved);
+                    DrawerCount { at, counted, expected, difference: counted - expected }
+                })
+                .collect(),
         }
     }
 }
 
 pub(crate) struct Tables<'txn> {
     days: Table<'txn, i32, &'static [u8]>,
+    cash: Table<'txn, (i32, i64), &'static [u8]>,
     /// The days this batch changed, each written once by [`Tables::finish`].
     batch: HashMap<NaiveDate, Row>,
 }
 
 impl<'txn> Tables<'txn> {
     pub(crate) fn open(txn: &'txn WriteTransaction) -> Result<Tables<'txn>, crate::Error> {
-        Ok(Tables { days: txn.open_table(DAYS)?, batch: HashMap::new() })
+        Ok(Tables { days: txn.open_table(DAYS)?, cash: txn.open_table(CASH)?, batch: HashMap::new() })
+    }
+
+    /// Cash into (positive) or out of the drawer on `day` at `at`.
+    fn cash_moved(&mut self, day: NaiveDate, at: DateTime<Utc>, amount: Decimal) -> Result<Apply, crate::Error> {
+        if amount.is_zero() {
+            return Ok(Ok(()));
+        }
+        let key = (day_key(day), at.timestamp_micros());
+        let before = self.cash.get(key)?.map(|v| decimal_from(v.value())).transpose()?.unwrap_or_default();
+        let after = match add_money(before, amount, "the drawer's cash") {
+            Ok(after) => after,
+            Err(e) => return Ok(Err(e)),
+        };
+        // Back to nothing (a cancellation another replaced): no row, as on a device without it.
+        if after.is_zero() {
+            self.cash.remove(key)?;
+        } else {
+            self.cash.insert(key, after.serialize().as_slice())?;
+        }
+        Ok(Ok(()))
     }
 
     fn get(&self, day: NaiveDate) -> Result<Row, crate::Error> {
@@ -229,11 +281,28 @@ impl<'txn> Tables<'txn> {
                 (Err(e), _) | (_, Err(e)) => return Ok(Err(e)),
             }
             self.put(day, &row)?;
+            if p.tender == Tender::Cash
+                && let Err(e) = self.cash_moved(day, p.at, p.amount)?
+            {
+                return Ok(Err(e));
+            }
         }
         Ok(Ok(()))
     }
 
-    fn give_back(&mut self, day: NaiveDate, tender: Tender, amount: Decimal) -> Result<Apply, crate::Error> {
+    /// Money given back on `day` at `at` by `tender` (negative: taken out again).
+    fn give_back(
+        &mut self,
+        day: NaiveDate,
+        at: DateTime<Utc>,
+        tender: Tender,
+        amount: Decimal,
+    ) -> Result<Apply, crate::Error> {
+        if tender == Tender::Cash
+            && let Err(e) = self.cash_moved(day, at, -amount)?
+        {
+            return Ok(Err(e));
+        }
         let mut row = self.get(day)?;
         let sum = row.refunds.entry(tender).or_default();
         match add_money(*sum, amount, "the day's refunds") {
@@ -285,28 +354,29 @@ impl<'txn> Tables<'txn> {
                     Some(tender) => tender,
                     None => self.main_tender(orders, &e.order)?,
                 };
-                self.give_back(bucketing.day(e.at), tender, e.amount)
+                self.give_back(bucketing.day(e.at), e.at, tender, e.amount)
             }
-            Event::ReturnRecorded(e) => self.give_back(bucketing.day(e.record.at), Tender::Other, e.record.amount),
+            Event::ReturnRecorded(e) => {
+                self.give_back(bucketing.day(e.record.at), e.record.at, Tender::Other, e.record.amount)
+            }
             Event::DrawerRecorded(e) => {
                 let mut row = self.get(e.day)?;
+                let by_time = |list: &mut Vec<(DateTime<Utc>, Decimal)>| {
+                    let at = list.partition_point(|entry| *entry <= (e.at, e.amount));
+                    list.insert(at, (e.at, e.amount));
+                };
                 match e.kind {
-                    DrawerMove::Float => row.float = e.amount,
+                    DrawerMove::Float => by_time(&mut row.floats),
                     DrawerMove::Removed => match add_money(row.removed, e.amount, "the day's cash removed") {
                         Ok(removed) => row.removed = removed,
                         Err(e) => return Ok(Err(e)),
                     },
-                    DrawerMove::Counted => {
-                        let expected = row.cash_expected();
-                        row.counts.push(DrawerCount {
-                            at: e.at,
-                            counted: e.amount,
-                            expected,
-                            difference: e.amount - expected,
-                        });
-                    }
+                    DrawerMove::Counted => by_time(&mut row.counts),
                 }
                 self.put(e.day, &row)?;
+                if e.kind == DrawerMove::Removed {
+                    return self.cash_moved(e.day, e.at, -e.amount);
+                }
                 Ok(Ok(()))
             }
             Event::OrderCancelled(e) => {
@@ -317,10 +387,10 @@ impl<'txn> Tables<'txn> {
                     // Two tills cancelled it: the sale left its day once; the money goes back on
                     // the day of the cancellation kept, as much as that till knew was paid.
                     let Some(old) = orders.replaced_cancellation() else { return Ok(Ok(())) };
-                    if let Err(e) = self.money_back(&view.as_known(old.knew.as_ref()), bucketing.day(old.at), -1)? {
+                    if let Err(e) = self.money_back(&view.as_known(old.knew.as_ref()), old.at, bucketing, -1)? {
                         return Ok(Err(e));
                     }
-                    return self.money_back(&view.as_known(e.knew.as_ref()), bucketing.day(e.at), 1);
+                    return self.money_back(&view.as_known(e.knew.as_ref()), e.at, bucketing, 1);
                 }
                 let view = view.as_known(e.knew.as_ref());
                 // The sale leaves the day it was placed on; the money goes back on this one.
@@ -341,20 +411,27 @@ impl<'txn> Tables<'txn> {
                 }
                 row.tax.retain(|_, tax| !tax.is_zero());
                 self.put(placed, &row)?;
-                self.money_back(&view, bucketing.day(e.at), 1)
+                self.money_back(&view, e.at, bucketing, 1)
             }
             _ => Ok(Ok(())),
         }
     }
 
-    /// A cancellation on `day`: counted there, and what each tender paid and did not have back
-    /// yet goes back (`sign` -1: taken out again, for a cancellation another replaced).
-    fn money_back(&mut self, view: &OrderView, day: NaiveDate, sign: i64) -> Result<Apply, crate::Error> {
+    /// A cancellation at `at`: counted on its day, and what each tender paid and did not have
+    /// back yet goes back (`sign` -1: taken out again, for a cancellation another replaced).
+    fn money_back(
+        &mut self,
+        view: &OrderView,
+        at: DateTime<Utc>,
+        bucketing: &Bucketing,
+        sign: i64,
+    ) -> Result<Apply, crate::Error> {
+        let day = bucketing.day(at);
         let mut row = self.get(day)?;
         row.cancelled += sign;
         self.put(day, &row)?;
         for (tender, amount) in kept_by_tender(view) {
-            if let Err(e) = self.give_back(day, tender, amount * Decimal::from(sign))? {
+            if let Err(e) = self.give_back(day, at, tender, amount * Decimal::from(sign))? {
                 return Ok(Err(e));
             }
         }
@@ -388,9 +465,16 @@ pub(crate) fn day(
 ) -> Result<CashUp, crate::Error> {
     let table = txn.open_table(DAYS)?;
     let row = table.get(day_key(day))?.map(|v| decode_row(v.value())).transpose()?.unwrap_or_default();
-    Ok(CashUp::from_row(day, row, currency))
+    let key = day_key(day);
+    let mut cash = Vec::new();
+    for entry in txn.open_table(CASH)?.range((key, i64::MIN)..=(key, i64::MAX))? {
+        let (moment, amount) = entry?;
+        cash.push((moment.value().1, decimal_from(amount.value())?));
+    }
+    Ok(CashUp::from_row(day, row, &cash, currency))
 }
 
 pub(crate) fn digest(txn: &redb::ReadTransaction, hasher: &mut blake3::Hasher) -> Result<(), crate::Error> {
-    super::tables::digest_table(&txn.open_table(DAYS)?, hasher)
+    super::tables::digest_table(&txn.open_table(DAYS)?, hasher)?;
+    super::tables::digest_table(&txn.open_table(CASH)?, hasher)
 }

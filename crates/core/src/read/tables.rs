@@ -22,7 +22,7 @@ const NAMES: &[(&str, u32)] = &[
     ("daily", 4),
     ("product_sales", 7),
     ("customer_stats", 4),
-    ("cashup", 3),
+    ("cashup", 4),
     ("stock", 5),
 ];
 

@@ -231,6 +231,16 @@ fn receive_stock(sku: &str, quantity: i64) -> Command {
     Command::ReceiveStock(countertop_core::ReceiveStock { sku: sku.into(), quantity, note: None, at: None })
 }
 
+fn drawer(kind: countertop_core::DrawerMove, amount: &str) -> Command {
+    Command::RecordDrawer(countertop_core::RecordDrawer {
+        kind,
+        amount: countertop_core::MoneyInput::new(dec(amount)),
+        note: Some("banked".into()),
+        day: None,
+        at: None,
+    })
+}
+
 fn on_hand(d: &Device, sku: &str) -> i64 {
     assert!(d.ct.wait_caught_up(countertop_core::Freshness::Tables, std::time::Duration::from_secs(60), |_| {}));
     d.ct.stock().unwrap().value.into_iter().find(|l| l.sku == sku).map_or(0, |l| l.on_hand)
@@ -275,6 +285,56 @@ fn a_stock_count_and_another_tills_sales_give_one_level_everywhere() {
     for device in [&b, &c, &d] {
         assert_eq!(device.picture(), expected, "on {}", device.till);
     }
+}
+
+/// The drawer goes by time too: a count expects the float and the cash taken up to its moment
+/// on every till, whichever of their events reached a device first.
+#[test]
+fn a_drawer_count_expects_the_cash_taken_before_it_on_every_till() {
+    let a = Device::new("DEV-A", "A");
+    for command in [crate::open_shop(), crate::add_product("MUG", "Enamel mug", "8.00")] {
+        a.run(command).unwrap();
+    }
+    a.run(drawer(countertop_core::DrawerMove::Float, "50.00")).unwrap();
+    let base = a.own();
+    let b = Device::new("DEV-B", "B");
+    b.ct.write().receive(base.clone(), 0).unwrap();
+
+    b.run(place(None, &[("MUG", 1)])).unwrap(); // B-1001, by card: not in the drawer
+    b.run(pay_cash_sale()).unwrap(); // B-1002: 8.00 cash, before the count
+    a.run(drawer(countertop_core::DrawerMove::Removed, "20.00")).unwrap();
+    a.run(drawer(countertop_core::DrawerMove::Counted, "37.50")).unwrap(); // 50 + 8 − 20 = 38 expected
+    b.run(pay_cash_sale()).unwrap(); // after the count
+    a.run(drawer(countertop_core::DrawerMove::Float, "60.00")).unwrap(); // set again, after the count
+
+    let (from_a, from_b) = (a.own().split_off(base.len()), b.own());
+    let c = Device::new("DEV-C", "C");
+    c.ct.write().receive(base, 0).unwrap();
+    c.ct.write().receive(from_b.clone(), 0).unwrap();
+    c.ct.write().receive(from_a.clone(), 0).unwrap();
+    a.ct.write().receive(from_b, 0).unwrap();
+    b.ct.write().receive(from_a, 0).unwrap();
+    let today = a.ct.write().shop().unwrap().unwrap().business_day(Utc::now());
+    let expected = a.picture();
+    for device in [&a, &b, &c] {
+        assert_eq!(device.picture(), expected, "on {}", device.till);
+        let cashup = device.ct.cashup(today).unwrap().value;
+        let counts: Vec<(String, String)> =
+            cashup.counts.iter().map(|c| (c.expected.to_string(), c.difference.to_string())).collect();
+        assert_eq!(counts, [("38.00".to_owned(), "-0.50".to_owned())], "on {}", device.till);
+        assert_eq!(cashup.float.to_string(), "60.00", "the later float, on {}", device.till);
+        assert_eq!(cashup.cash_expected.to_string(), "56.00", "60 + 16 − 20, on {}", device.till);
+    }
+}
+
+fn pay_cash_sale() -> Command {
+    let Command::PlaceOrder(mut order) = place(None, &[("MUG", 1)]) else { unreachable!() };
+    order.payment_method = None;
+    order.payments = vec![countertop_core::PaymentInput {
+        tender: countertop_core::Tender::Cash,
+        amount: countertop_core::MoneyInput::new(dec("8.00")),
+    }];
+    Command::PlaceOrder(order)
 }
 
 fn invoice(customer: &str) -> Command {
@@ -351,7 +411,7 @@ fn arrival_order_does_not_change_the_read_models_or_the_conflicts() {
     for _ in 0..30 {
         let d = devices[rng.usize(..devices.len())];
         let order = orders[rng.usize(..orders.len())];
-        let command = match rng.u8(..9) {
+        let command = match rng.u8(..10) {
             0 => refund(order, &format!("{}.{:02}", rng.u8(1..6), rng.u8(..100))),
             1 => ship(order),
             2 => pay(order, "4.00"),
@@ -363,6 +423,15 @@ fn arrival_order_does_not_change_the_read_models_or_the_conflicts() {
             // Shelves counted and deliveries taken in while other tills sell.
             6 => count(["MUG", "TEA"][rng.usize(..2)], rng.i64(0..30)),
             7 => receive_stock(["MUG", "TEA"][rng.usize(..2)], rng.i64(1..10)),
+            // The drawer: a float set, cash taken out, a count, while others take cash.
+            8 => drawer(
+                [
+                    countertop_core::DrawerMove::Float,
+                    countertop_core::DrawerMove::Removed,
+                    countertop_core::DrawerMove::Counted,
+                ][rng.usize(..3)],
+                &format!("{}.{:02}", rng.u8(1..60), rng.u8(..100)),
+            ),
             _ => customer_edit(None, Some(&format!("07700 90{:04}", rng.u16(..10000)))),
         };
         let _ = d.run(command); // refusals (already shipped, nothing due …) are part of the game
