@@ -207,7 +207,16 @@ fn check_write_side(work: &Path, acked: &Acknowledged) -> Result<u64, String> {
 fn check_read_side(work: &Path) -> Result<(), String> {
     let ct = Countertop::open(&work.join("data")).map_err(|e| e.to_string())?;
     let patience = Duration::from_secs(300);
-    if !ct.wait_caught_up(Freshness::Search, patience, |_| {}) {
+    // Catching up takes a second or two; a wait far longer says what the projector says of
+    // itself while it lasts (a run once sat with the projector retrying an error).
+    let (started, mut told) = (Instant::now(), false);
+    let caught_up = ct.wait_caught_up(Freshness::Search, patience, |_| {
+        if !told && started.elapsed() > Duration::from_secs(30) {
+            told = true;
+            eprintln!("campaign: the read side is still catching up after 30 s: {:?}", ct.status());
+        }
+    });
+    if !caught_up {
         // What the projector says of itself (failing, notes, a rebuild's progress) is what
         // tells a stall from slowness.
         return Err(format!("the read side did not catch up after a restart: {:?}", ct.status()));
