@@ -52,7 +52,7 @@ pub use orders::{
     Refund, RefundLineInput, RefundOrder, RefundedLine, ShipOrder, Shipment, Totals, check_line, line_refund_value,
     refunded_units, tax_by_rate, totals,
 };
-pub(crate) use orders::{moved_to, placed_status, resolved as resolved_into};
+pub(crate) use orders::{insert_in_order, moved_to, placed_status, resolved as resolved_into};
 pub use payments::{
     MAX_TENDERS, OrderPaid, PayOrder, Payment, PaymentInput, Tender, main_tender, paid as paid_by,
     summary as payment_summary,

@@ -924,11 +924,27 @@ pub(super) fn apply(order: &mut Order, event: &Event) {
             order.status = OrderStatus::Cancelled;
             order.cancellation = Some(conflicts::cancelled(order.cancellation.take(), Cancellation::from(e)));
         }
-        Event::OrderRefunded(e) => order.refunds.push(Refund::from(e)),
-        Event::OrderPaid(e) => order.payments.extend(e.payments.iter().cloned()),
+        // In time order (then by content), as the order view keeps them: two tills that got
+        // each other's refunds in turn list them alike.
+        Event::OrderRefunded(e) => {
+            insert_in_order(&mut order.refunds, Refund::from(e), |r| (r.at, serde_json::to_string(r).ok()));
+        }
+        Event::OrderPaid(e) => {
+            for p in &e.payments {
+                insert_in_order(&mut order.payments, p.clone(), |p| (p.at, serde_json::to_string(p).ok()));
+            }
+        }
         Event::OrderConflictsResolved(e) => resolved(&mut order.resolved, &e.conflicts),
         _ => {}
     }
+}
+
+/// Inserts `item` after every item whose key is not greater: a list kept by `key`, the same
+/// whatever order the items came in.
+pub(crate) fn insert_in_order<T, K: Ord>(items: &mut Vec<T>, item: T, key: impl Fn(&T) -> K) {
+    let k = key(&item);
+    let at = items.partition_point(|i| key(i) <= k);
+    items.insert(at, item);
 }
 
 /// Adds the conflicts a resolution closed, once each, sorted (the same in any arrival order).

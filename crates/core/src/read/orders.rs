@@ -182,12 +182,16 @@ impl OrderView {
                 self.cancellation = Some(crate::domain::cancelled(self.cancellation.take(), Cancellation::from(e)));
             }
             Event::OrderRefunded(e) => {
-                insert_in_order(&mut self.refunds, Refund::from(e), |r| (r.at, serde_json::to_string(r).ok()));
+                crate::domain::insert_in_order(&mut self.refunds, Refund::from(e), |r| {
+                    (r.at, serde_json::to_string(r).ok())
+                });
                 self.refunded += e.amount;
             }
             Event::OrderPaid(e) => {
                 for p in &e.payments {
-                    insert_in_order(&mut self.payments, p.clone(), |p| (p.at, serde_json::to_string(p).ok()));
+                    crate::domain::insert_in_order(&mut self.payments, p.clone(), |p| {
+                        (p.at, serde_json::to_string(p).ok())
+                    });
                 }
                 self.due -= crate::domain::paid_by(&e.payments);
             }
@@ -238,12 +242,6 @@ impl OrderView {
 }
 
 /// Inserts `item` after every item that sorts at or before it by `key`.
-fn insert_in_order<T, K: Ord>(items: &mut Vec<T>, item: T, key: impl Fn(&T) -> K) {
-    let k = key(&item);
-    let at = items.partition_point(|i| key(i) <= k);
-    items.insert(at, item);
-}
-
 fn status_key(status: OrderStatus) -> u8 {
     match status {
         OrderStatus::Pending => 0,

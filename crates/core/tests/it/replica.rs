@@ -172,7 +172,14 @@ impl Device {
         let digest = self.ct.shared_digest().unwrap().value;
         let conflicts = self.ct.conflicts().unwrap().value.into_iter().map(|o| (o.id, o.conflicts)).collect();
         let w = self.ct.write();
-        (digest, conflicts, format!("{:?} {:?}", w.products().unwrap(), w.customers().unwrap()))
+        // An order as `order show` tells it: its refunds and payments in the same order on
+        // every device.
+        let money: Vec<String> = ["A-1001", "A-1002", "A-1003", "A-1005"]
+            .iter()
+            .filter_map(|id| w.order_history(id, None).unwrap())
+            .map(|h| format!("{:?} {:?}", h.order.refunds, h.order.payments))
+            .collect();
+        (digest, conflicts, format!("{:?} {:?} {money:?}", w.products().unwrap(), w.customers().unwrap()))
     }
 }
 
