@@ -279,6 +279,7 @@ pub(crate) enum StockCmd {
     /// Goods came in.
     Receive {
         sku: String,
+        #[arg(allow_hyphen_values = true)]
         quantity: String,
         /// A delivery note or supplier.
         #[arg(long)]
@@ -308,6 +309,7 @@ pub(crate) enum StockCmd {
 pub(crate) enum DrawerCmd {
     /// The float the drawer opened with today (or on --date).
     Float {
+        #[arg(allow_hyphen_values = true)]
         amount: String,
         #[arg(long)]
         date: Option<String>,
@@ -316,6 +318,7 @@ pub(crate) enum DrawerCmd {
     },
     /// Cash taken out of the drawer (banked, a paid-out), with where it went.
     Remove {
+        #[arg(allow_hyphen_values = true)]
         amount: String,
         #[arg(long)]
         reason: String,
@@ -326,6 +329,7 @@ pub(crate) enum DrawerCmd {
     },
     /// The drawer was counted: this much cash is in it (the cash-up shows over or short).
     Count {
+        #[arg(allow_hyphen_values = true)]
         amount: String,
         #[arg(long)]
         date: Option<String>,

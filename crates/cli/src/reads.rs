@@ -356,6 +356,12 @@ pub fn run(dir: &Path, json: bool, command: Top) -> Result<(), Failure> {
             out.stock(&levels, &names, low);
         }
         Top::Stock(crate::StockCmd::Moves { sku, limit }) => {
+            if ct.write().product(&sku)?.is_none() {
+                return Err(Failure::Refused(
+                    "unknown_product",
+                    format!("no product has SKU '{}'; `countertop product list` shows the catalog", sku.trim()),
+                ));
+            }
             catch_up(&ct, Freshness::Tables);
             out.stock_moves(&sku, &ct.stock_moves(&sku, limit.clamp(1, 10_000))?);
         }

@@ -4,9 +4,9 @@
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 use countertop_core::{
-    CashUp, Currency, Customer, Dashboard, DeadLetter, Decimal, Entity, Envelope, Kpis, Order, OrderHistory, OrderView,
-    Outcome, Page, Product, ReadCheck, RevenueRow, SearchHit, Shop, Stamped, Status, StockLevel, StockMove,
-    Verification, format_rate,
+    CashUp, Currency, Customer, Dashboard, DeadLetter, Decimal, Entity, Envelope, Kpis, Order, OrderHistory,
+    OrderStatus, OrderView, Outcome, Page, Product, ReadCheck, RevenueRow, SearchHit, Shop, Stamped, Status,
+    StockLevel, StockMove, Verification, format_rate,
 };
 use serde::Serialize;
 use serde_json::json;
@@ -200,8 +200,13 @@ impl Printer {
             let by = r.tender.map(|t| format!(" by {t}")).unwrap_or_default();
             say!("Refunded {}{by}{goods} on {}: {}", c.format(r.amount), self.time(r.at), r.reason);
         }
-        if !o.refunds.is_empty() {
-            say!("Still refundable: {}", c.format(o.refundable()));
+        if !o.refunds.is_empty() && o.status != OrderStatus::Cancelled {
+            let over = o.refunded() - o.paid();
+            if over > Decimal::ZERO {
+                say!("Refunded {} more than was paid", c.format(over));
+            } else {
+                say!("Still refundable: {}", c.format(o.refundable()));
+            }
         }
         for conflict in o.conflicts() {
             say!("Conflict: {} (`countertop conflicts resolve {}` once dealt with)", conflict.explain(), o.id);
@@ -227,6 +232,9 @@ impl Printer {
                 e.event_type,
                 e.command_id
             );
+            if let countertop_core::Event::OrderConflictsResolved(resolved) = &e.event {
+                say!("           resolved: {}", resolved.note);
+            }
         }
     }
 
@@ -430,11 +438,15 @@ impl Printer {
         if self.json {
             return Self::print_json(moves);
         }
+        // Sales are the orders' lines, not rows here; so the level each row left is not shown
+        // (with sales between rows it would not add up), only what moved.
         if moves.value.is_empty() {
-            say!("No stock movements for {sku}.");
+            say!("No stock movements for {sku} other than sales (`countertop stock list` shows what is on hand).");
+        } else {
+            say!("{sku}: stock movements other than sales (those are on the orders), newest first");
         }
         for m in &moves.value {
-            say!("{}  {:>+7}  = {:>7}  {}", self.time(m.at), m.change, m.on_hand, m.why);
+            say!("{}  {:>+7}  {}", self.time(m.at), m.change, m.why);
         }
         say!("({})", Self::freshness(moves));
     }

@@ -108,7 +108,7 @@ pub(crate) fn join(dir: &Path, json: bool, args: JoinArgs) -> Result<(), Failure
     } else {
         eprint!("\r");
         println!(
-            "This device is till {} of the shop '{}' on {}. Its new orders are numbered {}-1001, {}-1002, …",
+            "This device is till {} of the shop '{}' on {}. Its orders are numbered with its code ({}-1001, {}-1002, …), apart from the other tills'.",
             identity.till, identity.shop, identity.hub, identity.till, identity.till
         );
         println!("Sent {} change(s), received {} from other devices.", report.sent, report.received);
@@ -147,7 +147,7 @@ pub(crate) fn sync(dir: &Path, json: bool, cmd: SyncCmd) -> Result<(), Failure> 
                 "Own changes: {} · sent and acknowledged: {} · waiting to be sent: {}",
                 state.own_events, state.outbox.seq, state.waiting
             );
-            devices(&state.devices);
+            devices(&state.devices, &store)?;
         }
         SyncCmd::Once => {
             let hub = hub(dir)?;
@@ -201,21 +201,25 @@ pub(crate) fn sync(dir: &Path, json: bool, cmd: SyncCmd) -> Result<(), Failure> 
     Ok(())
 }
 
-fn devices(devices: &[countertop_core::OriginTip]) {
+/// The other devices, with times in the shop's time zone (UTC before the shop is set up).
+fn devices(devices: &[countertop_core::OriginTip], store: &WriteStore) -> Result<(), Failure> {
     if devices.is_empty() {
         println!("No other device's changes are here yet.");
-        return;
+        return Ok(());
     }
+    let zone = store.shop()?.map_or(chrono_tz::UTC, |shop| shop.time_zone);
+    let time = |at: chrono::DateTime<chrono::Utc>| at.with_timezone(&zone).format("%Y-%m-%d %H:%M:%S %Z").to_string();
     println!("Other devices seen:");
     for d in devices {
         println!(
             "  till {:<3} {} changes, last recorded {}, received {}",
             d.till,
             d.seq,
-            d.recorded_at.format("%Y-%m-%d %H:%M:%S UTC"),
-            d.received_at.format("%Y-%m-%d %H:%M:%S UTC")
+            time(d.recorded_at),
+            time(d.received_at)
         );
     }
+    Ok(())
 }
 
 pub(crate) fn list_devices(dir: &Path, json: bool) -> Result<(), Failure> {
@@ -229,6 +233,6 @@ pub(crate) fn list_devices(dir: &Path, json: bool) -> Result<(), Failure> {
         Some(identity) => println!("This device: till {} ({})", identity.till, identity.device),
         None => println!("This data folder has not joined a shop."),
     }
-    devices(&state.devices);
+    devices(&state.devices, &store)?;
     Ok(())
 }

@@ -73,7 +73,9 @@ pub enum SyncError {
     #[error("{0}")]
     Input(String),
     /// The hub cannot be reached now; nothing is lost, it is tried again later.
-    #[error("the hub at {url} cannot be reached ({detail}); orders are kept on this device and sent once it can be")]
+    #[error(
+        "the hub at {url} cannot be reached ({detail}); check the address and that the hub is running. Nothing recorded here is lost: it waits on this device until the hub can be reached"
+    )]
     Offline { url: String, detail: String },
     /// The hub answered with an error.
     #[error("the hub refused: {0}")]

@@ -122,6 +122,13 @@ fn two_tills_apart_take_orders_and_both_see_all_of_them_after_reconnecting() {
     }
     let text = ok(a, &["conflicts"]);
     assert!(text.contains("refunds on different tills add up to more than was paid"), "{text}");
+    // The order tells it plainly, with the refunds in time order on both tills.
+    let shown = ok(a, &["order", "show", "A-1001"]);
+    assert!(shown.contains("Refunded 4.00 GBP more than was paid"), "{shown}");
+    assert!(!shown.contains("Still refundable"), "{shown}");
+    let refunds = |d: &Path| json(d, &["order", "show", "A-1001"])["order"]["refunds"].clone();
+    assert_eq!(refunds(a).as_array().map(Vec::len), Some(2), "{}", refunds(a));
+    assert_eq!(refunds(a), refunds(b));
     ok(b, &["conflicts", "resolve", "A-1001", "--note", "customer gave 4.00 back"]);
     let again = countertop(b, &["conflicts", "resolve", "A-1001", "--note", "again"]);
     assert_eq!(again.status, 1);
@@ -130,6 +137,8 @@ fn two_tills_apart_take_orders_and_both_see_all_of_them_after_reconnecting() {
         ok(d, &["sync", "once"]);
     }
     assert!(ok(a, &["conflicts"]).contains("No conflicts"));
+    let shown = ok(a, &["order", "show", "A-1001"]);
+    assert!(shown.contains("resolved: customer gave 4.00 back"), "the owner's note in the timeline: {shown}");
     assert_eq!(verify_ok(a), verify_ok(b));
     let devices = json(a, &["devices"]);
     assert_eq!(devices["others"][0]["till"], "B");

@@ -75,9 +75,13 @@ impl Order {
         self.totals.total - self.paid()
     }
 
-    /// What can still be refunded: paid minus already refunded.
+    /// What can still be refunded: paid minus already refunded; nothing once cancelled (the
+    /// cancellation gave it back), and never below nothing (two tills refunded it while apart).
     pub fn refundable(&self) -> Decimal {
-        self.paid() - self.refunded()
+        if self.status == OrderStatus::Cancelled {
+            return Decimal::ZERO;
+        }
+        (self.paid() - self.refunded()).max(Decimal::ZERO)
     }
 
     /// What went back by `tender` so far (a refund that named none went back by the main tender).

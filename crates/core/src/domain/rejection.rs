@@ -172,8 +172,13 @@ pub enum Rejection {
     #[error("{due} of the {total} is not paid yet; take the rest, or place the order as an invoice to be paid later")]
     PaymentShort { due: String, total: String },
     /// A stock count or level below zero or beyond what a shelf holds.
-    #[error("{given} is not a stock level; enter a whole number from 0 to {max}")]
-    CountOutOfRange { given: i64, max: i64 },
+    #[error("{given} is not a stock level; enter a whole number from 0 to 1,000,000,000")]
+    CountOutOfRange { given: i64 },
+    /// Goods received: fewer than one.
+    #[error(
+        "{given} received is not a delivery; enter 1 or more (goods that left the shelf some other way: count the shelf)"
+    )]
+    ReceivedTooFew { given: i64 },
     /// Restocking a refund that names no goods.
     #[error("a refund that puts goods back in stock must say which: enter how many of which lines came back")]
     RestockWithoutGoods,

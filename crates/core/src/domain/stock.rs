@@ -71,7 +71,7 @@ pub(super) fn receive(
 ) -> Result<Vec<Event>, Rejection> {
     let p = product(existing, &cmd.sku)?;
     if cmd.quantity < 1 {
-        return Err(Rejection::QuantityTooSmall { given: cmd.quantity });
+        return Err(Rejection::ReceivedTooFew { given: cmd.quantity });
     }
     let quantity = match u32::try_from(cmd.quantity) {
         Ok(q) if i64::from(q) <= MAX_QUANTITY => q,
@@ -88,7 +88,7 @@ pub(super) fn receive(
 pub(super) fn count(existing: Option<&Product>, cmd: &CountStock, now: DateTime<Utc>) -> Result<Vec<Event>, Rejection> {
     let p = product(existing, &cmd.sku)?;
     if !(0..=MAX_ON_HAND).contains(&cmd.counted) {
-        return Err(Rejection::CountOutOfRange { given: cmd.counted, max: MAX_ON_HAND });
+        return Err(Rejection::CountOutOfRange { given: cmd.counted });
     }
     let reason =
         text::required("reason", "why the count differs (e.g. shelf check, breakage)", &cmd.reason, text::REASON_MAX)?;
@@ -105,7 +105,7 @@ pub(super) fn low_at(product: &Product, low_at: Option<i64>) -> Result<Option<Ev
     if let Some(n) = low_at
         && !(0..=MAX_ON_HAND).contains(&n)
     {
-        return Err(Rejection::CountOutOfRange { given: n, max: MAX_ON_HAND });
+        return Err(Rejection::CountOutOfRange { given: n });
     }
     Ok((low_at != product.low_stock_at)
         .then(|| Event::ProductLowStockSet(ProductLowStockSet { sku: product.sku.clone(), low_at, stamp: None })))
