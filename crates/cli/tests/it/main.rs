@@ -313,7 +313,7 @@ fn a_second_process_gets_a_clear_error() {
     let run = countertop(dir.path(), &["product", "list"]);
     assert_eq!(run.status, 3);
     assert!(
-        run.stderr.contains("write.redb is already open by another Countertop (the app or another countertop command); close it and try again"),
+        run.stderr.contains("write.redb is already open by another Countertop (the app, a running `countertop sync run`, or another countertop command); close it and try again"),
         "{}",
         run.stderr
     );

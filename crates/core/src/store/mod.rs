@@ -172,7 +172,7 @@ pub enum Error {
     CommandIdReused { command_id: String },
     /// Another process has the write store open.
     #[error(
-        "{path} is already open by another Countertop (the app or another countertop command); close it and try again"
+        "{path} is already open by another Countertop (the app, a running `countertop sync run`, or another countertop command); close it and try again"
     )]
     AlreadyOpen { path: PathBuf },
     /// The file is damaged or not a Countertop write store. Nothing was changed; the fix is a

@@ -238,7 +238,7 @@ fn a_second_open_of_the_same_store_is_refused_clearly() {
     let (dir, _store) = shop();
     let err = WriteStore::open(dir.path()).unwrap_err();
     assert!(matches!(err, Error::AlreadyOpen { .. }), "{err:?}");
-    assert!(err.to_string().ends_with("write.redb is already open by another Countertop (the app or another countertop command); close it and try again"), "{err}");
+    assert!(err.to_string().ends_with("write.redb is already open by another Countertop (the app, a running `countertop sync run`, or another countertop command); close it and try again"), "{err}");
 }
 
 #[test]
