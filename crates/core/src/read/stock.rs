@@ -178,6 +178,13 @@ impl<'txn> Tables<'txn> {
         // The latest movement by its time, not by arrival (another till's may arrive later).
         level.last_moved = Some(level.last_moved.map_or(at, |last| last.max(at)));
         if let Some(why) = why {
+            // Two lines of one SKU in one event (a cancelled order with the mug twice) make one
+            // row with both: a recount adds the rows up.
+            let earlier = self.moves.get((sku, envelope.position))?.map(|row| decode_row::<StockMove>(row.value()));
+            let change = match earlier.transpose()? {
+                Some(earlier) => earlier.change.saturating_add(change),
+                None => change,
+            };
             let entry =
                 StockMove { position: envelope.position, at, change, why, on_hand: level.on_hand, count: false };
             self.moves.insert((sku, envelope.position), encode_row(&entry)?.as_slice())?;
