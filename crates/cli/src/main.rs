@@ -635,13 +635,23 @@ fn run(cli: Cli, matches: &ArgMatches) -> Result<(), Failure> {
         Top::Product(cmd) => product(&store, &out, cmd)?,
         Top::Stock(StockCmd::Receive { sku, quantity, note, write }) => {
             let quantity = input::whole("quantity", &quantity)?;
-            let command = Command::ReceiveStock(ReceiveStock { sku, quantity, note, at: None });
-            out.outcome(&store.execute(request(write, command))?);
+            let command = Command::ReceiveStock(ReceiveStock { sku: sku.clone(), quantity, note, at: None });
+            let outcome = store.execute(request(write, command))?;
+            let sku = sku.trim();
+            out.recorded(
+                &outcome,
+                &format!("Received {quantity} × {sku}. `countertop stock moves {sku}` lists it; `countertop stock list` shows what is on hand."),
+            );
         }
         Top::Stock(StockCmd::Count { sku, counted, reason, write }) => {
             let counted = input::whole("count", &counted)?;
-            let command = Command::CountStock(CountStock { sku, counted, reason, at: None });
-            out.outcome(&store.execute(request(write, command))?);
+            let command = Command::CountStock(CountStock { sku: sku.clone(), counted, reason, at: None });
+            let outcome = store.execute(request(write, command))?;
+            let sku = sku.trim();
+            out.recorded(
+                &outcome,
+                &format!("Counted {counted} × {sku} on the shelf: that is now what is on hand. `countertop stock list` shows it."),
+            );
         }
         Top::Drawer(cmd) => {
             let (kind, amount, note, date, write) = match cmd {

@@ -56,6 +56,18 @@ impl Printer {
         }
     }
 
+    /// A command whose result is said in a sentence (`done`) rather than shown as a row.
+    pub fn recorded(&self, outcome: &Outcome, done: &str) {
+        if self.json {
+            return Self::print_json(outcome);
+        }
+        if outcome.replayed {
+            say!("(this command id was already done; nothing changed)");
+        } else {
+            say!("{done}");
+        }
+    }
+
     pub fn outcome(&self, outcome: &Outcome) {
         if self.json {
             return Self::print_json(outcome);

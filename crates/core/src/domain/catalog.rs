@@ -146,7 +146,8 @@ pub(super) fn add(shop: &Shop, existing: Option<&Product>, cmd: &AddProduct) -> 
 }
 
 pub(super) fn update(shop: &Shop, existing: Option<&Product>, cmd: &UpdateProduct) -> Result<Vec<Event>, Rejection> {
-    let product = existing.ok_or_else(|| Rejection::UnknownProduct { sku: cmd.sku.trim().to_owned() })?;
+    let product =
+        existing.ok_or_else(|| Rejection::UnknownProduct { sku: cmd.sku.trim().to_owned(), hint: String::new() })?;
     let sku = product.sku.clone();
     let mut events = Vec::new();
     if let Some(name) = &cmd.name {

@@ -563,7 +563,9 @@ pub fn check_line(
     let (from_catalog, sku, name, quantity, price, tax_rate, given_total) = match input {
         LineInput::Product { sku, quantity, unit_price } => {
             let sku = sku.trim();
-            let product = products.get(sku).ok_or_else(|| Rejection::UnknownProduct { sku: sku.to_owned() })?;
+            let product = products
+                .get(sku)
+                .ok_or_else(|| Rejection::UnknownProduct { sku: sku.to_owned(), hint: String::new() })?;
             if product.archived {
                 return Err(Rejection::ProductArchived { sku: product.sku.clone() });
             }

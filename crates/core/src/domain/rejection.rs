@@ -100,8 +100,11 @@ pub enum Rejection {
     #[error("discount {given}% is outside 0% to 100%; enter e.g. 10%")]
     DiscountPercentOutOfRange { given: Decimal },
     /// No product with that SKU in the catalog.
-    #[error("no product has SKU '{sku}'; add it to the catalog first, or sell it as an ad-hoc item")]
-    UnknownProduct { sku: String },
+    #[error("no product has SKU '{sku}'{hint}; add it to the catalog first, or sell it as an ad-hoc item")]
+    UnknownProduct { sku: String, hint: String },
+    /// Stock received or counted for a SKU the catalog does not have.
+    #[error("no product has SKU '{sku}'{hint}; stock is kept for products in the catalog: add it there first")]
+    UnknownStockProduct { sku: String, hint: String },
     /// The product is archived and can no longer be sold.
     #[error("product '{sku}' is archived; restore it before selling it, or sell it as an ad-hoc item")]
     ProductArchived { sku: String },
@@ -230,7 +233,7 @@ impl Rejection {
         match self {
             Rejection::ShopNotSetUp => "shop_not_set_up",
             Rejection::DirectionControl { .. } => "direction_control",
-            Rejection::UnknownProduct { .. } => "unknown_product",
+            Rejection::UnknownProduct { .. } | Rejection::UnknownStockProduct { .. } => "unknown_product",
             Rejection::UnknownCustomer { .. } => "unknown_customer",
             Rejection::UnknownOrder { .. } => "unknown_order",
             Rejection::Line { problem, .. } => problem.code(),
@@ -285,5 +288,25 @@ impl Rejection {
 
     pub(crate) fn on_line(self, index: usize) -> Rejection {
         Rejection::Line { line: index + 1, problem: Box::new(self) }
+    }
+}
+
+impl Rejection {
+    /// Adds "(did you mean 'MUG'?)" to an unknown SKU when `like` finds the catalog's SKU in
+    /// other letter case (SKUs are matched exactly), also inside an order line's rejection.
+    pub(crate) fn with_sku_hint(self, like: &dyn Fn(&str) -> Option<String>) -> Rejection {
+        let hint = |sku: &str| like(sku).map_or_else(String::new, |known| format!(" (did you mean '{known}'?)"));
+        match self {
+            Rejection::UnknownProduct { hint: h, sku } if h.is_empty() => {
+                Rejection::UnknownProduct { hint: hint(&sku), sku }
+            }
+            Rejection::UnknownStockProduct { hint: h, sku } if h.is_empty() => {
+                Rejection::UnknownStockProduct { hint: hint(&sku), sku }
+            }
+            Rejection::Line { line, problem } => {
+                Rejection::Line { line, problem: Box::new(problem.with_sku_hint(like)) }
+            }
+            other => other,
+        }
     }
 }

@@ -61,7 +61,7 @@ pub struct ProductLowStockSet {
 }
 
 fn product<'a>(product: Option<&'a Product>, sku: &str) -> Result<&'a Product, Rejection> {
-    product.ok_or_else(|| Rejection::UnknownProduct { sku: sku.trim().to_owned() })
+    product.ok_or_else(|| Rejection::UnknownStockProduct { sku: sku.trim().to_owned(), hint: String::new() })
 }
 
 pub(super) fn receive(

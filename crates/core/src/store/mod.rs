@@ -528,8 +528,9 @@ impl WriteStore {
     /// they are worked out by the very rules that will record the order.
     pub fn preview(&self, command: &Command) -> Result<Entity, Error> {
         self.read(|txn| {
-            let mut state = state::StateReader::open(txn)?.load(&command.references(), Utc::now())?;
-            let events = domain::decide(&state, command).map_err(Error::Rejected)?;
+            let reader = state::StateReader::open(txn)?;
+            let mut state = reader.load(&command.references(), Utc::now())?;
+            let events = domain::decide(&state, command).map_err(|e| reader.explained(e))?;
             for event in &events {
                 domain::apply(&mut state, event);
             }

@@ -15,7 +15,8 @@ use serde::de::DeserializeOwned;
 use super::Error;
 use super::journal::{Puts, Target};
 use crate::domain::{
-    Customer, Event, Order, Product, References, Return, Shop, State, StreamId, customer_keys, numbered_id, suffixed,
+    Customer, Event, Order, Product, References, Rejection, Return, Shop, State, StreamId, customer_keys, numbered_id,
+    suffixed,
 };
 
 pub(super) const PRODUCTS: TableDefinition<'_, &str, &[u8]> = TableDefinition::new("state_products");
@@ -88,6 +89,25 @@ impl<T> Tables<T> {
     }
 }
 
+impl<T: ReadableTable<&'static str, &'static [u8]>> Tables<T> {
+    /// A catalog SKU that differs from `sku` only in letter case: SKUs match exactly, and a
+    /// refusal says "did you mean 'MUG'?" (only on that path: it reads every SKU).
+    fn sku_like(&self, sku: &str) -> Result<Option<String>, Error> {
+        for entry in self.products.iter()? {
+            let (key, _) = entry?;
+            if key.value().eq_ignore_ascii_case(sku) {
+                return Ok(Some(key.value().to_owned()));
+            }
+        }
+        Ok(None)
+    }
+
+    /// `rejection`, with a "did you mean" for an unknown SKU the catalog has in other case.
+    fn explained(&self, rejection: Rejection) -> Error {
+        Error::Rejected(rejection.with_sku_hint(&|sku| self.sku_like(sku).ok().flatten()))
+    }
+}
+
 pub(super) struct StateTables<'txn> {
     t: Tables<Table<'txn, &'static str, &'static [u8]>>,
     /// This device's till code ([`State::till`]), when it has joined a shop.
@@ -105,6 +125,11 @@ impl<'txn> StateTables<'txn> {
     /// The slice of the world a command refers to.
     pub(super) fn load(&self, refs: &References, now: DateTime<Utc>) -> Result<State, Error> {
         load(&self.t, refs, self.till.as_deref(), now)
+    }
+
+    /// A refusal as the caller gets it (see [`Tables::explained`]).
+    pub(super) fn explained(&self, rejection: Rejection) -> Error {
+        self.t.explained(rejection)
     }
 
     /// Writes back what `events` changed in `state` (after they were applied to it).
@@ -256,6 +281,11 @@ impl StateReader {
     /// The slice of the world a command refers to, as of this read transaction.
     pub(super) fn load(&self, refs: &References, now: DateTime<Utc>) -> Result<State, Error> {
         load(&self.t, refs, self.till.as_deref(), now)
+    }
+
+    /// A refusal as the caller gets it (see [`Tables::explained`]).
+    pub(super) fn explained(&self, rejection: Rejection) -> Error {
+        self.t.explained(rejection)
     }
 
     pub(super) fn shop(&self) -> Result<Option<Shop>, Error> {

@@ -509,7 +509,7 @@ impl<'txn> Tables<'txn> {
             }
         }
 
-        let events = domain::decide(&state, &request.command).map_err(Error::Rejected)?;
+        let events = domain::decide(&state, &request.command).map_err(|e| self.state.explained(e))?;
         let mut positions = None;
         let mut stream_version = 0;
         for event in &events {

@@ -410,3 +410,22 @@ fn a_shop_in_a_folder_with_other_things_leaves_the_folder_as_it_was() {
     let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
     assert_eq!((mode(dir.path()), mode(&dir.path().join("write.redb"))), (0o755, 0o600));
 }
+
+/// SKUs match exactly; a refusal names the catalog's SKU when only the letter case differs,
+/// when recording and when previewing, and inside an order line's refusal.
+#[test]
+fn an_unknown_sku_in_other_letter_case_is_suggested() {
+    let (_dir, store) = shop();
+    let count = Command::CountStock(countertop_core::CountStock {
+        sku: "mug".into(),
+        counted: 3,
+        reason: "shelf".into(),
+        at: None,
+    });
+    let err = store.execute(Request::new(count)).unwrap_err().to_string();
+    assert!(err.starts_with("no product has SKU 'mug' (did you mean 'MUG'?);"), "{err}");
+    let err = store.preview(&place(None, &[("mug", 1)])).unwrap_err().to_string();
+    assert!(err.starts_with("line 1: no product has SKU 'mug' (did you mean 'MUG'?);"), "{err}");
+    let err = store.execute(Request::new(place(None, &[("NOPE", 1)]))).unwrap_err().to_string();
+    assert!(err.starts_with("line 1: no product has SKU 'NOPE';"), "{err}");
+}
