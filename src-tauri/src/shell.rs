@@ -56,7 +56,8 @@ impl Shell {
 }
 
 /// How long the app waits at start for another Countertop to let go of the shop: a window
-/// closed a moment ago still writes its last state down and lets go within about a second.
+/// closed a moment ago may still be writing its last state down (not measured; 5 s is a
+/// guess that leaves a real second instance reported promptly).
 const WAIT_FOR_FREE: Duration = Duration::from_secs(5);
 
 /// Opens the shop, waiting up to `wait` while another Countertop has it open (the app reopened

@@ -65,6 +65,12 @@ impl Level {
         self.counted.as_ref().is_none_or(|count| at > count.at)
     }
 
+    /// Notes a movement at `at`: the latest by its time, not by arrival (another till's may
+    /// arrive later).
+    fn moved_at(&mut self, at: DateTime<Utc>) {
+        self.last_moved = Some(self.last_moved.map_or(at, |last| last.max(at)));
+    }
+
     /// Sets the low-stock level when the edit wins (the latest stamp, `domain/clock.rs`).
     fn set_low_at(&mut self, low_at: Option<i64>, stamp: Option<&crate::domain::Stamp>) -> bool {
         if let (Some(current), Some(stamp)) = (&self.low_at_stamp, stamp)
@@ -175,8 +181,7 @@ impl<'txn> Tables<'txn> {
         if level.moved_by(at) {
             level.on_hand = level.on_hand.saturating_add(change);
         }
-        // The latest movement by its time, not by arrival (another till's may arrive later).
-        level.last_moved = Some(level.last_moved.map_or(at, |last| last.max(at)));
+        level.moved_at(at);
         if let Some(why) = why {
             // Two lines of one SKU in one event (a cancelled order with the mug twice) make one
             // row with both: a recount adds the rows up.
@@ -211,7 +216,7 @@ impl<'txn> Tables<'txn> {
             level.on_hand = e.counted.saturating_sub(sold_after).saturating_add(moved_after);
             level.counted = Some(count);
         }
-        level.last_moved = Some(level.last_moved.map_or(e.at, |last| last.max(e.at)));
+        level.moved_at(e.at);
         let entry = StockMove {
             position: envelope.position,
             at: e.at,
