@@ -13,8 +13,16 @@
 
 use std::collections::BTreeMap;
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, TimeDelta, Utc};
 use serde::{Deserialize, Serialize};
+
+/// The bound on a stamp's tick `n`: it is always below this. A tick is one edit made while
+/// the till's clock was not past the latest stamp seen; after `MAX_STAMP_TICKS - 1` of them
+/// [`next`] moves on to the next microsecond and starts again at 0, so no till writes more.
+/// About a million edits within one microsecond of another till's clock is far beyond any
+/// shop, and far enough below `u32::MAX` that a stamp an older Countertop saturated there
+/// (where its clock stopped: equal stamps never win) can be told from one of ours.
+pub const MAX_STAMP_TICKS: u32 = 1 << 20;
 
 /// When an edit was made, in the order every device agrees on: (time, tick, till).
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -33,11 +41,18 @@ fn is_zero(n: &u32) -> bool {
 /// The stamp of the edit that last set each field, by field name.
 pub type Stamps = BTreeMap<String, Stamp>;
 
-/// The stamp for an edit made at `now` on `till`, after `last` (the latest stamp seen).
+/// The stamp for an edit made at `now` on `till`, after `last` (the latest stamp seen): always
+/// greater than `last`. When the tick would reach [`MAX_STAMP_TICKS`], the time moves on by a
+/// microsecond and the tick starts again at 0.
 pub fn next(last: Option<&Stamp>, now: DateTime<Utc>, till: &str) -> Stamp {
+    let till = till.to_owned();
     match last {
-        Some(last) if last.at >= now => Stamp { at: last.at, n: last.n.saturating_add(1), till: till.to_owned() },
-        _ => Stamp { at: now, n: 0, till: till.to_owned() },
+        Some(last) if last.at >= now => match last.n.checked_add(1).filter(|n| *n < MAX_STAMP_TICKS) {
+            Some(n) => Stamp { at: last.at, n, till },
+            // Stays put only at the end of chrono's calendar (year 262143), which no clock reaches.
+            None => Stamp { at: last.at.checked_add_signed(TimeDelta::microseconds(1)).unwrap_or(last.at), n: 0, till },
+        },
+        _ => Stamp { at: now, n: 0, till },
     }
 }
 
@@ -78,6 +93,23 @@ mod tests {
         assert!(mine > seen, "an edit after seeing another wins over it");
         assert_eq!((mine.at, mine.n), (at(100), 1));
         assert_eq!(next(Some(&seen), at(200), "A"), Stamp { at: at(200), n: 0, till: "A".into() });
+    }
+
+    #[test]
+    fn a_clock_out_of_ticks_moves_on_a_microsecond_instead_of_freezing() {
+        // Was: `n` saturated at u32::MAX, and an equal stamp never wins, so every edit after
+        // it lost to it.
+        let clock_behind = at(10);
+        for n in [MAX_STAMP_TICKS - 1, u32::MAX] {
+            let seen = Stamp { at: at(100), n, till: "C".into() };
+            let mine = next(Some(&seen), clock_behind, "A");
+            assert_eq!((mine.at, mine.n), (at(100) + TimeDelta::microseconds(1), 0), "after n = {n}");
+            assert!(mine > seen);
+            let after = next(Some(&mine), clock_behind, "A");
+            assert!(after > mine, "and it goes on ticking from there");
+        }
+        let seen = Stamp { at: at(100), n: MAX_STAMP_TICKS - 2, till: "C".into() };
+        assert_eq!(next(Some(&seen), clock_behind, "A").n, MAX_STAMP_TICKS - 1, "the last tick before the bound");
     }
 
     #[test]
