@@ -353,7 +353,7 @@ pub(super) fn import_return(state: &State, shop: &Shop, cmd: &ImportReturn) -> R
     let (mut events, customers) = customer(state, cmd.customer.as_ref(), &cmd.source)?;
     let customer = customers.map(|c| CustomerRef { id: c.id, name: c.name });
     let lines = check_lines(shop, &state.products, &cmd.lines)?;
-    let amount = shop.currency.round(lines.iter().map(|l| l.total).sum());
+    let amount = super::returns::amount(&lines, shop.currency);
     orders::check_total("return total", "return", amount, shop.currency)?;
     let reason = text::required("reason", "why the goods came back", &cmd.reason, text::REASON_MAX)?;
     let mut record = Return {

@@ -544,13 +544,28 @@ pub(super) fn check_lines(
     products: &BTreeMap<String, Product>,
     lines: &[LineInput],
 ) -> Result<Vec<OrderLine>, Rejection> {
-    if lines.is_empty() {
-        return Err(Rejection::NoLines);
-    }
-    if lines.len() > MAX_LINES {
-        return Err(Rejection::TooManyLines { given: lines.len(), max: MAX_LINES });
-    }
+    check_line_count(lines.len())?;
     lines.iter().enumerate().map(|(i, input)| check_line(shop, products, input).map_err(|r| r.on_line(i))).collect()
+}
+
+/// An order or return holds 1 to [`MAX_LINES`] lines.
+pub(super) fn check_line_count(given: usize) -> Result<(), Rejection> {
+    match given {
+        0 => Err(Rejection::NoLines),
+        n if n > MAX_LINES => Err(Rejection::TooManyLines { given: n, max: MAX_LINES }),
+        _ => Ok(()),
+    }
+}
+
+/// A quantity of goods on a line, in a delivery or given back: 1 to [`MAX_QUANTITY`].
+pub(super) fn check_quantity(given: i64) -> Result<u32, Rejection> {
+    if given < 1 {
+        return Err(Rejection::QuantityTooSmall { given });
+    }
+    match u32::try_from(given) {
+        Ok(q) if i64::from(q) <= MAX_QUANTITY => Ok(q),
+        _ => Err(Rejection::QuantityTooLarge { given }),
+    }
 }
 
 /// Checks one line as entered against the shop and catalog and works out its total: the
@@ -587,13 +602,7 @@ pub fn check_line(
             (false, sku, name, *quantity, price, rate, total)
         }
     };
-    if quantity < 1 {
-        return Err(Rejection::QuantityTooSmall { given: quantity });
-    }
-    let quantity = match u32::try_from(quantity) {
-        Ok(q) if i64::from(q) <= MAX_QUANTITY => q,
-        _ => return Err(Rejection::QuantityTooLarge { given: quantity }),
-    };
+    let quantity = check_quantity(quantity)?;
     let (unit_price, total) = match (price, given_total) {
         // A given line total (an export's "Sales" column) is what was charged: it is kept, to
         // the minor unit, and the unit price is derived from it when not given.

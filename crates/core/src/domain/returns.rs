@@ -58,6 +58,11 @@ pub(super) struct ReturnContext<'a> {
     pub now: DateTime<Utc>,
 }
 
+/// What a return gives back: the sum of its lines' totals, to the minor unit.
+pub(super) fn amount(lines: &[OrderLine], currency: Currency) -> Decimal {
+    currency.round(lines.iter().map(|l| l.total).sum())
+}
+
 pub(super) fn record(cx: ReturnContext<'_>, cmd: &RecordReturn) -> Result<Vec<Event>, Rejection> {
     let id = text::id("return number", &cmd.id)?;
     if cx.existing.is_some() {
@@ -65,7 +70,7 @@ pub(super) fn record(cx: ReturnContext<'_>, cmd: &RecordReturn) -> Result<Vec<Ev
     }
     let customer = customer_ref(cx.customers, cmd.customer.as_deref())?;
     let lines = check_lines(cx.shop, cx.products, &cmd.lines)?;
-    let amount = cx.shop.currency.round(lines.iter().map(|l| l.total).sum());
+    let amount = amount(&lines, cx.shop.currency);
     super::orders::check_total("return total", "return", amount, cx.shop.currency)?;
     let reason = text::required("reason", "why the goods came back", &cmd.reason, text::REASON_MAX)?;
     Ok(vec![Event::ReturnRecorded(ReturnRecorded {

@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use super::clock::Stamp;
 
-use super::orders::MAX_QUANTITY;
+use super::orders::check_quantity;
 use super::{Event, Product, Rejection, text};
 
 /// The most a count may say is on the shelf.
@@ -60,6 +60,14 @@ pub struct ProductLowStockSet {
     pub stamp: Option<Stamp>,
 }
 
+/// A stock level (counted, or where low starts): 0 to [`MAX_ON_HAND`].
+pub(super) fn check_level(given: i64) -> Result<i64, Rejection> {
+    if !(0..=MAX_ON_HAND).contains(&given) {
+        return Err(Rejection::CountOutOfRange { given });
+    }
+    Ok(given)
+}
+
 fn product<'a>(product: Option<&'a Product>, sku: &str) -> Result<&'a Product, Rejection> {
     product.ok_or_else(|| Rejection::UnknownStockProduct { sku: sku.trim().to_owned(), hint: String::new() })
 }
@@ -73,10 +81,7 @@ pub(super) fn receive(
     if cmd.quantity < 1 {
         return Err(Rejection::ReceivedTooFew { given: cmd.quantity });
     }
-    let quantity = match u32::try_from(cmd.quantity) {
-        Ok(q) if i64::from(q) <= MAX_QUANTITY => q,
-        _ => return Err(Rejection::QuantityTooLarge { given: cmd.quantity }),
-    };
+    let quantity = check_quantity(cmd.quantity)?;
     Ok(vec![Event::StockReceived(StockReceived {
         sku: p.sku.clone(),
         quantity,
@@ -87,9 +92,7 @@ pub(super) fn receive(
 
 pub(super) fn count(existing: Option<&Product>, cmd: &CountStock, now: DateTime<Utc>) -> Result<Vec<Event>, Rejection> {
     let p = product(existing, &cmd.sku)?;
-    if !(0..=MAX_ON_HAND).contains(&cmd.counted) {
-        return Err(Rejection::CountOutOfRange { given: cmd.counted });
-    }
+    check_level(cmd.counted)?;
     let reason =
         text::required("reason", "why the count differs (e.g. shelf check, breakage)", &cmd.reason, text::REASON_MAX)?;
     Ok(vec![Event::StockCounted(StockCounted {
@@ -102,11 +105,7 @@ pub(super) fn count(existing: Option<&Product>, cmd: &CountStock, now: DateTime<
 
 /// The event for a new low-stock level, if it changes anything.
 pub(super) fn low_at(product: &Product, low_at: Option<i64>) -> Result<Option<Event>, Rejection> {
-    if let Some(n) = low_at
-        && !(0..=MAX_ON_HAND).contains(&n)
-    {
-        return Err(Rejection::CountOutOfRange { given: n });
-    }
+    low_at.map(check_level).transpose()?;
     Ok((low_at != product.low_stock_at)
         .then(|| Event::ProductLowStockSet(ProductLowStockSet { sku: product.sku.clone(), low_at, stamp: None })))
 }
