@@ -90,6 +90,7 @@ pub use domain::{
 pub use domain::{Conflict, Known, OrderConflictsResolved, ResolveConflicts};
 pub use domain::{CountStock, MAX_ON_HAND, ProductLowStockSet, ReceiveStock, StockCounted, StockReceived};
 pub use domain::{DrawerMove, DrawerRecorded, RecordDrawer};
+pub use domain::{Inadmissible, admissible};
 pub use domain::{MAX_TENDERS, OrderPaid, PayOrder, Payment, PaymentInput, Tender, main_tender, payment_summary};
 pub use memory::tune_allocator;
 pub use money::{

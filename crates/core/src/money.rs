@@ -168,11 +168,21 @@ pub(crate) fn check_tax_rate(rate: Decimal) -> Result<Decimal, Rejection> {
 /// Checks a unit price: zero or more, at most [`MAX_UNIT_PRICE`], at most
 /// [`MAX_PRICE_PLACES`] decimal places.
 pub(crate) fn check_unit_price(price: Decimal, currency: Currency) -> Result<Decimal, Rejection> {
+    unit_price(price, |p| currency.format_price(p))
+}
+
+/// [`check_unit_price`] for a price whose currency is not at hand (a product's, in an event):
+/// a refusal shows the number alone.
+pub(crate) fn check_unit_price_bare(price: Decimal) -> Result<Decimal, Rejection> {
+    unit_price(price, |p| p.normalize().to_string())
+}
+
+fn unit_price(price: Decimal, show: impl Fn(Decimal) -> String) -> Result<Decimal, Rejection> {
     if price.is_sign_negative() && !price.is_zero() {
-        return Err(Rejection::NegativePrice { given: currency.format_price(price) });
+        return Err(Rejection::NegativePrice { given: show(price) });
     }
     if price > MAX_UNIT_PRICE {
-        return Err(Rejection::PriceTooLarge { given: currency.format_price(price) });
+        return Err(Rejection::PriceTooLarge { given: show(price) });
     }
     if price.normalize().scale() > MAX_PRICE_PLACES {
         return Err(Rejection::PriceTooPrecise { given: price.to_string() });

@@ -10,18 +10,30 @@
 //!
 //! Edits without a stamp (a shop on one device, and everything recorded before it joined a
 //! shop) come first in every device's log and simply apply in order.
+//!
+//! Another till's stamp is taken within two bounds (`admit.rs` checks them): its time at most
+//! [`MAX_STAMP_AHEAD`] after its event was recorded, and its tick below [`MAX_STAMP_TICKS`].
+//! Without them one stamp dated 9999 would win every later edit of its field, on every till.
 
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, TimeDelta, Utc};
 use serde::{Deserialize, Serialize};
 
+/// How far a stamp's time may be after the moment its event was recorded. A stamp is the
+/// till's clock, or the latest stamp it has seen when that is later, so a till whose clock is
+/// behind another's edits at the other's time. Seven days lets tills whose clocks are hours or
+/// days apart (a wrong time zone, a dead clock battery) still agree; a stamp further ahead is
+/// no clock's, and would freeze the field it sets.
+pub const MAX_STAMP_AHEAD: TimeDelta = TimeDelta::days(7);
+
 /// The bound on a stamp's tick `n`: it is always below this. A tick is one edit made while
 /// the till's clock was not past the latest stamp seen; after `MAX_STAMP_TICKS - 1` of them
 /// [`next`] moves on to the next microsecond and starts again at 0, so no till writes more.
-/// About a million edits within one microsecond of another till's clock is far beyond any
-/// shop, and far enough below `u32::MAX` that a stamp an older Countertop saturated there
-/// (where its clock stopped: equal stamps never win) can be told from one of ours.
+/// About a million edits at one stamp time (made while the till's clock was behind the latest
+/// stamp it had seen) is far beyond any shop, and far enough below `u32::MAX` that a stamp an
+/// older Countertop saturated there (where its clock stopped: equal stamps never win) can be
+/// told from one of ours.
 pub const MAX_STAMP_TICKS: u32 = 1 << 20;
 
 /// When an edit was made, in the order every device agrees on: (time, tick, till).

@@ -6,6 +6,7 @@
 //! and the current time. Tests build it from past events; the write store loads just the slice
 //! a command names from its state tables, so deciding never scans the log.
 
+mod admit;
 mod catalog;
 mod clock;
 mod conflicts;
@@ -29,6 +30,8 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+pub(crate) use admit::amounts_in_range;
+pub use admit::{Inadmissible, admissible};
 pub use catalog::{
     AddProduct, Product, ProductAdded, ProductArchived, ProductClassified, ProductImageChanged, ProductRenamed,
     ProductRepriced, ProductRestored, UpdateProduct,

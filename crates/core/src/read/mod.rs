@@ -121,48 +121,6 @@ pub(crate) fn add_count(count: i64, by: i64, what: &str) -> Result<i64, String> 
     count.checked_add(by).ok_or_else(|| format!("{what} would pass {}", i64::MAX))
 }
 
-/// Whether every amount the event states is one the rules can record (at most
-/// [`MAX_TOTAL`](crate::money::MAX_TOTAL)): a read model takes no event beyond that (one an
-/// older Countertop let through, say), so its sums cannot overflow.
-pub(crate) fn amounts_in_range(event: &crate::domain::Event) -> Result<(), String> {
-    use crate::domain::Event;
-    let max = crate::money::MAX_TOTAL;
-    let check = |what: &str, amount: Decimal| {
-        if amount.abs() > max {
-            Err(format!(
-                "{what} {amount} is more than 1,000,000,000,000, the most Countertop records; this event is out of range"
-            ))
-        } else {
-            Ok(())
-        }
-    };
-    let lines = |lines: &[crate::domain::OrderLine]| lines.iter().try_for_each(|l| check("a line total", l.total));
-    match event {
-        Event::OrderPlaced(e) => {
-            lines(&e.lines)?;
-            for (what, amount) in [
-                ("the subtotal", e.totals.subtotal),
-                ("the discount", e.totals.discount),
-                ("the tax", e.totals.tax),
-                ("the total", e.totals.total),
-            ] {
-                check(what, amount)?;
-            }
-            Ok(())
-        }
-        Event::OrderRefunded(e) => check("the refund", e.amount),
-        Event::OrderPaid(e) => e.payments.iter().try_for_each(|p| {
-            check("a payment", p.amount)?;
-            p.tendered.map_or(Ok(()), |t| check("cash handed over", t))
-        }),
-        Event::ReturnRecorded(e) => {
-            lines(&e.record.lines)?;
-            check("the return", e.record.amount)
-        }
-        _ => Ok(()),
-    }
-}
-
 /// An error while reading or writing the read store: always a storage problem, since the
 /// read store can be rebuilt from the log.
 pub(crate) fn storage(e: impl std::fmt::Display) -> crate::Error {
