@@ -34,6 +34,22 @@ pub(crate) fn private_file(file: &Path) -> io::Result<()> {
     }
 }
 
+/// Lets only the owner into `dir` and everything under it: folders `0700`, files `0600`
+/// (symbolic links are left alone).
+pub(crate) fn private_tree(dir: &Path) -> io::Result<()> {
+    private_dir(dir)?;
+    for entry in std::fs::read_dir(dir)? {
+        let entry = entry?;
+        let kind = entry.file_type()?;
+        if kind.is_dir() {
+            private_tree(&entry.path())?;
+        } else if kind.is_file() {
+            private_file(&entry.path())?;
+        }
+    }
+    Ok(())
+}
+
 /// Options that create a file only its owner can read and write.
 pub(crate) fn private_options() -> OpenOptions {
     let mut options = File::options();

@@ -255,3 +255,42 @@ fn killing_the_projector_mid_flight_never_double_counts() {
     let indexed = json(d, &["search", "kind:order"]);
     assert_eq!(indexed["value"]["total"], orders, "every order is in the index exactly once");
 }
+
+/// Was: tantivy made the search index's files with the process's default permissions (0644),
+/// while the rest of the data folder is the owner's only; the index holds customers' names,
+/// emails and phones.
+#[cfg(unix)]
+#[test]
+fn every_file_of_the_search_index_is_the_owners_only() {
+    use std::os::unix::fs::PermissionsExt;
+    fn modes(dir: &std::path::Path, out: &mut Vec<(std::path::PathBuf, u32)>) {
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            out.push((path.clone(), std::fs::metadata(&path).unwrap().permissions().mode() & 0o777));
+            if path.is_dir() {
+                modes(&path, out);
+            }
+        }
+    }
+    let dir = history();
+    let d = dir.path();
+    assert_eq!(json(d, &["search", "kind:order"])["value"]["total"], 4);
+    let search = d.join("search");
+    let mut found = Vec::new();
+    modes(&search, &mut found);
+    assert!(found.len() > 5, "the index has its files: {found:?}");
+    for (path, mode) in &found {
+        assert_eq!(*mode, if path.is_dir() { 0o700 } else { 0o600 }, "{}", path.display());
+    }
+
+    // A file an earlier version left readable by others is tightened at the next open.
+    let (segment, _) = found.iter().find(|(p, _)| p.is_file() && p.extension().is_some_and(|e| e == "idx")).unwrap();
+    std::fs::set_permissions(segment, std::fs::Permissions::from_mode(0o644)).unwrap();
+    ok(d, &["order", "place", "--line", "MUG:1"]);
+    assert_eq!(json(d, &["search", "kind:order"])["value"]["total"], 5);
+    let mut found = Vec::new();
+    modes(&search, &mut found);
+    for (path, mode) in &found {
+        assert_eq!(*mode, if path.is_dir() { 0o700 } else { 0o600 }, "{}", path.display());
+    }
+}

@@ -28,6 +28,10 @@
 //!
 //! A page of hits comes grouped by kind (the palette shows products, customers and orders under
 //! their own headings): the kind of the page's best hit first, each kind's hits best first.
+//!
+//! The index holds customers' names, emails and phones, so like the rest of the data folder its
+//! folders are `0700` and its files `0600` (`crate::files`): tantivy's own directory makes
+//! files with the process's default permissions, so it is opened through [`PrivateDirectory`].
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -35,10 +39,14 @@ use std::sync::{PoisonError, RwLock};
 
 use serde::{Deserialize, Serialize};
 use tantivy::collector::{Count, TopDocs};
+use tantivy::directory::error::{DeleteError, LockError, OpenReadError, OpenWriteError};
+use tantivy::directory::{
+    Directory, DirectoryLock, FileHandle, Lock, MmapDirectory, WatchCallback, WatchHandle, WritePtr,
+};
 use tantivy::query::{BooleanQuery, BoostQuery, ConstScoreQuery, FuzzyTermQuery, Occur, PhraseQuery, Query, TermQuery};
 use tantivy::schema::{Field, IndexRecordOption, STORED, STRING, Schema, TextFieldIndexing, TextOptions, Value};
 use tantivy::tokenizer::{AsciiFoldingFilter, LowerCaser, RemoveLongFilter, SimpleTokenizer, TextAnalyzer};
-use tantivy::{Index, IndexReader, IndexWriter, ReloadPolicy, TantivyDocument, Term, doc};
+use tantivy::{Index, IndexReader, IndexSettings, IndexWriter, ReloadPolicy, TantivyDocument, Term, doc};
 
 use super::orders::OrderView;
 use super::{CustomerInfo, ProductInfo};
@@ -197,13 +205,17 @@ impl Generation {
         }
         crate::files::private_dir(&path).map_err(search_err)?;
         let (schema, fields) = schema();
-        let index = Index::create_in_dir(&path, schema).map_err(search_err)?;
+        let index =
+            Index::create(PrivateDirectory::open(&path)?, schema, IndexSettings::default()).map_err(search_err)?;
         Generation::with_index(number, index, fields)
     }
 
     /// The generation, or `None` when it has another schema (an earlier version wrote it).
     fn open(dir: &Path, number: u64) -> Result<Option<Generation>, crate::Error> {
-        let index = Index::open_in_dir(dir.join(format!("gen-{number}"))).map_err(search_err)?;
+        let path = dir.join(format!("gen-{number}"));
+        // What an earlier version wrote with the default permissions is tightened.
+        crate::files::private_tree(&path).map_err(search_err)?;
+        let index = Index::open(PrivateDirectory::open(&path)?).map_err(search_err)?;
         let (expected, fields) = schema();
         if index.schema() != expected {
             return Ok(None);
@@ -288,9 +300,13 @@ impl SearchIndex {
 
     /// Writes `CURRENT` atomically (write a temporary file, then rename over).
     fn point_to(&self, number: u64) -> Result<(), crate::Error> {
+        use std::io::Write;
         let tmp = self.dir.join(format!("{POINTER}.tmp"));
-        std::fs::write(&tmp, format!("gen-{number}\n")).map_err(search_err)?;
-        std::fs::rename(&tmp, self.dir.join(POINTER)).map_err(search_err)
+        let _ = std::fs::remove_file(&tmp);
+        let mut file = crate::files::private_options().write(true).create_new(true).open(&tmp).map_err(search_err)?;
+        file.write_all(format!("gen-{number}\n").as_bytes()).map_err(search_err)?;
+        std::fs::rename(&tmp, self.dir.join(POINTER)).map_err(search_err)?;
+        crate::files::private_file(&self.dir.join(POINTER)).map_err(search_err)
     }
 
     fn remove_other_generations(&self) {
@@ -682,5 +698,68 @@ impl Touched {
 
     pub(crate) fn is_empty(&self) -> bool {
         self.orders.is_empty() && self.customers.is_empty() && self.products.is_empty()
+    }
+}
+
+/// tantivy's [`MmapDirectory`], with every file it makes readable by its owner only: a file is
+/// made `0600` as soon as tantivy has created it (segments, lock files; `atomic_write`'s
+/// temporary files already are). The folder is `0700`, so nobody else could reach a file in
+/// the moment before.
+#[derive(Clone, Debug)]
+struct PrivateDirectory {
+    root: PathBuf,
+    inner: MmapDirectory,
+}
+
+impl PrivateDirectory {
+    fn open(root: &Path) -> Result<PrivateDirectory, crate::Error> {
+        Ok(PrivateDirectory { root: root.to_owned(), inner: MmapDirectory::open(root).map_err(search_err)? })
+    }
+
+    fn private(&self, path: &Path) -> std::io::Result<()> {
+        crate::files::private_file(&self.root.join(path))
+    }
+}
+
+impl Directory for PrivateDirectory {
+    fn get_file_handle(&self, path: &Path) -> Result<std::sync::Arc<dyn FileHandle>, OpenReadError> {
+        self.inner.get_file_handle(path)
+    }
+
+    fn delete(&self, path: &Path) -> Result<(), DeleteError> {
+        self.inner.delete(path)
+    }
+
+    fn exists(&self, path: &Path) -> Result<bool, OpenReadError> {
+        self.inner.exists(path)
+    }
+
+    fn open_write(&self, path: &Path) -> Result<WritePtr, OpenWriteError> {
+        let file = self.inner.open_write(path)?;
+        self.private(path).map_err(|e| OpenWriteError::wrap_io_error(e, path.to_owned()))?;
+        Ok(file)
+    }
+
+    fn atomic_read(&self, path: &Path) -> Result<Vec<u8>, OpenReadError> {
+        self.inner.atomic_read(path)
+    }
+
+    fn atomic_write(&self, path: &Path, data: &[u8]) -> std::io::Result<()> {
+        self.inner.atomic_write(path, data)?;
+        self.private(path)
+    }
+
+    fn sync_directory(&self) -> std::io::Result<()> {
+        self.inner.sync_directory()
+    }
+
+    fn acquire_lock(&self, lock: &Lock) -> Result<DirectoryLock, LockError> {
+        let held = self.inner.acquire_lock(lock)?;
+        self.private(&lock.filepath).map_err(LockError::wrap_io_error)?;
+        Ok(held)
+    }
+
+    fn watch(&self, watch_callback: WatchCallback) -> tantivy::Result<WatchHandle> {
+        self.inner.watch(watch_callback)
     }
 }
