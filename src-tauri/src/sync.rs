@@ -136,7 +136,7 @@ impl JoinForm {
             }
             _ => return Err(ApiError::input("give both the user and the password, or leave both empty")),
         };
-        Ok(Hub { url: self.url.trim().to_owned(), shop: self.shop.trim().to_owned(), credentials })
+        Ok(Hub::new(self.url.trim(), self.shop.trim(), credentials))
     }
 }
 

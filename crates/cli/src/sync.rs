@@ -12,7 +12,8 @@ use crate::Failure;
 
 #[derive(Debug, Args)]
 pub(crate) struct JoinArgs {
-    /// The hub: nats://HOST:4222.
+    /// The hub: tls://HOST:4222 (nats://HOST:4222 for a hub on this machine); the servers of a
+    /// cluster separated by commas.
     url: String,
     /// The shop's name on the hub (letters, digits, - and _).
     #[arg(long)]
@@ -21,6 +22,14 @@ pub(crate) struct JoinArgs {
     /// already holds a shop starts it without asking).
     #[arg(long)]
     create: bool,
+    /// The certificate (PEM) of the authority that signed the hub's TLS certificate, when the
+    /// system does not know it; a copy readable only by you is kept in the data folder.
+    #[arg(long, value_name = "FILE")]
+    ca: Option<PathBuf>,
+    /// Connect to a hub on another machine unencrypted (nats://): orders, customers' details
+    /// and the sign-in cross the network readable. `sync status` then says "not encrypted".
+    #[arg(long)]
+    insecure: bool,
     #[command(flatten)]
     sign_in: SignIn,
 }
@@ -101,7 +110,9 @@ fn print_report(json: bool, report: &Report) {
 
 pub(crate) fn join(dir: &Path, json: bool, args: JoinArgs) -> Result<(), Failure> {
     let store = WriteStore::open(dir)?;
-    let hub = Hub { url: args.url, shop: args.shop, credentials: args.sign_in.credentials() };
+    let mut hub = Hub::new(args.url, args.shop, args.sign_in.credentials());
+    hub.ca = args.ca;
+    hub.insecure = args.insecure;
     let (identity, report) = countertop_sync::join(&store, dir, hub, args.create, &mut progress(json))?;
     if json {
         println!("{}", serde_json::json!({ "identity": identity, "report": report }));
@@ -130,16 +141,26 @@ pub(crate) fn sync(dir: &Path, json: bool, cmd: SyncCmd) -> Result<(), Failure> 
             if json {
                 println!(
                     "{}",
-                    serde_json::json!({ "state": state, "hub": hub.as_ref().map(Hub::describe), "paused": paused })
+                    serde_json::json!({
+                        "state": state,
+                        "hub": hub.as_ref().map(Hub::describe),
+                        "encrypted": hub.as_ref().map(|h| !h.plain_over_network()),
+                        "paused": paused,
+                    })
                 );
                 return Ok(());
             }
             let (Some(identity), Some(hub)) = (&state.identity, hub) else {
                 println!("This data folder has not joined a shop: it is a shop on one device.");
-                println!("To sync with other tills: countertop join nats://HOST:4222 --shop NAME");
+                println!("To sync with other tills: countertop join tls://HOST:4222 --shop NAME");
                 return Ok(());
             };
             println!("This device: till {} ({}) of {}", identity.till, identity.device, hub.describe());
+            if hub.plain_over_network() {
+                println!(
+                    "The connection to the hub is not encrypted (joined with --insecure): join again with a tls:// address to encrypt it."
+                );
+            }
             if paused {
                 println!("Syncing is paused on this device: the app does not sync until `countertop sync resume`.");
             }

@@ -18,6 +18,7 @@
 //! store, and the network is only touched here.
 
 pub mod config;
+mod hub;
 pub mod local_hub;
 
 use std::path::Path;
@@ -33,6 +34,8 @@ use serde::Serialize;
 
 pub use config::{Credentials, Hub};
 pub use local_hub::LocalHub;
+
+use crate::hub::connect;
 
 /// Events sent per round of publish acknowledgements.
 const SEND_BATCH: usize = 256;
@@ -84,7 +87,7 @@ pub enum SyncError {
     /// version of Countertop cannot read it). Nothing after it from that device is taken.
     #[error("{0}")]
     Refused(String),
-    #[error("this data folder has not joined a shop: run `countertop join nats://HOST:4222 --shop NAME` first")]
+    #[error("this data folder has not joined a shop: run `countertop join tls://HOST:4222 --shop NAME` first")]
     NotJoined,
     #[error(transparent)]
     Store(#[from] countertop_core::Error),
@@ -132,32 +135,6 @@ async fn blocking<T: Send + 'static>(
         .map_err(Into::into)
 }
 
-async fn connect(hub: &Hub) -> Result<Context, SyncError> {
-    let mut options = async_nats::ConnectOptions::new().name("countertop").connection_timeout(Duration::from_secs(5));
-    options = match &hub.credentials {
-        Credentials::None => options,
-        Credentials::UserPassword { user, password } => options.user_and_password(user.clone(), password.clone()),
-        Credentials::Token { token } => options.token(token.clone()),
-        Credentials::CredsFile { path } => options
-            .credentials_file(path)
-            .await
-            .map_err(|e| SyncError::Input(format!("cannot use the credentials file {}: {e}", path.display())))?,
-    };
-    let client = options.connect(&hub.url).await.map_err(|e| {
-        use async_nats::ConnectErrorKind as K;
-        match e.kind() {
-            K::Authentication | K::AuthorizationViolation => SyncError::Input(format!(
-                "the hub at {} refused this device's sign-in ({}): check the {}",
-                hub.url,
-                e,
-                hub.credentials.kind()
-            )),
-            _ => SyncError::Offline { url: hub.url.clone(), detail: e.to_string() },
-        }
-    })?;
-    Ok(jetstream::new(client))
-}
-
 /// The `n`th till code: `A` … `Z`, then `AA`, `AB`, …
 pub fn till_code(n: usize) -> String {
     let letter = |i: usize| char::from(b'A' + (i % 26) as u8);
@@ -169,7 +146,9 @@ pub fn till_code(n: usize) -> String {
 /// the hub (the first device); one that joins an existing shop must be empty. With an empty
 /// folder and no such shop on the hub, `create` starts a new, empty one (else it is an error,
 /// so a mistyped name does not start a second shop). Joining again with the same shop
-/// updates the address and sign-in and syncs. Joining resumes syncing if it was paused.
+/// updates the address and sign-in and syncs. Joining resumes syncing if it was paused. The
+/// credentials file and CA certificate are kept in the data folder, and `sync.json` written,
+/// only once the hub has taken this device ([`config::keep`]).
 pub fn join(
     store: &WriteStore,
     data_dir: &Path,
@@ -178,13 +157,6 @@ pub fn join(
     progress: &mut dyn FnMut(&Report),
 ) -> Result<(Identity, Report), SyncError> {
     hub.check()?;
-    if let Credentials::CredsFile { path } = &hub.credentials {
-        let kept = data_dir.join("hub.creds");
-        if *path != kept {
-            copy_private(path, &kept)?;
-        }
-        hub.credentials = Credentials::CredsFile { path: kept };
-    }
     let rt = runtime()?;
     let joined = rt.block_on(async {
         if let Some(identity) = store.identity()? {
@@ -194,8 +166,8 @@ pub fn join(
                     identity.till, identity.shop
                 )));
             }
-            config::save(data_dir, &hub)?;
             let js = connect(&hub).await?;
+            config::keep(data_dir, &mut hub)?;
             let report = session(&js, store, &identity, &hub, progress).await?;
             return Ok((identity, report));
         }
@@ -241,25 +213,12 @@ pub fn join(
             move || store.join(joining)
         })
         .await?;
-        config::save(data_dir, &hub)?;
+        config::keep(data_dir, &mut hub)?;
         let report = session(&js, store, &identity, &hub, progress).await?;
         Ok((identity, report))
     })?;
     config::set_paused(data_dir, false)?;
     Ok(joined)
-}
-
-fn copy_private(from: &Path, to: &Path) -> Result<(), SyncError> {
-    use std::io::Write;
-    use std::os::unix::fs::OpenOptionsExt;
-    let bytes = std::fs::read(from)
-        .map_err(|e| SyncError::Input(format!("cannot read the credentials file {}: {e}", from.display())))?;
-    let write = || -> std::io::Result<()> {
-        let mut out = std::fs::OpenOptions::new().write(true).create(true).truncate(true).mode(0o600).open(to)?;
-        out.write_all(&bytes)?;
-        out.sync_all()
-    };
-    write().map_err(|e| SyncError::Input(format!("cannot keep the credentials in {}: {e}", to.display())))
 }
 
 /// Claims the first free till code on the hub: a message on `countertop.SHOP.tills.CODE`

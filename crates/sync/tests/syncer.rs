@@ -10,7 +10,7 @@ use countertop_core::{AddProduct, Command, Decimal, LineInput, MoneyInput, OpenS
 use countertop_sync::{Credentials, Hub, LocalHub, Syncer};
 
 fn hub(url: &str) -> Hub {
-    Hub { url: url.to_owned(), shop: "corner".into(), credentials: Credentials::None }
+    Hub::new(url, "corner", Credentials::None)
 }
 
 /// A shop of its own in `dir`, selling a mug, not joined to any hub yet.

@@ -57,7 +57,7 @@ fn mug_sale() -> Command {
 async fn a_second_till_joins_from_the_first_start_screen_and_resolves_a_conflict() -> Result<()> {
     let Some(binary) = app_binary() else { return Ok(()) };
     let hub = LocalHub::start()?;
-    let shop = Hub { url: hub.url(), shop: "corner".into(), credentials: Credentials::None };
+    let shop = Hub::new(hub.url(), "corner", Credentials::None);
     let dir = tempfile::tempdir()?;
     let a = till_a(&dir.path().join("till-a"), &shop)?;
     a.execute(Request::new(mug_sale()))?; // A-1001

@@ -22,7 +22,7 @@ use countertop_sync::{Credentials, Hub, LocalHub, Syncer};
 type Seen = (usize, usize, u64, Instant);
 
 fn hub(url: &str) -> Hub {
-    Hub { url: url.to_owned(), shop: "bench".into(), credentials: Credentials::None }
+    Hub::new(url, "bench", Credentials::None)
 }
 
 fn order(n: u64) -> Cmd {

@@ -388,3 +388,36 @@ fn a_till_restored_from_an_older_backup_refuses_to_sync_instead_of_forking_its_h
     let ids: Vec<String> = picture(other.path()).1.iter().map(|o| o["id"].as_str().unwrap().to_owned()).collect();
     assert_eq!(ids, ["A-1001", "A-1002"]);
 }
+
+/// The hub is private by default: a plain address to another machine is refused before
+/// anything is sent or kept, naming the fix; a till that chose `--insecure` says "not
+/// encrypted".
+#[test]
+fn a_plain_hub_on_another_machine_is_refused_and_an_insecure_one_says_so() {
+    let dir = super::shop();
+    let d = dir.path();
+    let outside = tempfile::tempdir().unwrap();
+    let creds = outside.path().join("till.creds");
+    std::fs::write(&creds, "not checked: the address is refused first").unwrap();
+    let creds = creds.to_str().unwrap();
+    let refused = countertop(d, &["join", "nats://192.0.2.10:4222", "--shop", "corner", "--creds", creds]);
+    assert_eq!(refused.status, 1, "{}", refused.stderr);
+    assert!(
+        refused.stderr.contains("nats:// would carry the shop's orders")
+            && refused.stderr.contains("write it as tls://192.0.2.10:4222")
+            && refused.stderr.contains("--insecure"),
+        "{}",
+        refused.stderr
+    );
+    for kept in ["sync.json", "hub.creds"] {
+        assert!(!d.join(kept).exists(), "{kept} was written by a join that failed");
+    }
+
+    // As a join with --insecure leaves it (no hub is reached from this test).
+    let mut hub = countertop_sync::Hub::new("nats://192.0.2.10:4222", "corner", countertop_sync::Credentials::None);
+    hub.insecure = true;
+    countertop_sync::config::save(d, &hub).unwrap();
+    let status = json(d, &["sync", "status"]);
+    assert_eq!(status["encrypted"], false, "{status}");
+    assert_eq!(status["hub"], "shop 'corner' on nats://192.0.2.10:4222 (no sign-in, not encrypted)");
+}
