@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use clap::{Args, Subcommand};
 use countertop_core::WriteStore;
-use countertop_sync::{Credentials, Hub, Report, SyncError, Syncer, config};
+use countertop_sync::{Credentials, Hub, JoinOptions, Report, SyncError, Syncer, config};
 
 use crate::Failure;
 
@@ -30,8 +30,37 @@ pub(crate) struct JoinArgs {
     /// and the sign-in cross the network readable. `sync status` then says "not encrypted".
     #[arg(long)]
     insecure: bool,
+    /// The shop's storage on the hub (e.g. 20GiB), set when the shop starts there; on an
+    /// existing shop it can only be raised. Default: 10GiB.
+    #[arg(long, value_name = "SIZE", value_parser = parse_size)]
+    max_hub_bytes: Option<u64>,
     #[command(flatten)]
     sign_in: SignIn,
+}
+
+/// A size in bytes: a number, optionally followed by KiB, MiB, GiB or TiB.
+fn parse_size(text: &str) -> Result<u64, String> {
+    let text = text.trim();
+    let digits = text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len());
+    let (number, unit) = text.split_at(digits);
+    let shift = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 0,
+        "kib" => 10,
+        "mib" => 20,
+        "gib" => 30,
+        "tib" => 40,
+        _ => {
+            return Err(format!(
+                "'{text}' is not a size: write bytes, or a number with KiB, MiB, GiB or TiB (e.g. 20GiB)"
+            ));
+        }
+    };
+    number
+        .parse::<u64>()
+        .ok()
+        .and_then(|n| n.checked_mul(1 << shift))
+        .filter(|n| *n > 0)
+        .ok_or_else(|| format!("'{text}' is not a size: write a whole number above 0, e.g. 20GiB"))
 }
 
 /// How this device signs in to the hub (at most one way).
@@ -113,7 +142,8 @@ pub(crate) fn join(dir: &Path, json: bool, args: JoinArgs) -> Result<(), Failure
     let mut hub = Hub::new(args.url, args.shop, args.sign_in.credentials());
     hub.ca = args.ca;
     hub.insecure = args.insecure;
-    let (identity, report) = countertop_sync::join(&store, dir, hub, args.create, &mut progress(json))?;
+    let options = JoinOptions { create: args.create, max_hub_bytes: args.max_hub_bytes };
+    let (identity, report) = countertop_sync::join_with(&store, dir, hub, &options, &mut progress(json))?;
     if json {
         println!("{}", serde_json::json!({ "identity": identity, "report": report }));
     } else {
@@ -256,4 +286,20 @@ pub(crate) fn list_devices(dir: &Path, json: bool) -> Result<(), Failure> {
     }
     devices(&state.devices, &store)?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_size;
+
+    #[test]
+    fn sizes_read_as_bytes() {
+        assert_eq!(parse_size("1000"), Ok(1000));
+        assert_eq!(parse_size("20GiB"), Ok(20 << 30));
+        assert_eq!(parse_size("512 mib"), Ok(512 << 20));
+        assert_eq!(parse_size("1TiB"), Ok(1 << 40));
+        for bad in ["", "0", "GiB", "1.5GiB", "10GB", "-1", "99999999999TiB"] {
+            assert!(parse_size(bad).is_err(), "{bad}");
+        }
+    }
 }

@@ -33,6 +33,7 @@ use futures_util::{FutureExt, StreamExt};
 use serde::Serialize;
 
 pub use config::{Credentials, Hub};
+pub use hub::{DEFAULT_MAX_HUB_BYTES, JoinOptions, MAX_EVENT_BYTES};
 pub use local_hub::LocalHub;
 
 use crate::hub::connect;
@@ -146,14 +147,25 @@ pub fn till_code(n: usize) -> String {
 /// the hub (the first device); one that joins an existing shop must be empty. With an empty
 /// folder and no such shop on the hub, `create` starts a new, empty one (else it is an error,
 /// so a mistyped name does not start a second shop). Joining again with the same shop
-/// updates the address and sign-in and syncs. Joining resumes syncing if it was paused. The
-/// credentials file and CA certificate are kept in the data folder, and `sync.json` written,
-/// only once the hub has taken this device ([`config::keep`]).
+/// updates the address and sign-in and syncs. Joining resumes syncing if it was paused.
 pub fn join(
     store: &WriteStore,
     data_dir: &Path,
-    mut hub: Hub,
+    hub: Hub,
     create: bool,
+    progress: &mut dyn FnMut(&Report),
+) -> Result<(Identity, Report), SyncError> {
+    join_with(store, data_dir, hub, &JoinOptions { create, ..JoinOptions::default() }, progress)
+}
+
+/// [`join`], with the stream's size limit as the owner gave it. The
+/// credentials file and CA certificate are kept in the data folder, and `sync.json` written,
+/// only once the hub has taken this device ([`config::keep`]).
+pub fn join_with(
+    store: &WriteStore,
+    data_dir: &Path,
+    mut hub: Hub,
+    options: &JoinOptions,
     progress: &mut dyn FnMut(&Report),
 ) -> Result<(Identity, Report), SyncError> {
     hub.check()?;
@@ -167,6 +179,7 @@ pub fn join(
                 )));
             }
             let js = connect(&hub).await?;
+            hub::protect_stream(&js, &hub, options).await?;
             config::keep(data_dir, &mut hub)?;
             let report = session(&js, store, &identity, &hub, progress).await?;
             return Ok((identity, report));
@@ -181,22 +194,15 @@ pub fn join(
             )));
         }
         if !exists {
-            if own == 0 && !create {
+            if own == 0 && !options.create {
                 return Err(SyncError::Input(format!(
                     "there is no shop '{}' on {} yet: check the name, or add --create to start a new shop from this device",
                     hub.shop, hub.url
                 )));
             }
-            js.create_stream(stream::Config {
-                name: stream_name(&hub.shop),
-                subjects: vec![format!("countertop.{}.>", hub.shop)],
-                storage: stream::StorageType::File,
-                retention: stream::RetentionPolicy::Limits,
-                duplicate_window: Duration::from_secs(120),
-                ..Default::default()
-            })
-            .await
-            .map_err(hub_error)?;
+            hub::create_stream(&js, &hub, options).await?;
+        } else {
+            hub::protect_stream(&js, &hub, options).await?;
         }
         let device = ulid::Ulid::generate().to_string();
         let till = claim_till(&js, &hub.shop, &device).await?;
@@ -384,10 +390,9 @@ async fn start_of_sending(
         return Ok(past_what_is_sent(mark));
     }
     // This log's own event number `on_hub`, read from just before the mark on.
-    let from = if mark.seq == 0 {
-        OutboxMark::default()
-    } else {
-        OutboxMark { position: mark.position - 1, seq: mark.seq - 1 }
+    let from = match (mark.position.checked_sub(1), mark.seq.checked_sub(1)) {
+        (Some(position), Some(seq)) => OutboxMark { position, seq },
+        _ => OutboxMark::default(),
     };
     let wanted = usize::try_from(on_hub - from.seq).unwrap_or(usize::MAX);
     let (ours, _) = blocking({
@@ -425,6 +430,7 @@ async fn consumer_for(
     })?;
     let name = format!("device-{}", identity.device);
     let here = store.sync_state()?.hub_seq;
+    let next = here.checked_add(1).ok_or_else(|| SyncError::Hub(format!("the hub's sequence {here} has no next")))?;
     let filter = format!("countertop.{}.events.>", hub.shop);
     // The consumer the last session left is kept when it stands exactly where the store does
     // (everything up to `here` delivered and acknowledged, nothing beyond delivered): making
@@ -444,7 +450,7 @@ async fn consumer_for(
         .create_consumer(consumer::pull::Config {
             durable_name: Some(name),
             filter_subject: filter,
-            deliver_policy: consumer::DeliverPolicy::ByStartSequence { start_sequence: here + 1 },
+            deliver_policy: consumer::DeliverPolicy::ByStartSequence { start_sequence: next },
             ack_policy: consumer::AckPolicy::All,
             ..Default::default()
         })
@@ -462,7 +468,14 @@ async fn fetch(
     batch: usize,
     wait: Duration,
 ) -> Result<usize, SyncError> {
-    let mut messages = consumer.batch().max_messages(batch).expires(wait).messages().await.map_err(hub_error)?;
+    let mut messages = consumer
+        .batch()
+        .max_messages(batch)
+        .max_bytes(hub::FETCH_BYTES)
+        .expires(wait)
+        .messages()
+        .await
+        .map_err(hub_error)?;
     let mut got = Vec::new();
     while let Some(message) = messages.next().await {
         got.push(message.map_err(hub_error)?);
@@ -692,6 +705,7 @@ async fn run(
                 let mut messages = consumer
                     .stream()
                     .max_messages_per_batch(FETCH_BATCH)
+                    .max_bytes_per_batch(hub::FETCH_BYTES)
                     .heartbeat(Duration::from_secs(5))
                     .messages()
                     .await
