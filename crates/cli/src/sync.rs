@@ -30,6 +30,11 @@ pub(crate) struct JoinArgs {
     /// and the sign-in cross the network readable. `sync status` then says "not encrypted".
     #[arg(long)]
     insecure: bool,
+    /// This device's id on the hub, for a hub whose admin gives each till a permission of its
+    /// own (letters, digits, - and _, 1 to 40; used by no other device of the shop). Default:
+    /// a new unique id.
+    #[arg(long, value_name = "ID")]
+    device_id: Option<String>,
     /// The shop's storage on the hub (e.g. 20GiB), set when the shop starts there; on an
     /// existing shop it can only be raised. Default: 10GiB.
     #[arg(long, value_name = "SIZE", value_parser = parse_size)]
@@ -142,7 +147,7 @@ pub(crate) fn join(dir: &Path, json: bool, args: JoinArgs) -> Result<(), Failure
     let mut hub = Hub::new(args.url, args.shop, args.sign_in.credentials());
     hub.ca = args.ca;
     hub.insecure = args.insecure;
-    let options = JoinOptions { create: args.create, max_hub_bytes: args.max_hub_bytes };
+    let options = JoinOptions { create: args.create, device_id: args.device_id, max_hub_bytes: args.max_hub_bytes };
     let (identity, report) = countertop_sync::join_with(&store, dir, hub, &options, &mut progress(json))?;
     if json {
         println!("{}", serde_json::json!({ "identity": identity, "report": report }));

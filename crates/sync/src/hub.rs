@@ -11,12 +11,14 @@
 //!   ones dropped once it is full, messages that cannot be deleted nor the stream purged, and
 //!   three replicas on a cluster. A device that joins an existing stream without those
 //!   protections sets them ([`protect_stream`]) or refuses to join.
+//! - **Device ids** are claimed on `countertop.SHOP.devices.ID` like till codes, so no two
+//!   devices share one, also when the hub's admin names them (`--device-id`).
 
 use std::time::Duration;
 
 use async_nats::jetstream::{self, Context, stream};
 
-use crate::{Credentials, Hub, SyncError, hub_error, stream_name};
+use crate::{Credentials, Hub, SyncError, events_subject, hub_error, stream_name};
 
 /// The largest message the shop's stream takes (`max_msg_size`), headers included.
 ///
@@ -50,9 +52,17 @@ const DUPLICATE_WINDOW: Duration = Duration::from_secs(120);
 pub struct JoinOptions {
     /// Start a new, empty shop on the hub when it has none of that name.
     pub create: bool,
+    /// This device's id on the hub (its events go to `countertop.SHOP.events.ID`), chosen by
+    /// the hub's admin so that a permission can name it: letters, digits, `-` and `_`, 1 to 40.
+    /// `None`: a new ULID.
+    pub device_id: Option<String>,
     /// The shop stream's size limit in bytes: set when the shop starts on the hub (default
     /// [`DEFAULT_MAX_HUB_BYTES`]); on an existing shop it can only be raised.
     pub max_hub_bytes: Option<u64>,
+}
+
+fn devices_subject(shop: &str, device: &str) -> String {
+    format!("countertop.{shop}.devices.{device}")
 }
 
 /// Connects to the hub (after [`Hub::check`]): TLS as the addresses say, the CA file if any,
@@ -231,9 +241,66 @@ pub(crate) async fn protect_stream(js: &Context, hub: &Hub, options: &JoinOption
     Ok(())
 }
 
+/// Checks a device id given with `--device-id`: a NATS subject token the hub's admin can
+/// write in a permission.
+pub(crate) fn check_device_id(id: &str) -> Result<(), SyncError> {
+    let ok = |c: char| c.is_ascii_alphanumeric() || c == '-' || c == '_';
+    if id.is_empty() || id.len() > 40 || !id.chars().all(ok) {
+        return Err(SyncError::Input(format!(
+            "'{id}' cannot be a device id: use 1 to 40 letters, digits, '-' or '_' (e.g. till-2)"
+        )));
+    }
+    Ok(())
+}
+
+/// Refuses a device id another device already has on the hub: one that claimed it, or one
+/// whose events are there (devices that joined before ids were claimed).
+pub(crate) async fn check_device_unused(js: &Context, shop: &str, device: &str) -> Result<(), SyncError> {
+    let stream = js.get_stream(stream_name(shop)).await.map_err(hub_error)?;
+    for subject in [devices_subject(shop, device), events_subject(shop, device)] {
+        match stream.get_last_raw_message_by_subject(&subject).await {
+            Ok(_) => return Err(used(shop, device)),
+            Err(e) if e.kind() == stream::LastRawMessageErrorKind::NoMessageFound => {}
+            Err(e) => return Err(hub_error(e)),
+        }
+    }
+    Ok(())
+}
+
+fn used(shop: &str, device: &str) -> SyncError {
+    SyncError::Input(format!(
+        "the device id '{device}' is already used by another device of the shop '{shop}': each till needs its own; give another --device-id (and its permission on the hub)"
+    ))
+}
+
+/// Claims `device` for this device on the hub: a message on `countertop.SHOP.devices.ID`
+/// published only if that subject has none yet, as till codes are claimed. (A join that fails
+/// after this leaves the id taken: the till is then given another.)
+pub(crate) async fn claim_device(js: &Context, shop: &str, device: &str, till: &str) -> Result<(), SyncError> {
+    let publish =
+        jetstream::message::PublishMessage::build().payload(till.to_owned().into()).expected_last_subject_sequence(0);
+    let ack = js.send_publish(devices_subject(shop, device), publish).await.map_err(hub_error)?;
+    match ack.await {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == jetstream::context::PublishErrorKind::WrongLastSequence => Err(used(shop, device)),
+        Err(e) => Err(hub_error(e)),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn device_ids_are_subject_tokens() {
+        for ok in ["till-2", "A", "back_office", &"x".repeat(40)] {
+            assert!(check_device_id(ok).is_ok(), "{ok}");
+        }
+        for bad in ["", "till.2", "till 2", "till>", "*", "tïll", &"x".repeat(41)] {
+            let e = check_device_id(bad).unwrap_err().to_string();
+            assert!(e.contains("letters, digits"), "{bad}: {e}");
+        }
+    }
 
     #[test]
     fn a_new_stream_is_protected_and_bounded() {

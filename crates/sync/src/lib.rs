@@ -158,7 +158,7 @@ pub fn join(
     join_with(store, data_dir, hub, &JoinOptions { create, ..JoinOptions::default() }, progress)
 }
 
-/// [`join`], with the stream's size limit as the owner gave it. The
+/// [`join`], with the device id and the stream's size limit as the owner gave them. The
 /// credentials file and CA certificate are kept in the data folder, and `sync.json` written,
 /// only once the hub has taken this device ([`config::keep`]).
 pub fn join_with(
@@ -169,6 +169,9 @@ pub fn join_with(
     progress: &mut dyn FnMut(&Report),
 ) -> Result<(Identity, Report), SyncError> {
     hub.check()?;
+    if let Some(id) = &options.device_id {
+        hub::check_device_id(id)?;
+    }
     let rt = runtime()?;
     let joined = rt.block_on(async {
         if let Some(identity) = store.identity()? {
@@ -176,6 +179,12 @@ pub fn join_with(
                 return Err(SyncError::Input(format!(
                     "this data folder already is till {} of the shop '{}'; a data folder belongs to one shop",
                     identity.till, identity.shop
+                )));
+            }
+            if options.device_id.as_ref().is_some_and(|id| *id != identity.device) {
+                return Err(SyncError::Input(format!(
+                    "this data folder already is till {} with the device id '{}', and a device keeps its id: join with a new, empty folder to use another",
+                    identity.till, identity.device
                 )));
             }
             let js = connect(&hub).await?;
@@ -204,8 +213,10 @@ pub fn join_with(
         } else {
             hub::protect_stream(&js, &hub, options).await?;
         }
-        let device = ulid::Ulid::generate().to_string();
+        let device = options.device_id.clone().unwrap_or_else(|| ulid::Ulid::generate().to_string());
+        hub::check_device_unused(&js, &hub.shop, &device).await?;
         let till = claim_till(&js, &hub.shop, &device).await?;
+        hub::claim_device(&js, &hub.shop, &device, &till).await?;
         let identity = Identity {
             device,
             till,

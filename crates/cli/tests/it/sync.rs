@@ -412,6 +412,10 @@ fn a_plain_hub_on_another_machine_is_refused_and_an_insecure_one_says_so() {
     for kept in ["sync.json", "hub.creds"] {
         assert!(!d.join(kept).exists(), "{kept} was written by a join that failed");
     }
+    let bad = countertop(d, &["join", "tls://hub.example:4222", "--shop", "corner", "--device-id", "till.1"]);
+    assert!(bad.stderr.contains("'till.1' cannot be a device id"), "{}", bad.stderr);
+    let bad = countertop(d, &["join", "tls://hub.example:4222", "--shop", "corner", "--max-hub-bytes", "10GB"]);
+    assert!(bad.stderr.contains("'10GB' is not a size"), "{}", bad.stderr);
 
     // As a join with --insecure leaves it (no hub is reached from this test).
     let mut hub = countertop_sync::Hub::new("nats://192.0.2.10:4222", "corner", countertop_sync::Credentials::None);
@@ -420,4 +424,40 @@ fn a_plain_hub_on_another_machine_is_refused_and_an_insecure_one_says_so() {
     let status = json(d, &["sync", "status"]);
     assert_eq!(status["encrypted"], false, "{status}");
     assert_eq!(status["hub"], "shop 'corner' on nats://192.0.2.10:4222 (no sign-in, not encrypted)");
+}
+
+/// A till named by the hub's admin (`--device-id`) keeps that id; a second device with the
+/// same id is refused. The shop's size on the hub is set at the start and only ever raised.
+#[test]
+fn a_device_id_is_one_devices_and_the_hubs_size_limit_only_grows() {
+    let hub = LocalHub::start().unwrap();
+    let url = hub.url();
+    let a_dir = super::shop();
+    let a = a_dir.path();
+    ok(a, &["join", &url, "--shop", "corner", "--device-id", "till-1", "--max-hub-bytes", "2GiB"]);
+    assert_eq!(json(a, &["devices"])["this"]["device"], "till-1");
+    let b_dir = tempfile::tempdir().unwrap();
+    let b = b_dir.path();
+    let taken = countertop(b, &["join", &url, "--shop", "corner", "--device-id", "till-1"]);
+    assert_eq!(taken.status, 1, "{}", taken.stderr);
+    assert!(taken.stderr.contains("the device id 'till-1' is already used"), "{}", taken.stderr);
+    assert!(!b.join("sync.json").exists());
+    ok(b, &["join", &url, "--shop", "corner", "--device-id", "till-2"]);
+    assert_eq!(json(b, &["devices"])["this"]["device"], "till-2");
+
+    let lower = countertop(a, &["join", &url, "--shop", "corner", "--max-hub-bytes", "1GiB"]);
+    assert_eq!(lower.status, 1, "{}", lower.stderr);
+    assert!(
+        lower.stderr.contains("a size limit of 2147483648 bytes: a till can raise it, never lower it"),
+        "{}",
+        lower.stderr
+    );
+    ok(a, &["join", &url, "--shop", "corner", "--max-hub-bytes", "3GiB"]);
+    let renamed = countertop(a, &["join", &url, "--shop", "corner", "--device-id", "till-9"]);
+    assert!(renamed.stderr.contains("a device keeps its id"), "{}", renamed.stderr);
+    ok(a, &["order", "place", "--line", "MUG:1"]);
+    for d in [a, b] {
+        ok(d, &["sync", "once"]);
+    }
+    assert_eq!(verify_ok(a), verify_ok(b));
 }
