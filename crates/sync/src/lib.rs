@@ -34,7 +34,7 @@ use serde::Serialize;
 
 pub use config::{Credentials, Hub};
 pub use hub::{DEFAULT_MAX_HUB_BYTES, JoinOptions, MAX_EVENT_BYTES};
-pub use local_hub::LocalHub;
+pub use local_hub::{LocalCluster, LocalHub};
 
 use crate::hub::connect;
 
