@@ -14,6 +14,8 @@ pub struct LocalHub {
     child: Option<Child>,
     port: u16,
     store: tempfile::TempDir,
+    /// A configuration file of its own (`nats-server -c`), instead of the plain flags.
+    config: Option<PathBuf>,
 }
 
 fn nats_server() -> io::Result<PathBuf> {
@@ -43,13 +45,31 @@ impl LocalHub {
 
     fn start_with(store: tempfile::TempDir) -> io::Result<LocalHub> {
         let port = TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
-        let mut hub = LocalHub { child: None, port, store };
+        let mut hub = LocalHub { child: None, port, store, config: None };
+        hub.restart()?;
+        Ok(hub)
+    }
+
+    /// Starts one with a configuration file of its own: `config(port, folder)` writes it for
+    /// a free port, with anything it needs (certificates, the JetStream store) kept in the
+    /// temporary `folder`. Its log is `nats-server.log` there.
+    pub fn start_configured(config: impl FnOnce(u16, &Path) -> io::Result<String>) -> io::Result<LocalHub> {
+        let store = tempfile::tempdir()?;
+        let port = TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
+        let file = store.path().join("nats-server.conf");
+        std::fs::write(&file, config(port, store.path())?)?;
+        let mut hub = LocalHub { child: None, port, store, config: Some(file) };
         hub.restart()?;
         Ok(hub)
     }
 
     pub fn url(&self) -> String {
         format!("nats://127.0.0.1:{}", self.port)
+    }
+
+    /// The port it takes clients on.
+    pub fn port(&self) -> u16 {
+        self.port
     }
 
     /// Where it keeps its streams.
@@ -70,12 +90,14 @@ impl LocalHub {
         if self.child.is_some() {
             return Ok(());
         }
-        let child = Command::new(nats_server()?)
-            .args(["-js", "-a", "127.0.0.1", "-p", &self.port.to_string(), "-sd"])
-            .arg(self.store.path())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()?;
+        let mut command = Command::new(nats_server()?);
+        match &self.config {
+            Some(file) => command.arg("-c").arg(file).arg("-l").arg(self.store.path().join("nats-server.log")),
+            None => {
+                command.args(["-js", "-a", "127.0.0.1", "-p", &self.port.to_string(), "-sd"]).arg(self.store.path())
+            }
+        };
+        let child = command.stdout(Stdio::null()).stderr(Stdio::null()).spawn()?;
         self.child = Some(child);
         if let Err(e) = wait_for_port(self.port) {
             self.stop();
