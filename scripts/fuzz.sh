@@ -13,7 +13,7 @@ export CARGO_TARGET_DIR="${COUNTERTOP_FUZZ_TARGET:-$HOME/.cache/countertop/fuzz-
 # toolchain accept the one unstable flag cargo-fuzz still passes.
 export RUSTC_BOOTSTRAP=1
 
-for target in import_csv event_decode; do
+for target in import_csv event_decode hub_message; do
   corpus="$(mktemp -d)"
   cargo fuzz run --fuzz-dir tests/fuzz -s none "$target" "$corpus" "tests/fuzz/seeds/$target" \
     -- -max_total_time="$seconds" -rss_limit_mb=4096 -print_final_stats=1

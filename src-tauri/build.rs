@@ -36,6 +36,8 @@ const COMMANDS: &[&str] = &[
     "sync_view",
     "sync_join",
     "sync_pause",
+    "sync_add_till",
+    "sync_retire",
     "conflicts",
     "resolve_conflicts",
 ];

@@ -125,6 +125,9 @@ mod tests {
             forms::CustomerForm,
             // Several tills.
             core::OriginTip,
+            core::Retirement,
+            core::Member,
+            sync::PairingView,
             sync::SyncView,
             sync::JoinForm,
         );

@@ -81,6 +81,8 @@ fn main() {
             sync::sync_view,
             sync::sync_join,
             sync::sync_pause,
+            sync::sync_add_till,
+            sync::sync_retire,
             sync::conflicts,
             sync::resolve_conflicts,
         ])

@@ -118,8 +118,11 @@ pub(crate) enum Top {
     /// Sync with the shop's other tills: status, once, or run until stopped.
     #[command(subcommand)]
     Sync(sync::SyncCmd),
-    /// This device and the other devices whose changes are here.
-    Devices,
+    /// The shop's tills: list them, add one with a pairing code, retire a lost one.
+    Devices {
+        #[command(subcommand)]
+        action: Option<sync::DevicesCmd>,
+    },
     /// Orders two tills changed while apart in ways that do not add up (refunded twice,
     /// cancelled while shipped…): list them, or resolve one with a note.
     Conflicts {
@@ -587,7 +590,7 @@ fn run(cli: Cli, matches: &ArgMatches) -> Result<(), Failure> {
     match cli.command {
         Top::Join(args) => return sync::join(&dir, cli.json, args),
         Top::Sync(cmd) => return sync::sync(&dir, cli.json, cmd),
-        Top::Devices => return sync::list_devices(&dir, cli.json),
+        Top::Devices { action } => return sync::devices_cmd(&dir, cli.json, action),
         _ => {}
     }
     if let Top::Restore { backup } = &cli.command {

@@ -5,8 +5,8 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use clap::{Args, Subcommand};
-use countertop_core::WriteStore;
-use countertop_sync::{Credentials, Hub, JoinOptions, Report, SyncError, Syncer, config};
+use countertop_core::{Member, PairingCode, WriteStore};
+use countertop_sync::{Credentials, Hub, JoinOptions, PAIRING_WAIT, Report, SyncError, Syncer, config};
 
 use crate::Failure;
 
@@ -22,6 +22,10 @@ pub(crate) struct JoinArgs {
     /// already holds a shop starts it without asking).
     #[arg(long)]
     create: bool,
+    /// The pairing code a till of the shop shows (`countertop devices add` there, or Settings →
+    /// Sync → Add a till in the app): needed to join an existing shop.
+    #[arg(long, value_name = "CODE")]
+    code: Option<String>,
     /// The certificate (PEM) of the authority that signed the hub's TLS certificate, when the
     /// system does not know it; a copy readable only by you is kept in the data folder.
     #[arg(long, value_name = "FILE")]
@@ -31,7 +35,7 @@ pub(crate) struct JoinArgs {
     #[arg(long)]
     insecure: bool,
     /// This device's id on the hub, for a hub whose admin gives each till a permission of its
-    /// own (letters, digits, - and _, 1 to 40; used by no other device of the shop). Default:
+    /// own (letters, digits, - and _, 1 to 32; used by no other device of the shop). Default:
     /// a new unique id.
     #[arg(long, value_name = "ID")]
     device_id: Option<String>,
@@ -108,6 +112,30 @@ pub(crate) enum SyncCmd {
     Pause,
     /// Let the app sync again.
     Resume,
+    /// Every message from the hub this till did not take, and why (held ones included).
+    Quarantine,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum DevicesCmd {
+    /// The shop's tills (the default): their keys' fingerprints, who admitted them, retired ones.
+    List,
+    /// Let a new till in: shows a pairing code to type on it (`countertop join … --code CODE`)
+    /// and waits for it (up to 10 minutes).
+    Add {
+        /// Make this till's key the shop's first instead: once, on the till you keep, when a
+        /// shop that synced before tills signed their changes is upgraded.
+        #[arg(long)]
+        first: bool,
+    },
+    /// Retire a lost, stolen or replaced till (by its code, e.g. B): its changes that reach the
+    /// hub after this are refused by every till.
+    Retire {
+        /// The till's code (B) or device id.
+        till: String,
+        #[arg(long)]
+        reason: String,
+    },
 }
 
 impl From<SyncError> for Failure {
@@ -119,6 +147,7 @@ impl From<SyncError> for Failure {
             SyncError::Input(m) => Failure::Refused("sync", m),
             SyncError::Refused(m) => Failure::Refused("sync_refused", m),
             SyncError::NotJoined => Failure::Refused("not_joined", e.to_string()),
+            SyncError::Bug(_) => Failure::Refused("sync_bug", e.to_string()),
         }
     }
 }
@@ -139,16 +168,27 @@ fn print_report(json: bool, report: &Report) {
     } else {
         eprint!("\r");
         println!("Sent {} change(s), received {} from other devices.", report.sent, report.received);
+        if report.held + report.quarantined + report.refused > 0 {
+            println!(
+                "Not taken: {} held, {} ignored, {} kept out of the books (`countertop sync status` says why).",
+                report.held, report.quarantined, report.refused
+            );
+        }
     }
 }
 
 pub(crate) fn join(dir: &Path, json: bool, args: JoinArgs) -> Result<(), Failure> {
     let store = WriteStore::open(dir)?;
+    let code = args.code.as_deref().map(PairingCode::parse).transpose().map_err(Failure::Usage)?;
     let mut hub = Hub::new(args.url, args.shop, args.sign_in.credentials());
     hub.ca = args.ca;
     hub.insecure = args.insecure;
-    let options = JoinOptions { create: args.create, device_id: args.device_id, max_hub_bytes: args.max_hub_bytes };
-    let (identity, report) = countertop_sync::join_with(&store, dir, hub, &options, &mut progress(json))?;
+    if code.is_some() && !json {
+        eprintln!("Asking the till that shows the code to admit this one (keep it open until this finishes)…");
+    }
+    let options =
+        JoinOptions { create: args.create, code, device_id: args.device_id, max_hub_bytes: args.max_hub_bytes };
+    let (identity, report) = countertop_sync::join(&store, dir, hub, &options, &mut progress(json))?;
     if json {
         println!("{}", serde_json::json!({ "identity": identity, "report": report }));
     } else {
@@ -174,6 +214,7 @@ pub(crate) fn sync(dir: &Path, json: bool, cmd: SyncCmd) -> Result<(), Failure> 
             let hub = config::load(dir)?;
             let paused = config::paused(dir)?;
             if json {
+                let quarantine = store.quarantine()?;
                 println!(
                     "{}",
                     serde_json::json!({
@@ -181,6 +222,8 @@ pub(crate) fn sync(dir: &Path, json: bool, cmd: SyncCmd) -> Result<(), Failure> 
                         "hub": hub.as_ref().map(Hub::describe),
                         "encrypted": hub.as_ref().map(|h| !h.plain_over_network()),
                         "paused": paused,
+                        "quarantine": quarantine,
+                        "problems": quarantine.lines(),
                     })
                 );
                 return Ok(());
@@ -204,6 +247,29 @@ pub(crate) fn sync(dir: &Path, json: bool, cmd: SyncCmd) -> Result<(), Failure> 
                 state.own_events, state.outbox.seq, state.waiting
             );
             devices(&state.devices, &store)?;
+            let quarantine = store.quarantine()?;
+            for line in quarantine.lines() {
+                println!("{line}");
+            }
+        }
+        SyncCmd::Quarantine => {
+            let entries = store.quarantined()?;
+            if json {
+                println!("{}", serde_json::json!({ "quarantined": entries }));
+                return Ok(());
+            }
+            if entries.is_empty() {
+                println!("Every message from the hub was taken.");
+            }
+            for q in entries {
+                let from = match (&q.till, &q.device) {
+                    (Some(till), _) => format!("till {till}"),
+                    (None, Some(device)) => format!("device '{device}'"),
+                    (None, None) => "unknown".to_owned(),
+                };
+                let held = if q.problem.held() { " (held)" } else { "" };
+                println!("hub message {} from {from}{held}: {}", q.hub_seq, q.detail);
+            }
         }
         SyncCmd::Once => {
             let hub = hub(dir)?;
@@ -278,16 +344,86 @@ fn devices(devices: &[countertop_core::OriginTip], store: &WriteStore) -> Result
     Ok(())
 }
 
+pub(crate) fn devices_cmd(dir: &Path, json: bool, action: Option<DevicesCmd>) -> Result<(), Failure> {
+    match action.unwrap_or(DevicesCmd::List) {
+        DevicesCmd::List => list_devices(dir, json),
+        DevicesCmd::Add { first } => {
+            let store = WriteStore::open(dir)?;
+            let hub = hub(dir)?;
+            let mut shown = |code: &PairingCode| {
+                if json {
+                    println!("{}", serde_json::json!({ "code": code.display() }));
+                } else {
+                    println!("Pairing code: {}", code.display());
+                    println!(
+                        "On the new till, run: countertop join {} --shop {} --code {} (or type it in the app's first-start screen). Waiting up to {} minutes…",
+                        hub.url,
+                        hub.shop,
+                        code.display(),
+                        PAIRING_WAIT.as_secs() / 60
+                    );
+                }
+                let _ = std::io::stdout().flush();
+            };
+            let member = countertop_sync::add_device(&store, &hub, first, true, PAIRING_WAIT, &mut shown)?;
+            if json {
+                println!("{}", serde_json::json!({ "admitted": member }));
+            } else if first {
+                println!(
+                    "Till {}'s key ({}) is now the shop's first. Add each other till: run `countertop devices add` here and type the code on it.",
+                    member.till, member.fingerprint
+                );
+            } else {
+                println!(
+                    "Till {} is admitted (key {}); the other tills take its changes from now on.",
+                    member.till, member.fingerprint
+                );
+            }
+            Ok(())
+        }
+        DevicesCmd::Retire { till, reason } => {
+            let store = WriteStore::open(dir)?;
+            let member = store.retire(&till, &reason)?;
+            if json {
+                println!("{}", serde_json::json!({ "retired": member }));
+            } else {
+                println!(
+                    "Till {} is retired here; every till refuses its changes that reach the hub after this retirement does (sync to send it: `countertop sync once`).",
+                    member.till
+                );
+            }
+            Ok(())
+        }
+    }
+}
+
+fn describe(member: &Member, zone: chrono_tz::Tz) -> String {
+    let state = match &member.retired {
+        Some(r) if r.hub_seq.is_none() => format!("retiring ({}): takes effect when the hub has it", r.reason),
+        Some(r) => format!("retired {} ({})", r.at.with_timezone(&zone).format("%Y-%m-%d %H:%M"), r.reason),
+        None => "admitted".to_owned(),
+    };
+    format!("till {:<3} key {}  {state}", member.till, member.fingerprint)
+}
+
 pub(crate) fn list_devices(dir: &Path, json: bool) -> Result<(), Failure> {
     let store = WriteStore::open(dir)?;
     let state = store.sync_state()?;
+    let roster = store.roster()?;
     if json {
-        println!("{}", serde_json::json!({ "this": state.identity, "others": state.devices }));
+        println!("{}", serde_json::json!({ "this": state.identity, "others": state.devices, "roster": roster }));
         return Ok(());
     }
     match &state.identity {
         Some(identity) => println!("This device: till {} ({})", identity.till, identity.device),
         None => println!("This data folder has not joined a shop."),
+    }
+    if !roster.is_empty() {
+        let zone = store.shop()?.map_or(chrono_tz::UTC, |shop| shop.time_zone);
+        println!("The shop's tills:");
+        for member in &roster {
+            println!("  {}", describe(member, zone));
+        }
     }
     devices(&state.devices, &store)?;
     Ok(())

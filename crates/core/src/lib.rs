@@ -89,6 +89,7 @@ pub use domain::{
 };
 pub use domain::{Conflict, Known, OrderConflictsResolved, ResolveConflicts};
 pub use domain::{CountStock, MAX_ON_HAND, ProductLowStockSet, ReceiveStock, StockCounted, StockReceived};
+pub use domain::{DeviceAdmitted, DeviceRetired, LegacyTip};
 pub use domain::{DrawerMove, DrawerRecorded, RecordDrawer};
 pub use domain::{Inadmissible, admissible};
 pub use domain::{MAX_TENDERS, OrderPaid, PayOrder, Payment, PaymentInput, Tender, main_tender, payment_summary};
@@ -104,7 +105,9 @@ pub use read::{
 };
 pub use rust_decimal::Decimal;
 pub use store::{
-    Arrival, BulkJob, Entity, Envelope, Error, Identity, Incoming, LOG_FILE, OrderHistory, OriginTip, OutboxMark,
-    Outcome, Outgoing, Request, SyncState, Verification, WRITE_STORE_FILE, WriteStore,
+    Arrival, BulkJob, DEVICE_KEY_FILE, DeviceKey, Entity, Envelope, Error, HubMessage, Identity, Incoming, LOG_FILE,
+    Member, OrderHistory, OriginTip, OutboxMark, Outcome, Outgoing, PairingCode, Problem, PublicKey, QuarantineCount,
+    QuarantineSummary, Quarantined, Request, Retirement, Root, SyncState, Verification, WRITE_STORE_FILE, WriteStore,
+    event_message,
 };
 pub use watch::Watch;

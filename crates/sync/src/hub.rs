@@ -52,8 +52,11 @@ const DUPLICATE_WINDOW: Duration = Duration::from_secs(120);
 pub struct JoinOptions {
     /// Start a new, empty shop on the hub when it has none of that name.
     pub create: bool,
+    /// The pairing code a till of the shop shows: needed to join an existing shop (and, once,
+    /// for a till that joined before tills signed their changes).
+    pub code: Option<countertop_core::PairingCode>,
     /// This device's id on the hub (its events go to `countertop.SHOP.events.ID`), chosen by
-    /// the hub's admin so that a permission can name it: letters, digits, `-` and `_`, 1 to 40.
+    /// the hub's admin so that a permission can name it: letters, digits, `-` and `_`, 1 to 32 (an id, as the roster keeps it).
     /// `None`: a new ULID.
     pub device_id: Option<String>,
     /// The shop stream's size limit in bytes: set when the shop starts on the hub (default
@@ -245,9 +248,9 @@ pub(crate) async fn protect_stream(js: &Context, hub: &Hub, options: &JoinOption
 /// write in a permission.
 pub(crate) fn check_device_id(id: &str) -> Result<(), SyncError> {
     let ok = |c: char| c.is_ascii_alphanumeric() || c == '-' || c == '_';
-    if id.is_empty() || id.len() > 40 || !id.chars().all(ok) {
+    if id.is_empty() || id.len() > 32 || !id.chars().all(ok) {
         return Err(SyncError::Input(format!(
-            "'{id}' cannot be a device id: use 1 to 40 letters, digits, '-' or '_' (e.g. till-2)"
+            "'{id}' cannot be a device id: use 1 to 32 letters, digits, '-' or '_' (e.g. till-2)"
         )));
     }
     Ok(())
@@ -293,10 +296,10 @@ mod tests {
 
     #[test]
     fn device_ids_are_subject_tokens() {
-        for ok in ["till-2", "A", "back_office", &"x".repeat(40)] {
+        for ok in ["till-2", "A", "back_office", &"x".repeat(32)] {
             assert!(check_device_id(ok).is_ok(), "{ok}");
         }
-        for bad in ["", "till.2", "till 2", "till>", "*", "tïll", &"x".repeat(41)] {
+        for bad in ["", "till.2", "till 2", "till>", "*", "tïll", &"x".repeat(33)] {
             let e = check_device_id(bad).unwrap_err().to_string();
             assert!(e.contains("letters, digits"), "{bad}: {e}");
         }

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use countertop_core::{
     AddProduct, Command, Decimal, LineInput, MoneyInput, OpenShop, PlaceOrder, Request, StreamId, WriteStore,
 };
-use countertop_sync::{Credentials, Hub, LocalCluster, Syncer};
+use countertop_sync::{Credentials, Hub, JoinOptions, LocalCluster, Syncer};
 
 /// A shop of its own in `dir`, selling a mug, not joined to any hub yet.
 fn shop(dir: &std::path::Path) -> WriteStore {
@@ -138,10 +138,10 @@ fn two_tills_keep_taking_orders_while_a_cluster_server_is_killed_and_restarted()
     let hub = Hub::new(cluster.url(), "corner", Credentials::None);
     let a_dir = tempfile::tempdir().unwrap();
     let a = shop(a_dir.path());
-    countertop_sync::join(&a, a_dir.path(), hub.clone(), false, &mut |_| {}).unwrap();
+    countertop_sync::join(&a, a_dir.path(), hub.clone(), &JoinOptions::default(), &mut |_| {}).unwrap();
     let b_dir = tempfile::tempdir().unwrap();
     let b = WriteStore::open(b_dir.path()).unwrap();
-    countertop_sync::join(&b, b_dir.path(), hub.clone(), false, &mut |_| {}).unwrap();
+    countertop_sync::pair_here(&a, &hub, &b, b_dir.path(), hub.clone(), JoinOptions::default()).unwrap();
     // On a cluster, the shop's stream keeps three copies.
     let (replicas, leader) = stream_on(&cluster.url());
     assert_eq!(replicas, 3);

@@ -7,7 +7,7 @@
 use countertop_core::{
     Command, Decimal, LineInput, MAX_LINES, MoneyInput, OpenShop, OutboxMark, PlaceOrder, Request, WriteStore,
 };
-use countertop_sync::{Credentials, Hub, LocalHub, MAX_EVENT_BYTES};
+use countertop_sync::{Credentials, Hub, JoinOptions, LocalHub, MAX_EVENT_BYTES};
 
 /// A new shop in `dir`, not joined.
 fn shop(dir: &std::path::Path) -> WriteStore {
@@ -109,10 +109,10 @@ fn the_largest_order_fits_the_hubs_message_limit_and_crosses_a_real_hub() {
     // It crosses a real hub (whose default max_payload is 1 MiB too) to another till.
     let local = LocalHub::start().unwrap();
     let hub = Hub::new(local.url(), "corner", Credentials::None);
-    countertop_sync::join(&a, a_dir.path(), hub.clone(), false, &mut |_| {}).unwrap();
+    countertop_sync::join(&a, a_dir.path(), hub.clone(), &JoinOptions::default(), &mut |_| {}).unwrap();
     let b_dir = tempfile::tempdir().unwrap();
     let b = WriteStore::open(b_dir.path()).unwrap();
-    countertop_sync::join(&b, b_dir.path(), hub, false, &mut |_| {}).unwrap();
+    countertop_sync::pair_here(&a, &hub, &b, b_dir.path(), hub.clone(), JoinOptions::default()).unwrap();
     let order = b.order_history(&id, None).unwrap().unwrap_or_else(|| panic!("{id} did not arrive"));
     assert_eq!(order.order.lines.len(), MAX_LINES);
 }
@@ -133,7 +133,14 @@ fn a_new_shops_stream_is_bounded_and_protected_and_an_older_one_is_protected_at_
     let url = local.url();
     let a_dir = tempfile::tempdir().unwrap();
     let a = shop(a_dir.path());
-    countertop_sync::join(&a, a_dir.path(), Hub::new(&url, "corner", Credentials::None), false, &mut |_| {}).unwrap();
+    countertop_sync::join(
+        &a,
+        a_dir.path(),
+        Hub::new(&url, "corner", Credentials::None),
+        &JoinOptions::default(),
+        &mut |_| {},
+    )
+    .unwrap();
     let made = stream_config(&url, "corner");
     assert_eq!(
         (made.max_message_size, made.max_bytes, made.num_replicas, made.discard),
@@ -157,7 +164,9 @@ fn a_new_shops_stream_is_bounded_and_protected_and_an_older_one_is_protected_at_
     });
     let b_dir = tempfile::tempdir().unwrap();
     let b = WriteStore::open(b_dir.path()).unwrap();
-    countertop_sync::join(&b, b_dir.path(), Hub::new(&url, "older", Credentials::None), false, &mut |_| {}).unwrap();
+    let creating = JoinOptions { create: true, ..JoinOptions::default() };
+    countertop_sync::join(&b, b_dir.path(), Hub::new(&url, "older", Credentials::None), &creating, &mut |_| {})
+        .unwrap();
     let protected = stream_config(&url, "older");
     assert!(protected.deny_delete && protected.deny_purge);
     assert_eq!((protected.max_message_size, protected.discard), (MAX_EVENT_BYTES, DiscardPolicy::New));

@@ -125,15 +125,16 @@ fn two_tills_sync_through_the_secured_hub_and_neither_can_write_as_the_other() {
     // Without the CA file, the hub's certificate is not trusted: nothing is kept.
     let mut untrusted = hub_for(&local, 0);
     untrusted.ca = None;
-    let e = countertop_sync::join_with(&a, a_dir.path(), untrusted, &as_device("till-a"), &mut |_| {}).unwrap_err();
+    let e = countertop_sync::join(&a, a_dir.path(), untrusted, &as_device("till-a"), &mut |_| {}).unwrap_err();
     assert!(matches!(&e, SyncError::Input(m) if m.contains("--ca FILE")), "{e}");
     assert!(config::load(a_dir.path()).unwrap().is_none());
 
     // Till A starts the shop on the hub as its own user and device id; till B joins.
-    countertop_sync::join_with(&a, a_dir.path(), hub_for(&local, 0), &as_device("till-a"), &mut |_| {}).unwrap();
+    countertop_sync::join(&a, a_dir.path(), hub_for(&local, 0), &as_device("till-a"), &mut |_| {}).unwrap();
     let b_dir = tempfile::tempdir().unwrap();
     let b = WriteStore::open(b_dir.path()).unwrap();
-    countertop_sync::join_with(&b, b_dir.path(), hub_for(&local, 1), &as_device("till-b"), &mut |_| {}).unwrap();
+    countertop_sync::pair_here(&a, &hub_for(&local, 0), &b, b_dir.path(), hub_for(&local, 1), as_device("till-b"))
+        .unwrap();
     assert_eq!(b.identity().unwrap().unwrap().device, "till-b");
 
     // The CA is kept in each data folder, readable by its owner only, and sync.json says so.
@@ -159,11 +160,9 @@ fn two_tills_sync_through_the_secured_hub_and_neither_can_write_as_the_other() {
     // A device id another till has is refused (the claim on the hub), as is a bad one.
     let c_dir = tempfile::tempdir().unwrap();
     let c = WriteStore::open(c_dir.path()).unwrap();
-    let e = countertop_sync::join_with(&c, c_dir.path(), hub_for(&local, 1), &as_device("till-b"), &mut |_| {})
-        .unwrap_err();
+    let e = countertop_sync::join(&c, c_dir.path(), hub_for(&local, 1), &as_device("till-b"), &mut |_| {}).unwrap_err();
     assert!(e.to_string().contains("'till-b' is already used"), "{e}");
-    let e = countertop_sync::join_with(&c, c_dir.path(), hub_for(&local, 1), &as_device("till.b"), &mut |_| {})
-        .unwrap_err();
+    let e = countertop_sync::join(&c, c_dir.path(), hub_for(&local, 1), &as_device("till.b"), &mut |_| {}).unwrap_err();
     assert!(e.to_string().contains("cannot be a device id"), "{e}");
     assert!(config::load(c_dir.path()).unwrap().is_none() && c.identity().unwrap().is_none());
 

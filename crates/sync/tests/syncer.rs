@@ -7,7 +7,7 @@
 use std::time::{Duration, Instant};
 
 use countertop_core::{AddProduct, Command, Decimal, LineInput, MoneyInput, OpenShop, PlaceOrder, Request, WriteStore};
-use countertop_sync::{Credentials, Hub, LocalHub, Syncer};
+use countertop_sync::{Credentials, Hub, JoinOptions, LocalHub, Syncer};
 
 fn hub(url: &str) -> Hub {
     Hub::new(url, "corner", Credentials::None)
@@ -71,10 +71,10 @@ fn orders_taken_while_both_tills_sync_arrive_and_survive_a_hub_restart() {
     let url = local.url();
     let a_dir = tempfile::tempdir().unwrap();
     let a = shop(a_dir.path());
-    countertop_sync::join(&a, a_dir.path(), hub(&url), false, &mut |_| {}).unwrap();
+    countertop_sync::join(&a, a_dir.path(), hub(&url), &JoinOptions::default(), &mut |_| {}).unwrap();
     let b_dir = tempfile::tempdir().unwrap();
     let b = WriteStore::open(b_dir.path()).unwrap();
-    countertop_sync::join(&b, b_dir.path(), hub(&url), false, &mut |_| {}).unwrap();
+    countertop_sync::pair_here(&a, &hub(&url), &b, b_dir.path(), hub(&url), JoinOptions::default()).unwrap();
 
     let syncers = [Syncer::start(a.clone(), hub(&url)).unwrap(), Syncer::start(b.clone(), hub(&url)).unwrap()];
     let from_a = place(&a);
@@ -126,13 +126,33 @@ fn consumer_on_hub(url: &str, device: &str) -> (String, u64, u64) {
     })
 }
 
+/// The sequence of the device's last event on the hub (0: none yet).
+fn sent_on_hub(url: &str, device: &str) -> u64 {
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    rt.block_on(async {
+        let js = async_nats::jetstream::new(async_nats::connect(url).await.unwrap());
+        let stream = js.get_stream("countertop-corner").await.unwrap();
+        match stream.get_last_raw_message_by_subject(&format!("countertop.corner.events.{device}")).await {
+            Ok(m) => m.headers.get("Countertop-Seq").and_then(|v| v.as_str().parse().ok()).unwrap_or(0),
+            Err(_) => 0,
+        }
+    })
+}
+
 #[test]
 fn a_till_at_rest_or_stopped_records_where_it_stands_and_keeps_its_consumer() {
     let local = LocalHub::start().unwrap();
     let url = local.url();
     let dir = tempfile::tempdir().unwrap();
     let a = shop(dir.path());
-    countertop_sync::join(&a, dir.path(), hub(&url), true, &mut |_| {}).unwrap();
+    countertop_sync::join(
+        &a,
+        dir.path(),
+        hub(&url),
+        &JoinOptions { create: true, ..JoinOptions::default() },
+        &mut |_| {},
+    )
+    .unwrap();
     let device = a.identity().unwrap().unwrap().device;
     let (made, ..) = consumer_on_hub(&url, &device);
 
@@ -162,7 +182,7 @@ fn a_till_at_rest_or_stopped_records_where_it_stands_and_keeps_its_consumer() {
     let started = Instant::now();
     loop {
         let (_, acked, last) = consumer_on_hub(&url, &device);
-        if last >= own && acked == last {
+        if sent_on_hub(&url, &device) == own && acked == last {
             break;
         }
         assert!(started.elapsed() < Duration::from_secs(10), "the hub did not take the burst");

@@ -1,6 +1,7 @@
-//! Two tills in the real window: a new computer joins a shop from the first-start screen,
-//! the badge says it is connected, another till's orders show up while the app runs, and a
-//! conflict both tills made while apart is listed in Settings → Sync and resolved there.
+//! Two tills in the real window: a new computer joins a shop from the first-start screen with
+//! a pairing code another till shows, the badge says it is connected, another till's orders
+//! show up while the app runs, a conflict both tills made while apart is listed in Settings →
+//! Sync and resolved there, and the window adds a third till with a code of its own.
 //!
 //! The hub is a real `nats-server` (Debian's package) on a free port; till A is the core and
 //! the sync crate driven directly, till B the app.
@@ -9,7 +10,7 @@ use std::path::Path;
 
 use countertop_core::{AddProduct, Command, LineInput, OpenShop, PlaceOrder, RefundOrder, Request, WriteStore};
 use countertop_e2e::{App, Result, app_binary};
-use countertop_sync::{Credentials, Hub, LocalHub};
+use countertop_sync::{Credentials, Hub, JoinOptions, LocalHub, PAIRING_WAIT};
 use serde_json::json;
 
 fn till_a(dir: &Path, hub: &Hub) -> Result<WriteStore> {
@@ -29,7 +30,9 @@ fn till_a(dir: &Path, hub: &Hub) -> Result<WriteStore> {
         tax_rate: None,
         image: None,
     })))?;
-    tokio::task::block_in_place(|| countertop_sync::join(&store, dir, hub.clone(), false, &mut |_| {}))?;
+    tokio::task::block_in_place(|| {
+        countertop_sync::join(&store, dir, hub.clone(), &JoinOptions::default(), &mut |_| {})
+    })?;
     Ok(store)
 }
 
@@ -107,15 +110,30 @@ async fn still_paused(app: &App, a: &WriteStore, shop: &Hub) -> Result<()> {
 }
 
 async fn two_tills(app: &App, a: &WriteStore, shop: &Hub) -> Result<()> {
-    // First start: join instead of setting up a shop.
+    // First start: join instead of setting up a shop, with the code till A shows.
     app.wait("[data-testid=setup-form]").await?;
     app.click("[data-testid=setup-join] summary").await?;
     app.set_value("[data-testid=sync-url]", &shop.url).await?;
     app.set_value("[data-testid=sync-shop]", "corner").await?;
+    let (shown, code) = std::sync::mpsc::channel();
+    let adding = std::thread::spawn({
+        let (a, shop) = (a.clone(), shop.clone());
+        move || {
+            countertop_sync::add_device(&a, &shop, false, true, PAIRING_WAIT, &mut |code| {
+                let _ = shown.send(code.display());
+            })
+            .map(|member| member.till)
+            .map_err(|e| e.to_string())
+        }
+    });
+    let code = tokio::task::block_in_place(|| code.recv_timeout(std::time::Duration::from_secs(30)))?;
+    app.set_value("[data-testid=sync-code]", &code).await?;
     app.screenshot("11-sync-join").await?;
     app.click("[data-testid=sync-join]").await?;
     let badge = app.wait_text("[data-testid=sync-badge]", "the sync badge", |t| t.contains("connected")).await?;
     assert!(badge.contains("Till B"), "{badge}");
+    let admitted = tokio::task::block_in_place(|| adding.join()).map_err(|_| "till A's pairing thread panicked")??;
+    assert_eq!(admitted, "B");
 
     // A's order came with the shop; one A takes now arrives while the app runs.
     a.execute(Request::new(mug_sale()))?; // A-1002
@@ -173,6 +191,22 @@ async fn two_tills(app: &App, a: &WriteStore, shop: &Hub) -> Result<()> {
         }
         tokio::time::sleep(std::time::Duration::from_millis(200)).await;
     }
+
+    // The window adds a third till: it shows a code, which till C types.
+    app.click("[data-testid=sync-add-till]").await?;
+    let code = app.wait_text("[data-testid=sync-pairing-code]", "a pairing code", |t| t.trim().len() == 11).await?;
+    app.run_js("document.querySelector('[data-testid=sync-members]').scrollIntoView()").await?;
+    app.screenshot("13-sync-add-till").await?;
+    let c_dir = tempfile::tempdir()?;
+    let c = WriteStore::open(c_dir.path())?;
+    let options =
+        JoinOptions { code: Some(countertop_core::PairingCode::parse(code.trim())?), ..JoinOptions::default() };
+    let (joined, _) =
+        tokio::task::block_in_place(|| countertop_sync::join(&c, c_dir.path(), shop.clone(), &options, &mut |_| {}))?;
+    assert_eq!(joined.till, "C");
+    app.wait_text("[data-testid=sync-pairing-done]", "C admitted", |t| t.contains("Till C is admitted")).await?;
+    app.wait_text("[data-testid=sync-members]", "C among the shop's tills", |t| t.lines().any(|l| l.starts_with('C')))
+        .await?;
 
     // The owner pauses syncing on this till (the app is closed next, and opened again).
     app.click("[data-testid=sync-pause]").await?;

@@ -99,6 +99,8 @@ export const api = {
   /** Joins a shop on a hub (or starts this shop there), fetches it, and starts syncing. */
   syncJoin: (form: JoinForm) => call<SyncView>('sync_join', { form }),
   syncPause: (paused: boolean) => call<SyncView>('sync_pause', { paused }),
+  syncAddTill: (first: boolean) => call<SyncView>('sync_add_till', { first }),
+  syncRetire: (till: string, reason: string) => call<SyncView>('sync_retire', { till, reason }),
   conflicts: () => call<Stamped<OrderView[]>>('conflicts'),
   resolveConflicts: (commandId: string, order: string, note: string) =>
     call<Outcome>('resolve_conflicts', { commandId, order, note }),

@@ -840,6 +840,45 @@ recorded_at: string,
  */
 received_at: string, };
 
+export type Retirement = { by: string, reason: string, at: string, 
+/**
+ * Where the retirement is on the hub: the device's messages after it are refused.
+ * `None` while this till's own retirement of it has not come back from the hub yet.
+ */
+hub_seq: number | null, };
+
+export type Member = { device: string, till: string, 
+/**
+ * Its public key, hex.
+ */
+key: string, 
+/**
+ * Its key's fingerprint, for people to compare.
+ */
+fingerprint: string, 
+/**
+ * The device that admitted it.
+ */
+by: string, admitted_at: string, retired?: Retirement | null, };
+
+export type PairingView = { 
+/**
+ * `K7QFM-2XP9T`: type it on the new till ("Or make this computer another till…").
+ */
+code: string, 
+/**
+ * Until when the code is good.
+ */
+until: string, 
+/**
+ * The till admitted with it, once it is.
+ */
+admitted: string | null, 
+/**
+ * Why it did not work.
+ */
+error: string | null, };
+
 export type SyncView = { 
 /**
  * The folder has joined a shop on a hub.
@@ -874,6 +913,27 @@ last_synced_at: string | null,
  */
 devices: Array<OriginTip>, 
 /**
+ * The shop's tills as this one knows them: their keys' fingerprints, retired ones.
+ */
+members: Array<Member>, 
+/**
+ * This till's key is in the shop's roster (else it must be paired).
+ */
+admitted: boolean, 
+/**
+ * What the hub brought that was not taken, in the owner's words ("1 message on the hub
+ * did not come from a till of this shop: ignored").
+ */
+problems: Array<string>, 
+/**
+ * The connection to the hub is encrypted (TLS), or the hub is on this machine.
+ */
+encrypted: boolean, 
+/**
+ * A till being added from here.
+ */
+pairing: PairingView | null, 
+/**
  * Orders with conflicts to resolve.
  */
 conflicts: number, };
@@ -890,4 +950,16 @@ create: boolean,
 /**
  * Sign in with a user and password, or a token; all empty: no sign-in.
  */
-user: string, password: string, token: string, };
+user: string, password: string, token: string, 
+/**
+ * The pairing code a till of the shop shows (empty: none; a new shop needs none).
+ */
+code: string, 
+/**
+ * The certificate file of the authority that signed the hub's (empty: the system's).
+ */
+ca: string, 
+/**
+ * Connect to a hub on another machine unencrypted (`nats://`).
+ */
+insecure: boolean, };

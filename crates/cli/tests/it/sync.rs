@@ -41,6 +41,37 @@ fn verify_ok(d: &Path) -> (u64, String) {
     (v["log"]["events"].as_u64().unwrap(), v["read_models"]["shared"].as_str().unwrap().to_owned())
 }
 
+/// What an owner does to add a till: `devices add` on a till of the shop (`add`) shows a code
+/// and waits; `join … --code CODE` on the new one (`join`, without the code yet) types it.
+/// Returns what the join printed.
+fn pair(mut add: Command, mut join: Command) -> String {
+    use std::io::{BufRead, Read};
+    let mut adding = add.arg("--json").stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+    let mut shown = String::new();
+    let mut out = std::io::BufReader::new(adding.stdout.take().unwrap());
+    out.read_line(&mut shown).unwrap();
+    let code: Value = serde_json::from_str(&shown).unwrap_or_else(|e| panic!("{e}: {shown:?}"));
+    let code = code["code"].as_str().unwrap();
+    let joined = join.args(["--code", code]).output().unwrap();
+    out.read_to_string(&mut shown).unwrap();
+    let added = adding.wait_with_output().unwrap();
+    let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+    assert!(joined.status.success(), "join: {}{}", text(&joined.stdout), text(&joined.stderr));
+    assert!(added.status.success(), "devices add: {}", text(&added.stderr));
+    text(&joined.stdout)
+}
+
+fn cli(d: &Path, args: &[&str]) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_countertop"));
+    command.arg("--data").arg(d).args(args).env_remove("COUNTERTOP_DATA");
+    command
+}
+
+/// Joins the empty folder `new` to the shop `by` is a till of, with a pairing code.
+fn pair_folders(by: &Path, new: &Path, url: &str) -> String {
+    pair(cli(by, &["devices", "add"]), cli(new, &["join", url, "--shop", "corner"]))
+}
+
 fn place(d: &Path, sku: &str, qty: u32) -> String {
     let placed = json(d, &["order", "place", "--line", &format!("{sku}:{qty}")]);
     placed["entity"]["id"].as_str().unwrap().to_owned()
@@ -58,7 +89,10 @@ fn two_tills_apart_take_orders_and_both_see_all_of_them_after_reconnecting() {
     let typo = countertop(b, &["join", &url, "--shop", "cornr"]);
     assert_eq!(typo.status, 1);
     assert!(typo.stderr.contains("there is no shop 'cornr'"), "{}", typo.stderr);
-    let joined = ok(b, &["join", &url, "--shop", "corner"]);
+    let uninvited = countertop(b, &["join", &url, "--shop", "corner"]);
+    assert_eq!(uninvited.status, 1, "{}", uninvited.stderr);
+    assert!(uninvited.stderr.contains("a new till joins it with a pairing code"), "{}", uninvited.stderr);
+    let joined = pair_folders(a, b, &url);
     assert!(joined.contains("till B"), "{joined}");
 
     // One order both tills know of.
@@ -237,8 +271,9 @@ fn three_devices_converge_through_hub_restarts_kills_and_a_cut_off_till() {
         dirs.iter().enumerate().map(|(i, d)| Till { dir: d.path(), skew: (i == 1).then_some("+5h") }).collect();
     init_uk(devices[0].dir, "Corner Shop");
     devices[0].ok(&["product", "add", "--sku", "MUG", "--name", "Enamel mug", "--price", "8.00"]);
-    for d in &devices {
-        d.ok(&["join", &url, "--shop", "corner"]);
+    devices[0].ok(&["join", &url, "--shop", "corner"]);
+    for d in &devices[1..] {
+        pair(devices[0].command(&["devices", "add"]), d.command(&["join", &url, "--shop", "corner"]));
     }
     // Every order each device acknowledged, with the time it was placed at.
     let mut placed: Vec<Vec<(String, String)>> = vec![Vec::new(); 3];
@@ -384,7 +419,7 @@ fn a_till_restored_from_an_older_backup_refuses_to_sync_instead_of_forking_its_h
     assert!(run.stderr.contains("restored from an older backup"), "{}", run.stderr);
     // Nothing of the restored folder reached the hub: another till sees A's two orders only.
     let other = tempfile::tempdir().unwrap();
-    ok(other.path(), &["join", &url, "--shop", "corner"]);
+    pair_folders(t, other.path(), &url);
     let ids: Vec<String> = picture(other.path()).1.iter().map(|o| o["id"].as_str().unwrap().to_owned()).collect();
     assert_eq!(ids, ["A-1001", "A-1002"]);
 }
@@ -442,7 +477,7 @@ fn a_device_id_is_one_devices_and_the_hubs_size_limit_only_grows() {
     assert_eq!(taken.status, 1, "{}", taken.stderr);
     assert!(taken.stderr.contains("the device id 'till-1' is already used"), "{}", taken.stderr);
     assert!(!b.join("sync.json").exists());
-    ok(b, &["join", &url, "--shop", "corner", "--device-id", "till-2"]);
+    pair(cli(a, &["devices", "add"]), cli(b, &["join", &url, "--shop", "corner", "--device-id", "till-2"]));
     assert_eq!(json(b, &["devices"])["this"]["device"], "till-2");
 
     let lower = countertop(a, &["join", &url, "--shop", "corner", "--max-hub-bytes", "1GiB"]);

@@ -180,7 +180,9 @@ fn amounts(event: &Event, check: &mut dyn FnMut(&dyn Display, Amount) -> Checked
         | Event::CustomerDetailsChanged(_)
         | Event::OrderShipped(_)
         | Event::OrderDelivered(_)
-        | Event::OrderConflictsResolved(_) => Ok(()),
+        | Event::OrderConflictsResolved(_)
+        | Event::DeviceAdmitted(_)
+        | Event::DeviceRetired(_) => Ok(()),
     }
 }
 
@@ -312,6 +314,26 @@ fn rules(event: &Event, recorded_at: DateTime<Utc>) -> Checked {
                 ));
             }
             required("note", &e.note, REASON_MAX)
+        }
+        Event::DeviceAdmitted(e) => {
+            id("device", &e.device)?;
+            id("till", &e.till)?;
+            id("admitting device", &e.by)?;
+            if e.key.len() != 64 || !e.key.bytes().all(|b| b.is_ascii_hexdigit()) {
+                return Err(fault("key", "is not a public key (64 hex digits)"));
+            }
+            match &e.legacy {
+                Some(l) if l.hash.len() != 64 || !l.hash.bytes().all(|b| b.is_ascii_hexdigit()) => {
+                    Err(fault("legacy hash", "is not a hash (64 hex digits)"))
+                }
+                _ => Ok(()),
+            }
+        }
+        Event::DeviceRetired(e) => {
+            id("device", &e.device)?;
+            id("till", &e.till)?;
+            id("retiring device", &e.by)?;
+            required("reason", &e.reason, REASON_MAX)
         }
         Event::DrawerRecorded(e) => match e.kind {
             DrawerMove::Removed => required("reason", e.note.as_deref().unwrap_or(""), REASON_MAX),

@@ -14,6 +14,7 @@ use super::catalog::{
 };
 use super::conflicts::OrderConflictsResolved;
 use super::customers::{CustomerDetailsChanged, CustomerRegistered};
+use super::devices::{DeviceAdmitted, DeviceRetired};
 use super::drawer::DrawerRecorded;
 use super::orders::{OrderCancelled, OrderDelivered, OrderPlaced, OrderRefunded, OrderShipped};
 use super::payments::{OrderPaid, Payment, Tender};
@@ -47,6 +48,8 @@ pub enum Event {
     OrderConflictsResolved(OrderConflictsResolved),
     DrawerRecorded(DrawerRecorded),
     ReturnRecorded(ReturnRecorded),
+    DeviceAdmitted(DeviceAdmitted),
+    DeviceRetired(DeviceRetired),
 }
 
 /// The stream an event belongs to: one per aggregate instance.
@@ -59,6 +62,8 @@ pub enum StreamId {
     Return(String),
     /// A business day's cash drawer.
     Drawer(chrono::NaiveDate),
+    /// A device of the shop (its admission and retirement).
+    Device(String),
 }
 
 impl StreamId {
@@ -71,6 +76,7 @@ impl StreamId {
             StreamId::Order(id) => format!("order/{id}"),
             StreamId::Return(id) => format!("return/{id}"),
             StreamId::Drawer(day) => format!("drawer/{day}"),
+            StreamId::Device(id) => format!("device/{id}"),
         }
     }
 
@@ -86,6 +92,7 @@ impl StreamId {
             "order" => Some(StreamId::Order(id.to_owned())),
             "return" => Some(StreamId::Return(id.to_owned())),
             "drawer" => id.parse().ok().map(StreamId::Drawer),
+            "device" => Some(StreamId::Device(id.to_owned())),
             _ => None,
         }
     }
@@ -206,6 +213,8 @@ events! {
     OrderConflictsResolved => "order.conflicts_resolved", v 1,
     DrawerRecorded => "drawer.recorded", v 1,
     ReturnRecorded => "return.recorded", v 2,
+    DeviceAdmitted => "device.admitted", v 1,
+    DeviceRetired => "device.retired", v 1,
 }
 
 /// Turns a payload of an older schema version into the current shape, one version step at a
@@ -304,6 +313,8 @@ impl Event {
             Event::OrderConflictsResolved(e) => StreamId::Order(e.order.clone()),
             Event::DrawerRecorded(e) => StreamId::Drawer(e.day),
             Event::ReturnRecorded(e) => StreamId::Return(e.record.id.clone()),
+            Event::DeviceAdmitted(e) => StreamId::Device(e.device.clone()),
+            Event::DeviceRetired(e) => StreamId::Device(e.device.clone()),
         }
     }
 }

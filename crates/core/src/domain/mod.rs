@@ -11,6 +11,7 @@ mod catalog;
 mod clock;
 mod conflicts;
 mod customers;
+mod devices;
 mod drawer;
 mod event;
 mod imports;
@@ -37,11 +38,12 @@ pub use catalog::{
     ProductRepriced, ProductRestored, UpdateProduct,
 };
 pub(crate) use clock::wins;
-pub use clock::{Stamp, Stamps};
+pub use clock::{MAX_STAMP_AHEAD, Stamp, Stamps};
 pub use conflicts::{Conflict, Known, OrderConflictsResolved, ResolveConflicts};
 pub(crate) use conflicts::{Facts as ConflictFacts, cancelled, delivered, detect as detect_conflicts, shipped};
 pub(crate) use customers::FIELDS as CUSTOMER_FIELDS;
 pub use customers::{AddCustomer, Customer, CustomerDetailsChanged, CustomerRegistered, UpdateCustomer};
+pub use devices::{DeviceAdmitted, DeviceRetired, LegacyTip};
 pub use drawer::{DrawerMove, DrawerRecorded, RecordDrawer};
 pub use event::{DecodeError, EVENT_TYPES, Event, StreamId};
 pub(crate) use imports::suffixed;
@@ -64,6 +66,7 @@ pub use rejection::Rejection;
 pub use returns::{RecordReturn, Return, ReturnRecorded};
 pub use shop::{ChangeShopSettings, OpenShop, Shop, ShopOpened, ShopSettingsChanged, business_day};
 pub use stock::{CountStock, MAX_ON_HAND, ProductLowStockSet, ReceiveStock, StockCounted, StockReceived};
+pub(crate) use text::required as required_text;
 pub use text::{EMAIL_MAX, ID_MAX, NAME_MAX, NOTE_MAX, PATH_MAX, PHONE_MAX, REASON_MAX, SHORT_MAX, SKU_MAX};
 
 /// Checks an id (customer id, order number) as the rules would: for importers that leave out
@@ -526,6 +529,8 @@ pub fn apply(state: &mut State, event: &Event) {
         Event::StockReceived(_) | Event::StockCounted(_) => {}
         // The drawer's sums are the cash-up read model's.
         Event::DrawerRecorded(_) => {}
+        // The roster is the sync layer's (`store/trust.rs`); no decision reads it.
+        Event::DeviceAdmitted(_) | Event::DeviceRetired(_) => {}
         Event::CustomerRegistered(e) => {
             if e.numbered {
                 bump(&mut state.next_customer_number, state.till.as_deref(), &e.customer.id);

@@ -1375,7 +1375,9 @@ fn every_event_decide_records_is_admissible() {
     let mut names: Vec<&str> = events.iter().chain(&resolved).map(Event::type_name).collect();
     names.sort_unstable();
     names.dedup();
-    let all: Vec<&str> = EVENT_TYPES.iter().map(|(name, _)| *name).collect();
+    // The roster's events are recorded by the store's sync jobs, not by a command: the store's
+    // trust tests send them from till to till, through this same check.
+    let all: Vec<&str> = EVENT_TYPES.iter().map(|(name, _)| *name).filter(|n| !n.starts_with("device.")).collect();
     assert_eq!(names.len(), all.len(), "every event type is recorded: {names:?}");
     let stamps: Vec<&Stamp> = events
         .iter()

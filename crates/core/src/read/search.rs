@@ -692,7 +692,7 @@ impl Touched {
                 self.products.insert(sku);
             }
             // Returns are found through the dashboards, not search.
-            StreamId::Shop | StreamId::Return(_) | StreamId::Drawer(_) => {}
+            StreamId::Shop | StreamId::Return(_) | StreamId::Drawer(_) | StreamId::Device(_) => {}
         }
     }
 

@@ -65,7 +65,17 @@ pub(super) enum Target {
     SyncMeta = 9,
     SyncOrigins = 10,
     SyncForeign = 11,
+    TrustMeta = 12,
+    TrustRoster = 13,
+    TrustQuarantine = 14,
+    TrustHeld = 15,
+    TrustRefused = 16,
+    TrustSignatures = 17,
 }
+
+/// The flag on a recorded target byte that makes the write a removal (the trust tables remove
+/// held messages once they are taken).
+const REMOVE: u8 = 0x80;
 
 impl Target {
     fn from_u8(b: u8) -> Option<Target> {
@@ -82,6 +92,12 @@ impl Target {
             9 => Target::SyncMeta,
             10 => Target::SyncOrigins,
             11 => Target::SyncForeign,
+            12 => Target::TrustMeta,
+            13 => Target::TrustRoster,
+            14 => Target::TrustQuarantine,
+            15 => Target::TrustHeld,
+            16 => Target::TrustRefused,
+            17 => Target::TrustSignatures,
             _ => return None,
         })
     }
@@ -104,6 +120,18 @@ impl Puts {
         }
         self.bytes.push(target as u8);
         for part in [key, value] {
+            self.bytes.extend_from_slice(&(part.len() as u32).to_le_bytes());
+            self.bytes.extend_from_slice(part);
+        }
+    }
+
+    /// A removal of `key` from `target` (byte-keyed trust tables only).
+    pub(super) fn remove(&mut self, target: Target, key: &[u8]) {
+        if self.off {
+            return;
+        }
+        self.bytes.push(target as u8 | REMOVE);
+        for part in [key, &[][..]] {
             self.bytes.extend_from_slice(&(part.len() as u32).to_le_bytes());
             self.bytes.extend_from_slice(part);
         }
@@ -143,6 +171,10 @@ fn apply(txn: &WriteTransaction, mut puts: &[u8]) -> Result<(), Error> {
     let mut sync_meta = txn.open_table(super::replica::META)?;
     let mut sync_origins = txn.open_table(super::replica::ORIGINS)?;
     let mut sync_foreign = txn.open_table(super::replica::FOREIGN)?;
+    let mut trust = Vec::with_capacity(super::trust::TABLES.len());
+    for table in super::trust::TABLES {
+        trust.push(txn.open_table(table)?);
+    }
     let mut state = [
         txn.open_table(super::state::PRODUCTS)?,
         txn.open_table(super::state::CUSTOMERS)?,
@@ -157,7 +189,21 @@ fn apply(txn: &WriteTransaction, mut puts: &[u8]) -> Result<(), Error> {
         puts = rest;
         let u64_of = |b: &[u8]| <[u8; 8]>::try_from(b).map(u64::from_le_bytes).map_err(|_| bad());
         let str_of = |b: &[u8]| std::str::from_utf8(b).map(str::to_owned).map_err(|_| bad());
-        match Target::from_u8(target).ok_or_else(bad)? {
+        let remove = target & REMOVE != 0;
+        let target = Target::from_u8(target & !REMOVE).ok_or_else(bad)?;
+        if let Some(i) = (target as usize).checked_sub(Target::TrustMeta as usize) {
+            let table = trust.get_mut(i).ok_or_else(bad)?;
+            if remove {
+                table.remove(key)?;
+            } else {
+                table.insert(key, value)?;
+            }
+            continue;
+        }
+        if remove {
+            return Err(bad());
+        }
+        match target {
             Target::Events => {
                 events.insert(u64_of(key)?, value)?;
             }
@@ -177,6 +223,12 @@ fn apply(txn: &WriteTransaction, mut puts: &[u8]) -> Result<(), Error> {
             Target::SyncForeign => {
                 sync_foreign.insert(u64_of(key)?, value)?;
             }
+            Target::TrustMeta
+            | Target::TrustRoster
+            | Target::TrustQuarantine
+            | Target::TrustHeld
+            | Target::TrustRefused
+            | Target::TrustSignatures => return Err(bad()),
             t => {
                 let table = &mut state[t as usize - Target::Products as usize];
                 table.insert(str_of(key)?.as_str(), value)?;

@@ -18,14 +18,15 @@ use serde_json::value::RawValue;
 
 use super::Error;
 use super::journal::{Puts, Target, stream_key};
-use super::replica::{Arrival, Incoming, OriginTip, OutboxMark, Outgoing, SyncReader, SyncTables};
+use super::replica::{Incoming, OriginTip, OutboxMark, Outgoing, SyncReader, SyncTables};
+use super::trust::TrustReader;
 use crate::domain::{Event, StreamId};
 
 pub(super) const EVENTS: TableDefinition<'_, u64, &[u8]> = TableDefinition::new("events");
 pub(super) const STREAMS: TableDefinition<'_, (&str, u64), u64> = TableDefinition::new("streams");
 
 use super::replica::HASH_LEN;
-const GENESIS: [u8; HASH_LEN] = [0; HASH_LEN];
+pub(super) const GENESIS: [u8; HASH_LEN] = [0; HASH_LEN];
 
 /// One recorded event with everything known about it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -171,73 +172,68 @@ impl<'txn> LogWriter<'txn> {
         Ok((position, version))
     }
 
-    /// Appends another device's event as that device stored it, if it is the next of that
-    /// device's chain here. Returns the envelope (with its local stream version) when it was
-    /// appended.
+    /// Appends another device's event as that device stored it (hash and record bytes), once
+    /// `store/inbox.rs` has checked that it is the next of that device's chain here and what
+    /// it holds (`envelope`, decoded from it by [`decode_record`]). Returns its position; the
+    /// envelope gets its local position and stream version.
     pub(super) fn append_foreign(
         &mut self,
         incoming: &Incoming,
+        envelope: &mut Envelope,
         received_at: DateTime<Utc>,
-    ) -> Result<(Arrival, Option<Envelope>), Error> {
-        let tip = self.sync.origin(&incoming.origin)?;
-        let (last_seq, last_hash) = match &tip {
-            Some(tip) => (tip.seq, parse_hash(&tip.hash)?),
-            None => (0, GENESIS),
-        };
-        let refused = |why: String| Ok((Arrival::Refused(why), None));
-        if incoming.seq <= last_seq {
-            return Ok((Arrival::Duplicate, None));
-        }
-        let till = &incoming.till;
-        if incoming.seq != last_seq + 1 {
-            return refused(format!(
-                "event {} of till {till} came before its event {}: the hub's copy of that till's events has a gap",
-                incoming.seq,
-                last_seq + 1
-            ));
-        }
-        if chain(&last_hash, &incoming.record) != incoming.hash {
-            return refused(format!(
-                "event {} of till {till} does not continue that till's hash chain: it was altered on the way or on the hub",
-                incoming.seq
-            ));
-        }
+    ) -> Result<u64, Error> {
         let mut value = Vec::with_capacity(HASH_LEN + incoming.record.len());
         value.extend_from_slice(&incoming.hash);
         value.extend_from_slice(&incoming.record);
         let position = self.next_position;
-        let mut envelope = match decode(position, &value) {
-            Ok(envelope) => envelope,
-            Err(e) => {
-                return refused(format!(
-                    "event {} of till {till} cannot be read by this version of Countertop ({e}); update Countertop on this device",
-                    incoming.seq
-                ));
-            }
-        };
         if !self.own_kept {
             self.sync.set_own_tip(&mut self.puts, self.own_seq, &self.prev_hash)?;
             self.own_kept = true;
         }
         let stream = envelope.stream.to_key();
         let version = stream_version(&self.streams, &stream)? + 1;
+        envelope.position = position;
         envelope.version = version;
         self.events.insert(position, value.as_slice())?;
         self.streams.insert((stream.as_str(), version), position)?;
         self.puts.record(Target::Events, &position.to_le_bytes(), &value);
         self.puts.record(Target::Streams, &stream_key(&stream, version), &position.to_le_bytes());
         self.sync.set_foreign(&mut self.puts, position, incoming.seq, version, &incoming.origin)?;
+        self.set_origin_tip(incoming, envelope.recorded_at, received_at)?;
+        self.next_position += 1;
+        Ok(position)
+    }
+
+    /// Moves another device's chain tip here to `incoming` (appended, or refused but part of
+    /// its chain).
+    pub(super) fn set_origin_tip(
+        &mut self,
+        incoming: &Incoming,
+        recorded_at: DateTime<Utc>,
+        received_at: DateTime<Utc>,
+    ) -> Result<(), Error> {
         let tip = OriginTip {
             device: incoming.origin.clone(),
             till: incoming.till.clone(),
             seq: incoming.seq,
             hash: blake3::Hash::from_bytes(incoming.hash).to_hex().to_string(),
-            recorded_at: envelope.recorded_at,
+            recorded_at,
             received_at,
         };
-        self.sync.set_origin(&mut self.puts, &tip)?;
-        self.next_position += 1;
-        Ok((Arrival::Appended { position }, Some(envelope)))
+        self.sync.set_origin(&mut self.puts, &tip)
+    }
+
+    /// Another device's chain tip here: its last sequence and hash (0 and zeros: none yet).
+    pub(super) fn origin_tip(&self, device: &str) -> Result<(u64, [u8; HASH_LEN]), Error> {
+        match self.sync.origin(device)? {
+            Some(tip) => Ok((tip.seq, parse_hash(&tip.hash)?)),
+            None => Ok((0, GENESIS)),
+        }
+    }
+
+    /// This device's own chain: how many events, and the last one's hash.
+    pub(super) fn own_tip(&self) -> (u64, [u8; HASH_LEN]) {
+        (self.own_seq, self.prev_hash)
     }
 
     /// One envelope by position (including those appended in this transaction).
@@ -252,13 +248,57 @@ impl<'txn> LogWriter<'txn> {
     }
 }
 
+/// Why a record from another device could not be read.
+pub(super) enum Unreadable {
+    /// Of an event type, schema version or stream kind this version does not know: written by
+    /// a newer Countertop.
+    Newer(String),
+    /// Not what any version writes.
+    Malformed(String),
+}
+
+/// Reads another device's record (as it would be stored at `position`).
+pub(super) fn decode_record(position: u64, record: &[u8]) -> Result<Envelope, Unreadable> {
+    let malformed = |e: &dyn std::fmt::Display| Unreadable::Malformed(format!("its record is not readable: {e}"));
+    let json = crate::codec::unpack(record).map_err(|e| malformed(&e))?;
+    let record: Record<'_, &RawValue> = serde_json::from_slice(&json).map_err(|e| malformed(&e))?;
+    let stream = StreamId::from_key(&record.stream).ok_or_else(|| {
+        Unreadable::Newer(format!("it is of a kind of record this version does not know ('{}')", record.stream))
+    })?;
+    let event =
+        Event::from_payload_json(&record.event_type, record.schema, record.payload.get()).map_err(|e| match e {
+            crate::domain::DecodeError::UnknownType(_) | crate::domain::DecodeError::NewerVersion { .. } => {
+                Unreadable::Newer(e.to_string())
+            }
+            crate::domain::DecodeError::Malformed { .. } => Unreadable::Malformed(e.to_string()),
+        })?;
+    if event.stream() != stream {
+        return Err(Unreadable::Malformed(format!(
+            "it says it belongs to {} but is an event of {}",
+            record.stream,
+            event.stream()
+        )));
+    }
+    Ok(Envelope {
+        position,
+        stream,
+        version: record.version,
+        event_type: record.event_type.into_owned(),
+        schema_version: record.schema,
+        recorded_at: record.recorded_at,
+        command_id: record.command.into_owned(),
+        event,
+        hash: String::new(),
+    })
+}
+
 fn parse_hash(hex: &str) -> Result<[u8; HASH_LEN], Error> {
     blake3::Hash::from_hex(hex)
         .map(|h| *h.as_bytes())
         .map_err(|_| Error::corrupt(format!("a device's chain tip '{hex}' is not a hash")))
 }
 
-fn chain(prev: &[u8; HASH_LEN], record: &[u8]) -> [u8; HASH_LEN] {
+pub(super) fn chain(prev: &[u8; HASH_LEN], record: &[u8]) -> [u8; HASH_LEN] {
     let mut hasher = blake3::Hasher::new();
     hasher.update(prev);
     hasher.update(record);
@@ -366,8 +406,9 @@ impl LogReader {
     }
 
     /// This device's own events after `mark`, at most `limit` of them, skipping other
-    /// devices' events; also the last position looked at (at most `scan` positions are), so a
-    /// caller can go on from there without reading the same positions again.
+    /// devices' events, each with the hash of the own event before it; also the last position
+    /// looked at (at most `scan` positions are), so a caller can go on from there without
+    /// reading the same positions again.
     pub(super) fn own_after(
         &self,
         sync: &SyncReader,
@@ -378,27 +419,56 @@ impl LogReader {
         let mut out = Vec::new();
         let mut seq = mark.seq;
         let mut looked = mark.position;
-        for entry in self.events.range(mark.position + 1..)?.take(scan) {
+        let mut prev = None;
+        for entry in self.events.range(mark.position.saturating_add(1)..)?.take(scan) {
             let (position, value) = entry?;
             let position = position.value();
             looked = position;
             if sync.is_foreign(position)? {
                 continue;
             }
+            let before = match prev {
+                Some(before) => before,
+                None => self.own_hash(sync, mark)?,
+            };
             seq += 1;
             let (hash, record) = split(position, value.value())?;
-            out.push(Outgoing { position, seq, hash, record: record.to_vec() });
+            out.push(Outgoing { position, seq, prev: before, hash, record: record.to_vec() });
             if out.len() >= limit {
                 break;
             }
+            prev = Some(hash);
         }
         Ok((out, looked))
     }
 
+    /// The hash of this device's own event `mark.seq` (zeros for none): the mark's own, or
+    /// the nearest own event at or before its position (marks recorded before they kept it).
+    pub(super) fn own_hash(&self, sync: &SyncReader, mark: OutboxMark) -> Result<[u8; HASH_LEN], Error> {
+        if mark.seq == 0 {
+            return Ok(GENESIS);
+        }
+        if mark.hash != GENESIS {
+            return Ok(mark.hash);
+        }
+        for entry in self.events.range(..=mark.position)?.rev() {
+            let (position, value) = entry?;
+            let position = position.value();
+            if !sync.is_foreign(position)? {
+                return Ok(split(position, value.value())?.0);
+            }
+        }
+        Err(Error::corrupt(format!("this device's event {} is not in the log", mark.seq)))
+    }
+
     /// Walks the whole log: positions without gaps, every device's events in its order
-    /// without gaps and each hash matching that device's chain, every event readable, every
-    /// event findable through its stream.
-    pub(super) fn verify(&self, sync: &SyncReader) -> Result<Verification, Error> {
+    /// without gaps (its refused events, kept apart, in between) and each hash matching that
+    /// device's chain, every signature an event came with matching its device's key, every
+    /// event readable, every event findable through its stream.
+    pub(super) fn verify(&self, sync: &SyncReader, trust: &TrustReader) -> Result<Verification, Error> {
+        let shop = sync.identity()?.map(|i| i.shop).unwrap_or_default();
+        let keys: HashMap<String, Option<super::trust::PublicKey>> =
+            trust.members()?.into_iter().map(|m| (m.device.clone(), m.public_key())).collect();
         let mut own = GENESIS;
         let mut own_count = 0;
         let mut others: HashMap<String, (u64, [u8; HASH_LEN])> = HashMap::new();
@@ -424,6 +494,10 @@ impl LogReader {
                 None => own,
                 Some((seq, _, origin)) => {
                     let (last, hash) = others.get(origin).copied().unwrap_or((0, GENESIS));
+                    let (last, hash) = match through_refused(trust, origin, last, hash, *seq) {
+                        Ok(tip) => tip,
+                        Err(problem) => return fail(problem),
+                    };
                     if *seq != last + 1 {
                         return fail(format!(
                             "event {seq} of device {origin} follows its event {last}: events are missing"
@@ -435,6 +509,15 @@ impl LogReader {
             let computed = chain(&prev, json);
             if &computed != stored {
                 return fail("the hash does not match the chain: this event or an earlier one was altered".to_owned());
+            }
+            if let Some((seq, _, origin)) = &foreign
+                && let Some(signature) = trust.signature(position)?
+            {
+                let message = super::trust::event_message(&shop, origin, *seq, &prev, &computed);
+                let signed = keys.get(origin).copied().flatten().is_some_and(|key| key.verifies(&message, &signature));
+                if !signed {
+                    return fail(format!("event {seq} of device {origin} is not signed by that device's key"));
+                }
             }
             let envelope = match decode(position, value) {
                 Ok(envelope) => envelope,
@@ -457,7 +540,17 @@ impl LogReader {
             checked += 1;
         }
         for tip in sync.origins()? {
-            let here = others.get(&tip.device).map_or(0, |(seq, _)| *seq);
+            let (last, hash) = others.get(&tip.device).copied().unwrap_or((0, GENESIS));
+            let here = match through_refused(trust, &tip.device, last, hash, tip.seq.saturating_add(1)) {
+                Ok((here, _)) => here,
+                Err(problem) => {
+                    return Ok(Verification {
+                        events: checked,
+                        head_hash: None,
+                        first_bad: Some((checked + 1, problem)),
+                    });
+                }
+            };
             if here != tip.seq {
                 return Ok(Verification {
                     events: checked,
@@ -475,6 +568,25 @@ impl LogReader {
         let head_hash = (own_count > 0).then(|| blake3::Hash::from_bytes(own).to_hex().to_string());
         Ok(Verification { events: checked, head_hash, first_bad: None })
     }
+}
+
+/// A device's chain tip carried on through its refused events (kept apart from the log), up
+/// to just before `next`; or why it does not check out.
+fn through_refused(
+    trust: &TrustReader,
+    device: &str,
+    mut last: u64,
+    mut hash: [u8; HASH_LEN],
+    next: u64,
+) -> Result<(u64, [u8; HASH_LEN]), String> {
+    while last.saturating_add(1) < next {
+        let Ok(Some((refused, record))) = trust.refused(device, last + 1) else { break };
+        if chain(&hash, &record) != refused {
+            return Err(format!("the refused event {} of device {device} does not continue its chain", last + 1));
+        }
+        (last, hash) = (last + 1, refused);
+    }
+    Ok((last, hash))
 }
 
 /// What [`LogReader::verify`] found.

@@ -8,6 +8,7 @@
 mod commands;
 mod damage;
 pub(crate) mod disk;
+mod inbox;
 mod journal;
 pub(crate) use damage::contain as contain_damage;
 pub(crate) use slot::wait_sole_owner;
@@ -15,6 +16,7 @@ mod log;
 mod replica;
 mod slot;
 mod state;
+pub(crate) mod trust;
 mod writer;
 
 #[cfg(test)]
@@ -32,7 +34,11 @@ use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
 use serde::Serialize;
 
 pub use log::{Envelope, Verification};
-pub use replica::{Arrival, Identity, Incoming, OriginTip, OutboxMark, Outgoing};
+pub use replica::{Arrival, HubMessage, Identity, Incoming, OriginTip, OutboxMark, Outgoing};
+pub use trust::{
+    DeviceKey, KEY_FILE as DEVICE_KEY_FILE, Member, PairingCode, Problem, PublicKey, QuarantineCount,
+    QuarantineSummary, Quarantined, Retirement, Root, event_message,
+};
 
 use crate::domain::{self, Command, Customer, Order, Product, Rejection, Shop, StreamId};
 use crate::watch::Watch;
@@ -354,6 +360,8 @@ struct Inner {
     thread: Mutex<Option<JoinHandle<()>>>,
     head: Watch,
     recovered: u64,
+    /// Event types this store takes for a newer version's (see [`WriteStore::pretend_unknown`]).
+    unknown: Mutex<Vec<String>>,
 }
 
 impl Drop for Inner {
@@ -432,6 +440,7 @@ impl WriteStore {
                 thread: Mutex::new(Some(thread)),
                 head,
                 recovered,
+                unknown: Mutex::new(Vec::new()),
             }),
         })
     }
@@ -659,6 +668,7 @@ impl WriteStore {
             commands::copy(&snapshot, &txn)?;
             state::copy(&snapshot, &txn)?;
             replica::copy(&snapshot, &txn)?;
+            trust::copy(&snapshot, &txn)?;
             txn.commit()?;
             drop(copy);
             let check = WriteStore::open_file(&partial)?;
@@ -730,9 +740,22 @@ impl WriteStore {
         }
     }
 
-    /// Walks the whole log and checks the hash chain, positions, payloads and stream index.
+    /// Walks the whole log and checks the hash chain, positions, payloads, signatures and
+    /// stream index; then that the current state (what commands are decided against) is
+    /// exactly a fold of the log, so no event can have been folded in differently from how it
+    /// is recorded.
     pub fn verify(&self) -> Result<Verification, Error> {
-        self.read(|txn| log::LogReader::open(txn)?.verify(&replica::SyncReader::open(txn)?))
+        self.read(|txn| {
+            let sync = replica::SyncReader::open(txn)?;
+            let mut verification = log::LogReader::open(txn)?.verify(&sync, &trust::TrustReader::open(txn)?)?;
+            if verification.first_bad.is_none()
+                && let Some(difference) = state::differs_from_fold(txn, &sync)?
+            {
+                verification.first_bad = Some((verification.events + 1, difference));
+                verification.head_hash = None;
+            }
+            Ok(verification)
+        })
     }
 
     /// This device's identity in its shop, once it has joined one.
@@ -746,14 +769,21 @@ impl WriteStore {
         self.read(|txn| {
             let sync = replica::SyncReader::open(txn)?;
             let head = log::LogReader::open(txn)?.head()?;
-            let own = match sync.own_tip()? {
-                Some((seq, _)) => seq,
-                None => head,
+            let log = log::LogReader::open(txn)?;
+            let (own, own_hash) = match sync.own_tip()? {
+                Some(tip) => tip,
+                None => (
+                    head,
+                    log.read(head.max(1), 1)?.first().map_or([0; 32], |e| {
+                        trust::unhex(&e.hash).and_then(|b| <[u8; 32]>::try_from(b.as_slice()).ok()).unwrap_or([0; 32])
+                    }),
+                ),
             };
             let outbox = sync.outbox()?;
             Ok(SyncState {
                 identity: sync.identity()?,
                 own_events: own,
+                own_hash,
                 waiting: own.saturating_sub(outbox.seq),
                 outbox,
                 head,
@@ -780,16 +810,139 @@ impl WriteStore {
         self.sync_job(writer::SyncJob::Join(identity)).map(|_| ())
     }
 
-    /// Stores other devices' events (each device's in its order) and folds them into the
-    /// current state, in one durable transaction, with the hub sequence `through` which
-    /// everything is here ([`SyncState::hub_seq`]). Returns what became of each; after a
-    /// refused one, the rest were not looked at (and the hub sequence stops before it).
-    pub fn receive(&self, events: Vec<Incoming>, through: u64) -> Result<Vec<Arrival>, Error> {
-        let count = events.len();
-        match self.sync_job(writer::SyncJob::Receive(events, through))? {
+    /// Takes messages from the hub, in the hub's order (`store/inbox.rs`): each is taken
+    /// (stored and folded into the current state), held until it can be, or quarantined with
+    /// why — in one durable transaction, with the hub sequence `through` which every message
+    /// has been looked at ([`SyncState::hub_seq`]). `retry_all` first retries every held
+    /// message (once a session: an update may read what was held). Returns what became of
+    /// each. Errs only when the store fails, or this till does not know the shop's keys.
+    pub fn receive(&self, messages: Vec<HubMessage>, through: u64, retry_all: bool) -> Result<Vec<Arrival>, Error> {
+        let count = messages.len();
+        let unknown = self.inner.unknown.lock().unwrap_or_else(PoisonError::into_inner).clone();
+        let verified = self.verify_signatures(&messages)?;
+        match self.sync_job(writer::SyncJob::Receive { messages, through, retry_all, unknown, verified })? {
             writer::SyncAnswer::Arrivals(arrivals) => Ok(arrivals),
-            writer::SyncAnswer::Done => Err(Error::Internal(format!("{count} events received, no answer"))),
+            _ => Err(Error::Internal(format!("{count} messages received, no answer"))),
         }
+    }
+
+    /// Checks each event's signature against its device's key as the roster has it now, on the
+    /// caller's thread: the writer, which order entry waits for, then only compares keys. A
+    /// roster that changes within the batch (an admission in it) is checked again there.
+    fn verify_signatures(&self, messages: &[HubMessage]) -> Result<Vec<Option<PublicKey>>, Error> {
+        let (shop, keys) = self.read(|txn| {
+            let trust = trust::TrustReader::open(txn)?;
+            let mut keys: std::collections::HashMap<String, PublicKey> =
+                trust.members()?.iter().filter_map(|m| Some((m.device.clone(), m.public_key()?))).collect();
+            if let Some(root) = trust.root()?
+                && let Some(key) = PublicKey::from_hex(&root.key)
+            {
+                keys.entry(root.device).or_insert(key);
+            }
+            let me = replica::SyncReader::open(txn)?.identity()?;
+            if let (Some(me), Some(own)) = (&me, trust.own_key()?) {
+                keys.insert(me.device.clone(), own);
+            }
+            Ok((me.map(|i| i.shop).unwrap_or_default(), keys))
+        })?;
+        Ok(messages
+            .iter()
+            .map(|message| {
+                let HubMessage::Event(e) = message else { return None };
+                let (signature, prev, key) = (e.signature?, e.prev?, keys.get(&e.origin)?);
+                key.verifies(&trust::event_message(&shop, &e.origin, e.seq, &prev, &e.hash), &signature).then_some(*key)
+            })
+            .collect())
+    }
+
+    /// For tests of mixed versions: this store reads events of these types from other tills as
+    /// an older Countertop would (written by a newer one: held until "updated", that is until
+    /// called again without them).
+    #[doc(hidden)]
+    pub fn pretend_unknown(&self, types: &[&str]) {
+        *self.inner.unknown.lock().unwrap_or_else(PoisonError::into_inner) =
+            types.iter().map(|t| (*t).to_owned()).collect();
+    }
+
+    /// Starts the shop's roster with this device's key as its first (the founding till, or on
+    /// the till the owner keeps when a shop that synced before tills signed is upgraded). Its
+    /// own `device.admitted` names how far its unsigned events on the hub go. Again with the
+    /// same key: nothing changes.
+    pub fn found(&self, key: PublicKey) -> Result<Option<Member>, Error> {
+        let legacy = self.unsigned_tip()?;
+        self.member_job(writer::SyncJob::Found(key, legacy))
+    }
+
+    /// How far this device's own events on the hub went unsigned (sent before tills signed):
+    /// its last acknowledged event, with its hash. `None` when the hub has none of them.
+    pub fn unsigned_tip(&self) -> Result<Option<crate::domain::LegacyTip>, Error> {
+        self.read(|txn| {
+            let sync = replica::SyncReader::open(txn)?;
+            let outbox = sync.outbox()?;
+            if outbox.seq == 0 {
+                return Ok(None);
+            }
+            let hash = log::LogReader::open(txn)?.own_hash(&sync, outbox)?;
+            Ok(Some(crate::domain::LegacyTip { seq: outbox.seq, hash: trust::hex(&hash) }))
+        })
+    }
+
+    /// Pins the shop's first key (learnt with a pairing code) and this device's own key.
+    pub fn pin(&self, root: Root, own_key: PublicKey) -> Result<(), Error> {
+        self.sync_job(writer::SyncJob::Pin { root, own_key }).map(|_| ())
+    }
+
+    /// Admits a device with its key (this device must be in the shop): records a
+    /// `device.admitted`, which the other tills believe because this device signs it.
+    pub fn admit(
+        &self,
+        device: String,
+        till: String,
+        key: PublicKey,
+        legacy: Option<crate::domain::LegacyTip>,
+    ) -> Result<Member, Error> {
+        self.member_job(writer::SyncJob::Admit { device, till, key, legacy })?
+            .ok_or_else(|| Error::Internal("an admission without its member".into()))
+    }
+
+    /// Retires a till (by till code or device id), with why: its events after the retirement
+    /// on the hub are refused on every till.
+    pub fn retire(&self, who: &str, reason: &str) -> Result<Member, Error> {
+        self.member_job(writer::SyncJob::Retire { who: who.to_owned(), reason: reason.to_owned() })?
+            .ok_or_else(|| Error::Internal("a retirement without its member".into()))
+    }
+
+    fn member_job(&self, job: writer::SyncJob) -> Result<Option<Member>, Error> {
+        match self.sync_job(job)? {
+            writer::SyncAnswer::Member(member) => Ok(Some(*member)),
+            _ => Ok(None),
+        }
+    }
+
+    /// This device's public key as the shop knows it (set when it founded the shop's roster or
+    /// was paired).
+    pub fn own_key(&self) -> Result<Option<PublicKey>, Error> {
+        self.read(|txn| trust::TrustReader::open(txn)?.own_key())
+    }
+
+    /// The shop's first key, once this till knows it.
+    pub fn root(&self) -> Result<Option<Root>, Error> {
+        self.read(|txn| trust::TrustReader::open(txn)?.root())
+    }
+
+    /// Every device admitted to the shop, as this till knows them.
+    pub fn roster(&self) -> Result<Vec<Member>, Error> {
+        self.read(|txn| trust::TrustReader::open(txn)?.members())
+    }
+
+    /// What the quarantine holds, counted, with the latest entries.
+    pub fn quarantine(&self) -> Result<QuarantineSummary, Error> {
+        self.read(|txn| trust::TrustReader::open(txn)?.summary())
+    }
+
+    /// Every message from the hub that was not taken (held ones included), oldest first.
+    pub fn quarantined(&self) -> Result<Vec<Quarantined>, Error> {
+        self.read(|txn| trust::TrustReader::open(txn)?.entries())
     }
 
     fn sync_job(&self, job: writer::SyncJob) -> Result<writer::SyncAnswer, Error> {
@@ -805,6 +958,9 @@ pub struct SyncState {
     pub identity: Option<Identity>,
     /// This device's own events (its sequence so far).
     pub own_events: u64,
+    /// The hash of the last of them (zeros: none).
+    #[serde(skip)]
+    pub own_hash: [u8; 32],
     /// Of those, how many wait to be sent.
     pub waiting: u64,
     /// How far the hub has acknowledged them (`outbox.seq` of `own_events`).
@@ -905,6 +1061,7 @@ fn prepare(db: &Database) -> Result<(), Error> {
     commands::create_tables(&txn)?;
     state::create_tables(&txn)?;
     replica::create_tables(&txn)?;
+    trust::create_tables(&txn)?;
     let stale = state::StateTables::open(&txn, None)?.version()? != Some(state::STATE_VERSION);
     if stale {
         rebuild_state(&txn)?;
@@ -917,8 +1074,11 @@ fn prepare(db: &Database) -> Result<(), Error> {
 fn rebuild_state(txn: &redb::WriteTransaction) -> Result<(), Error> {
     let mut tables = writer::Tables::open(txn)?;
     tables.state.clear()?;
+    let identity = tables.log.sync().0.identity()?;
     for position in 1..tables.log.next_position() {
         let envelope = tables.log.get(position)?;
+        let foreign = tables.log.sync().0.is_foreign(position)?;
+        tables.state.refold_as(identity.as_ref(), foreign, envelope.recorded_at);
         tables.state.fold(&envelope.event, envelope.recorded_at)?;
     }
     tables.state.set_version()

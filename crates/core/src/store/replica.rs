@@ -52,43 +52,92 @@ pub struct Identity {
 }
 
 /// How far this device's own events have been acknowledged by the hub: its sequence `seq` is
-/// at local `position`. Everything of its own after that is waiting to be sent.
+/// at local `position`, and had the hash `hash` (all zeros: not known, in a mark recorded
+/// before marks kept it). Everything of its own after that is waiting to be sent.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct OutboxMark {
     pub position: u64,
     pub seq: u64,
+    #[serde(default, with = "hex_hash")]
+    pub hash: [u8; HASH_LEN],
 }
 
-/// One of this device's events, as it travels: its sequence, hash and record as stored.
+mod hex_hash {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    use super::HASH_LEN;
+
+    pub(super) fn serialize<S: Serializer>(hash: &[u8; HASH_LEN], s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&crate::store::trust::hex(hash))
+    }
+
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<[u8; HASH_LEN], D::Error> {
+        let text = String::deserialize(d)?;
+        crate::store::trust::unhex(&text)
+            .and_then(|b| <[u8; HASH_LEN]>::try_from(b.as_slice()).ok())
+            .ok_or_else(|| serde::de::Error::custom("not a hash"))
+    }
+}
+
+/// One of this device's events, as it travels: its sequence, the hash of its event before it
+/// (`prev`), its hash and its record as stored.
 #[derive(Clone, Debug)]
 pub struct Outgoing {
     pub position: u64,
     pub seq: u64,
+    pub prev: [u8; HASH_LEN],
     pub hash: [u8; HASH_LEN],
     pub record: Vec<u8>,
 }
 
-/// Another device's event, as it arrives.
+/// Another device's event, as it arrives. Nothing in it is believed until checked
+/// (`store/trust.rs`, `store/inbox.rs`): the subject names `origin`, the rest is what the
+/// message says.
 #[derive(Clone, Debug)]
 pub struct Incoming {
     pub origin: String,
     pub till: String,
     pub seq: u64,
+    /// The hash of the origin's event before it (`None`: from a Countertop that did not sign).
+    pub prev: Option<[u8; HASH_LEN]>,
     pub hash: [u8; HASH_LEN],
     pub record: Vec<u8>,
+    /// The origin's signature over shop, origin, seq, prev and hash.
+    pub signature: Option<[u8; 64]>,
     /// Where it is in the hub's stream (0 when it did not come from one).
     pub hub_seq: u64,
+    /// When the hub took it (the hub's clock: the same for every till).
+    pub published: Option<DateTime<Utc>>,
 }
 
-/// What became of one [`Incoming`] event.
+/// One message from the hub: an event as it arrives, or something that is not one.
+#[derive(Clone, Debug)]
+pub enum HubMessage {
+    Event(Incoming),
+    /// Not readable as a Countertop event at all (no headers, too short): recorded with why.
+    Unreadable {
+        hub_seq: u64,
+        subject: String,
+        why: String,
+    },
+}
+
+/// What became of one message from the hub.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Arrival {
     /// Stored at this local position and folded into the current state.
     Appended { position: u64 },
-    /// Already here (a redelivery): nothing done.
+    /// Already here (a redelivery, or this device's own event coming back): nothing done.
     Duplicate,
-    /// Not stored, and nothing after it from the same device is taken: why.
-    Refused(String),
+    /// Kept aside to be taken when it can be (a gap before it, its device not admitted yet, a
+    /// newer schema); its device's later events wait behind it.
+    Held(super::trust::Problem, String),
+    /// Not taken, ever: why.
+    Quarantined(super::trust::Problem, String),
+    /// Its till's genuine event, against the shop's rules: kept out of the books on every
+    /// till (its device's chain goes on through it), as `Problem::Refused` or
+    /// `Problem::PlacedTwice`.
+    Refused(super::trust::Problem, String),
 }
 
 /// Where another device's chain has got to on this device.

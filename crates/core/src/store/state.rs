@@ -127,6 +127,13 @@ impl<'txn> StateTables<'txn> {
         load(&self.t, refs, self.till.as_deref(), now)
     }
 
+    /// Refolds as the device was when it recorded the event: this device's own events from
+    /// before it joined a shop were folded without a till code (plain numbers), as the log has
+    /// them; everything since with it.
+    pub(super) fn refold_as(&mut self, identity: Option<&super::Identity>, foreign: bool, recorded_at: DateTime<Utc>) {
+        self.till = identity.filter(|i| foreign || recorded_at >= i.joined_at).map(|i| i.till.clone());
+    }
+
     /// A refusal as the caller gets it (see [`Tables::explained`]).
     pub(super) fn explained(&self, rejection: Rejection) -> Error {
         self.t.explained(rejection)
@@ -179,8 +186,9 @@ impl<'txn> StateTables<'txn> {
                         put(&mut self.t.returns, &mut self.puts, Target::Returns, &id, r)?;
                     }
                 }
-                // The drawer keeps no write-side state (see `domain/drawer.rs`).
-                StreamId::Drawer(_) => {}
+                // The drawer keeps no write-side state (see `domain/drawer.rs`), nor does the
+                // roster (the trust tables keep it, see `store/trust.rs`).
+                StreamId::Drawer(_) | StreamId::Device(_) => {}
             }
         }
         Ok(())
@@ -207,7 +215,7 @@ impl<'txn> StateTables<'txn> {
             StreamId::Customer(id) => refs.customers.push(id),
             StreamId::Order(id) => refs.orders.push(id),
             StreamId::Return(id) => refs.returns.push(id),
-            StreamId::Drawer(_) => {}
+            StreamId::Drawer(_) | StreamId::Device(_) => {}
         }
         let mut slice = self.load(&refs, recorded_at)?;
         crate::domain::apply(&mut slice, event);
@@ -425,4 +433,70 @@ fn load_alternatives<R: DeserializeOwned>(
         }
     }
     Ok(())
+}
+
+/// Where the current-state tables of `txn` differ from a fold of its log into empty tables
+/// (in memory), if anywhere: the first differing row, named.
+pub(super) fn differs_from_fold(
+    txn: &redb::ReadTransaction,
+    sync: &super::replica::SyncReader,
+) -> Result<Option<String>, Error> {
+    let identity = sync.identity()?;
+    let scratch = redb::Database::builder().create_with_backend(redb::backends::InMemoryBackend::new())?;
+    let fold = scratch.begin_write()?;
+    create_tables(&fold)?;
+    {
+        let mut tables = StateTables::open(&fold, None)?;
+        let log = super::log::LogReader::open(txn)?;
+        let mut from = 1;
+        loop {
+            let batch = log.read(from, 1024)?;
+            let Some(last) = batch.last() else { break };
+            from = last.position + 1;
+            for envelope in &batch {
+                tables.refold_as(identity.as_ref(), sync.is_foreign(envelope.position)?, envelope.recorded_at);
+                tables.fold(&envelope.event, envelope.recorded_at)?;
+            }
+        }
+        tables.set_version()?;
+    }
+    fold.commit()?;
+    let folded = redb::ReadableDatabase::begin_read(&scratch)?;
+    for (name, table) in [
+        ("products", PRODUCTS),
+        ("customers", CUSTOMERS),
+        ("orders", ORDERS),
+        ("returns", RETURNS),
+        ("settings and numbering", META),
+        ("customer keys", CUSTOMER_KEYS),
+    ] {
+        let (live, folded) = (txn.open_table(table)?, folded.open_table(table)?);
+        let (mut live, mut folded) = (live.iter()?, folded.iter()?);
+        loop {
+            let (l, f) = (live.next().transpose()?, folded.next().transpose()?);
+            let (l, f) = match (&l, &f) {
+                (None, None) => break,
+                (Some(l), Some(f)) => ((l.0.value(), l.1.value()), (f.0.value(), f.1.value())),
+                (Some(l), None) => {
+                    return Ok(Some(format!("the current {name} hold '{}', which the log does not make", l.0.value())));
+                }
+                (None, Some(f)) => {
+                    return Ok(Some(format!("the current {name} lack '{}', which the log makes", f.0.value())));
+                }
+            };
+            if l.0 != f.0 {
+                let (extra, missing) = if l.0 < f.0 { (l.0, f.0) } else { (f.0, l.0) };
+                return Ok(Some(format!(
+                    "the current {name} and a fold of the log differ at '{extra}' / '{missing}': the state was changed other than by the log"
+                )));
+            }
+            if l.1 != f.1 {
+                return Ok(Some(format!(
+                    "the current {name} row '{}' is not what the log makes of it: the state was changed other than by the log",
+                    l.0
+                )));
+            }
+        }
+    }
+    Ok(None)
 }

@@ -51,6 +51,29 @@ fn verify_names_the_first_altered_event() {
     assert!(problem.contains("altered"), "{problem}");
 }
 
+/// A state row that is not what the log makes of it (what an event folded in differently from
+/// how it is recorded, or a tampered file, would leave) fails `verify`, naming it.
+#[test]
+fn verify_checks_the_current_state_against_a_fold_of_the_log() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = shop_with_products(dir.path(), 3);
+    assert_eq!(store.verify().unwrap().first_bad, None);
+    let other = store.product("SKU2").unwrap().unwrap();
+    {
+        let txn = store.inner.db.get().unwrap().begin_write().unwrap();
+        let mut products = txn.open_table(state::PRODUCTS).unwrap();
+        let row = products.get("SKU2").unwrap().unwrap().value().to_vec();
+        products.insert("SKU1", row.as_slice()).unwrap();
+        drop(products);
+        txn.commit().unwrap();
+    }
+    assert_eq!(store.product("SKU1").unwrap().unwrap(), other, "the tampered row is what the store now says");
+    let report = store.verify().unwrap();
+    assert_eq!(report.events, 4, "the log itself checks out");
+    let (_, problem) = report.first_bad.unwrap();
+    assert!(problem.contains("products row 'SKU1' is not what the log makes of it"), "{problem}");
+}
+
 #[test]
 fn lost_state_tables_are_rebuilt_from_the_log() {
     let dir = tempfile::tempdir().unwrap();

@@ -25,11 +25,12 @@ use redb::{Database, Durability, WriteTransaction};
 use super::commands::{Accepted, CommandTable};
 use super::journal::{Journal, Puts};
 use super::log::LogWriter;
-use super::replica::{Arrival, Identity, Incoming, OutboxMark};
+use super::replica::{Arrival, HubMessage, Identity, OutboxMark};
 use super::slot::DbSlot;
 use super::state::StateTables;
+use super::trust::{Member, PublicKey, Retirement, Root, TrustTables};
 use super::{Entity, Error, Outcome, Request};
-use crate::domain::{self, Command, Event, Rejection, StreamId};
+use crate::domain::{self, Command, DeviceAdmitted, DeviceRetired, Event, LegacyTip, Rejection, StreamId};
 use crate::watch::Watch;
 
 /// Most commands folded into one transaction by group commit.
@@ -54,15 +55,44 @@ pub(super) enum Job {
 }
 
 pub(super) enum SyncJob {
-    /// Other devices' events, and the hub sequence of the last message they came in (all
-    /// before it are here once this commits, if none is refused).
-    Receive(Vec<Incoming>, u64),
+    /// Messages from the hub, in its order, and the hub sequence through which everything is
+    /// here once this commits; `retry_all`: retry every held message first.
+    /// `unknown`: event types to take for a newer version's (tests of mixed versions).
+    Receive {
+        messages: Vec<HubMessage>,
+        through: u64,
+        retry_all: bool,
+        unknown: Vec<String>,
+        /// For each message, the key its signature was found made with (off the writer), if any.
+        verified: Vec<Option<PublicKey>>,
+    },
     Join(Identity),
     Acked(OutboxMark),
+    /// This device starts the shop's roster: its key is the root; `legacy`: how far its events
+    /// on the hub went unsigned.
+    Found(PublicKey, Option<LegacyTip>),
+    /// This device learnt the shop's root (with a pairing code) and has this key.
+    Pin {
+        root: Root,
+        own_key: PublicKey,
+    },
+    /// This device admits another.
+    Admit {
+        device: String,
+        till: String,
+        key: PublicKey,
+        legacy: Option<LegacyTip>,
+    },
+    /// This device retires another (by device id or till code).
+    Retire {
+        who: String,
+        reason: String,
+    },
 }
 
 pub(super) enum SyncAnswer {
     Arrivals(Vec<Arrival>),
+    Member(Box<Member>),
     Done,
 }
 
@@ -71,7 +101,7 @@ impl Job {
         match self {
             Job::One(..) => 1,
             Job::Batch(requests, _) | Job::Bulk(requests, _) => requests.len(),
-            Job::Sync(SyncJob::Receive(events, _), _) => events.len(),
+            Job::Sync(SyncJob::Receive { messages, .. }, _) => messages.len(),
             Job::Sync(..) => 1,
         }
     }
@@ -371,6 +401,7 @@ fn fail(group: Vec<Job>, e: &Error) {
 
 /// Every table a command touches, opened once per transaction.
 pub(super) struct Tables<'txn> {
+    txn: &'txn WriteTransaction,
     pub(super) log: LogWriter<'txn>,
     pub(super) commands: CommandTable<'txn>,
     pub(super) state: StateTables<'txn>,
@@ -380,7 +411,7 @@ impl<'txn> Tables<'txn> {
     pub(super) fn open(txn: &'txn WriteTransaction) -> Result<Tables<'txn>, Error> {
         let mut log = LogWriter::open(txn)?;
         let till = log.sync().0.identity()?.map(|identity| identity.till);
-        Ok(Tables { log, commands: CommandTable::open(txn)?, state: StateTables::open(txn, till)? })
+        Ok(Tables { txn, log, commands: CommandTable::open(txn)?, state: StateTables::open(txn, till)? })
     }
 
     /// Runs every request of `group` in order. A storage fault aborts (the caller drops the
@@ -410,32 +441,12 @@ impl<'txn> Tables<'txn> {
 
     /// A sync job's writes.
     fn sync(&mut self, job: &SyncJob) -> Result<SyncAnswer, Error> {
+        let txn = self.txn;
         match job {
-            SyncJob::Receive(events, through) => {
-                let now = Utc::now();
-                let mut arrivals = Vec::with_capacity(events.len());
-                let mut through = Some(*through);
-                let mut last_taken = None;
-                for incoming in events {
-                    let (arrival, envelope) = self.log.append_foreign(incoming, now)?;
-                    if let Some(envelope) = envelope {
-                        self.state.fold(&envelope.event, envelope.recorded_at)?;
-                    }
-                    let refused = matches!(arrival, Arrival::Refused(_));
-                    arrivals.push(arrival);
-                    if refused {
-                        through = last_taken;
-                        break;
-                    }
-                    last_taken = Some(incoming.hub_seq);
-                }
-                let (sync, puts) = self.log.sync();
-                if let Some(through) = through
-                    && through > sync.hub_seq()?
-                {
-                    sync.set_hub_seq(puts, through)?;
-                }
-                Ok(SyncAnswer::Arrivals(arrivals))
+            SyncJob::Receive { messages, through, retry_all, unknown, verified } => {
+                let mut trust = TrustTables::open(txn)?;
+                let mut inbox = super::inbox::Inbox::open(self, &mut trust, Utc::now(), unknown)?;
+                Ok(SyncAnswer::Arrivals(inbox.receive(messages, verified, *through, *retry_all)?))
             }
             SyncJob::Join(identity) => {
                 let (sync, puts) = self.log.sync();
@@ -457,7 +468,147 @@ impl<'txn> Tables<'txn> {
                 }
                 Ok(SyncAnswer::Done)
             }
+            SyncJob::Found(key, legacy) => {
+                let me = self.identity()?;
+                let mut trust = TrustTables::open(txn)?;
+                match trust.root()? {
+                    Some(root) if root.device == me.device && root.key == key.to_hex() => {
+                        let member = trust.member(&me.device)?;
+                        return Ok(member.map_or(SyncAnswer::Done, |m| SyncAnswer::Member(Box::new(m))));
+                    }
+                    Some(_) => {
+                        return Err(Error::Sync(
+                            "this till already knows the shop's first key; add tills with pairing codes instead".into(),
+                        ));
+                    }
+                    None => {}
+                }
+                let legacy = legacy.clone();
+                let root = Root {
+                    device: me.device.clone(),
+                    till: me.till.clone(),
+                    key: key.to_hex(),
+                    legacy: legacy.clone(),
+                };
+                trust.set_root(&mut self.log.puts, &root)?;
+                trust.set_own_key(&mut self.log.puts, key)?;
+                let member =
+                    self.record_admission(&mut trust, &me, me.device.clone(), me.till.clone(), *key, legacy)?;
+                Ok(SyncAnswer::Member(Box::new(member)))
+            }
+            SyncJob::Pin { root, own_key } => {
+                let mut trust = TrustTables::open(txn)?;
+                if let Some(current) = trust.root()?
+                    && current != *root
+                {
+                    return Err(Error::Sync(
+                        "this till already knows another first key for its shop: a data folder belongs to one shop"
+                            .into(),
+                    ));
+                }
+                trust.set_root(&mut self.log.puts, root)?;
+                trust.set_own_key(&mut self.log.puts, own_key)?;
+                Ok(SyncAnswer::Done)
+            }
+            SyncJob::Admit { device, till, key, legacy } => {
+                let me = self.identity()?;
+                let mut trust = TrustTables::open(txn)?;
+                self.check_member(&trust, &me)?;
+                if let Some(existing) = trust.member(device)? {
+                    if existing.key == key.to_hex() {
+                        return Ok(SyncAnswer::Member(Box::new(existing)));
+                    }
+                    return Err(Error::Sync(format!(
+                        "till {} is already admitted with another key; retire it first (`countertop devices retire {}`), then admit the new one",
+                        existing.till, existing.till
+                    )));
+                }
+                let member =
+                    self.record_admission(&mut trust, &me, device.clone(), till.clone(), *key, legacy.clone())?;
+                Ok(SyncAnswer::Member(Box::new(member)))
+            }
+            SyncJob::Retire { who, reason } => {
+                let me = self.identity()?;
+                let mut trust = TrustTables::open(txn)?;
+                self.check_member(&trust, &me)?;
+                let reason = domain::required_text(
+                    "reason",
+                    "say why the till is retired (lost, stolen, replaced)",
+                    reason,
+                    domain::REASON_MAX,
+                )?;
+                let members = trust.members()?;
+                let Some(mut member) =
+                    members.into_iter().find(|m| m.device == *who || m.till.eq_ignore_ascii_case(who.trim()))
+                else {
+                    return Err(Error::Sync(format!(
+                        "no till '{who}' is admitted in this shop; `countertop devices` lists them"
+                    )));
+                };
+                if member.device == me.device {
+                    return Err(Error::Sync(
+                        "a till cannot retire itself; retire it from another till of the shop".into(),
+                    ));
+                }
+                if member.retired.is_some() {
+                    return Ok(SyncAnswer::Member(Box::new(member)));
+                }
+                let now = Utc::now();
+                let event = Event::DeviceRetired(DeviceRetired {
+                    device: member.device.clone(),
+                    till: member.till.clone(),
+                    by: me.device.clone(),
+                    reason: reason.clone(),
+                    at: now,
+                });
+                self.log.append(&event, &format!("device-retire-{}", ulid::Ulid::generate()), now)?;
+                let (own_seq, _) = self.log.own_tip();
+                member.retired =
+                    Some(Retirement { by: me.device.clone(), reason, at: now, hub_seq: None, own_seq: Some(own_seq) });
+                trust.set_member(&mut self.log.puts, &member)?;
+                Ok(SyncAnswer::Member(Box::new(member)))
+            }
         }
+    }
+
+    fn identity(&mut self) -> Result<Identity, Error> {
+        self.log.sync().0.identity()?.ok_or_else(|| {
+            Error::Sync(
+                "this data folder has not joined a shop: run `countertop join nats://HOST:4222 --shop NAME` first"
+                    .into(),
+            )
+        })
+    }
+
+    /// Refuses a roster change from a device that is not (or no longer) in the shop.
+    fn check_member(&self, trust: &TrustTables<'_>, me: &Identity) -> Result<(), Error> {
+        match trust.member(&me.device)? {
+            Some(m) if m.retired.is_none() => Ok(()),
+            Some(_) => Err(Error::Sync(format!("till {} was retired; it cannot admit or retire tills", me.till))),
+            None => Err(Error::Sync(format!(
+                "till {} is not admitted in its shop yet, so the other tills would not believe it; admit it first (pair it with a till of the shop)",
+                me.till
+            ))),
+        }
+    }
+
+    /// Appends `device.admitted` by this device and puts the member on the roster.
+    fn record_admission(
+        &mut self,
+        trust: &mut TrustTables<'_>,
+        me: &Identity,
+        device: String,
+        till: String,
+        key: PublicKey,
+        legacy: Option<LegacyTip>,
+    ) -> Result<Member, Error> {
+        let now = Utc::now();
+        let admitted = DeviceAdmitted { device, till, key: key.to_hex(), by: me.device.clone(), legacy, at: now };
+        let member = super::inbox::admitted(&admitted);
+        let event = Event::DeviceAdmitted(admitted);
+        self.log.append(&event, &format!("device-admit-{}", ulid::Ulid::generate()), now)?;
+        trust.set_member(&mut self.log.puts, &member)?;
+        Ok(member)
     }
 
     /// One request's result, or `Err` for a storage fault that must abort the transaction.
@@ -582,6 +733,7 @@ pub(super) fn entity(state: &domain::State, stream: &StreamId) -> Result<Entity,
         StreamId::Order(id) => Entity::Order(state.orders.get(id).cloned().ok_or_else(missing)?),
         StreamId::Return(id) => Entity::Return(state.returns.get(id).cloned().ok_or_else(missing)?),
         StreamId::Drawer(day) => Entity::Drawer { day: *day },
+        StreamId::Device(_) => return Err(Error::Internal("no command records a device".into())),
     })
 }
 

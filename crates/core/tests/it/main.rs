@@ -10,6 +10,7 @@ mod model;
 mod replica;
 mod seams;
 mod store;
+mod trust;
 
 use countertop_core::{
     AddCustomer, AddProduct, Command, Entity, LineInput, MoneyInput, OpenShop, Order, Outcome, PlaceOrder, Request,
