@@ -108,6 +108,6 @@ pub use store::{
     Arrival, BulkJob, DEVICE_KEY_FILE, DeviceKey, Entity, Envelope, Error, HubMessage, Identity, Incoming, LOG_FILE,
     Member, OrderHistory, OriginTip, OutboxMark, Outcome, Outgoing, PairingCode, Problem, PublicKey, QuarantineCount,
     QuarantineSummary, Quarantined, Request, Retirement, Root, SyncState, Verification, WRITE_STORE_FILE, WriteStore,
-    event_message,
+    event_message, hex, unhex,
 };
 pub use watch::Watch;

@@ -8,52 +8,11 @@
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use countertop_core::{
-    AddProduct, Command, Decimal, LineInput, MoneyInput, OpenShop, PlaceOrder, Request, StreamId, WriteStore,
-};
+use countertop_core::{StreamId, WriteStore};
 use countertop_sync::{Credentials, Hub, JoinOptions, LocalCluster, Syncer};
 
-/// A shop of its own in `dir`, selling a mug, not joined to any hub yet.
-fn shop(dir: &std::path::Path) -> WriteStore {
-    let store = WriteStore::open(dir).unwrap();
-    store
-        .execute(Request::new(Command::OpenShop(OpenShop {
-            name: "Corner".into(),
-            currency: "GBP".into(),
-            time_zone: "Europe/London".into(),
-            day_start: "04:00".into(),
-            prices_include_tax: true,
-            default_tax_rate: Decimal::new(2, 1),
-        })))
-        .unwrap();
-    store
-        .execute(Request::new(Command::AddProduct(AddProduct {
-            sku: "MUG".into(),
-            name: "Mug".into(),
-            unit_price: MoneyInput::new(Decimal::new(800, 2)),
-            tax_rate: None,
-            image: None,
-        })))
-        .unwrap();
-    store
-}
-
-fn place(store: &WriteStore) -> String {
-    let outcome = store
-        .execute(Request::new(Command::PlaceOrder(PlaceOrder {
-            order: None,
-            customer: None,
-            lines: vec![LineInput::Product { sku: "MUG".into(), quantity: 1, unit_price: None }],
-            discount: None,
-            note: None,
-            payment_method: Some("card".into()),
-            at: None,
-            payments: Vec::new(),
-            invoice: false,
-        })))
-        .unwrap();
-    outcome.stream.trim_start_matches("order/").to_owned()
-}
+mod support;
+use support::{place, shop};
 
 /// An order taken on till A, watched for on till B.
 struct Probe {

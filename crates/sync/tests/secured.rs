@@ -10,8 +10,11 @@ use std::io::{Read, Write};
 use std::path::Path;
 use std::time::Duration;
 
-use countertop_core::{AddProduct, Command, Decimal, LineInput, MoneyInput, OpenShop, PlaceOrder, Request, WriteStore};
+use countertop_core::WriteStore;
 use countertop_sync::{Credentials, Hub, JoinOptions, LocalHub, SyncError, config};
+
+mod support;
+use support::{place, shop};
 
 const CONFIG: &str = include_str!("secured-hub.conf");
 const PASSWORDS: [(&str, &str); 2] = [("till-a", "correct horse a"), ("till-b", "battery staple b")];
@@ -68,47 +71,6 @@ fn hub_for(local: &LocalHub, i: usize) -> Hub {
 
 fn as_device(id: &str) -> JoinOptions {
     JoinOptions { device_id: Some(id.into()), ..JoinOptions::default() }
-}
-
-fn shop(dir: &Path) -> WriteStore {
-    let store = WriteStore::open(dir).unwrap();
-    store
-        .execute(Request::new(Command::OpenShop(OpenShop {
-            name: "Corner".into(),
-            currency: "GBP".into(),
-            time_zone: "Europe/London".into(),
-            day_start: "04:00".into(),
-            prices_include_tax: true,
-            default_tax_rate: Decimal::new(2, 1),
-        })))
-        .unwrap();
-    store
-        .execute(Request::new(Command::AddProduct(AddProduct {
-            sku: "MUG".into(),
-            name: "Mug".into(),
-            unit_price: MoneyInput::new(Decimal::new(800, 2)),
-            tax_rate: None,
-            image: None,
-        })))
-        .unwrap();
-    store
-}
-
-fn place(store: &WriteStore) -> String {
-    let outcome = store
-        .execute(Request::new(Command::PlaceOrder(PlaceOrder {
-            order: None,
-            customer: None,
-            lines: vec![LineInput::Product { sku: "MUG".into(), quantity: 1, unit_price: None }],
-            discount: None,
-            note: None,
-            payment_method: Some("card".into()),
-            at: None,
-            payments: Vec::new(),
-            invoice: false,
-        })))
-        .unwrap();
-    outcome.stream.trim_start_matches("order/").to_owned()
 }
 
 fn mode(path: &Path) -> u32 {

@@ -257,14 +257,14 @@ pub(super) enum Unreadable {
     Malformed(String),
 }
 
-/// Reads another device's record (as it would be stored at `position`).
+/// Reads a record as stored at `position` (the envelope's hash left empty): what every read of
+/// the log and every check of another device's event goes through.
 pub(super) fn decode_record(position: u64, record: &[u8]) -> Result<Envelope, Unreadable> {
-    let malformed = |e: &dyn std::fmt::Display| Unreadable::Malformed(format!("its record is not readable: {e}"));
+    let malformed = |e: &dyn std::fmt::Display| Unreadable::Malformed(format!("the envelope is not readable: {e}"));
     let json = crate::codec::unpack(record).map_err(|e| malformed(&e))?;
     let record: Record<'_, &RawValue> = serde_json::from_slice(&json).map_err(|e| malformed(&e))?;
-    let stream = StreamId::from_key(&record.stream).ok_or_else(|| {
-        Unreadable::Newer(format!("it is of a kind of record this version does not know ('{}')", record.stream))
-    })?;
+    let stream = StreamId::from_key(&record.stream)
+        .ok_or_else(|| Unreadable::Newer(format!("unknown stream '{}'", record.stream)))?;
     let event =
         Event::from_payload_json(&record.event_type, record.schema, record.payload.get()).map_err(|e| match e {
             crate::domain::DecodeError::UnknownType(_) | crate::domain::DecodeError::NewerVersion { .. } => {
@@ -312,27 +312,14 @@ fn split(position: u64, value: &[u8]) -> Result<([u8; HASH_LEN], &[u8]), Error> 
     }
 }
 
+/// One stored envelope (hash ‖ record) at `position`.
 pub(super) fn decode(position: u64, value: &[u8]) -> Result<Envelope, Error> {
     let (hash, stored) = split(position, value)?;
-    let json = crate::codec::unpack(stored)
-        .map_err(|e| Error::corrupt_event(position, format!("the envelope is not readable: {e}")))?;
-    let record: Record<'_, &RawValue> = serde_json::from_slice(&json)
-        .map_err(|e| Error::corrupt_event(position, format!("the envelope is not readable: {e}")))?;
-    let stream = StreamId::from_key(&record.stream)
-        .ok_or_else(|| Error::corrupt_event(position, format!("unknown stream '{}'", record.stream)))?;
-    let event = Event::from_payload_json(&record.event_type, record.schema, record.payload.get())
-        .map_err(|e| Error::corrupt_event(position, e.to_string()))?;
-    Ok(Envelope {
-        position,
-        stream,
-        version: record.version,
-        event_type: record.event_type.into_owned(),
-        schema_version: record.schema,
-        recorded_at: record.recorded_at,
-        command_id: record.command.into_owned(),
-        event,
-        hash: blake3::Hash::from_bytes(hash).to_hex().to_string(),
-    })
+    let mut envelope = decode_record(position, stored).map_err(|e| match e {
+        Unreadable::Newer(why) | Unreadable::Malformed(why) => Error::corrupt_event(position, why),
+    })?;
+    envelope.hash = blake3::Hash::from_bytes(hash).to_hex().to_string();
+    Ok(envelope)
 }
 
 fn stream_version(streams: &impl ReadableTable<(&'static str, u64), u64>, stream: &str) -> Result<u64, Error> {

@@ -37,7 +37,7 @@ pub use log::{Envelope, Verification};
 pub use replica::{Arrival, HubMessage, Identity, Incoming, OriginTip, OutboxMark, Outgoing};
 pub use trust::{
     DeviceKey, KEY_FILE as DEVICE_KEY_FILE, Member, PairingCode, Problem, PublicKey, QuarantineCount,
-    QuarantineSummary, Quarantined, Retirement, Root, event_message,
+    QuarantineSummary, Quarantined, Retirement, Root, event_message, hex, unhex,
 };
 
 use crate::domain::{self, Command, Customer, Order, Product, Rejection, Shop, StreamId};

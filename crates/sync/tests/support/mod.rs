@@ -1,0 +1,48 @@
+//! What the sync tests share: a shop of its own in a folder (selling a mug at 8.00, prices
+//! including 20 % tax, not joined to any hub yet), and a sale of one mug.
+
+#![allow(dead_code, reason = "each test file uses what it needs")]
+
+use countertop_core::{AddProduct, Command, Decimal, LineInput, MoneyInput, OpenShop, PlaceOrder, Request, WriteStore};
+
+pub fn shop(dir: &std::path::Path) -> WriteStore {
+    let store = WriteStore::open(dir).unwrap();
+    store
+        .execute(Request::new(Command::OpenShop(OpenShop {
+            name: "Corner".into(),
+            currency: "GBP".into(),
+            time_zone: "Europe/London".into(),
+            day_start: "04:00".into(),
+            prices_include_tax: true,
+            default_tax_rate: Decimal::new(2, 1),
+        })))
+        .unwrap();
+    store
+        .execute(Request::new(Command::AddProduct(AddProduct {
+            sku: "MUG".into(),
+            name: "Mug".into(),
+            unit_price: MoneyInput::new(Decimal::new(800, 2)),
+            tax_rate: None,
+            image: None,
+        })))
+        .unwrap();
+    store
+}
+
+/// Sells one mug, by card; returns the order's number.
+pub fn place(store: &WriteStore) -> String {
+    let outcome = store
+        .execute(Request::new(Command::PlaceOrder(PlaceOrder {
+            order: None,
+            customer: None,
+            lines: vec![LineInput::Product { sku: "MUG".into(), quantity: 1, unit_price: None }],
+            discount: None,
+            note: None,
+            payment_method: Some("card".into()),
+            at: None,
+            payments: Vec::new(),
+            invoice: false,
+        })))
+        .unwrap();
+    outcome.stream.trim_start_matches("order/").to_owned()
+}
