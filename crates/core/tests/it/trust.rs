@@ -479,3 +479,64 @@ fn a_stamp_far_ahead_of_its_event_is_refused_and_later_edits_still_win() {
         assert_eq!(till.w().product("MUG").unwrap().unwrap().name, "Blue mug", "on {}", till.id.till);
     }
 }
+
+/// A shop that synced before tills signed: its history on the hub is unsigned. After the
+/// upgrade the kept till founds the roster (naming how far its unsigned history goes) and
+/// admits the other old till the same way; a till that joins later still takes all of that
+/// history — and nothing unsigned beyond it.
+#[test]
+fn a_shop_that_synced_unsigned_upgrades_and_a_new_till_takes_its_whole_history() {
+    let unsigned = |events: Vec<Incoming>| -> Vec<Incoming> {
+        events.into_iter().map(|e| Incoming { signature: None, prev: None, ..e }).collect()
+    };
+    let acked = |till: &Till| {
+        let (out, _) = till.w().outgoing(OutboxMark::default(), usize::MAX, usize::MAX).unwrap();
+        let last = out.last().unwrap();
+        till.w().acknowledged(OutboxMark { position: last.position, seq: last.seq, hash: last.hash }).unwrap();
+    };
+    // Before the upgrade: A's events went to the hub unsigned, and were acknowledged.
+    let a = Till::new("DEV-A", "A");
+    for command in [open_shop(), add_product("MUG", "Enamel mug", "8.00"), place(None, &[("MUG", 1)])] {
+        a.w().execute(Request::new(command)).unwrap();
+    }
+    acked(&a);
+    let old_a = unsigned(a.own());
+
+    // The upgrade: A's key is the first, naming its unsigned history.
+    let founded = a.w().found(a.key.public()).unwrap().unwrap();
+    assert_eq!(founded.legacy.as_ref().map(|l| l.seq), Some(old_a.len() as u64));
+    // B, the other old till, had A's history and sent changes of its own unsigned too.
+    let b = Till::new("DEV-B", "B");
+    b.w().pin(a.w().root().unwrap().unwrap(), b.key.public()).unwrap();
+    let taken = b.take(old_a.clone());
+    assert!(taken.iter().all(|x| matches!(x, Arrival::Appended { .. })), "A's unsigned history: {taken:?}");
+    b.w().execute(Request::new(add_product("TEA", "Tea towel", "4.50"))).unwrap();
+    acked(&b);
+    let old_b = unsigned(b.own());
+    // A admits B once, naming B's unsigned history; A goes on, signed.
+    a.w().admit("DEV-B".into(), "B".into(), b.key.public(), b.w().unsigned_tip().unwrap()).unwrap();
+    a.w().execute(Request::new(place(None, &[("MUG", 2)]))).unwrap();
+    let signed_a = a.own().split_off(old_a.len());
+
+    // A new till joins later: the hub gives it B's old events, A's old ones, then A's signed.
+    let c = Till::admitted_by(&a, "DEV-C", "C");
+    let first = c.take(old_b.clone());
+    assert!(first.iter().all(|x| matches!(x, Arrival::Held(..))), "B is not admitted yet: {first:?}");
+    let rest = c.take([old_a.clone(), a.own().split_off(old_a.len())].concat());
+    assert!(rest.iter().all(|x| matches!(x, Arrival::Appended { .. })), "{rest:?}");
+    assert!(c.w().quarantine().unwrap().is_empty(), "B's old events were taken once A admitted it");
+    assert!(c.w().product("TEA").unwrap().is_some() && c.w().order_history("A-1002", None).unwrap().is_some());
+    b.take(signed_a);
+    a.take(old_b.clone());
+    assert_eq!(c.books(), a.books());
+    assert_eq!(b.books(), a.books());
+
+    // Nothing of B's unsigned is taken beyond what its admission named.
+    b.w().execute(Request::new(add_product("CUP", "Cup", "3.00"))).unwrap();
+    let beyond = unsigned(b.own().split_off(old_b.len()));
+    let arrivals = a.take(beyond);
+    assert!(
+        matches!(&arrivals[..], [Arrival::Quarantined(Problem::Forged, why)] if why.contains("not signed")),
+        "{arrivals:?}"
+    );
+}
