@@ -7,6 +7,9 @@
 //! 2. On the new till, the owner types the code ([`request`], from `join --code`): it
 //!    publishes its device id, till code and public key (and, for a till that synced before
 //!    tills signed, how far its unsigned events go), tagged with the code.
+//!    It first looks for the admitting till's `…CHANNEL.open` (published, tagged, before the
+//!    code is shown), so a code mistyped, or a till that stopped waiting, is said at once
+//!    instead of after ten minutes.
 //! 3. The admitting till checks the tag, records a signed `device.admitted` for that key, and
 //!    answers on `…CHANNEL.reply`, tagged with the code: the shop's first key and its own.
 //!    The new till checks the tag and pins the first key: from then on it believes exactly
@@ -25,6 +28,8 @@ use crate::{SyncError, blocking, hub_error};
 
 /// How long a till showing a code waits for the new till, and the new till for the answer.
 pub const PAIRING_WAIT: Duration = Duration::from_secs(10 * 60);
+/// How long the new till looks for the till showing the code before saying it found none.
+const FIND_WAIT: Duration = Duration::from_secs(10);
 const POLL: Duration = Duration::from_millis(300);
 
 /// What the new till asks.
@@ -36,6 +41,14 @@ struct Request {
     key: String,
     #[serde(default)]
     legacy: Option<LegacyTip>,
+}
+
+/// That a till shows a code, and until when.
+#[derive(Debug, Serialize, Deserialize)]
+struct Open {
+    shop: String,
+    till: String,
+    until: chrono::DateTime<chrono::Utc>,
 }
 
 /// What the admitting till answers.
@@ -110,8 +123,19 @@ pub(crate) async fn admit(
         ))
     })?;
     let code = PairingCode::generate()?;
-    shown(&code);
     let shop = identity.shop.clone();
+    let until = chrono::Utc::now() + chrono::Duration::from_std(wait).unwrap_or_default();
+    let open = serde_json::to_vec(&Open { shop: shop.clone(), till: identity.till.clone(), until })
+        .map_err(|e| SyncError::Input(format!("encoding the pairing: {e}")))?;
+    let ack = js
+        .send_publish(
+            subject(&shop, &code, "open"),
+            jetstream::message::PublishMessage::build().payload(tagged(&code, &open).into()),
+        )
+        .await
+        .map_err(hub_error)?;
+    ack.await.map_err(hub_error)?;
+    shown(&code);
     let asked = wait_for(js, &shop, &subject(&shop, &code, "request"), wait, |payload| {
         let (tag, body) = untagged(&code, payload)?;
         let request: Request = serde_json::from_slice(body).ok()?;
@@ -164,6 +188,29 @@ pub(crate) async fn request(
     wait: Duration,
 ) -> Result<(), SyncError> {
     let shop = identity.shop.clone();
+    let showing = wait_for(js, &shop, &subject(&shop, code, "open"), FIND_WAIT, |payload| {
+        let (_, body) = untagged(code, payload)?;
+        let open: Open = serde_json::from_slice(body).ok()?;
+        (open.shop == shop).then_some(open)
+    })
+    .await?;
+    match showing {
+        None => {
+            return Err(SyncError::Input(format!(
+                "no till of the shop '{shop}' shows the code {}: check it (ten letters and digits, as the other till shows them), and that `countertop devices add` (or Settings → Sync → Add a till) is still open there",
+                code.display()
+            )));
+        }
+        Some(open) if open.until < chrono::Utc::now() => {
+            return Err(SyncError::Input(format!(
+                "the code {} was shown by till {} until {}, and is no longer good: ask that till for a new one",
+                code.display(),
+                open.till,
+                open.until.format("%H:%M")
+            )));
+        }
+        Some(_) => {}
+    }
     let request = Request {
         shop: shop.clone(),
         device: identity.device.clone(),

@@ -355,3 +355,23 @@ fn an_oversized_message_is_refused_by_the_hub_and_nothing_stops() {
     assert!(refused.is_err(), "the shop's stream takes no message over {} bytes", countertop_sync::MAX_EVENT_BYTES);
     honest_tills_go_on(&url, &a, &b);
 }
+
+#[test]
+fn a_mistyped_pairing_code_is_said_at_once_and_the_right_one_still_works() {
+    let (_hub, url, a, b) = shop();
+    let c = Till::empty();
+    let wrong = JoinOptions {
+        code: Some(countertop_core::PairingCode::parse("00000-00000").unwrap()),
+        ..JoinOptions::default()
+    };
+    let started = std::time::Instant::now();
+    let e = countertop_sync::join(c.ct.write(), c.dir.path(), hub(&url), &wrong, &mut |_| {}).unwrap_err();
+    assert!(e.to_string().contains("no till of the shop 'corner' shows the code 00000-00000"), "{e}");
+    assert!(started.elapsed() < Duration::from_secs(30), "said within seconds, not after the ten-minute wait");
+    // Typed again, right this time: the folder joins and gets the shop.
+    countertop_sync::pair_here(a.ct.write(), &hub(&url), c.ct.write(), c.dir.path(), hub(&url), JoinOptions::default())
+        .unwrap();
+    honest_tills_go_on(&url, &a, &b);
+    c.sync(&url);
+    assert_eq!(c.books(), a.books());
+}
