@@ -8,8 +8,9 @@
 //!    publishes its device id, till code and public key (and, for a till that synced before
 //!    tills signed, how far its unsigned events go), tagged with the code.
 //!    It first looks for the admitting till's `…CHANNEL.open` (published, tagged, before the
-//!    code is shown), so a code mistyped, or a till that stopped waiting, is said at once
-//!    instead of after ten minutes.
+//!    code is shown, and published again as closed when that till stops waiting), so a code
+//!    mistyped, or one a till no longer shows, is said at once instead of after ten minutes.
+//!    (Closed, not a time: the two tills' clocks need not agree.)
 //! 3. The admitting till checks the tag, records a signed `device.admitted` for that key, and
 //!    answers on `…CHANNEL.reply`, tagged with the code: the shop's first key and its own.
 //!    The new till checks the tag and pins the first key: from then on it believes exactly
@@ -43,12 +44,27 @@ struct Request {
     legacy: Option<LegacyTip>,
 }
 
-/// That a till shows a code, and until when.
+/// That a till shows a code (`open`), or no longer does.
 #[derive(Debug, Serialize, Deserialize)]
 struct Open {
     shop: String,
     till: String,
-    until: chrono::DateTime<chrono::Utc>,
+    open: bool,
+}
+
+/// Says on the hub that the till shows `code`, or (`open: false`) no longer does.
+async fn announce(js: &Context, shop: &str, till: &str, code: &PairingCode, open: bool) -> Result<(), SyncError> {
+    let body = serde_json::to_vec(&Open { shop: shop.to_owned(), till: till.to_owned(), open })
+        .map_err(|e| SyncError::Input(format!("encoding the pairing: {e}")))?;
+    let ack = js
+        .send_publish(
+            subject(shop, code, "open"),
+            jetstream::message::PublishMessage::build().payload(tagged(code, &body).into()),
+        )
+        .await
+        .map_err(hub_error)?;
+    ack.await.map_err(hub_error)?;
+    Ok(())
 }
 
 /// What the admitting till answers.
@@ -124,17 +140,7 @@ pub(crate) async fn admit(
     })?;
     let code = PairingCode::generate()?;
     let shop = identity.shop.clone();
-    let until = chrono::Utc::now() + chrono::Duration::from_std(wait).unwrap_or_default();
-    let open = serde_json::to_vec(&Open { shop: shop.clone(), till: identity.till.clone(), until })
-        .map_err(|e| SyncError::Input(format!("encoding the pairing: {e}")))?;
-    let ack = js
-        .send_publish(
-            subject(&shop, &code, "open"),
-            jetstream::message::PublishMessage::build().payload(tagged(&code, &open).into()),
-        )
-        .await
-        .map_err(hub_error)?;
-    ack.await.map_err(hub_error)?;
+    announce(js, &shop, &identity.till, &code, true).await?;
     shown(&code);
     let asked = wait_for(js, &shop, &subject(&shop, &code, "request"), wait, |payload| {
         let (tag, body) = untagged(&code, payload)?;
@@ -143,6 +149,8 @@ pub(crate) async fn admit(
     })
     .await?;
     let Some((tag, request)) = asked else {
+        // Best effort: a till typing the code later is told at once; without this it waits.
+        let _ = announce(js, &shop, &identity.till, &code, false).await;
         return Err(SyncError::Input(format!(
             "no till typed the code {} within {} minutes; nothing was changed. Run this again for a new code",
             code.display(),
@@ -201,12 +209,11 @@ pub(crate) async fn request(
                 code.display()
             )));
         }
-        Some(open) if open.until < chrono::Utc::now() => {
+        Some(open) if !open.open => {
             return Err(SyncError::Input(format!(
-                "the code {} was shown by till {} until {}, and is no longer good: ask that till for a new one",
+                "the code {} was shown by till {}, which has stopped waiting for it: ask that till for a new one",
                 code.display(),
                 open.till,
-                open.until.format("%H:%M")
             )));
         }
         Some(_) => {}

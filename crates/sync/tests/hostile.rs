@@ -368,6 +368,19 @@ fn a_mistyped_pairing_code_is_said_at_once_and_the_right_one_still_works() {
     let e = countertop_sync::join(c.ct.write(), c.dir.path(), hub(&url), &wrong, &mut |_| {}).unwrap_err();
     assert!(e.to_string().contains("no till of the shop 'corner' shows the code 00000-00000"), "{e}");
     assert!(started.elapsed() < Duration::from_secs(30), "said within seconds, not after the ten-minute wait");
+    // A code the other till stopped showing is said at once too (whatever the two clocks say).
+    let mut shown = None;
+    let quick = Duration::from_secs(1);
+    let e = countertop_sync::add_device(a.ct.write(), &hub(&url), false, false, quick, &mut |code| {
+        shown = Some(code.clone());
+    })
+    .unwrap_err();
+    assert!(e.to_string().contains("no till typed the code"), "{e}");
+    let late = JoinOptions { code: shown, ..JoinOptions::default() };
+    let started = std::time::Instant::now();
+    let e = countertop_sync::join(c.ct.write(), c.dir.path(), hub(&url), &late, &mut |_| {}).unwrap_err();
+    assert!(e.to_string().contains("which has stopped waiting for it: ask that till for a new one"), "{e}");
+    assert!(started.elapsed() < Duration::from_secs(30), "said within seconds, not after the ten-minute wait");
     // Typed again, right this time: the folder joins and gets the shop.
     countertop_sync::pair_here(a.ct.write(), &hub(&url), c.ct.write(), c.dir.path(), hub(&url), JoinOptions::default())
         .unwrap();
