@@ -2,8 +2,9 @@
 //! `webkit2gtk-driver`) started with `TAURI_WEBVIEW_AUTOMATION=true` launches the app binary,
 //! and `fantoccini` speaks WebDriver to it. Needs a display (`xvfb-run`).
 //!
-//! The tests run when `COUNTERTOP_E2E=1` (what `scripts/test.sh` sets, after building the app);
-//! `COUNTERTOP_APP` names the binary.
+//! The tests are `#[ignore]`d, so a plain `cargo test` lists them as ignored rather than passed;
+//! `scripts/test.sh` builds the app and runs them with `--ignored`, `COUNTERTOP_APP` naming the
+//! binary.
 
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
@@ -20,18 +21,15 @@ pub type Result<T> = std::result::Result<T, Box<dyn std::error::Error + Send + S
 /// How long to wait for something to appear before failing.
 pub const PATIENCE: Duration = Duration::from_secs(20);
 
-/// The app under test, `None` (with the reason printed) when e2e tests are not switched on.
-pub fn app_binary() -> Option<PathBuf> {
-    if std::env::var_os("COUNTERTOP_E2E").is_none_or(|v| v.is_empty() || v == "0") {
-        eprintln!("e2e: skipped; scripts/test.sh runs these (it builds the app and sets COUNTERTOP_E2E=1)");
-        return None;
-    }
-    let path = std::env::var_os("COUNTERTOP_APP").map(PathBuf::from);
-    match path {
-        Some(p) if p.is_file() => Some(p),
-        other => {
-            panic!("COUNTERTOP_E2E is set but the app binary {other:?} (COUNTERTOP_APP) does not exist; build it first")
+/// The app under test: `COUNTERTOP_APP`. An e2e test that runs is asked for, so a missing
+/// binary is an error, never a skip.
+pub fn app_binary() -> Result<PathBuf> {
+    match std::env::var_os("COUNTERTOP_APP").map(PathBuf::from) {
+        Some(p) if p.is_file() => Ok(p),
+        Some(p) => {
+            Err(format!("the app binary {} (COUNTERTOP_APP) does not exist; build it first", p.display()).into())
         }
+        None => Err("COUNTERTOP_APP is not set: name the app binary to drive (scripts/test.sh does)".into()),
     }
 }
 

@@ -125,6 +125,87 @@ pub struct ProductClassified {
 /// The fields an edit sets one by one (see `clock.rs`); `price` is unit price and tax rate.
 pub(crate) const FIELDS: [&str; 6] = ["name", "price", "image", "archived", "not_merchandise", "low_stock_at"];
 
+/// The SKU of the product an event edits, for the events [`fold`] folds (not stock movements:
+/// how many are on hand is the read side's).
+pub(crate) fn edited(event: &Event) -> Option<&str> {
+    match event {
+        Event::ProductAdded(e) => Some(&e.product.sku),
+        Event::ProductRenamed(e) => Some(&e.sku),
+        Event::ProductRepriced(e) => Some(&e.sku),
+        Event::ProductImageChanged(e) => Some(&e.sku),
+        Event::ProductArchived(e) => Some(&e.sku),
+        Event::ProductRestored(e) => Some(&e.sku),
+        Event::ProductClassified(e) => Some(&e.sku),
+        Event::ProductLowStockSet(e) => Some(&e.sku),
+        _ => None,
+    }
+}
+
+/// One product's fold, the same for the write side's state and the read side's directory: the
+/// product after `event`, given what it was. `wins(field, stamp)` says whether the event's edit
+/// of `field` wins over the edits folded before (the latest stamp per field, `clock.rs`; an
+/// unstamped edit always does) and records it. Events of other streams change nothing.
+pub(crate) fn fold(
+    product: Option<Product>,
+    event: &Event,
+    mut wins: impl FnMut(&str, Option<&Stamp>) -> bool,
+) -> Option<Product> {
+    let mut change = |field: &str, stamp: &Option<Stamp>, product: Option<Product>, set: &dyn Fn(&mut Product)| {
+        let won = wins(field, stamp.as_ref());
+        product.map(|mut p| {
+            if won {
+                set(&mut p);
+            }
+            p
+        })
+    };
+    match event {
+        Event::ProductAdded(e) => match product {
+            // Two tills added one SKU while apart: field by field, the later edit wins.
+            Some(mut current) if e.stamp.is_some() => {
+                let (new, stamp) = (&e.product, e.stamp.as_ref());
+                if wins("name", stamp) {
+                    current.name.clone_from(&new.name);
+                }
+                if wins("price", stamp) {
+                    (current.unit_price, current.tax_rate) = (new.unit_price, new.tax_rate);
+                }
+                if wins("image", stamp) {
+                    current.image.clone_from(&new.image);
+                }
+                if wins("archived", stamp) {
+                    current.archived = new.archived;
+                }
+                if wins("not_merchandise", stamp) {
+                    current.not_merchandise = new.not_merchandise;
+                }
+                if wins("low_stock_at", stamp) {
+                    current.low_stock_at = new.low_stock_at;
+                }
+                Some(current)
+            }
+            _ => {
+                for field in FIELDS {
+                    wins(field, e.stamp.as_ref());
+                }
+                Some(e.product.clone())
+            }
+        },
+        Event::ProductRenamed(e) => change("name", &e.stamp, product, &|p| p.name.clone_from(&e.name)),
+        Event::ProductRepriced(e) => {
+            change("price", &e.stamp, product, &|p| (p.unit_price, p.tax_rate) = (e.unit_price, e.tax_rate))
+        }
+        Event::ProductImageChanged(e) => change("image", &e.stamp, product, &|p| p.image.clone_from(&e.image)),
+        Event::ProductArchived(e) => change("archived", &e.stamp, product, &|p| p.archived = true),
+        Event::ProductRestored(e) => change("archived", &e.stamp, product, &|p| p.archived = false),
+        Event::ProductClassified(e) => {
+            change("not_merchandise", &e.stamp, product, &|p| p.not_merchandise = e.not_merchandise)
+        }
+        Event::ProductLowStockSet(e) => change("low_stock_at", &e.stamp, product, &|p| p.low_stock_at = e.low_at),
+        _ => product,
+    }
+}
+
 pub(super) fn add(shop: &Shop, existing: Option<&Product>, cmd: &AddProduct) -> Result<Vec<Event>, Rejection> {
     let sku = text::sku(&cmd.sku)?;
     if let Some(product) = existing {

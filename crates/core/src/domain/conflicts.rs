@@ -25,7 +25,7 @@ use super::{Event, Rejection, text};
 
 /// What a till knew of an order when it cancelled it: the refunds already made and the
 /// payments taken. A refund or payment another till made while apart is not in it.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, ts_rs::TS)]
 pub struct Known {
     pub refunds: Vec<Refund>,
     pub payments: Vec<Payment>,
@@ -164,8 +164,8 @@ pub(crate) fn cancelled(current: Option<Cancellation>, new: Cancellation) -> Can
         None => new,
         Some(old) => {
             let repeated = old.repeated + new.repeated + 1;
-            let key = |c: &Cancellation| (c.at, c.reason.clone(), serde_json::to_string(&c.knew).ok());
-            let mut kept = if key(&new) > key(&old) { new } else { old };
+            let later = (new.at, &new.reason, &new.knew) > (old.at, &old.reason, &old.knew);
+            let mut kept = if later { new } else { old };
             kept.repeated = repeated;
             kept
         }

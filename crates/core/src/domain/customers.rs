@@ -83,13 +83,50 @@ pub(crate) fn field<'a>(c: &'a Customer, name: &str) -> Option<&'a str> {
 }
 
 /// Copies the field `name` from `from`; an unknown name changes nothing.
-pub(crate) fn set_field(c: &mut Customer, name: &str, from: &Customer) {
+fn set_field(c: &mut Customer, name: &str, from: &Customer) {
     match name {
         "name" => c.name.clone_from(&from.name),
         "email" => c.email.clone_from(&from.email),
         "phone" => c.phone.clone_from(&from.phone),
         "country" => c.country.clone_from(&from.country),
         _ => {}
+    }
+}
+
+/// One customer's fold, the same for the write side's state and the read side's directory: the
+/// customer after `event`, given who they were. `wins(field, stamp)` as for products
+/// ([`super::catalog::fold`]). Events of other streams change nothing.
+pub(crate) fn fold(
+    customer: Option<Customer>,
+    event: &Event,
+    mut wins: impl FnMut(&str, Option<&Stamp>) -> bool,
+) -> Option<Customer> {
+    match event {
+        Event::CustomerRegistered(e) => {
+            let mut customer = match customer {
+                // Two tills registered one id while apart: field by field, the later wins.
+                Some(current) if e.stamp.is_some() => current,
+                _ => e.customer.clone(),
+            };
+            for field in FIELDS {
+                if wins(field, e.stamp.as_ref()) {
+                    set_field(&mut customer, field, &e.customer);
+                }
+            }
+            Some(customer)
+        }
+        Event::CustomerDetailsChanged(e) => match (&e.stamp, customer) {
+            (Some(stamp), Some(mut customer)) => {
+                for field in &e.changed {
+                    if wins(field, Some(stamp)) {
+                        set_field(&mut customer, field, &e.customer);
+                    }
+                }
+                Some(customer)
+            }
+            _ => Some(e.customer.clone()),
+        },
+        _ => customer,
     }
 }
 

@@ -218,7 +218,7 @@ fn lifecycle(
     let mut events = Vec::new();
     let mut step = |order: &mut Order, new: Vec<Event>| {
         for e in &new {
-            orders::apply(order, e);
+            order.lifecycle().apply(e);
         }
         events.extend(new);
     };

@@ -37,11 +37,11 @@ pub use catalog::{
     AddProduct, Product, ProductAdded, ProductArchived, ProductClassified, ProductImageChanged, ProductRenamed,
     ProductRepriced, ProductRestored, UpdateProduct,
 };
+pub(crate) use catalog::{edited as edited_product, fold as fold_product};
 pub(crate) use clock::wins;
 pub use clock::{MAX_STAMP_AHEAD, Stamp, Stamps};
 pub use conflicts::{Conflict, Known, OrderConflictsResolved, ResolveConflicts};
-pub(crate) use conflicts::{Facts as ConflictFacts, cancelled, delivered, detect as detect_conflicts, shipped};
-pub(crate) use customers::FIELDS as CUSTOMER_FIELDS;
+pub(crate) use customers::fold as fold_customer;
 pub use customers::{AddCustomer, Customer, CustomerDetailsChanged, CustomerRegistered, UpdateCustomer};
 pub use devices::{DeviceAdmitted, DeviceRetired, LegacyTip};
 pub use drawer::{DrawerMove, DrawerRecorded, RecordDrawer};
@@ -57,13 +57,14 @@ pub use orders::{
     Refund, RefundLineInput, RefundOrder, RefundedLine, ShipOrder, Shipment, Totals, check_line, line_refund_value,
     refunded_units, tax_by_rate, totals,
 };
-pub(crate) use orders::{insert_in_order, moved_to, placed_status, resolved as resolved_into};
+pub(crate) use orders::{Lifecycle, lifecycle, placed};
 pub use payments::{
     MAX_TENDERS, OrderPaid, PayOrder, Payment, PaymentInput, Tender, main_tender, paid as paid_by,
     summary as payment_summary,
 };
 pub use rejection::Rejection;
 pub use returns::{RecordReturn, Return, ReturnRecorded};
+pub(crate) use shop::apply_change as apply_shop_change;
 pub use shop::{ChangeShopSettings, OpenShop, Shop, ShopOpened, ShopSettingsChanged, business_day};
 pub use stock::{CountStock, MAX_ON_HAND, ProductLowStockSet, ReceiveStock, StockCounted, StockReceived};
 pub(crate) use text::required as required_text;
@@ -362,11 +363,16 @@ fn stamp_edit(state: &State, event: &mut Event, stamp: &Stamp) {
     *slot = Some(stamp.clone());
 }
 
-/// Product and customer edits of a shop with several tills: whether the edit of `field` of
-/// `stream` stamped `stamp` wins (latest stamp per field), moving the clock past it.
-fn edit(state: &mut State, stream: &StreamId, field: &str, stamp: Option<&Stamp>) -> bool {
-    clock::observe(&mut state.clock, stamp);
-    stamp.is_none() || clock::wins(state.stamps.entry(stream.to_key()).or_default(), field, stamp)
+/// Product and customer edits of a shop with several tills, for the entity folds: whether the
+/// edit of `field` stamped `stamp` in `event`'s stream wins (latest stamp per field), moving the
+/// clock past it.
+fn edit<'s>(state: &'s mut State, event: &Event) -> impl FnMut(&str, Option<&Stamp>) -> bool + 's {
+    let key = event.stream().to_key();
+    let (clock, stamps) = (&mut state.clock, &mut state.stamps);
+    move |field, stamp| {
+        clock::observe(clock, stamp);
+        stamp.is_none() || clock::wins(stamps.entry(key.clone()).or_default(), field, stamp)
+    }
 }
 
 fn rules(state: &State, command: &Command) -> Result<Vec<Event>, Rejection> {
@@ -440,89 +446,17 @@ pub fn apply(state: &mut State, event: &Event) {
                 shop::apply_change(shop, e);
             }
         }
-        Event::ProductAdded(e) => {
-            let stream = event.stream();
-            match state.products.get(&e.product.sku).cloned() {
-                // Two tills added one SKU while apart: field by field, the later edit wins.
-                Some(mut current) if e.stamp.is_some() => {
-                    let stamp = e.stamp.as_ref();
-                    let new = &e.product;
-                    if edit(state, &stream, "name", stamp) {
-                        current.name.clone_from(&new.name);
-                    }
-                    if edit(state, &stream, "price", stamp) {
-                        (current.unit_price, current.tax_rate) = (new.unit_price, new.tax_rate);
-                    }
-                    if edit(state, &stream, "image", stamp) {
-                        current.image.clone_from(&new.image);
-                    }
-                    if edit(state, &stream, "archived", stamp) {
-                        current.archived = new.archived;
-                    }
-                    if edit(state, &stream, "not_merchandise", stamp) {
-                        current.not_merchandise = new.not_merchandise;
-                    }
-                    if edit(state, &stream, "low_stock_at", stamp) {
-                        current.low_stock_at = new.low_stock_at;
-                    }
-                    state.products.insert(current.sku.clone(), current);
-                }
-                _ => {
-                    for field in catalog::FIELDS {
-                        edit(state, &stream, field, e.stamp.as_ref());
-                    }
-                    state.products.insert(e.product.sku.clone(), e.product.clone());
-                }
-            }
-        }
-        Event::ProductRenamed(e) => {
-            if edit(state, &event.stream(), "name", e.stamp.as_ref())
-                && let Some(p) = state.products.get_mut(&e.sku)
-            {
-                p.name.clone_from(&e.name);
-            }
-        }
-        Event::ProductRepriced(e) => {
-            if edit(state, &event.stream(), "price", e.stamp.as_ref())
-                && let Some(p) = state.products.get_mut(&e.sku)
-            {
-                p.unit_price = e.unit_price;
-                p.tax_rate = e.tax_rate;
-            }
-        }
-        Event::ProductImageChanged(e) => {
-            if edit(state, &event.stream(), "image", e.stamp.as_ref())
-                && let Some(p) = state.products.get_mut(&e.sku)
-            {
-                p.image.clone_from(&e.image);
-            }
-        }
-        Event::ProductArchived(e) => {
-            if edit(state, &event.stream(), "archived", e.stamp.as_ref())
-                && let Some(p) = state.products.get_mut(&e.sku)
-            {
-                p.archived = true;
-            }
-        }
-        Event::ProductRestored(e) => {
-            if edit(state, &event.stream(), "archived", e.stamp.as_ref())
-                && let Some(p) = state.products.get_mut(&e.sku)
-            {
-                p.archived = false;
-            }
-        }
-        Event::ProductClassified(e) => {
-            if edit(state, &event.stream(), "not_merchandise", e.stamp.as_ref())
-                && let Some(p) = state.products.get_mut(&e.sku)
-            {
-                p.not_merchandise = e.not_merchandise;
-            }
-        }
-        Event::ProductLowStockSet(e) => {
-            if edit(state, &event.stream(), "low_stock_at", e.stamp.as_ref())
-                && let Some(p) = state.products.get_mut(&e.sku)
-            {
-                p.low_stock_at = e.low_at;
+        Event::ProductAdded(ProductAdded { product: Product { sku, .. }, .. })
+        | Event::ProductRenamed(ProductRenamed { sku, .. })
+        | Event::ProductRepriced(ProductRepriced { sku, .. })
+        | Event::ProductImageChanged(ProductImageChanged { sku, .. })
+        | Event::ProductArchived(ProductArchived { sku, .. })
+        | Event::ProductRestored(ProductRestored { sku, .. })
+        | Event::ProductClassified(ProductClassified { sku, .. })
+        | Event::ProductLowStockSet(ProductLowStockSet { sku, .. }) => {
+            let product = state.products.get(sku).cloned();
+            if let Some(product) = catalog::fold(product, event, edit(state, event)) {
+                state.products.insert(sku.clone(), product);
             }
         }
         // How many are on hand is the read side's; the product row does not change.
@@ -531,37 +465,16 @@ pub fn apply(state: &mut State, event: &Event) {
         Event::DrawerRecorded(_) => {}
         // The roster is the sync layer's (`store/trust.rs`); no decision reads it.
         Event::DeviceAdmitted(_) | Event::DeviceRetired(_) => {}
-        Event::CustomerRegistered(e) => {
-            if e.numbered {
-                bump(&mut state.next_customer_number, state.till.as_deref(), &e.customer.id);
+        Event::CustomerRegistered(CustomerRegistered { customer: Customer { id, .. }, .. })
+        | Event::CustomerDetailsChanged(CustomerDetailsChanged { customer: Customer { id, .. }, .. }) => {
+            if let Event::CustomerRegistered(e) = event
+                && e.numbered
+            {
+                bump(&mut state.next_customer_number, state.till.as_deref(), id);
             }
-            let stream = event.stream();
-            let mut customer = match state.customers.get(&e.customer.id).cloned() {
-                // Two tills registered one id while apart: field by field, the later wins.
-                Some(current) if e.stamp.is_some() => current,
-                _ => e.customer.clone(),
-            };
-            for field in customers::FIELDS {
-                if edit(state, &stream, field, e.stamp.as_ref()) {
-                    customers::set_field(&mut customer, field, &e.customer);
-                }
-            }
-            state.customers.insert(e.customer.id.clone(), customer);
-        }
-        Event::CustomerDetailsChanged(e) => {
-            let stream = event.stream();
-            match (&e.stamp, state.customers.get(&e.customer.id).cloned()) {
-                (Some(stamp), Some(mut customer)) => {
-                    for field in &e.changed {
-                        if edit(state, &stream, field, Some(stamp)) {
-                            customers::set_field(&mut customer, field, &e.customer);
-                        }
-                    }
-                    state.customers.insert(e.customer.id.clone(), customer);
-                }
-                _ => {
-                    state.customers.insert(e.customer.id.clone(), e.customer.clone());
-                }
+            let customer = state.customers.get(id).cloned();
+            if let Some(customer) = customers::fold(customer, event, edit(state, event)) {
+                state.customers.insert(id.clone(), customer);
             }
         }
         Event::OrderPlaced(e) => {
@@ -582,7 +495,7 @@ pub fn apply(state: &mut State, event: &Event) {
             if let StreamId::Order(id) = event.stream()
                 && let Some(order) = state.orders.get_mut(&id)
             {
-                orders::apply(order, event);
+                order.lifecycle().apply(event);
             }
         }
     }

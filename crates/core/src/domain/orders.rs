@@ -50,14 +50,12 @@ pub struct Order {
 impl Order {
     /// What tills apart did to the order that does not add up, less what the owner resolved.
     pub fn conflicts(&self) -> Vec<Conflict> {
-        conflicts::detect(&conflicts::Facts {
-            cancellation: self.cancellation.as_ref(),
-            shipment: self.shipment.as_ref(),
-            delivered: self.delivered_at.is_some(),
-            refunds: &self.refunds,
-            payments: &self.payments,
-            resolved: &self.resolved,
-        })
+        self.clone().lifecycle().conflicts()
+    }
+
+    /// The parts of the order its later events change, to fold them.
+    pub(crate) fn lifecycle(&mut self) -> Lifecycle<'_> {
+        lifecycle!(self)
     }
 
     /// Everything refunded so far.
@@ -194,7 +192,7 @@ pub struct Shipment {
     pub at: DateTime<Utc>,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, ts_rs::TS)]
 pub struct Cancellation {
     pub reason: String,
     pub at: DateTime<Utc>,
@@ -217,7 +215,7 @@ fn is_zero(n: &u32) -> bool {
     *n == 0
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, ts_rs::TS)]
 pub struct Refund {
     #[ts(as = "String")]
     pub amount: Decimal,
@@ -248,7 +246,7 @@ impl From<&OrderRefunded> for Refund {
 }
 
 /// Units of one order line given back by a refund.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, ts_rs::TS)]
 pub struct RefundedLine {
     /// The line's place in the order, from 0.
     pub line: u32,
@@ -891,7 +889,7 @@ fn find<'a>(order: Option<&'a Order>, id: &str) -> Result<&'a Order, Rejection> 
     order.ok_or_else(|| Rejection::UnknownOrder { id: id.trim().to_owned() })
 }
 
-pub(super) fn placed(e: &OrderPlaced) -> Order {
+pub(crate) fn placed(e: &OrderPlaced) -> Order {
     Order {
         id: e.order.clone(),
         customer: e.customer.clone(),
@@ -913,57 +911,99 @@ pub(super) fn placed(e: &OrderPlaced) -> Order {
 }
 
 /// An order's status when placed: imported history is completed, a sale here is pending.
-pub(crate) fn placed_status(e: &OrderPlaced) -> OrderStatus {
+fn placed_status(e: &OrderPlaced) -> OrderStatus {
     if e.source.is_some() && !e.open { OrderStatus::Completed } else { OrderStatus::Pending }
 }
 
 /// The status after shipping or delivery: a completed order stays completed, and a cancelled
 /// one cancelled (a shipment from another till arriving after the cancellation is a
 /// [`Conflict`], and the status must not depend on which arrived first).
-pub(crate) fn moved_to(from: OrderStatus, to: OrderStatus) -> OrderStatus {
+fn moved_to(from: OrderStatus, to: OrderStatus) -> OrderStatus {
     if matches!(from, OrderStatus::Completed | OrderStatus::Cancelled) { from } else { to }
 }
 
-pub(super) fn apply(order: &mut Order, event: &Event) {
-    match event {
-        Event::OrderShipped(e) => {
-            order.status = moved_to(order.status, OrderStatus::Shipped);
-            let shipment = Shipment { carrier: e.carrier.clone(), tracking: e.tracking.clone(), at: e.at };
-            order.shipment = Some(conflicts::shipped(order.shipment.take(), shipment));
+/// What an order's later events change, borrowed from whichever holds the order: the write
+/// side's [`Order`] or the read side's order view. Both fold those events here, so the
+/// lifecycle's rules — and what is kept when tills apart did the same thing twice — live in one
+/// place.
+/// [`lifecycle!`] borrows one from any struct with these fields.
+#[derive(Debug)]
+pub(crate) struct Lifecycle<'a> {
+    pub(crate) status: &'a mut OrderStatus,
+    pub(crate) shipment: &'a mut Option<Shipment>,
+    pub(crate) delivered_at: &'a mut Option<DateTime<Utc>>,
+    pub(crate) cancellation: &'a mut Option<Cancellation>,
+    pub(crate) refunds: &'a mut Vec<Refund>,
+    pub(crate) payments: &'a mut Vec<Payment>,
+    pub(crate) resolved: &'a mut Vec<Conflict>,
+}
+
+/// Borrows the [`Lifecycle`] of a struct that holds an order's lifecycle fields under their
+/// names (the domain's [`Order`], the read side's order view).
+macro_rules! lifecycle {
+    ($order:expr) => {
+        $crate::domain::Lifecycle {
+            status: &mut $order.status,
+            shipment: &mut $order.shipment,
+            delivered_at: &mut $order.delivered_at,
+            cancellation: &mut $order.cancellation,
+            refunds: &mut $order.refunds,
+            payments: &mut $order.payments,
+            resolved: &mut $order.resolved,
         }
-        Event::OrderDelivered(e) => {
-            order.status = moved_to(order.status, OrderStatus::Delivered);
-            order.delivered_at = Some(conflicts::delivered(order.delivered_at, e.at));
-        }
-        Event::OrderCancelled(e) => {
-            order.status = OrderStatus::Cancelled;
-            order.cancellation = Some(conflicts::cancelled(order.cancellation.take(), Cancellation::from(e)));
-        }
-        // In time order (then by content), as the order view keeps them: two tills that got
-        // each other's refunds in turn list them alike.
-        Event::OrderRefunded(e) => {
-            insert_in_order(&mut order.refunds, Refund::from(e), |r| (r.at, serde_json::to_string(r).ok()));
-        }
-        Event::OrderPaid(e) => {
-            for p in &e.payments {
-                insert_in_order(&mut order.payments, p.clone(), |p| (p.at, serde_json::to_string(p).ok()));
+    };
+}
+pub(crate) use lifecycle;
+
+impl Lifecycle<'_> {
+    /// Folds one later event of the order: shipping, delivery, cancellation, refund, payment or
+    /// a resolution; any other event changes nothing. Refunds and payments are kept in time
+    /// order (then by content), so two tills that got each other's in turn hold the same lists.
+    pub(crate) fn apply(&mut self, event: &Event) {
+        match event {
+            Event::OrderShipped(e) => {
+                *self.status = moved_to(*self.status, OrderStatus::Shipped);
+                let shipment = Shipment { carrier: e.carrier.clone(), tracking: e.tracking.clone(), at: e.at };
+                *self.shipment = Some(conflicts::shipped(self.shipment.take(), shipment));
             }
+            Event::OrderDelivered(e) => {
+                *self.status = moved_to(*self.status, OrderStatus::Delivered);
+                *self.delivered_at = Some(conflicts::delivered(*self.delivered_at, e.at));
+            }
+            Event::OrderCancelled(e) => {
+                *self.status = OrderStatus::Cancelled;
+                *self.cancellation = Some(conflicts::cancelled(self.cancellation.take(), Cancellation::from(e)));
+            }
+            Event::OrderRefunded(e) => insert_in_order(self.refunds, Refund::from(e), |r| r.at),
+            Event::OrderPaid(e) => {
+                for p in &e.payments {
+                    insert_in_order(self.payments, p.clone(), |p| p.at);
+                }
+            }
+            Event::OrderConflictsResolved(e) => resolved(self.resolved, &e.conflicts),
+            _ => {}
         }
-        Event::OrderConflictsResolved(e) => resolved(&mut order.resolved, &e.conflicts),
-        _ => {}
+    }
+
+    /// What tills apart did to the order that does not add up, less what the owner resolved.
+    pub(crate) fn conflicts(&self) -> Vec<Conflict> {
+        let (cancellation, shipment) = (self.cancellation.as_ref(), self.shipment.as_ref());
+        let (refunds, payments, resolved) = (&self.refunds[..], &self.payments[..], &self.resolved[..]);
+        let delivered = self.delivered_at.is_some();
+        conflicts::detect(&conflicts::Facts { cancellation, shipment, delivered, refunds, payments, resolved })
     }
 }
 
-/// Inserts `item` after every item whose key is not greater: a list kept by `key`, the same
-/// whatever order the items came in.
-pub(crate) fn insert_in_order<T, K: Ord>(items: &mut Vec<T>, item: T, key: impl Fn(&T) -> K) {
-    let k = key(&item);
-    let at = items.partition_point(|i| key(i) <= k);
-    items.insert(at, item);
+/// Inserts `item` after every item that sorts at or before it by time, then by content: a list
+/// kept in one order whatever order the items came in.
+fn insert_in_order<T: Ord>(items: &mut Vec<T>, item: T, at: impl Fn(&T) -> DateTime<Utc>) {
+    let key = at(&item);
+    let place = items.partition_point(|i| (at(i), i) <= (key, &item));
+    items.insert(place, item);
 }
 
 /// Adds the conflicts a resolution closed, once each, sorted (the same in any arrival order).
-pub(crate) fn resolved(resolved: &mut Vec<Conflict>, closed: &[Conflict]) {
+fn resolved(resolved: &mut Vec<Conflict>, closed: &[Conflict]) {
     resolved.extend(closed.iter().copied());
     resolved.sort_unstable();
     resolved.dedup();

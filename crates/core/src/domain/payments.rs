@@ -93,7 +93,7 @@ impl std::fmt::Display for Tender {
 }
 
 /// One tender as taken.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, ts_rs::TS)]
 pub struct Payment {
     pub tender: Tender,
     /// What it paid toward the order.

@@ -149,7 +149,9 @@ pub(super) fn change(
     Ok(if same { None } else { Some(changed) })
 }
 
-pub(super) fn apply_change(shop: &mut Shop, e: &ShopSettingsChanged) {
+/// The shop after its settings changed: the write side's state and the read side's directory
+/// both fold it here.
+pub(crate) fn apply_change(shop: &mut Shop, e: &ShopSettingsChanged) {
     shop.name.clone_from(&e.name);
     shop.time_zone = e.time_zone;
     shop.day_start = e.day_start;

@@ -23,7 +23,7 @@ use redb::{ReadableTable, Table, TableDefinition, WriteTransaction};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
-use super::orders::{self, OrderView};
+use super::orders::{self, OrderView, Reversal};
 use super::{Apply, Bucketing, add_money, day_key, decimal_from, decode_row, encode_row};
 use crate::domain::{DrawerMove, Event, OrderLine, Payment, Tender, main_tender, tax_by_rate};
 use crate::money::Currency;
@@ -380,19 +380,19 @@ impl<'txn> Tables<'txn> {
                 Ok(Ok(()))
             }
             Event::OrderCancelled(e) => {
-                let Some(view) = orders.view(&e.order)? else {
-                    return Ok(Err(format!("cancelled order {} is not in the order view", e.order)));
-                };
-                if view.cancelled_before() {
-                    // Two tills cancelled it: the sale left its day once; the money goes back on
-                    // the day of the cancellation kept, as much as that till knew was paid.
-                    let Some(old) = orders.replaced_cancellation() else { return Ok(Ok(())) };
-                    if let Err(e) = self.money_back(&view.as_known(old.knew.as_ref()), old.at, bucketing, -1)? {
-                        return Ok(Err(e));
+                let view = match orders.reversal(e)? {
+                    Err(why) => return Ok(Err(why)),
+                    Ok(Reversal::Kept) => return Ok(Ok(())),
+                    // The sale left its day once; the money goes back on the day of the
+                    // cancellation kept, as much as that till knew was paid.
+                    Ok(Reversal::Moved { was, was_at, now }) => {
+                        if let Err(e) = self.money_back(&was, was_at, bucketing, -1)? {
+                            return Ok(Err(e));
+                        }
+                        return self.money_back(&now, e.at, bucketing, 1);
                     }
-                    return self.money_back(&view.as_known(e.knew.as_ref()), e.at, bucketing, 1);
-                }
-                let view = view.as_known(e.knew.as_ref());
+                    Ok(Reversal::Sale { sale }) => sale,
+                };
                 // The sale leaves the day it was placed on; the money goes back on this one.
                 let placed = view.business_day;
                 let mut row = self.get(placed)?;

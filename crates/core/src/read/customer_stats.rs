@@ -6,7 +6,7 @@ use redb::{ReadableTable, Table, TableDefinition, WriteTransaction};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
-use super::orders;
+use super::orders::{self, Reversal};
 use super::{Apply, add_money, decode_row, encode_row};
 use crate::domain::{Event, OrderStatus};
 use crate::store::Envelope;
@@ -81,25 +81,28 @@ impl<'txn> Tables<'txn> {
                 self.put(&c.id, &stats)?;
             }
             Event::OrderCancelled(e) => {
-                let Some(view) = orders.view(&e.order)? else {
-                    return Ok(Err(format!("cancelled order {} is not in the order view", e.order)));
-                };
-                if view.cancelled_before() {
-                    // Two tills cancelled it: the reversal follows the cancellation kept.
-                    let (Some(old), Some(c)) = (orders.replaced_cancellation(), &view.customer) else {
+                let view = match orders.reversal(e)? {
+                    Err(why) => return Ok(Err(why)),
+                    Ok(Reversal::Kept) => return Ok(Ok(())),
+                    // The order left the customer's count already: only what the kept
+                    // cancellation's till knew was refunded moves.
+                    Ok(Reversal::Moved { was, now, .. }) => {
+                        let Some(c) = &now.customer else { return Ok(Ok(())) };
+                        let mut stats = self.get(&c.id)?;
+                        let value = add_money(
+                            stats.lifetime_value,
+                            now.refunded - was.refunded,
+                            "the customer's lifetime value",
+                        );
+                        match value {
+                            Ok(value) => stats.lifetime_value = value,
+                            Err(e) => return Ok(Err(e)),
+                        }
+                        self.put(&c.id, &stats)?;
                         return Ok(Ok(()));
-                    };
-                    let (was, now) =
-                        (view.as_known(old.knew.as_ref()).refunded, view.as_known(e.knew.as_ref()).refunded);
-                    let mut stats = self.get(&c.id)?;
-                    match add_money(stats.lifetime_value, now - was, "the customer's lifetime value") {
-                        Ok(value) => stats.lifetime_value = value,
-                        Err(e) => return Ok(Err(e)),
                     }
-                    self.put(&c.id, &stats)?;
-                    return Ok(Ok(()));
-                }
-                let view = view.as_known(e.knew.as_ref());
+                    Ok(Reversal::Sale { sale }) => sale,
+                };
                 let Some(c) = &view.customer else { return Ok(Ok(())) };
                 let mut stats = self.get(&c.id)?;
                 stats.orders -= 1;

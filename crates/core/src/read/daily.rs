@@ -21,7 +21,7 @@ use roaring::{MultiOps, RoaringBitmap};
 use rust_decimal::Decimal;
 use serde::Serialize;
 
-use super::orders;
+use super::orders::{self, Reversal};
 use super::{Apply, Bucketing, Period, add_count, add_money, day_key, decimal_from, i64_from, key_day};
 use crate::domain::Event;
 use crate::store::Envelope;
@@ -159,23 +159,22 @@ impl<'txn> Tables<'txn> {
                 self.put(&stats)?;
             }
             Event::OrderCancelled(e) => {
-                let Some(view) = orders.view(&e.order)? else {
-                    return Ok(Err(format!("cancelled order {} is not in the order view", e.order)));
-                };
-                if view.cancelled_before() {
-                    // Two tills cancelled it: the reversal follows the cancellation kept.
-                    let Some(old) = orders.replaced_cancellation() else { return Ok(Ok(())) };
-                    let (was, now) =
-                        (view.as_known(old.knew.as_ref()).refunded, view.as_known(e.knew.as_ref()).refunded);
-                    let mut stats = self.get(view.business_day)?;
-                    match add_money(stats.gross, now - was, "the day's takings") {
-                        Ok(gross) => stats.gross = gross,
-                        Err(e) => return Ok(Err(e)),
+                let view = match orders.reversal(e)? {
+                    Err(why) => return Ok(Err(why)),
+                    Ok(Reversal::Kept) => return Ok(Ok(())),
+                    // The sale left its day already: only what the kept cancellation's till
+                    // knew was refunded moves.
+                    Ok(Reversal::Moved { was, now, .. }) => {
+                        let mut stats = self.get(now.business_day)?;
+                        match add_money(stats.gross, now.refunded - was.refunded, "the day's takings") {
+                            Ok(gross) => stats.gross = gross,
+                            Err(e) => return Ok(Err(e)),
+                        }
+                        self.put(&stats)?;
+                        return Ok(Ok(()));
                     }
-                    self.put(&stats)?;
-                    return Ok(Ok(()));
-                }
-                let view = view.as_known(e.knew.as_ref());
+                    Ok(Reversal::Sale { sale }) => sale,
+                };
                 let day = view.business_day;
                 let mut stats = self.get(day)?;
                 match add_money(stats.gross, view.refunded - view.totals.total, "the day's takings") {

@@ -1,12 +1,16 @@
 //! Read model: the current shop, products and customers, as other read models and queries
 //! need them (a customer's email for an order view, a product's image for its lines).
-//! Owns `dir_shop`, `dir_products`, `dir_customers`, `dir_not_merchandise`.
+//! Owns `dir_shop`, `dir_products`, `dir_customers`, `dir_not_merchandise`, `dir_stamps`.
+//!
+//! The rows are the domain's own `Shop`, `Product` and `Customer`, folded by the domain's
+//! folds (`catalog::fold`, `customers::fold`, `shop::apply_change`): the merge of edits two
+//! tills made while apart is written once, and both sides keep it alike.
 
 use redb::{ReadableTable, Table, TableDefinition, WriteTransaction};
 use serde::{Deserialize, Serialize};
 
 use super::{Apply, decode_row, encode_row};
-use crate::domain::{Customer, CustomerDetailsChanged, CustomerRegistered, Event, Shop, Stamp, Stamps};
+use crate::domain::{Customer, CustomerDetailsChanged, CustomerRegistered, Event, Product, Shop, Stamp, Stamps};
 use crate::store::Envelope;
 
 const SHOP: TableDefinition<'_, &str, &[u8]> = TableDefinition::new("dir_shop");
@@ -29,19 +33,6 @@ pub struct CustomerInfo {
     pub country: Option<String>,
 }
 
-impl CustomerInfo {
-    /// Copies the field `name` ([`crate::domain::CUSTOMER_FIELDS`]) from `from`.
-    fn set_field(&mut self, name: &str, from: &Customer) {
-        match name {
-            "name" => self.name.clone_from(&from.name),
-            "email" => self.email.clone_from(&from.email),
-            "phone" => self.phone.clone_from(&from.phone),
-            "country" => self.country.clone_from(&from.country),
-            _ => {}
-        }
-    }
-}
-
 impl From<&Customer> for CustomerInfo {
     fn from(c: &Customer) -> CustomerInfo {
         CustomerInfo {
@@ -54,13 +45,19 @@ impl From<&Customer> for CustomerInfo {
     }
 }
 
-/// A product as the read side knows it now.
+/// A product as the search index and the order views need it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ProductInfo {
     pub sku: String,
     pub name: String,
     pub image: Option<String>,
     pub archived: bool,
+}
+
+impl From<Product> for ProductInfo {
+    fn from(p: Product) -> ProductInfo {
+        ProductInfo { sku: p.sku, name: p.name, image: p.image, archived: p.archived }
+    }
 }
 
 pub(crate) struct Tables<'txn> {
@@ -82,118 +79,86 @@ impl<'txn> Tables<'txn> {
         })
     }
 
-    /// Whether the edit of `field` of `stream` stamped `stamp` wins (the latest stamp per
-    /// field, see `domain/clock.rs`); records it when it does. Unstamped edits always apply.
-    fn wins(&mut self, stream: &str, field: &str, stamp: Option<&Stamp>) -> Result<bool, crate::Error> {
-        let Some(stamp) = stamp else { return Ok(true) };
-        let mut stamps: Stamps =
-            self.stamps.get(stream)?.map(|v| decode_row(v.value())).transpose()?.unwrap_or_default();
-        let won = crate::domain::wins(&mut stamps, field, Some(stamp));
-        if won {
-            self.stamps.insert(stream, encode_row(&stamps)?.as_slice())?;
+    /// The edit stamps of a product's or customer's fields (`domain/clock.rs`).
+    fn stamps(&self, stream: &str) -> Result<Stamps, crate::Error> {
+        Ok(self.stamps.get(stream)?.map(|v| decode_row(v.value())).transpose()?.unwrap_or_default())
+    }
+
+    /// Folds `event` into `current` with `fold` (the domain's), with the stream's edit stamps;
+    /// the stamps are written back when an edit won.
+    fn fold<T>(
+        &mut self,
+        current: Option<T>,
+        event: &Event,
+        fold: impl FnOnce(Option<T>, &Event, &mut dyn FnMut(&str, Option<&Stamp>) -> bool) -> Option<T>,
+    ) -> Result<Option<T>, crate::Error> {
+        let stream = event.stream().to_key();
+        let mut stamps = self.stamps(&stream)?;
+        let mut changed = false;
+        let folded = fold(current, event, &mut |field, stamp| {
+            let won = crate::domain::wins(&mut stamps, field, stamp);
+            changed |= won && stamp.is_some();
+            won
+        });
+        if changed {
+            self.stamps.insert(stream.as_str(), encode_row(&stamps)?.as_slice())?;
         }
-        Ok(won)
+        Ok(folded)
     }
 
     pub(crate) fn customer(&self, id: &str) -> Result<Option<CustomerInfo>, crate::Error> {
+        Ok(self.full_customer(id)?.as_ref().map(CustomerInfo::from))
+    }
+
+    fn full_customer(&self, id: &str) -> Result<Option<Customer>, crate::Error> {
         self.customers.get(id)?.map(|v| decode_row(v.value())).transpose()
     }
 
-    pub(crate) fn product(&self, sku: &str) -> Result<Option<ProductInfo>, crate::Error> {
+    pub(crate) fn product(&self, sku: &str) -> Result<Option<Product>, crate::Error> {
         self.products.get(sku)?.map(|v| decode_row(v.value())).transpose()
     }
 
     pub(crate) fn apply(&mut self, envelope: &Envelope) -> Result<Apply, crate::Error> {
-        match &envelope.event {
+        let event = &envelope.event;
+        if let Some(sku) = crate::domain::edited_product(event) {
+            return self.apply_product(sku, event);
+        }
+        match event {
             Event::ShopOpened(e) => self.put_shop(&e.shop)?,
             Event::ShopSettingsChanged(e) => {
                 let Some(mut shop) = self.shop()? else {
                     return Ok(Err("shop settings changed before the shop was opened".into()));
                 };
-                shop.name.clone_from(&e.name);
-                shop.time_zone = e.time_zone;
-                shop.day_start = e.day_start;
-                shop.prices_include_tax = e.prices_include_tax;
-                shop.default_tax_rate = e.default_tax_rate;
+                crate::domain::apply_shop_change(&mut shop, e);
                 self.put_shop(&shop)?;
             }
-            Event::ProductAdded(e) => {
-                let p = &e.product;
-                let stream = envelope.event.stream().to_key();
-                let stamp = e.stamp.as_ref();
-                // Two tills added one SKU while apart: field by field, the later edit wins.
-                let mut info = match self.product(&p.sku)? {
-                    Some(current) if stamp.is_some() => current,
-                    _ => ProductInfo {
-                        sku: p.sku.clone(),
-                        name: p.name.clone(),
-                        image: p.image.clone(),
-                        archived: false,
-                    },
-                };
-                if self.wins(&stream, "name", stamp)? {
-                    info.name.clone_from(&p.name);
+            Event::CustomerRegistered(CustomerRegistered { customer: Customer { id, .. }, .. })
+            | Event::CustomerDetailsChanged(CustomerDetailsChanged { customer: Customer { id, .. }, .. }) => {
+                let current = self.full_customer(id)?;
+                if let Some(customer) =
+                    self.fold(current, event, |c, e, wins| crate::domain::fold_customer(c, e, wins))?
+                {
+                    self.customers.insert(id.as_str(), encode_row(&customer)?.as_slice())?;
                 }
-                if self.wins(&stream, "image", stamp)? {
-                    info.image.clone_from(&p.image);
-                }
-                if self.wins(&stream, "archived", stamp)? {
-                    info.archived = p.archived;
-                }
-                self.products.insert(p.sku.as_str(), encode_row(&info)?.as_slice())?;
-                if self.wins(&stream, "not_merchandise", stamp)? {
-                    self.classify(&p.sku, p.not_merchandise)?;
-                }
-            }
-            Event::ProductRenamed(e) => {
-                return self.update_product(&e.sku, "name", e.stamp.as_ref(), |p| p.name.clone_from(&e.name));
-            }
-            Event::ProductImageChanged(e) => {
-                return self.update_product(&e.sku, "image", e.stamp.as_ref(), |p| p.image.clone_from(&e.image));
-            }
-            Event::ProductArchived(e) => {
-                return self.update_product(&e.sku, "archived", e.stamp.as_ref(), |p| p.archived = true);
-            }
-            Event::ProductRestored(e) => {
-                return self.update_product(&e.sku, "archived", e.stamp.as_ref(), |p| p.archived = false);
-            }
-            Event::ProductClassified(e) => {
-                if self.product(&e.sku)?.is_none() {
-                    return Ok(Err(format!("product {} is not in the directory", e.sku)));
-                }
-                if self.wins(&envelope.event.stream().to_key(), "not_merchandise", e.stamp.as_ref())? {
-                    self.classify(&e.sku, e.not_merchandise)?;
-                }
-            }
-            Event::CustomerRegistered(CustomerRegistered { customer, stamp, .. }) => {
-                let stream = envelope.event.stream().to_key();
-                let mut info = match self.customer(&customer.id)? {
-                    Some(current) if stamp.is_some() => current,
-                    _ => CustomerInfo::from(customer),
-                };
-                for field in crate::domain::CUSTOMER_FIELDS {
-                    if self.wins(&stream, field, stamp.as_ref())? {
-                        info.set_field(field, customer);
-                    }
-                }
-                self.customers.insert(customer.id.as_str(), encode_row(&info)?.as_slice())?;
-            }
-            Event::CustomerDetailsChanged(CustomerDetailsChanged { customer, stamp, changed }) => {
-                let info = match (stamp, self.customer(&customer.id)?) {
-                    (Some(stamp), Some(mut info)) => {
-                        let stream = envelope.event.stream().to_key();
-                        for field in changed {
-                            if self.wins(&stream, field, Some(stamp))? {
-                                info.set_field(field, customer);
-                            }
-                        }
-                        info
-                    }
-                    _ => CustomerInfo::from(customer),
-                };
-                self.customers.insert(customer.id.as_str(), encode_row(&info)?.as_slice())?;
             }
             _ => {}
+        }
+        Ok(Ok(()))
+    }
+
+    /// Folds a product's edit with the domain's fold; the not-merchandise list follows it.
+    fn apply_product(&mut self, sku: &str, event: &Event) -> Result<Apply, crate::Error> {
+        let current = self.product(sku)?;
+        if current.is_none() && !matches!(event, Event::ProductAdded(_)) {
+            return Ok(Err(format!("product {sku} is not in the directory")));
+        }
+        if let Some(product) = self.fold(current, event, |p, e, wins| crate::domain::fold_product(p, e, wins))? {
+            self.products.insert(sku, encode_row(&product)?.as_slice())?;
+            if product.not_merchandise {
+                self.not_merchandise.insert(sku, ())?;
+            } else {
+                self.not_merchandise.remove(sku)?;
+            }
         }
         Ok(Ok(()))
     }
@@ -206,33 +171,6 @@ impl<'txn> Tables<'txn> {
         self.shop.insert("shop", encode_row(shop)?.as_slice())?;
         Ok(())
     }
-
-    fn classify(&mut self, sku: &str, not_merchandise: bool) -> Result<(), crate::Error> {
-        if not_merchandise {
-            self.not_merchandise.insert(sku, ())?;
-        } else {
-            self.not_merchandise.remove(sku)?;
-        }
-        Ok(())
-    }
-
-    /// Changes `field` of a product, when the edit wins (see [`Tables::wins`]).
-    fn update_product(
-        &mut self,
-        sku: &str,
-        field: &str,
-        stamp: Option<&Stamp>,
-        change: impl FnOnce(&mut ProductInfo),
-    ) -> Result<Apply, crate::Error> {
-        let Some(mut info) = self.product(sku)? else {
-            return Ok(Err(format!("product {sku} is not in the directory")));
-        };
-        if self.wins(&format!("product/{sku}"), field, stamp)? {
-            change(&mut info);
-            self.products.insert(sku, encode_row(&info)?.as_slice())?;
-        }
-        Ok(Ok(()))
-    }
 }
 
 /// Read access for queries.
@@ -243,12 +181,14 @@ pub(crate) fn shop(txn: &redb::ReadTransaction) -> Result<Option<Shop>, crate::E
 
 pub(crate) fn customer(txn: &redb::ReadTransaction, id: &str) -> Result<Option<CustomerInfo>, crate::Error> {
     let table = txn.open_table(CUSTOMERS)?;
-    table.get(id)?.map(|v| decode_row(v.value())).transpose()
+    let customer: Option<Customer> = table.get(id)?.map(|v| decode_row(v.value())).transpose()?;
+    Ok(customer.as_ref().map(CustomerInfo::from))
 }
 
 pub(crate) fn product(txn: &redb::ReadTransaction, sku: &str) -> Result<Option<ProductInfo>, crate::Error> {
     let table = txn.open_table(PRODUCTS)?;
-    table.get(sku)?.map(|v| decode_row(v.value())).transpose()
+    let product: Option<Product> = table.get(sku)?.map(|v| decode_row(v.value())).transpose()?;
+    Ok(product.map(ProductInfo::from))
 }
 
 /// The SKUs of the products that are not merchandise.

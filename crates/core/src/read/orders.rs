@@ -14,7 +14,8 @@ use serde::{Deserialize, Serialize};
 use super::directory::{self, CustomerInfo};
 use super::{Apply, Bucketing, day_key, decode_row, encode_row};
 use crate::domain::{
-    Cancellation, Conflict, Event, OrderLine, OrderPlaced, OrderStatus, Payment, Refund, Shipment, Totals,
+    Cancellation, Conflict, Event, Known, OrderCancelled, OrderLine, OrderPlaced, OrderStatus, Payment, Refund,
+    Shipment, Totals,
 };
 use crate::money::Currency;
 use crate::store::Envelope;
@@ -101,9 +102,10 @@ pub struct LineView {
 }
 
 impl OrderView {
-    /// A new view from the event that placed the order. `customer` and `image` look up the
-    /// customer's current details and a catalog product's image — in the directory when
-    /// projecting, in the write store when answering from it (read-your-writes).
+    /// A new view from the event that placed the order: the domain's order as placed, with
+    /// what only reading needs. `customer` and `image` look up the customer's current details
+    /// and a catalog product's image — in the directory when projecting, in the write store
+    /// when answering from it (read-your-writes).
     pub(crate) fn placed(
         envelope: &Envelope,
         e: &OrderPlaced,
@@ -111,101 +113,60 @@ impl OrderView {
         customer: impl FnOnce(&str) -> Result<Option<CustomerInfo>, crate::Error>,
         mut image: impl FnMut(&str) -> Result<Option<String>, crate::Error>,
     ) -> Result<OrderView, crate::Error> {
-        let customer = match &e.customer {
+        let order = crate::domain::placed(e);
+        let due = order.due();
+        let customer = match order.customer {
             None => None,
-            Some(c) => Some(customer(&c.id)?.unwrap_or_else(|| CustomerInfo {
-                id: c.id.clone(),
-                name: c.name.clone(),
+            Some(c) => Some(customer(&c.id)?.unwrap_or(CustomerInfo {
+                id: c.id,
+                name: c.name,
                 email: None,
                 phone: None,
                 country: None,
             })),
         };
-        let mut lines = Vec::with_capacity(e.lines.len());
-        for l in &e.lines {
+        let mut lines = Vec::with_capacity(order.lines.len());
+        for l in order.lines {
             let image = match (&l.sku, l.from_catalog) {
                 (Some(sku), true) => image(sku)?,
                 _ => None,
             };
-            lines.push(LineView {
-                sku: l.sku.clone(),
-                name: l.name.clone(),
-                quantity: l.quantity,
-                unit_price: l.unit_price,
-                tax_rate: l.tax_rate,
-                total: l.total,
-                image,
-            });
+            let OrderLine { sku, name, quantity, unit_price, tax_rate, total, .. } = l;
+            lines.push(LineView { sku, name, quantity, unit_price, tax_rate, total, image });
         }
         Ok(OrderView {
-            id: e.order.clone(),
+            id: order.id,
             customer,
             lines,
-            totals: e.totals,
-            currency: e.currency,
-            note: e.note.clone(),
-            payment_method: e.payment_method.clone(),
-            status: crate::domain::placed_status(e),
-            placed_at: e.at,
-            business_day: bucketing.day(e.at),
-            shipment: None,
-            delivered_at: None,
-            cancellation: None,
-            refunds: Vec::new(),
+            totals: order.totals,
+            currency: order.currency,
+            note: order.note,
+            payment_method: order.payment_method,
+            status: order.status,
+            placed_at: order.placed_at,
+            business_day: bucketing.day(order.placed_at),
+            shipment: order.shipment,
+            delivered_at: order.delivered_at,
+            cancellation: order.cancellation,
+            refunds: order.refunds,
             refunded: Decimal::ZERO,
-            due: e.totals.total - crate::domain::paid_by(&e.payments),
-            payments: e.payments.clone(),
+            due,
+            payments: order.payments,
             conflicts: Vec::new(),
-            resolved: Vec::new(),
+            resolved: order.resolved,
             version: envelope.version,
             position: envelope.position,
         })
     }
 
-    /// Folds a later event of the order into the view (shipping, delivery, cancellation,
-    /// refund); other events only move its version and position. Refunds and payments are
-    /// kept in time order (then by content), so two devices that got another till's events in
-    /// a different order hold the same view.
+    /// Folds a later event of the order into the view with the domain's fold
+    /// ([`crate::domain::Lifecycle`]); other events only move its version and position.
     pub(crate) fn apply(&mut self, envelope: &Envelope) {
-        match &envelope.event {
-            Event::OrderShipped(e) => {
-                self.status = crate::domain::moved_to(self.status, OrderStatus::Shipped);
-                let shipment = Shipment { carrier: e.carrier.clone(), tracking: e.tracking.clone(), at: e.at };
-                self.shipment = Some(crate::domain::shipped(self.shipment.take(), shipment));
-            }
-            Event::OrderDelivered(e) => {
-                self.status = crate::domain::moved_to(self.status, OrderStatus::Delivered);
-                self.delivered_at = Some(crate::domain::delivered(self.delivered_at, e.at));
-            }
-            Event::OrderCancelled(e) => {
-                self.status = OrderStatus::Cancelled;
-                self.cancellation = Some(crate::domain::cancelled(self.cancellation.take(), Cancellation::from(e)));
-            }
-            Event::OrderRefunded(e) => {
-                crate::domain::insert_in_order(&mut self.refunds, Refund::from(e), |r| {
-                    (r.at, serde_json::to_string(r).ok())
-                });
-                self.refunded += e.amount;
-            }
-            Event::OrderPaid(e) => {
-                for p in &e.payments {
-                    crate::domain::insert_in_order(&mut self.payments, p.clone(), |p| {
-                        (p.at, serde_json::to_string(p).ok())
-                    });
-                }
-                self.due -= crate::domain::paid_by(&e.payments);
-            }
-            Event::OrderConflictsResolved(e) => crate::domain::resolved_into(&mut self.resolved, &e.conflicts),
-            _ => {}
-        }
-        self.conflicts = crate::domain::detect_conflicts(&crate::domain::ConflictFacts {
-            cancellation: self.cancellation.as_ref(),
-            shipment: self.shipment.as_ref(),
-            delivered: self.delivered_at.is_some(),
-            refunds: &self.refunds,
-            payments: &self.payments,
-            resolved: &self.resolved,
-        });
+        let mut lifecycle = crate::domain::lifecycle!(self);
+        lifecycle.apply(&envelope.event);
+        self.conflicts = lifecycle.conflicts();
+        self.refunded = self.refunds.iter().map(|r| r.amount).sum();
+        self.due = self.totals.total - crate::domain::paid_by(&self.payments);
         self.version = envelope.version;
         self.position = envelope.position;
     }
@@ -224,13 +185,6 @@ impl OrderView {
         Cow::Owned(view)
     }
 
-    /// Whether a cancellation of this order was already folded in before the one being
-    /// folded now (two tills cancelled it while apart): the read models reverse the sale once,
-    /// as the cancellation kept ([`crate::domain::cancelled`]: the earlier) says.
-    pub(crate) fn cancelled_before(&self) -> bool {
-        self.cancellation.as_ref().is_some_and(|c| c.repeated > 0)
-    }
-
     /// What the customer has paid so far.
     pub fn paid(&self) -> Decimal {
         crate::domain::paid_by(&self.payments)
@@ -241,7 +195,22 @@ impl OrderView {
     }
 }
 
-/// Inserts `item` after every item that sorts at or before it by `key`.
+/// What an `order.cancelled` asks of the read models after the order view
+/// ([`Tables::reversal`]): the sale to take back, once, however many tills cancelled the order.
+/// Each sale is the order as the cancelling till knew it ([`OrderView::as_known`]).
+#[derive(Debug)]
+#[expect(clippy::large_enum_variant, reason = "one lives on the stack while one event is folded")]
+pub(crate) enum Reversal<'a> {
+    /// The order's first cancellation: take the sale back.
+    Sale { sale: Cow<'a, OrderView> },
+    /// Two tills cancelled it while apart, and this cancellation displaced the one the read
+    /// models followed (the kept one is the later, [`crate::domain::Lifecycle::apply`]): move the
+    /// reversal from the order as that one knew it (`was`, made at `was_at`) to this one's.
+    Moved { was: Cow<'a, OrderView>, was_at: DateTime<Utc>, now: Cow<'a, OrderView> },
+    /// A repeat that the kept cancellation outranks: nothing moves.
+    Kept,
+}
+
 fn status_key(status: OrderStatus) -> u8 {
     match status {
         OrderStatus::Pending => 0,
@@ -259,8 +228,7 @@ pub(crate) struct Tables<'txn> {
     /// is compressed JSON; decoding it again for every reader cost a seventh of a rebuild).
     batch: HashMap<String, OrderView>,
     /// While an `order.cancelled` is folded: the cancellation it displaced (two tills cancelled
-    /// the order while apart, and this one is the earlier). The read models after this one move
-    /// the reversal from it to the new one.
+    /// the order while apart, and this one is the later). See [`Tables::reversal`].
     replaced: Option<Cancellation>,
     by_customer: Table<'txn, (&'static str, i64, &'static str), ()>,
     by_status: Table<'txn, (u8, i64, &'static str), ()>,
@@ -309,9 +277,25 @@ impl<'txn> Tables<'txn> {
         Ok(units)
     }
 
-    /// The cancellation the event being folded displaced, see [`Tables::replaced`].
-    pub(crate) fn replaced_cancellation(&self) -> Option<&Cancellation> {
-        self.replaced.as_ref()
+    /// What the `order.cancelled` folded just now asks of the read models after this one. The
+    /// one place that decides it, so that a cancellation two tills both made is reversed once.
+    /// `Err`: the order view does not have the order (the event is a dead letter).
+    pub(crate) fn reversal(&self, e: &OrderCancelled) -> Result<Result<Reversal<'_>, String>, crate::Error> {
+        let Some(view) = self.view(&e.order)? else {
+            return Ok(Err(format!("cancelled order {} is not in the order view", e.order)));
+        };
+        let known = |knew: Option<&Known>| match &view {
+            Cow::Borrowed(view) => view.as_known(knew),
+            Cow::Owned(view) => Cow::Owned(view.as_known(knew).into_owned()),
+        };
+        let repeated = view.cancellation.as_ref().is_some_and(|c| c.repeated > 0);
+        Ok(Ok(match (repeated, &self.replaced) {
+            (false, _) => Reversal::Sale { sale: known(e.knew.as_ref()) },
+            (true, Some(old)) => {
+                Reversal::Moved { was: known(old.knew.as_ref()), was_at: old.at, now: known(e.knew.as_ref()) }
+            }
+            (true, None) => Reversal::Kept,
+        }))
     }
 
     /// An order's view as this batch has it so far, to change and [`Tables::put`] back.

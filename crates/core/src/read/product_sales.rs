@@ -30,7 +30,7 @@ use redb::{ReadableTable, Table, TableDefinition, WriteTransaction};
 use rust_decimal::Decimal;
 use serde::Serialize;
 
-use super::orders;
+use super::orders::{self, Reversal};
 use super::{Apply, Bucketing, add_count, add_money, day_key, decimal_from, i64_from};
 use crate::domain::{Event, refunded_units};
 use crate::money::Currency;
@@ -319,9 +319,6 @@ impl<'txn> Tables<'txn> {
                 self.add(bucketing.day(e.record.at), lines, None)
             }
             Event::OrderCancelled(e) => {
-                let Some(view) = orders.view(&e.order)? else {
-                    return Ok(Err(format!("cancelled order {} is not in the order view", e.order)));
-                };
                 // What refunds by line already took off (on their own days) stays taken off.
                 let left = |known: &orders::OrderView, i: usize, l: &orders::LineView| {
                     (
@@ -329,22 +326,25 @@ impl<'txn> Tables<'txn> {
                         l.total - refunded_revenue(known, i),
                     )
                 };
-                if view.cancelled_before() {
-                    // Two tills cancelled it: the reversal follows the cancellation kept.
-                    let Some(old) = orders.replaced_cancellation() else { return Ok(Ok(())) };
-                    let (was, now) = (view.as_known(old.knew.as_ref()), view.as_known(e.knew.as_ref()));
-                    let lines = view.lines.iter().enumerate().map(|(i, l)| {
-                        let ((was_units, was_revenue), (now_units, now_revenue)) = (left(&was, i, l), left(&now, i, l));
-                        (l.sku.as_deref(), l.name.as_str(), was_units - now_units, was_revenue - now_revenue)
-                    });
-                    return self.add(view.business_day, lines, None);
+                match orders.reversal(e)? {
+                    Err(why) => Ok(Err(why)),
+                    Ok(Reversal::Kept) => Ok(Ok(())),
+                    Ok(Reversal::Moved { was, now, .. }) => {
+                        let lines = now.lines.iter().enumerate().map(|(i, l)| {
+                            let ((was_units, was_revenue), (now_units, now_revenue)) =
+                                (left(&was, i, l), left(&now, i, l));
+                            (l.sku.as_deref(), l.name.as_str(), was_units - now_units, was_revenue - now_revenue)
+                        });
+                        self.add(now.business_day, lines, None)
+                    }
+                    Ok(Reversal::Sale { sale }) => {
+                        let lines = sale.lines.iter().enumerate().map(|(i, l)| {
+                            let (units, revenue) = left(&sale, i, l);
+                            (l.sku.as_deref(), l.name.as_str(), -units, -revenue)
+                        });
+                        self.add(sale.business_day, lines, None)
+                    }
                 }
-                let view = view.as_known(e.knew.as_ref());
-                let lines = view.lines.iter().enumerate().map(|(i, l)| {
-                    let (units, revenue) = left(&view, i, l);
-                    (l.sku.as_deref(), l.name.as_str(), -units, -revenue)
-                });
-                self.add(view.business_day, lines, None)
             }
             Event::OrderRefunded(e) if !e.lines.is_empty() => {
                 let Some(view) = orders.view(&e.order)? else {

@@ -23,7 +23,7 @@ use chrono::{DateTime, Utc};
 use redb::{ReadableTable, Table, TableDefinition, WriteTransaction};
 use serde::{Deserialize, Serialize};
 
-use super::orders;
+use super::orders::{self, Reversal};
 use super::{Apply, decode_row, encode_row};
 use crate::domain::Event;
 use crate::store::Envelope;
@@ -300,20 +300,22 @@ impl<'txn> Tables<'txn> {
                 }
             }
             Event::OrderCancelled(e) => {
-                let Some(view) = orders.view(&e.order)? else {
-                    return Ok(Err(format!("cancelled order {} is not in the order view", e.order)));
-                };
                 let why = format!("order {} cancelled", e.order);
-                if view.cancelled_before() {
-                    // Two tills cancelled it: the goods went back once, as the cancellation kept
-                    // (the later one) says; the displaced one's movements go.
-                    let Some(old) = orders.replaced_cancellation() else { return Ok(Ok(())) };
-                    for (sku, back) in goods_back(&view.as_known(old.knew.as_ref())) {
-                        self.unmove(sku, -back, old.at, &why)?;
+                let sale = match orders.reversal(e)? {
+                    Err(why) => return Ok(Err(why)),
+                    Ok(Reversal::Kept) => return Ok(Ok(())),
+                    // The goods went back once, as the cancellation kept says; the displaced
+                    // one's movements go.
+                    Ok(Reversal::Moved { was, was_at, now, .. }) => {
+                        for (sku, back) in goods_back(&was) {
+                            self.unmove(sku, -back, was_at, &why)?;
+                        }
+                        now
                     }
-                }
+                    Ok(Reversal::Sale { sale }) => sale,
+                };
                 // What had not already come back on a restocking refund goes back now.
-                for (sku, back) in goods_back(&view.as_known(e.knew.as_ref())) {
+                for (sku, back) in goods_back(&sale) {
                     self.change(envelope, sku, back, e.at, Some(why.clone()))?;
                 }
             }

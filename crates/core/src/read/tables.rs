@@ -17,8 +17,8 @@ use crate::store::Envelope;
 
 /// Each projection's name and version. Bump a version when its tables change shape or meaning.
 const NAMES: &[(&str, u32)] = &[
-    ("directory", 4),
-    ("orders", 6),
+    ("directory", 5),
+    ("orders", 7),
     ("daily", 4),
     ("product_sales", 7),
     ("customer_stats", 4),
