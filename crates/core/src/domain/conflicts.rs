@@ -2,7 +2,7 @@
 //! the same result from the same events in any arrival order, and the conflicts that are
 //! left for the owner.
 //!
-//! The rules (also the table in ARCHITECTURE.md):
+//! The rules (ARCHITECTURE.md sums them up under "Invariants", *Tills apart*):
 //! - Every event counts. Money that went out on one till is never dropped because another
 //!   till did something at the same time: two refunds both count, a refund made while another
 //!   till cancelled counts on top of the cancellation.
