@@ -12,8 +12,9 @@ export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/countertop/target}"
 # The codemap names only paths that exist.
 ./scripts/check-paths.sh
 
-# The UI: type-check, then build ui/dist (the app binary embeds it).
+# The UI: type-check, its unit tests (the money arithmetic), then build ui/dist (the app binary embeds it).
 npm --prefix ui run check
+npm --prefix ui test
 npm --prefix ui run build
 
 cargo fmt --all -- --check

@@ -1,7 +1,7 @@
 // Display formatting. Money arrives as exact decimal strings and is formatted as text: it is
 // never turned into a float, so what is shown is exactly what was recorded.
 
-import type { Tender } from './bindings'
+import type { Payment, Tender } from './bindings'
 
 const symbols = new Map<string, { symbol: string; before: boolean }>()
 
@@ -183,6 +183,16 @@ export function subtract(a: string, b: string): string | null {
   const int = digits.slice(0, digits.length - places)
   const frac = places ? '.' + digits.slice(digits.length - places) : ''
   return (negative ? '-' : '') + int + frac
+}
+
+/**
+ * What is still to pay on an order, exactly: its total less every payment ("16.00" less a
+ * "10.00" card payment → "6.00"). Null when an amount is not a number.
+ */
+export function dueOf(total: string, payments: readonly Pick<Payment, 'amount'>[]): string | null {
+  let left: string | null = total
+  for (const p of payments) left = left === null ? null : subtract(left, p.amount)
+  return left
 }
 
 /** Whether a decimal string is more than zero. */
