@@ -8,11 +8,10 @@
 use std::time::Duration;
 
 use async_nats::HeaderMap;
-use countertop_core::{
-    AddProduct, Command, Countertop, Decimal, DeviceKey, Freshness, LineInput, MoneyInput, OpenShop, OutboxMark,
-    PlaceOrder, Problem, Request,
-};
+use countertop_core::{Command, Countertop, Decimal, DeviceKey, Freshness, MoneyInput, OutboxMark, Problem, Request};
 use countertop_sync::{Credentials, Hub, JoinOptions, LocalHub, Report};
+
+mod support;
 
 fn hub(url: &str) -> Hub {
     Hub::new(url, "corner", Credentials::None)
@@ -34,22 +33,8 @@ impl Till {
         self.ct.write().identity().unwrap().unwrap().device
     }
 
-    fn place(&self, qty: i64) -> String {
-        let outcome = self
-            .ct
-            .execute(Request::new(Command::PlaceOrder(PlaceOrder {
-                order: None,
-                customer: None,
-                lines: vec![LineInput::Product { sku: "MUG".into(), quantity: qty, unit_price: None }],
-                discount: None,
-                note: None,
-                payment_method: Some("card".into()),
-                at: None,
-                payments: Vec::new(),
-                invoice: false,
-            })))
-            .unwrap();
-        outcome.stream.trim_start_matches("order/").to_owned()
+    fn place(&self, quantity: i64) -> String {
+        support::sell(self.ct.write(), quantity)
     }
 
     fn sync(&self, url: &str) -> Report {
@@ -79,23 +64,7 @@ fn shop() -> (LocalHub, String, Till, Till) {
     let local = LocalHub::start().unwrap();
     let url = local.url();
     let a = Till::empty();
-    a.ct.execute(Request::new(Command::OpenShop(OpenShop {
-        name: "Corner".into(),
-        currency: "GBP".into(),
-        time_zone: "Europe/London".into(),
-        day_start: "04:00".into(),
-        prices_include_tax: true,
-        default_tax_rate: Decimal::new(2, 1),
-    })))
-    .unwrap();
-    a.ct.execute(Request::new(Command::AddProduct(AddProduct {
-        sku: "MUG".into(),
-        name: "Mug".into(),
-        unit_price: MoneyInput::new(Decimal::new(800, 2)),
-        tax_rate: None,
-        image: None,
-    })))
-    .unwrap();
+    support::open_shop(a.ct.write());
     countertop_sync::join(a.ct.write(), a.dir.path(), hub(&url), &JoinOptions::default(), &mut |_| {}).unwrap();
     let b = Till::empty();
     countertop_sync::pair_here(a.ct.write(), &hub(&url), b.ct.write(), b.dir.path(), hub(&url), JoinOptions::default())

@@ -5,25 +5,12 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests fail loudly on purpose")]
 
 use countertop_core::{
-    Command, Decimal, LineInput, MAX_LINES, MoneyInput, OpenShop, OutboxMark, PlaceOrder, Request, WriteStore,
+    Command, Decimal, LineInput, MAX_LINES, MoneyInput, OutboxMark, PlaceOrder, Request, WriteStore,
 };
 use countertop_sync::{Credentials, Hub, JoinOptions, LocalHub, MAX_EVENT_BYTES};
+use support::shop;
 
-/// A new shop in `dir`, not joined.
-fn shop(dir: &std::path::Path) -> WriteStore {
-    let store = WriteStore::open(dir).unwrap();
-    store
-        .execute(Request::new(Command::OpenShop(OpenShop {
-            name: "Corner".into(),
-            currency: "GBP".into(),
-            time_zone: "Europe/London".into(),
-            day_start: "04:00".into(),
-            prices_include_tax: true,
-            default_tax_rate: Decimal::new(2, 1),
-        })))
-        .unwrap();
-    store
-}
+mod support;
 
 /// Places one order of `MAX_LINES` lines named by `name(i)`, and returns its id and the size
 /// of the message that carries it to the hub (hash ‖ record, as `send` publishes it).

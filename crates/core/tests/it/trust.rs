@@ -50,6 +50,17 @@ impl Till {
         a
     }
 
+    /// A shop of three: A founded it and admitted B and C, which have taken A's events.
+    fn three() -> (Till, Till, Till) {
+        let a = Till::founder();
+        let b = Till::admitted_by(&a, "DEV-B", "B");
+        let c = Till::admitted_by(&a, "DEV-C", "C");
+        let base = a.own();
+        b.take(base.clone());
+        c.take(base);
+        (a, b, c)
+    }
+
     /// A till `by` admits, knowing the shop's first key.
     fn admitted_by(by: &Till, device: &str, till: &str) -> Till {
         let t = Till::new(device, till);
@@ -240,12 +251,7 @@ fn forgeries_garbage_and_strangers_never_reach_the_books() {
 
 #[test]
 fn a_till_that_breaks_the_rules_is_refused_on_every_till_and_its_chain_goes_on() {
-    let a = Till::founder();
-    let b = Till::admitted_by(&a, "DEV-B", "B");
-    let c = Till::admitted_by(&a, "DEV-C", "C");
-    let base = a.own();
-    b.take(base.clone());
-    c.take(base.clone());
+    let (a, b, c) = Till::three();
 
     // B (signed, genuine) sends what no Countertop's rules let through, then a real order.
     b.w().execute(Request::new(place(None, &[("MUG", 1)]))).unwrap();
@@ -302,12 +308,7 @@ fn forge_after(till: &Till, after: &Incoming, stream: &str, event_type: &str, pa
 
 #[test]
 fn a_retired_till_is_refused_after_its_retirement_on_the_hub() {
-    let a = Till::founder();
-    let b = Till::admitted_by(&a, "DEV-B", "B");
-    let c = Till::admitted_by(&a, "DEV-C", "C");
-    let base = a.own();
-    b.take(base.clone());
-    c.take(base.clone());
+    let (a, b, c) = Till::three();
     c.w().execute(Request::new(place(None, &[("MUG", 1)]))).unwrap();
     let before = c.own();
     // C is lost; B retires it. On the hub: C's first order, B's retirement, then C's next.

@@ -7,6 +7,12 @@ use countertop_core::{AddProduct, Command, Decimal, LineInput, MoneyInput, OpenS
 
 pub fn shop(dir: &std::path::Path) -> WriteStore {
     let store = WriteStore::open(dir).unwrap();
+    open_shop(&store);
+    store
+}
+
+/// Opens the shop in `store` (a folder with nothing in it yet) and adds the mug.
+pub fn open_shop(store: &WriteStore) {
     store
         .execute(Request::new(Command::OpenShop(OpenShop {
             name: "Corner".into(),
@@ -26,16 +32,20 @@ pub fn shop(dir: &std::path::Path) -> WriteStore {
             image: None,
         })))
         .unwrap();
-    store
 }
 
 /// Sells one mug, by card; returns the order's number.
 pub fn place(store: &WriteStore) -> String {
+    sell(store, 1)
+}
+
+/// Sells `quantity` mugs, by card; returns the order's number.
+pub fn sell(store: &WriteStore, quantity: i64) -> String {
     let outcome = store
         .execute(Request::new(Command::PlaceOrder(PlaceOrder {
             order: None,
             customer: None,
-            lines: vec![LineInput::Product { sku: "MUG".into(), quantity: 1, unit_price: None }],
+            lines: vec![LineInput::Product { sku: "MUG".into(), quantity, unit_price: None }],
             discount: None,
             note: None,
             payment_method: Some("card".into()),
